@@ -1,0 +1,69 @@
+"""The `msa` command: one entry point, one sub-command per user.
+
+Each sub-command lives in its own module, imported only when it runs (so
+`msa --help` stays fast and a missing optional part breaks only its own
+command). A module provides `register(parser)` and `run(args) -> int`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from msa.errors import MsaError
+
+# name -> (module, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("msa.demo.cli", "run backend + emulated board + app link, ready to press"),
+    "board": ("boards.emulated.cli", "run and drive an emulated board"),
+    "backend": ("msa.backend.cli", "the dispatch + case backend (serve, migrate, seed)"),
+    "bench": ("msa.benchcli", "run a benchmark from bench/ and print its figures"),
+    "test": ("msa.testcli", "run the test suite (pytest); extra arguments go to pytest"),
+}
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="msa",
+        description="Mobile stalking alarm: firmware, emulated board, app link, backend.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module, help_text) in COMMANDS.items():
+        sub.add_parser(name, help=help_text, add_help=False)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] not in COMMANDS:
+        parser = build_parser()
+        if not argv:
+            parser.print_help()
+            return EXIT_USAGE
+        parser.parse_args(argv)  # prints help or an "invalid choice" error
+        return EXIT_USAGE
+    name, rest = argv[0], argv[1:]
+    module_name, help_text = COMMANDS[name]
+    module = importlib.import_module(module_name)
+    parser = argparse.ArgumentParser(prog=f"msa {name}", description=help_text)
+    module.register(parser)
+    if getattr(module, "PASS_THROUGH", False):  # e.g. `msa test -k alarm`
+        args, args.extra = parser.parse_known_args(rest)
+    else:
+        args = parser.parse_args(rest)
+    try:
+        return int(module.run(args) or EXIT_OK)
+    except MsaError as error:
+        print(f"msa {name}: {error}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+# msa wire protocol v1: see SPEC.md beside this file.
