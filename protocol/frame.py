@@ -96,8 +96,7 @@ def _check(type, device_id, counter, payload):
         raise FrameError("payload of %d bytes exceeds %d" % (len(payload), MAX_PAYLOAD))
     if len(payload) < PAYLOAD_MIN[type]:
         raise FrameError(
-            "%s payload needs %d bytes, got %d"
-            % (NAMES[type], PAYLOAD_MIN[type], len(payload))
+            "%s payload needs %d bytes, got %d" % (NAMES[type], PAYLOAD_MIN[type], len(payload))
         )
 
 
@@ -126,9 +125,7 @@ def parse(data) -> Frame:
     data = bytes(data)
     if len(data) < HEADER_SIZE:
         raise FrameError("frame of %d bytes is shorter than its header" % len(data))
-    version, type, device_id, counter, length = struct.unpack(
-        _HEADER, data[:HEADER_SIZE]
-    )
+    version, type, device_id, counter, length = struct.unpack(_HEADER, data[:HEADER_SIZE])
     if version != VERSION:
         raise FrameError("unsupported protocol version %d" % version)
     if type not in NAMES:

@@ -33,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Mobile stalking alarm: firmware, emulated board, app link, backend.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, (module, help_text) in COMMANDS.items():
+    for name, (_module, help_text) in COMMANDS.items():
         sub.add_parser(name, help=help_text, add_help=False)
     return parser
 
