@@ -1,0 +1,166 @@
+"""The emulated board's USB serial port: a pseudo-terminal that mpremote opens.
+
+Bytes are relayed between that pty and the terminal of the current MicroPython
+process. The unix port answers the raw REPL as a real board does, except for the
+soft reset (Ctrl-D on an empty line), which would end the process: the console
+catches it and asks the board to restart its interpreter on the same flash, as a
+real board would, and prints what a real board prints.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import pty
+import re
+import termios
+import tty
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+CTRL_A, CTRL_B, CTRL_C, CTRL_D = b"\x01", b"\x02", b"\x03", b"\x04"
+FRIENDLY_PROMPT = b">>> "
+
+SoftReset = Callable[[bool], Awaitable[None]]  # argument: into the raw REPL
+
+
+def make_terminal() -> tuple[int, int]:
+    """A pty pair for one interpreter: no echo, no output processing, ^C -> SIGINT."""
+    master, slave = pty.openpty()
+    attrs = termios.tcgetattr(slave)
+    attrs[1] &= ~termios.OPOST
+    attrs[3] &= ~termios.ECHO
+    termios.tcsetattr(slave, termios.TCSANOW, attrs)
+    return master, slave
+
+
+class ConsoleTimeout(AssertionError):
+    """expect() gave up: the message shows what the board did print."""
+
+
+class Console:
+    def __init__(self, log_path: Path) -> None:
+        self.log_path = log_path
+        self.log = open(log_path, "ab", buffering=0)  # noqa: SIM115 (lives with the board)
+        self._user, user_slave = pty.openpty()
+        tty.setraw(user_slave)
+        self.port = os.ttyname(user_slave)
+        self._user_slave = user_slave  # kept open so the port survives mpremote closing it
+        self._interp: int | None = None
+        self._raw = False
+        self._line_empty = True
+        self._swallow_until_prompt = False
+        self.on_soft_reset: SoftReset | None = None
+        self.output = bytearray()  # everything printed since the last clear()
+        self._changed = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        loop.add_reader(self._user, self._from_user)
+
+    def close(self) -> None:
+        self.detach()
+        loop = asyncio.get_running_loop()
+        loop.remove_reader(self._user)
+        for fd in (self._user, self._user_slave):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self.log.close()
+
+    # -- the interpreter's side --------------------------------------------------
+
+    def attach(self, master: int, raw_repl: bool = False) -> None:
+        """Relay a newly started interpreter; with raw_repl, bring it to the raw REPL."""
+        self.detach()
+        self._interp = master
+        self._raw = raw_repl
+        self._swallow_until_prompt = raw_repl
+        asyncio.get_running_loop().add_reader(master, self._from_interpreter)
+
+    def detach(self) -> None:
+        if self._interp is not None:
+            asyncio.get_running_loop().remove_reader(self._interp)
+            with contextlib.suppress(OSError):
+                os.close(self._interp)
+            self._interp = None
+
+    def _from_interpreter(self) -> None:
+        assert self._interp is not None
+        try:
+            data = os.read(self._interp, 4096)
+        except OSError:
+            data = b""
+        if not data:  # the process is gone
+            asyncio.get_running_loop().remove_reader(self._interp)
+            return
+        self.log.write(data)
+        self.output += data
+        self._changed.set()
+        if self._swallow_until_prompt:
+            # After a soft reset into the raw REPL a real board prints nothing
+            # of the friendly banner: wait for its prompt, then ask for raw.
+            if FRIENDLY_PROMPT in self.output[-len(data) - 4 :]:
+                self._swallow_until_prompt = False
+                os.write(self._interp, b"\r" + CTRL_A)
+            return
+        self._to_user(data)
+
+    def _to_user(self, data: bytes) -> None:
+        with contextlib.suppress(OSError):
+            os.write(self._user, data)
+
+    # -- the user's side (mpremote, a terminal) -------------------------------------
+
+    def _from_user(self) -> None:
+        try:
+            data = os.read(self._user, 4096)
+        except OSError:
+            return
+        for byte in (data[i : i + 1] for i in range(len(data))):
+            if byte == CTRL_D and self._line_empty and self.on_soft_reset is not None:
+                self._soft_reset()
+                continue
+            self._track(byte)
+            if self._interp is not None:
+                with contextlib.suppress(OSError):
+                    os.write(self._interp, byte)
+
+    def _track(self, byte: bytes) -> None:
+        if byte == CTRL_A:
+            self._raw, self._line_empty = True, True
+        elif byte == CTRL_B:
+            self._raw, self._line_empty = False, True
+        elif byte in (CTRL_C, CTRL_D, b"\r", b"\n"):
+            self._line_empty = True
+        else:
+            self._line_empty = False
+
+    def _soft_reset(self) -> None:
+        raw = self._raw
+        if raw:
+            self._to_user(b"OK\r\n")
+        self._to_user(b"MPY: soft reboot\r\n")
+        assert self.on_soft_reset is not None
+        asyncio.get_running_loop().create_task(self.on_soft_reset(raw))
+
+    # -- for tests and the bench ---------------------------------------------------------
+
+    def clear(self) -> None:
+        self.output.clear()
+
+    async def expect(self, pattern: str | bytes, timeout: float = 10.0) -> re.Match[bytes]:
+        """Wait until the board prints something matching `pattern` (a regex)."""
+        regex = re.compile(pattern.encode() if isinstance(pattern, str) else pattern)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while (match := regex.search(self.output)) is None:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                tail = bytes(self.output[-600:]).decode(errors="replace")
+                raise ConsoleTimeout(
+                    f"the board did not print {regex.pattern!r} within {timeout:.0f} s;"
+                    f" it printed (last 600 bytes):\n{tail}\nfull log: {self.log_path}"
+                )
+            self._changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), remaining)
+        return match

@@ -1,0 +1,203 @@
+"""An emulated button on the bench: the real firmware under the real MicroPython.
+
+`EmulatedBoard` is what the demo, the tests and `msa board` drive. It owns:
+  - the flash: a folder (the firmware image, device.json, data/);
+  - the CPU: a `micropython` unix-port process, its heap limited to the real
+    board's (-X heapsize), its terminal relayed to a pty (`serial_port`);
+  - the hardware: button pin, battery ADC, watchdog and a Bumble radio on a
+    `LocalLink` shared with the phone (boards/emulated/hardware.py).
+
+    board = EmulatedBoard(Path("boards/.run/b1"), link)
+    board.flash_firmware(); board.provision({...})
+    await board.power_on()
+    await board.press()
+    await board.power_cut(); await board.power_on()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import secrets
+import signal
+import termios
+from pathlib import Path
+from typing import Any
+
+from bumble.link import LocalLink
+
+from boards import image
+from boards.emulated.console import Console, make_terminal
+from boards.emulated.hardware import Hardware
+from boards.emulated.interpreter import micropython_path
+from boards.emulated.radio import RadioStats
+
+log = logging.getLogger(__name__)
+
+ROM = Path(__file__).resolve().parent / "rom"
+BUTTON_PIN = 9  # as in boards/emulated/board.py
+# The firmware's budget is an ESP32's free MicroPython heap. On a real board
+# `bluetooth` and `machine` are C modules; here they are Python (rom/) and take
+# heap of their own, so the interpreter gets that much more. The budget is
+# conservative all the same: this 64-bit port's objects are up to twice the
+# size of the ESP32's. (docs/firmware.md, "Heap")
+HEAP_BYTES = 96 * 1024
+ROM_HEAP_ALLOWANCE = 24 * 1024
+
+
+class EmulatedBoard:
+    def __init__(self, directory: Path, link: LocalLink, heap_bytes: int = HEAP_BYTES) -> None:
+        self.directory = directory
+        self.flash = directory / "flash"
+        self.link = link
+        self.heap_bytes = heap_bytes
+        self.flash.mkdir(parents=True, exist_ok=True)
+        identity = self._identity()
+        self.address: str = identity["address"]
+        self.hardware = Hardware(
+            link,
+            self.address,
+            bytes.fromhex(identity["unique_id"]),
+            Path(f"/tmp/msa-board-{os.getpid()}-{id(self):x}.sock"),
+        )
+        self.console: Console | None = None
+        self.process: asyncio.subprocess.Process | None = None
+        self.stats_history: list[RadioStats] = []
+        self._watcher: asyncio.Task[None] | None = None
+
+    def _identity(self) -> dict[str, str]:
+        """The chip's own identity (its eFuses): made once per board folder."""
+        path = self.directory / "identity.json"
+        if path.exists():
+            return json.loads(path.read_text())
+        address = bytearray(secrets.token_bytes(6))
+        address[0] |= 0xC0  # a random static address
+        identity = {
+            "address": ":".join(f"{b:02X}" for b in address),
+            "unique_id": secrets.token_bytes(6).hex(),
+        }
+        path.write_text(json.dumps(identity))
+        return identity
+
+    # -- flash ----------------------------------------------------------------
+
+    def flash_firmware(self) -> list[str]:
+        return image.write(self.flash, "emulated")
+
+    def provision(self, settings: dict[str, Any]) -> None:
+        (self.flash / "device.json").write_text(json.dumps(settings))
+
+    def erase_state(self) -> None:
+        """Forget counter, outbox and bonds (a factory reset of data/)."""
+        for path in sorted((self.flash / "data").rglob("*"), reverse=True):
+            path.rmdir() if path.is_dir() else path.unlink()
+
+    # -- power -----------------------------------------------------------------
+
+    @property
+    def powered(self) -> bool:
+        return self.process is not None and self.process.returncode is None
+
+    async def power_on(self, raw_repl: bool = False) -> None:
+        if self.console is None:
+            await self.hardware.start()
+            self.console = Console(self.directory / "console.log")
+            self.console.on_soft_reset = self._soft_reset
+        if self.powered:
+            return
+        master, slave = make_terminal()
+        env = {
+            "MICROPYPATH": f"{ROM}:.frozen::lib",
+            "MSA_BOARD_SOCKET": str(self.hardware.socket_path),
+            "HOME": str(self.directory),
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        }
+        if raw_repl:
+            env["MSA_BOOT_RAW"] = "1"
+        self.process = await asyncio.create_subprocess_exec(
+            micropython_path(),
+            "-X",
+            f"heapsize={self.heap_bytes + ROM_HEAP_ALLOWANCE}",
+            "-i",
+            str(ROM / "_boot.py"),
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            cwd=self.flash,
+            env=env,
+            start_new_session=True,
+            preexec_fn=_take_terminal,
+        )
+        os.close(slave)
+        self.console.attach(master, raw_repl=raw_repl)
+        self._watcher = asyncio.create_task(self._watch(self.process))
+
+    async def _watch(self, process: asyncio.subprocess.Process) -> None:
+        # machine.reset() asks the hardware to cut and restore the power.
+        reset = asyncio.create_task(self.hardware.reset_requested.wait())
+        exited = asyncio.create_task(process.wait())
+        await asyncio.wait({reset, exited}, return_when=asyncio.FIRST_COMPLETED)
+        exited.cancel()
+        if reset.done() and process is self.process:
+            self.hardware.reset_requested.clear()
+            await self.power_cut()
+            await self.power_on()
+        reset.cancel()
+
+    async def power_cut(self) -> None:
+        """Take the battery out: the process dies wherever it is; the radio with it."""
+        process, self.process = self.process, None
+        if process is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            process.send_signal(signal.SIGKILL)
+        await process.wait()
+        if self._watcher is not None and self._watcher is not asyncio.current_task():
+            self._watcher.cancel()
+        await self._radio_gone()
+        if self.hardware.boot is None and self.console is not None:
+            self.console.detach()
+
+    async def _radio_gone(self) -> None:
+        boot = self.hardware.boot
+        if boot is not None:
+            await asyncio.wait_for(self.hardware.halted.wait(), 5)
+            self.stats_history.append(boot.radio.stats)
+
+    async def _soft_reset(self, raw_repl: bool) -> None:
+        await self.power_cut()
+        await self.power_on(raw_repl=raw_repl)
+
+    async def close(self) -> None:
+        await self.power_cut()
+        if self.console is not None:
+            self.console.close()
+            self.console = None
+        await self.hardware.stop()
+
+    # -- the bench ------------------------------------------------------------------
+
+    async def press(self, hold_ms: int = 150) -> None:
+        """Press the button for hold_ms (the pin is active low)."""
+        self.hardware.set_pin(BUTTON_PIN, 0)
+        await asyncio.sleep(hold_ms / 1000)
+        self.hardware.set_pin(BUTTON_PIN, 1)
+
+    def set_battery_mv(self, millivolts: int) -> None:
+        self.hardware.set_battery_mv(millivolts)
+
+    @property
+    def serial_port(self) -> str:
+        if self.console is None:
+            raise RuntimeError("power the board on first")
+        return self.console.port
+
+
+def _take_terminal() -> None:
+    # In the child, after setsid(): make the pty its controlling terminal so
+    # that ^C from mpremote becomes SIGINT, as on a real board's REPL.
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)

@@ -1,0 +1,269 @@
+"""The emulated board around its CPU: radio, pins, battery ADC, watchdog.
+
+The MicroPython process connects once per power-up to a Unix socket (the wire is
+described in rom/_emulink.py). Each connection is one `Boot`: its calls are served
+in order, its radio is a fresh Bumble device, and when the process dies (a power
+cut) the radio dies with it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bumble.link import LocalLink
+
+from boards.emulated.radio import Radio
+
+log = logging.getLogger(__name__)
+
+EIO = 5
+IRQ_TIMEOUT_S = 5.0
+
+
+def encode(value: Any) -> Any:
+    if isinstance(value, bytes | bytearray | memoryview):
+        return {"h": bytes(value).hex()}
+    if isinstance(value, list | tuple):
+        return [encode(v) for v in value]
+    return value
+
+
+def decode(value: Any) -> Any:
+    if isinstance(value, dict):
+        if "h" in value:
+            return bytes.fromhex(value["h"])
+        if "u" in value:
+            return value["u"]
+    if isinstance(value, list):
+        return [decode(v) for v in value]
+    return value
+
+
+@dataclass
+class Inputs:
+    """What the bench sets on the board: pin levels and the battery voltage."""
+
+    pins: dict[int, int] = field(default_factory=dict)
+    battery_mv: int = 3000
+    battery_divider: float = 2.0  # the board's resistor divider before the ADC
+
+
+@dataclass
+class Outputs:
+    """What the firmware did with the board's outputs, for the stealth checks."""
+
+    pin_writes: list[tuple[int, int]] = field(default_factory=list)
+    watchdog_timeout_ms: int | None = None
+    last_feed: float | None = None
+    resets: int = 0
+
+
+class Boot:
+    """One power-up: the MicroPython process's connection to its hardware."""
+
+    def __init__(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        hardware: Hardware,
+    ) -> None:
+        self.reader = reader
+        self.writer = writer
+        self.hardware = hardware
+        self.radio = Radio(hardware.link, hardware.address, self)
+        self.radio.on_notify = hardware.on_notify
+        self._answers: dict[int, asyncio.Future[Any]] = {}
+        self._ids = itertools.count(1)
+        self._calls: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.closed = False
+
+    # -- the firmware's calls --------------------------------------------------
+
+    async def serve(self) -> None:
+        worker = asyncio.create_task(self._serve_calls())
+        try:
+            while line := await self.reader.readline():
+                message = json.loads(line)
+                if "sync" in message:
+                    future = self._answers.pop(message["sync"], None)
+                    if future is not None and not future.done():
+                        future.set_result(decode(message.get("ret")))
+                else:
+                    self._calls.put_nowait(message)
+        finally:
+            self.closed = True
+            worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await worker
+            for future in self._answers.values():
+                future.cancel()
+            await self.radio.power_off()
+
+    async def _serve_calls(self) -> None:
+        # In order: a gatts_write must land before the notify that follows it.
+        while True:
+            message = await self._calls.get()
+            op, args, call_id = message["op"], decode(message["args"]), message.get("id")
+            try:
+                result = await self._dispatch(op, args)
+            except OSError as error:
+                answer = {"re": call_id, "err": error.errno or EIO}
+                log.debug("%s%r -> OSError %s", op, tuple(args), error)
+            except Exception:
+                log.exception("the emulated hardware failed on %s", op)
+                answer = {"re": call_id, "err": EIO}
+            else:
+                answer = {"re": call_id, "ok": encode(result)}
+            if call_id is not None:
+                self._write(answer)
+
+    async def _dispatch(self, op: str, args: list[Any]) -> Any:
+        handler = getattr(self.radio, "op_" + op, None) or getattr(self.hardware, "op_" + op, None)
+        if handler is None:
+            raise OSError(EIO, f"the emulated board has no {op}")
+        result = handler(*args)
+        if asyncio.iscoroutine(result):
+            result = await result
+        return result
+
+    # -- IRQs to the firmware ------------------------------------------------------
+
+    def send_irq(self, event: int, data: tuple[Any, ...]) -> None:
+        self._write({"irq": event, "data": encode(data)})
+
+    async def ask_irq(self, event: int, data: tuple[Any, ...]) -> Any:
+        if self.closed:
+            return None
+        key = next(self._ids)
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._answers[key] = future
+        self._write({"irq": event, "data": encode(data), "sync": key})
+        try:
+            return await asyncio.wait_for(future, IRQ_TIMEOUT_S)
+        except (TimeoutError, asyncio.CancelledError):
+            log.warning("the firmware did not answer IRQ %d", event)
+            return None
+        finally:
+            self._answers.pop(key, None)
+
+    def send(self, message: dict[str, Any]) -> None:
+        self._write(message)
+
+    def _write(self, message: dict[str, Any]) -> None:
+        if not self.closed and not self.writer.is_closing():
+            self.writer.write(json.dumps(message).encode() + b"\n")
+
+
+class Hardware:
+    """The board's hardware, outliving each power-up's MicroPython process."""
+
+    def __init__(
+        self,
+        link: LocalLink,
+        address: str,
+        unique_id: bytes,
+        socket_path: Path,
+        inputs: Inputs | None = None,
+    ) -> None:
+        self.link = link
+        self.address = address
+        self.unique_id = unique_id
+        self.socket_path = socket_path
+        self.inputs = inputs or Inputs()
+        self.outputs = Outputs()
+        self.boot: Boot | None = None
+        self.booted = asyncio.Event()
+        self.halted = asyncio.Event()  # no process connected: the radio is off
+        self.halted.set()
+        self.on_notify: Callable[[bytes], None] | None = None
+        self.reset_cause = 1  # PWRON_RESET
+        self.reset_requested = asyncio.Event()
+        self._server: asyncio.AbstractServer | None = None
+
+    async def start(self) -> None:
+        self.socket_path.unlink(missing_ok=True)
+        self._server = await asyncio.start_unix_server(self._on_boot, path=str(self.socket_path))
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+        self.socket_path.unlink(missing_ok=True)
+
+    async def _on_boot(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        boot = Boot(reader, writer, self)
+        self.boot = boot
+        self.booted.set()
+        self.halted.clear()
+        try:
+            await boot.serve()
+        finally:
+            writer.close()
+            if self.boot is boot:
+                self.boot = None
+                self.booted.clear()
+                self.halted.set()
+
+    @property
+    def radio(self) -> Radio | None:
+        return self.boot.radio if self.boot else None
+
+    # -- the bench's side ----------------------------------------------------------
+
+    def set_pin(self, pin: int, value: int) -> None:
+        self.inputs.pins[pin] = value
+        if self.boot is not None:
+            self.boot.send({"pin": pin, "value": value})
+
+    def set_battery_mv(self, millivolts: int) -> None:
+        self.inputs.battery_mv = millivolts
+        if self.boot is not None:
+            self.boot.send({"adc": "battery", "uv": self._battery_uv()})
+
+    def _battery_uv(self) -> int:
+        return round(self.inputs.battery_mv * 1000 / self.inputs.battery_divider)
+
+    # -- the firmware's side (ops from rom/machine.py) --------------------------------
+
+    def op_pin_init(self, pin: int, mode: int, pull: int, value: int | None) -> int:
+        if value is not None:
+            self.op_pin_write(pin, value)
+        # An input with a pull-up reads high until the bench pulls it down.
+        return self.inputs.pins.setdefault(pin, 1)
+
+    def op_pin_write(self, pin: int, value: int) -> None:
+        self.outputs.pin_writes.append((pin, int(value)))
+
+    def op_adc_init(self, pin: int) -> int:
+        return self._battery_uv()
+
+    def op_wdt_start(self, timeout_ms: int) -> None:
+        self.outputs.watchdog_timeout_ms = timeout_ms
+        self.outputs.last_feed = time.monotonic()
+
+    def op_wdt_feed(self) -> None:
+        self.outputs.last_feed = time.monotonic()
+
+    def op_reset(self) -> None:
+        self.outputs.resets += 1
+        self.reset_requested.set()
+
+    def op_reset_cause(self) -> int:
+        return self.reset_cause
+
+    def op_poke(self) -> None:
+        # The board queued events during a call: make its socket readable.
+        if self.boot is not None:
+            self.boot.send({"poke": 1})
+
+    def op_unique_id(self) -> bytes:
+        return self.unique_id

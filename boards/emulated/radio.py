@@ -1,0 +1,470 @@
+"""The emulated board's BLE radio: a Bumble device that plays NimBLE.
+
+The firmware's `bluetooth` calls (boards/emulated/rom/bluetooth.py) arrive here as
+`op_*` methods; Bumble's events go back to the firmware as MicroPython IRQs with
+the port's numbers and tuple shapes. Bonding keys are not kept here: like NimBLE
+under MicroPython, the radio asks the firmware for them (_IRQ_GET_SECRET /
+_IRQ_SET_SECRET), so they live in the board's flash and survive a power cut.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from bumble import hci
+from bumble.att import ATT_Error, AttributeValue
+from bumble.controller import Controller
+from bumble.core import UUID
+from bumble.device import AdvertisingType, Connection, Device, DeviceConfiguration
+from bumble.gatt import (
+    GATT_DEVICE_NAME_CHARACTERISTIC,
+    GATT_GENERIC_ACCESS_SERVICE,
+    Characteristic,
+    Service,
+)
+from bumble.host import Host
+from bumble.keys import KeyStore, PairingKeys
+from bumble.link import LocalLink
+from bumble.pairing import PairingConfig, PairingDelegate
+from bumble.transport.common import AsyncPipeSink
+
+log = logging.getLogger(__name__)
+
+# MicroPython's IRQ numbers (extmod/modbluetooth.h).
+IRQ_CENTRAL_CONNECT = 1
+IRQ_CENTRAL_DISCONNECT = 2
+IRQ_GATTS_WRITE = 3
+IRQ_GATTS_READ_REQUEST = 4
+IRQ_MTU_EXCHANGED = 21
+IRQ_CONNECTION_UPDATE = 27
+IRQ_ENCRYPTION_UPDATE = 28
+IRQ_GET_SECRET = 29
+IRQ_SET_SECRET = 30
+
+# MicroPython's characteristic flags.
+FLAG_READ = 0x0002
+FLAG_WRITE_NO_RESPONSE = 0x0004
+FLAG_WRITE = 0x0008
+FLAG_READ_ENCRYPTED = 0x0200
+FLAG_READ_AUTHENTICATED = 0x0400
+FLAG_WRITE_ENCRYPTED = 0x1000
+FLAG_WRITE_AUTHENTICATED = 0x2000
+
+SEC_TYPE_PEER = 2  # NimBLE's BLE_STORE_OBJ_TYPE_PEER_SEC
+DEFAULT_GAP_NAME = "MPY NIMBLE"  # what the port calls itself until told otherwise
+DEFAULT_MTU = 256
+
+POWER_OFF = hci.HCI_REMOTE_DEVICE_TERMINATED_CONNECTION_DUE_TO_POWER_OFF_ERROR
+ENOTCONN = 107
+EALREADY = 114
+EINVAL = 22
+
+
+class Firmware(Protocol):
+    """The radio's way back into the firmware: MicroPython IRQs."""
+
+    def send_irq(self, event: int, data: tuple[Any, ...]) -> None:
+        """Deliver an IRQ; the firmware handles it when it next idles."""
+
+    async def ask_irq(self, event: int, data: tuple[Any, ...]) -> Any:
+        """Deliver an IRQ whose handler's return value the radio needs."""
+
+
+@dataclass
+class RadioStats:
+    """What the radio did, for the battery model and the hop timings."""
+
+    advertising_ms: float = 0.0
+    advertising_interval_ms: float | None = None
+    connections: int = 0
+    connected_ms: float = 0.0
+    notifications: int = 0
+    last_notify: tuple[float, bytes] | None = None
+    adv_data: list[bytes] = field(default_factory=list)
+
+    def advertising_events(self) -> int:
+        if not self.advertising_interval_ms:
+            return 0
+        return int(self.advertising_ms / self.advertising_interval_ms)
+
+
+class FirmwareKeyStore(KeyStore):
+    """Bumble's key store, kept by the firmware through the secret IRQs."""
+
+    def __init__(self, firmware: Firmware) -> None:
+        self._ask = firmware.ask_irq
+
+    async def get(self, name: str) -> PairingKeys | None:
+        value = await self._ask(IRQ_GET_SECRET, (SEC_TYPE_PEER, 0, name.encode()))
+        return PairingKeys.from_dict(json.loads(value)["keys"]) if value else None
+
+    async def update(self, name: str, keys: PairingKeys) -> None:
+        value = json.dumps({"name": name, "keys": keys.to_dict()}).encode()
+        await self._ask(IRQ_SET_SECRET, (SEC_TYPE_PEER, name.encode(), value))
+
+    async def delete(self, name: str) -> None:
+        await self._ask(IRQ_SET_SECRET, (SEC_TYPE_PEER, name.encode(), None))
+
+    async def get_all(self) -> list[tuple[str, PairingKeys]]:
+        entries = []
+        index = 0
+        while value := await self._ask(IRQ_GET_SECRET, (SEC_TYPE_PEER, index, None)):
+            stored = json.loads(value)
+            entries.append((stored["name"], PairingKeys.from_dict(stored["keys"])))
+            index += 1
+        return entries
+
+    async def delete_all(self) -> None:
+        for name, _keys in await self.get_all():
+            await self.delete(name)
+
+
+def address_bytes(address: hci.Address) -> bytes:
+    """An address as MicroPython shows it: six bytes, most significant first."""
+    return bytes(reversed(bytes(address)))
+
+
+class Radio:
+    """One power-up of the board's radio on a Bumble LocalLink."""
+
+    def __init__(self, link: LocalLink, address: str, firmware: Firmware) -> None:
+        self.link = link
+        self.address = hci.Address(address, hci.Address.RANDOM_DEVICE_ADDRESS)
+        self.firmware = firmware
+        self.stats = RadioStats()
+        self.on_notify: Callable[[bytes], None] | None = None
+        self.device: Device | None = None
+        self.controller: Controller | None = None
+        self.gap_name = DEFAULT_GAP_NAME
+        self.security = {"bond": False, "le_secure": False, "mitm": False, "io": 3}
+        self.values: dict[int, bytes] = {}
+        self.characteristics: dict[int, Characteristic] = {}
+        self._registered = False
+        self._pairing: set[int] = set()
+        self._adv_started: float | None = None
+        self._connected_at: dict[int, float] = {}
+
+    # -- power ------------------------------------------------------------
+
+    async def op_ble_active(self, state: bool) -> None:
+        if state and self.device is None:
+            await self._power_on()
+        elif not state and self.device is not None:
+            await self.power_off()
+
+    async def _power_on(self) -> None:
+        self.controller = Controller("button", link=self.link)
+        config = DeviceConfiguration(name="", address=self.address, gap_service_enabled=False)
+        self.device = Device(
+            config=config, host=Host(self.controller, AsyncPipeSink(self.controller))
+        )
+        self.device.keystore = FirmwareKeyStore(self.firmware)
+        self.device.pairing_config_factory = self._pairing_config
+        self.device.gatt_server.max_mtu = DEFAULT_MTU
+        self.device.add_service(
+            Service(
+                GATT_GENERIC_ACCESS_SERVICE,
+                [
+                    Characteristic(
+                        GATT_DEVICE_NAME_CHARACTERISTIC,
+                        Characteristic.Properties.READ,
+                        Characteristic.READABLE,
+                        AttributeValue(read=lambda _c: self.gap_name.encode()),
+                    )
+                ],
+            )
+        )
+        self.device.on(Device.EVENT_CONNECTION, self._on_connection)
+        await self.device.power_on()
+
+    async def power_off(
+        self, reason: int = hci.HCI_REMOTE_DEVICE_TERMINATED_CONNECTION_DUE_TO_POWER_OFF_ERROR
+    ) -> None:
+        """The radio loses power: links drop at once, advertising stops."""
+        device, self.device = self.device, None  # no IRQs from here on
+        if device is None:
+            return
+        self._stop_advertising_clock()
+        for connection in list(device.connections.values()):
+            try:
+                await connection.disconnect(reason)
+            except Exception:  # the link may already be gone
+                log.debug("disconnect on power off failed", exc_info=True)
+        if self.controller in self.link.controllers:
+            self.link.remove_controller(self.controller)
+        self.controller = None
+
+    # -- configuration ------------------------------------------------------
+
+    def _pairing_config(self, _connection: Connection) -> PairingConfig:
+        return PairingConfig(
+            sc=bool(self.security["le_secure"]),
+            mitm=bool(self.security["mitm"]),
+            bonding=bool(self.security["bond"]),
+            delegate=PairingDelegate(
+                io_capability=PairingDelegate.IoCapability(self.security["io"])
+            ),
+        )
+
+    async def op_ble_config_get(self, name: str) -> Any:
+        device = self._device()
+        if name == "mac":
+            return (1, address_bytes(self.address))
+        if name == "gap_name":
+            return self.gap_name.encode()
+        if name == "mtu":
+            return device.gatt_server.max_mtu
+        if name in self.security:
+            return self.security[name]
+        raise OSError(EINVAL, f"unknown config param {name!r}")
+
+    async def op_ble_config_set(self, items: list[tuple[str, Any]]) -> None:
+        device = self._device()
+        for name, value in items:
+            if name == "gap_name":
+                self.gap_name = value.decode() if isinstance(value, bytes) else str(value)
+            elif name == "mtu":
+                device.gatt_server.max_mtu = int(value)
+            elif name in self.security:
+                self.security[name] = value
+            elif name in ("addr_mode", "rxbuf"):
+                pass  # accepted as the port does; privacy is not emulated yet
+            else:
+                raise OSError(EINVAL, f"unknown config param {name!r}")
+
+    # -- advertising ---------------------------------------------------------
+
+    async def op_gap_advertise(
+        self,
+        interval_us: int | None,
+        adv_data: bytes | None,
+        resp_data: bytes | None,
+        connectable: bool,
+    ) -> None:
+        device = self._device()
+        self._stop_advertising_clock()
+        await device.stop_advertising()
+        if interval_us is None:
+            return
+        if adv_data is not None:
+            device.advertising_data = adv_data
+        if resp_data is not None:
+            device.scan_response_data = resp_data
+        if connectable:
+            kind = AdvertisingType.UNDIRECTED_CONNECTABLE_SCANNABLE
+        elif device.scan_response_data:
+            kind = AdvertisingType.UNDIRECTED_SCANNABLE
+        else:
+            kind = AdvertisingType.UNDIRECTED
+        interval_ms = max(interval_us / 1000, 20.0)
+        self.stats.adv_data.append(bytes(device.advertising_data))
+        self.stats.advertising_interval_ms = interval_ms
+        await device.start_advertising(
+            advertising_type=kind,
+            advertising_interval_min=interval_ms,
+            advertising_interval_max=interval_ms,
+            auto_restart=False,
+        )
+        self._adv_started = time.monotonic()
+
+    def _stop_advertising_clock(self) -> None:
+        if self._adv_started is not None:
+            self.stats.advertising_ms += (time.monotonic() - self._adv_started) * 1000
+            self._adv_started = None
+
+    # -- connections -----------------------------------------------------------
+
+    def _on_connection(self, connection: Connection) -> None:
+        if connection.role != hci.Role.PERIPHERAL:
+            return
+        # Connectable advertising ends with the connection, as on NimBLE.
+        self._stop_advertising_clock()
+        self.stats.connections += 1
+        handle = connection.handle
+        self._connected_at[handle] = time.monotonic()
+        peer = connection.peer_address
+        connection.on(
+            Connection.EVENT_DISCONNECTION,
+            lambda reason: self._on_disconnection(handle, peer),
+        )
+        connection.on(
+            Connection.EVENT_CONNECTION_ATT_MTU_UPDATE,
+            lambda *_: self._send(IRQ_MTU_EXCHANGED, (handle, connection.att_mtu)),
+        )
+        connection.on(Connection.EVENT_PAIRING_START, lambda: self._pairing.add(handle))
+        connection.on(Connection.EVENT_PAIRING, lambda keys: self._on_paired(connection))
+        connection.on(
+            Connection.EVENT_PAIRING_FAILURE, lambda reason: self._pairing.discard(handle)
+        )
+        connection.on(
+            Connection.EVENT_CONNECTION_ENCRYPTION_CHANGE,
+            lambda: self._on_encryption_change(connection),
+        )
+        connection.on(
+            Connection.EVENT_CONNECTION_PARAMETERS_UPDATE,
+            lambda: self._send(IRQ_CONNECTION_UPDATE, self._parameters(connection)),
+        )
+        self._send(IRQ_CENTRAL_CONNECT, (handle, peer.address_type, address_bytes(peer)))
+
+    @staticmethod
+    def _parameters(connection: Connection) -> tuple[int, int, int, int, int]:
+        p = connection.parameters
+        # MicroPython reports the interval in units of 1.25 ms, the timeout in 10 ms.
+        return (
+            connection.handle,
+            round(p.connection_interval / 1.25),
+            p.peripheral_latency,
+            round(p.supervision_timeout / 10),
+            0,
+        )
+
+    def _on_disconnection(self, handle: int, peer: hci.Address) -> None:
+        started = self._connected_at.pop(handle, None)
+        if started is not None:
+            self.stats.connected_ms += (time.monotonic() - started) * 1000
+        self._pairing.discard(handle)
+        self._send(IRQ_CENTRAL_DISCONNECT, (handle, peer.address_type, address_bytes(peer)))
+
+    def _on_encryption_change(self, connection: Connection) -> None:
+        # NimBLE reports a first pairing once it is complete (keys stored), so
+        # while pairing is under way the report waits for _on_paired.
+        if connection.handle in self._pairing:
+            return
+        self._report_encryption(connection, bonded=connection.is_encrypted)
+
+    def _on_paired(self, connection: Connection) -> None:
+        self._pairing.discard(connection.handle)
+        self._report_encryption(connection, bonded=bool(self.security["bond"]))
+
+    def _report_encryption(self, connection: Connection, bonded: bool) -> None:
+        self._send(
+            IRQ_ENCRYPTION_UPDATE,
+            (
+                connection.handle,
+                connection.is_encrypted,
+                connection.authenticated,
+                bonded,
+                16 if connection.is_encrypted else 0,
+            ),
+        )
+
+    async def op_gap_disconnect(self, conn_handle: int) -> bool:
+        connection = self._device().lookup_connection(conn_handle)
+        if connection is None:
+            return False
+        await connection.disconnect()
+        return True
+
+    async def op_gap_pair(self, conn_handle: int) -> None:
+        connection = self._connection(conn_handle)
+        await connection.pair()
+
+    def _send(self, event: int, data: tuple[Any, ...]) -> None:
+        if self.device is not None:
+            self.firmware.send_irq(event, data)
+
+    # -- GATT server -------------------------------------------------------------
+
+    async def op_gatts_register_services(self, services: list[Any]) -> list[list[int]]:
+        device = self._device()
+        if self._registered:
+            raise OSError(EALREADY, "services are registered once per power-up")
+        self._registered = True
+        handles: list[list[int]] = []
+        for service_uuid, characteristics in services:
+            chars = [self._characteristic(uuid, flags) for uuid, flags, *_ in characteristics]
+            device.add_service(Service(self._uuid(service_uuid), chars))
+            handles.append([c.handle for c in chars])
+            for c in chars:
+                self.characteristics[c.handle] = c
+                self.values[c.handle] = b""
+        return handles
+
+    @staticmethod
+    def _uuid(value: Any) -> UUID:
+        if isinstance(value, dict):
+            value = value["u"]
+        if isinstance(value, int):
+            return UUID.from_16_bits(value)
+        return UUID(value)
+
+    def _characteristic(self, uuid: Any, flags: int) -> Characteristic:
+        permissions = Characteristic.Permissions(0)
+        if flags & FLAG_READ:
+            permissions |= Characteristic.READABLE
+        if flags & (FLAG_WRITE | FLAG_WRITE_NO_RESPONSE):
+            permissions |= Characteristic.WRITEABLE
+        if flags & FLAG_READ_ENCRYPTED:
+            permissions |= Characteristic.READ_REQUIRES_ENCRYPTION
+        if flags & FLAG_READ_AUTHENTICATED:
+            permissions |= Characteristic.READ_REQUIRES_AUTHENTICATION
+        if flags & FLAG_WRITE_ENCRYPTED:
+            permissions |= Characteristic.WRITE_REQUIRES_ENCRYPTION
+        if flags & FLAG_WRITE_AUTHENTICATED:
+            permissions |= Characteristic.WRITE_REQUIRES_AUTHENTICATION
+        characteristic: Characteristic = Characteristic(
+            self._uuid(uuid), Characteristic.Properties(flags & 0xFF), permissions, b""
+        )
+        characteristic.value = AttributeValue(
+            read=lambda connection: self._on_read(connection, characteristic),
+            write=lambda connection, value: self._on_write(connection, characteristic, value),
+        )
+        return characteristic
+
+    async def _on_read(self, connection: Connection, characteristic: Characteristic) -> bytes:
+        denied = await self.firmware.ask_irq(
+            IRQ_GATTS_READ_REQUEST, (connection.handle, characteristic.handle)
+        )
+        if denied:
+            raise ATT_Error(error_code=int(denied), att_handle=characteristic.handle)
+        return self.values.get(characteristic.handle, b"")
+
+    def _on_write(
+        self, connection: Connection, characteristic: Characteristic, value: bytes
+    ) -> None:
+        self.values[characteristic.handle] = bytes(value)
+        self._send(IRQ_GATTS_WRITE, (connection.handle, characteristic.handle, bytes(value)))
+
+    async def op_gatts_write(self, value_handle: int, data: bytes, send_update: bool) -> None:
+        if value_handle not in self.values:
+            raise OSError(EINVAL, "unknown handle")
+        self.values[value_handle] = bytes(data)
+        if send_update:
+            await self._device().notify_subscribers(self.characteristics[value_handle], bytes(data))
+
+    async def op_gatts_notify(self, conn_handle: int, value_handle: int, data: bytes) -> None:
+        connection = self._connection(conn_handle)
+        if value_handle not in self.characteristics:
+            raise OSError(EINVAL, "unknown handle")
+        data = bytes(data)[: connection.att_mtu - 3]  # NimBLE truncates to the MTU
+        self.stats.notifications += 1
+        self.stats.last_notify = (time.time(), data)
+        if self.on_notify is not None:
+            self.on_notify(data)
+        await self._device().notify_subscriber(
+            connection, self.characteristics[value_handle], data, force=True
+        )
+
+    async def op_gatts_indicate(self, conn_handle: int, value_handle: int, data: bytes) -> None:
+        connection = self._connection(conn_handle)
+        await self._device().indicate_subscriber(
+            connection, self.characteristics[value_handle], bytes(data), force=True
+        )
+
+    # -- helpers ---------------------------------------------------------------------
+
+    def _device(self) -> Device:
+        if self.device is None:
+            raise OSError(1, "the radio is off: call ble.active(True) first")
+        return self.device
+
+    def _connection(self, conn_handle: int) -> Connection:
+        connection = self._device().lookup_connection(conn_handle)
+        if connection is None:
+            raise OSError(ENOTCONN, "not connected")
+        return connection

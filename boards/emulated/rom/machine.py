@@ -1,0 +1,152 @@
+# MicroPython's `machine` module for the emulated board: the unix port's own
+# module, plus what a microcontroller port has (Pin, ADC, WDT, reset, sleep)
+# backed by the board's hardware on the host (boards/emulated/hardware.py).
+import sys
+import time
+
+_path = sys.path
+sys.path = []
+import machine as _port  # noqa: E402  (the unix port's built-in module)
+
+sys.path = _path
+
+import _emulink  # noqa: E402
+
+idle = _port.idle
+mem8, mem16, mem32 = _port.mem8, _port.mem16, _port.mem32
+Signal = _port.Signal
+time_pulse_us = _port.time_pulse_us
+
+PWRON_RESET = 1
+HARD_RESET = 2
+WDT_RESET = 3
+DEEPSLEEP_RESET = 4
+SOFT_RESET = 5
+
+
+def reset():
+    _emulink.call("reset")
+    while True:  # the host cuts the power; nothing runs after a reset
+        time.sleep_ms(1000)
+
+
+def soft_reset():
+    reset()
+
+
+def reset_cause():
+    return _emulink.call("reset_cause")
+
+
+def unique_id():
+    return _emulink.call("unique_id")
+
+
+def freq(hz=None):
+    return 160000000
+
+
+def lightsleep(ms=None):
+    time.sleep_ms(ms or 0)
+
+
+def disable_irq():
+    return 0
+
+
+def enable_irq(state=0):
+    pass
+
+
+class Pin:
+    IN = 1
+    OUT = 3
+    OPEN_DRAIN = 7
+    PULL_UP = 1
+    PULL_DOWN = 2
+    IRQ_RISING = 1
+    IRQ_FALLING = 2
+
+    _all = {}
+
+    def __init__(self, id, mode=-1, pull=-1, value=None):
+        self._id = id
+        self._handler = None
+        self._trigger = 0
+        self._value = _emulink.call("pin_init", id, mode, pull, value)
+        if value is not None:
+            self._value = value
+        Pin._all[id] = self
+
+    def init(self, mode=-1, pull=-1, value=None):
+        if value is not None:
+            self.value(value)
+
+    def value(self, x=None):
+        if x is None:
+            return self._value
+        self._value = 1 if x else 0
+        _emulink.tell("pin_write", self._id, self._value)
+
+    __call__ = value
+
+    def on(self):
+        self.value(1)
+
+    def off(self):
+        self.value(0)
+
+    def irq(self, handler=None, trigger=3, hard=False):
+        self._handler = handler
+        self._trigger = trigger
+
+    def __repr__(self):
+        return "Pin(%r)" % (self._id,)
+
+    @staticmethod
+    def _on_change(message):
+        pin = Pin._all.get(message["pin"])
+        if pin is None:
+            return
+        old, pin._value = pin._value, message["value"]
+        edge = Pin.IRQ_RISING if pin._value > old else Pin.IRQ_FALLING if pin._value < old else 0
+        if pin._handler is not None and edge & pin._trigger:
+            pin._handler(pin)
+
+
+class ADC:
+    ATTN_0DB = 0
+    ATTN_2_5DB = 1
+    ATTN_6DB = 2
+    ATTN_11DB = 3
+    _all = []
+
+    def __init__(self, pin, atten=ATTN_11DB):
+        self._uv = _emulink.call("adc_init", pin._id if isinstance(pin, Pin) else pin)
+        ADC._all.append(self)
+
+    def atten(self, atten):
+        pass
+
+    def read_uv(self):
+        return self._uv
+
+    def read_u16(self):
+        return min(65535, self._uv * 65535 // 3300000)
+
+    @staticmethod
+    def _on_change(message):
+        for adc in ADC._all:
+            adc._uv = message["uv"]
+
+
+class WDT:
+    def __init__(self, id=0, timeout=5000):
+        _emulink.call("wdt_start", timeout)
+
+    def feed(self):
+        _emulink.tell("wdt_feed")
+
+
+_emulink.on("pin", Pin._on_change)
+_emulink.on("adc", ADC._on_change)
