@@ -1,0 +1,197 @@
+"""The CIC console: its page, operator login, the live alarm stream, alarm reads.
+
+`GET /api/v1/console/stream` is a server-sent-events stream. On connect it sends
+every open alarm, then `event: ready`, then each alarm as it is committed, and a
+comment line every 15 s to keep proxies from closing it. Each alarm handed to an
+operator is audited (`alarm.push`), right after it went out: an alarm must never
+wait for the audit trail. `GET /api/v1/alarms/{id}` audits (`alarm.read`) first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from msa.backend.alarms import alarm_event
+from msa.backend.auth import SESSION_COOKIE, hash_token, require_operator
+from msa.backend.errors import ApiError
+from msa.backend.push import Subscription
+from msa.backend.services import services
+from msa.backend.store import Store, StoreUnavailable
+from msa.backend.store.base import AuditEntry, Operator
+from msa.backend.timefmt import now_ms, to_iso
+from starlette.requests import Request
+from starlette.responses import (
+    FileResponse,
+    HTMLResponse,
+    JSONResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+log = logging.getLogger(__name__)
+
+STATIC = Path(__file__).parent / "static"
+KEEPALIVE_S = 15.0
+RECONNECT_MS = 2000
+
+# No external resources at all: the console works offline and takes no injected script.
+_PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+_LOGIN_HELP = """<!doctype html><meta charset="utf-8"><title>msa console: log in</title>
+<h1>Log in to the CIC console</h1>
+<p>{reason} Open <code>/console/login?token=YOUR_OPERATOR_TOKEN</code>
+(the tech desk issues operator tokens; for a demo,
+<code>msa backend seed-demo</code> prints one).</p>
+"""
+
+
+async def console_page(request: Request) -> Response:
+    try:
+        await require_operator(request)
+    except ApiError as error:
+        return HTMLResponse(
+            _LOGIN_HELP.format(
+                reason="You are not logged in." if error.status == 401 else error.detail
+            ),
+            status_code=error.status,
+            headers=_PAGE_HEADERS,
+        )
+    return FileResponse(STATIC / "console.html", headers=_PAGE_HEADERS)
+
+
+async def login(request: Request) -> Response:
+    token = request.query_params.get("token", "")
+    operator = await services(request).store.operator_by_token(hash_token(token)) if token else None
+    if operator is None:
+        return HTMLResponse(
+            _LOGIN_HELP.format(reason="That operator token is not known."),
+            status_code=401,
+            headers=_PAGE_HEADERS,
+        )
+    await services(request).store.audit(
+        [AuditEntry(now_ms(), _actor(operator), "operator.login", _actor(operator))]
+    )
+    response = RedirectResponse("/console", status_code=303)
+    response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="strict", path="/")
+    return response
+
+
+async def logout(_request: Request) -> Response:
+    response = RedirectResponse("/console", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+async def read_alarm(request: Request) -> JSONResponse:
+    operator = await require_operator(request)
+    alarm_id = request.path_params["alarm_id"]
+    store = services(request).store
+    alarm = await store.alarm(alarm_id)
+    if alarm is None:
+        raise ApiError(404, "unknown_alarm", f"There is no alarm {alarm_id}.")
+    event = alarm_event(alarm)
+    await store.audit([_delivery(operator, event, "alarm.read", now_ms())])
+    return JSONResponse(event)
+
+
+async def stream(request: Request) -> Response:
+    operator = await require_operator(request)
+    backend = services(request)
+    # Subscribe before reading the open alarms, so none falls between the two.
+    subscription = backend.channel.subscribe()
+    try:
+        backlog = [alarm_event(alarm) for alarm in await backend.store.open_alarms()]
+    except BaseException:
+        subscription.close()
+        raise
+    return StreamingResponse(
+        _events(backend.store, operator, subscription, backlog),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
+
+
+async def _events(
+    store: Store,
+    operator: Operator,
+    subscription: Subscription,
+    backlog: list[dict[str, Any]],
+) -> AsyncIterator[str]:
+    with subscription:
+        yield f"retry: {RECONNECT_MS}\n\n"
+        pushed_at = now_ms()
+        for event in backlog:
+            yield _alarm_message(event, pushed_at)
+        await _audit_deliveries(store, operator, backlog, pushed_at)
+        yield _message("ready", {"open_alarms": len(backlog)})
+        already_sent = {event["alarm_id"] for event in backlog}
+        while True:
+            try:
+                event = await asyncio.wait_for(subscription.get(), KEEPALIVE_S)
+            except TimeoutError:
+                yield ": keepalive\n\n"
+                continue
+            if event is None:  # closed: shutdown, or this console fell behind
+                return
+            if event["alarm_id"] in already_sent:
+                continue
+            pushed_at = now_ms()
+            yield _alarm_message(event, pushed_at)
+            await _audit_deliveries(store, operator, [event], pushed_at)
+
+
+def _message(name: str, data: Mapping[str, Any], event_id: int | None = None) -> str:
+    head = f"event: {name}\n" + ("" if event_id is None else f"id: {event_id}\n")
+    return f"{head}data: {json.dumps(data, separators=(',', ':'))}\n\n"
+
+
+def _alarm_message(event: Mapping[str, Any], pushed_at: int) -> str:
+    return _message("alarm", {**event, "pushed_at": to_iso(pushed_at)}, event["alarm_id"])
+
+
+def _actor(operator: Operator) -> str:
+    return f"operator:{operator.id}"
+
+
+def _delivery(operator: Operator, event: Mapping[str, Any], action: str, at: int) -> AuditEntry:
+    return AuditEntry(
+        at, _actor(operator), action, f"alarm:{event['alarm_id']}", event["case"]["id"]
+    )
+
+
+async def _audit_deliveries(
+    store: Store, operator: Operator, events: Iterable[Mapping[str, Any]], at: int
+) -> None:
+    entries = [_delivery(operator, event, "alarm.push", at) for event in events]
+    if not entries:
+        return
+    try:
+        await store.audit(entries)
+    except StoreUnavailable as error:
+        # The alarm went out; losing its audit row is the lesser harm. Say so loudly.
+        log.error(
+            "audit of %d alarm deliveries to %s failed: %s", len(entries), operator.name, error
+        )
+
+
+routes = [
+    Route("/console", console_page),
+    Route("/console/login", login),
+    Route("/console/logout", logout),
+    Mount("/console/static", StaticFiles(directory=STATIC), name="console-static"),
+    Route("/api/v1/console/stream", stream),
+    Route("/api/v1/alarms/{alarm_id:int}", read_alarm),
+]

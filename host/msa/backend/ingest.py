@@ -1,0 +1,195 @@
+"""`POST /api/v1/frames`: the phone hands over a button frame (protocol/SPEC.md §7).
+
+The checks run cheapest first and each refusal changes nothing: a token at all,
+the body, the frame's structure, the phone behind the token, the device and its
+link to the phone, the MAC. Then one transaction stores the frame (and its
+alarm); the answer is sent only after it committed. A retry of a committed frame
+is a duplicate by the database's UNIQUE (device_id, counter), never by a
+read-then-write here.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from msa.backend.auth import bearer_token, hash_token
+from msa.backend.errors import ApiError
+from msa.backend.services import services
+from msa.backend.store.base import Commit, Location, NewAlarm, NewFrame
+from msa.backend.timefmt import parse_iso, to_iso
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from protocol import frame as wire
+
+MAX_BODY_BYTES = 4096
+_ALARM_TYPES = {wire.ALARM: "alarm", wire.TEST_ALARM: "test_alarm"}
+
+
+@dataclass(frozen=True, slots=True)
+class FrameRequest:
+    """A well-formed request body; the frame's MAC is not verified yet."""
+
+    raw: bytes
+    frame: wire.Frame
+    received_at: int
+    location: Location | None
+
+
+def invalid(detail: str) -> ApiError:
+    return ApiError(400, "invalid_request", detail)
+
+
+def parse_body(body: bytes) -> FrameRequest:
+    """Validate a request body; raises ApiError 400 saying what is wrong."""
+    try:
+        data = json.loads(body, parse_constant=_reject_constant)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise invalid(f"The body is not valid JSON: {error}.") from None
+    if not isinstance(data, dict):
+        raise invalid("The body must be a JSON object with 'frame' and 'received_at'.")
+    raw = _frame_bytes(data.get("frame"))
+    received_at = _instant(data.get("received_at"), "received_at")
+    location = _location(data.get("location"))
+    try:
+        frame = wire.parse(raw)
+    except wire.FrameError as error:
+        detail = f"The frame is not a valid msa frame: {error}."
+        raise ApiError(400, "malformed_frame", detail) from None
+    if not frame.signed:
+        raise ApiError(400, "malformed_frame", f"A {frame.name} frame is for the button only.")
+    if frame.counter == 0:
+        raise ApiError(400, "malformed_frame", "Button frame counters start at 1; this one is 0.")
+    return FrameRequest(raw, frame, received_at, location)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _frame_bytes(value: object) -> bytes:
+    if not isinstance(value, str):
+        raise invalid("'frame' must be the frame's bytes as a hexadecimal string.")
+    if len(value) > 2 * wire.MAX_FRAME:
+        raise ApiError(400, "malformed_frame", f"The frame is longer than {wire.MAX_FRAME} bytes.")
+    try:
+        return bytes.fromhex(value)
+    except ValueError:
+        raise ApiError(400, "malformed_frame", "The frame is not a hexadecimal string.") from None
+
+
+def _instant(value: object, name: str) -> int:
+    if not isinstance(value, str):
+        raise invalid(f"'{name}' must be an ISO 8601 time such as 2026-11-23T19:02:03.456Z.")
+    try:
+        return parse_iso(value)
+    except ValueError as error:
+        raise invalid(f"'{name}': {error}.") from None
+
+
+def _number(data: dict[str, Any], key: str, low: float, high: float) -> float:
+    value = data.get(key)
+    # bool is an int in Python, but true is no coordinate.
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise invalid(f"'location.{key}' must be a number.")
+    if not low <= value <= high:
+        raise invalid(f"'location.{key}' must lie between {low:g} and {high:g}; it is {value}.")
+    return float(value)
+
+
+def _location(value: object) -> Location | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise invalid("'location' must be an object with lat and lon, or null.")
+    lat = _number(value, "lat", -90, 90)
+    lon = _number(value, "lon", -180, 180)
+    accuracy_m = None
+    if value.get("accuracy_m") is not None:
+        accuracy_m = _number(value, "accuracy_m", 0, 1e7)
+    fix_at = None if value.get("fix_at") is None else _instant(value["fix_at"], "location.fix_at")
+    return Location(lat, lon, accuracy_m, fix_at)
+
+
+async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise invalid(f"The body is larger than {limit} bytes.")
+    return bytes(body)
+
+
+async def post_frame(request: Request) -> JSONResponse:
+    token = bearer_token(request)
+    if token is None:
+        raise ApiError(401, "unauthorized", "Send the phone's token: 'Authorization: Bearer …'.")
+    req = parse_body(await read_body(request))
+    frame = req.frame
+    device_hex = f"{frame.device_id:08x}"
+    backend = services(request)
+    context = await backend.store.ingest_context(hash_token(token), frame.device_id)
+    if context is None:
+        raise ApiError(
+            401, "unauthorized", "This phone token is not known; re-provision the phone."
+        )
+    if context.device is None:
+        raise ApiError(404, "unknown_device", f"No device {device_hex} is registered.")
+    if context.linked_device_id != frame.device_id:
+        raise ApiError(
+            403, "device_not_linked", f"Device {device_hex} is not linked to this phone."
+        )
+    if not frame.verify(context.device.mac_key):
+        raise ApiError(422, "bad_mac", f"The MAC does not verify with device {device_hex}'s key.")
+
+    fields = frame.fields()
+    alarm = None
+    if frame.type in _ALARM_TYPES:
+        if context.person_id is None or context.case_id is None:  # phones always have a person
+            raise RuntimeError(f"device {device_hex} belongs to no person and no case")
+        time_s = fields["time_s"]
+        pressed_at = time_s * 1000 if time_s else None  # 0: the button's clock was not set
+        alarm = NewAlarm(_ALARM_TYPES[frame.type], context.person_id, context.case_id, pressed_at)
+    commit = await backend.store.commit_frame(
+        NewFrame(
+            device_id=frame.device_id,
+            counter=frame.counter,
+            type=frame.type,
+            raw=req.raw,
+            time_s=fields["time_s"],
+            battery_mv=fields["battery_mv"],
+            uptime_s=fields.get("uptime_s"),
+            phone_id=context.phone_id,
+            received_at=req.received_at,
+            location=req.location,
+            alarm=alarm,
+        )
+    )
+    if commit.outcome == "counter_reused":
+        raise ApiError(
+            409,
+            "counter_reused",
+            f"Device {device_hex} already committed a different frame with counter "
+            f"{frame.counter} at {to_iso(commit.committed_at)}.",
+        )
+    if commit.outcome == "committed" and commit.alarm_id is not None:
+        backend.announcer.announce(commit.alarm_id)
+    return JSONResponse(_receipt(frame, commit))
+
+
+def _receipt(frame: wire.Frame, commit: Commit) -> dict[str, Any]:
+    return {
+        "status": commit.outcome,
+        "type": frame.name,
+        "device_id": f"{frame.device_id:08x}",
+        "counter": frame.counter,
+        "committed_at": to_iso(commit.committed_at),
+        "alarm_id": commit.alarm_id,
+    }
+
+
+routes = [Route("/api/v1/frames", post_frame, methods=["POST"])]

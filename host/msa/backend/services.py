@@ -1,0 +1,25 @@
+"""What the request handlers share: the store, the push channel, the announcer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from msa.backend.alarms import AlarmAnnouncer
+from msa.backend.push import PushChannel
+from msa.backend.store import Store
+from starlette.requests import Request
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    store: Store
+    channel: PushChannel
+    announcer: AlarmAnnouncer
+
+
+def services(request: Request) -> Services:
+    """The running app's services (set up by its lifespan, see app.py)."""
+    found = getattr(request.app.state, "services", None)
+    if found is None:
+        raise RuntimeError("the backend is not started: run the app with its lifespan")
+    return found

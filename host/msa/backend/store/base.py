@@ -1,0 +1,250 @@
+"""The store's contract: what the backend asks of its database, whatever the engine.
+
+`Store` is the one typed Protocol; `SqliteStore` and `PostgresStore` implement it
+(both on the shared SQL in `store/sql.py`). Records crossing the boundary are
+frozen dataclasses; instants are epoch milliseconds, dates ISO `YYYY-MM-DD` text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from msa.errors import MsaError
+
+
+class StoreUnavailable(MsaError):
+    """The database cannot be reached or cannot commit now; the caller may retry."""
+
+
+# --- ingestion ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Device:
+    device_id: int
+    mac_key: bytes
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class IngestContext:
+    """What judging a frame needs: the phone behind a token, the device it names."""
+
+    phone_id: int
+    linked_device_id: int | None
+    device: Device | None
+    person_id: int | None  # the device's person, else the phone's
+    case_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    lat: float
+    lon: float
+    accuracy_m: float | None = None
+    fix_at: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NewAlarm:
+    kind: Literal["alarm", "test_alarm"]
+    person_id: int
+    case_id: int
+    pressed_at: int | None  # from the button's clock; None when it was not set
+
+
+@dataclass(frozen=True, slots=True)
+class NewFrame:
+    """A verified button frame, ready to commit (with its alarm, if it raises one)."""
+
+    device_id: int
+    counter: int
+    type: int
+    raw: bytes
+    time_s: int
+    battery_mv: int
+    uptime_s: int | None
+    phone_id: int
+    received_at: int
+    location: Location | None
+    alarm: NewAlarm | None
+
+
+@dataclass(frozen=True, slots=True)
+class Commit:
+    """The outcome of `Store.commit_frame`; for a duplicate, the first commit's time."""
+
+    outcome: Literal["committed", "duplicate", "counter_reused"]
+    frame_id: int
+    committed_at: int
+    alarm_id: int | None
+
+
+# --- what the CIC console sees ------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    kind: Literal["home", "work", "stay"]
+    address: str
+    valid_from: str | None = None
+    valid_until: str | None = None
+    lat: float | None = None
+    lon: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    id: int
+    full_name: str
+    phone_number: str
+    national_register_number: str
+    confidential: bool
+    addresses: tuple[Address, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Suspect:
+    full_name: str
+    record: str
+    has_weapons: bool
+    weapons: str
+
+
+@dataclass(frozen=True, slots=True)
+class Case:
+    id: int
+    reference: str
+    status: str
+    decided_on: str
+    ends_on: str | None
+    managing_zone: str
+    judicial_district: str
+    suspect: Suspect | None
+
+
+@dataclass(frozen=True, slots=True)
+class Alarm:
+    """An alarm with everything the CIC needs to act on it."""
+
+    id: int
+    kind: Literal["alarm", "test_alarm"]
+    status: str
+    device_id: int
+    counter: int
+    battery_mv: int
+    pressed_at: int | None
+    received_at: int
+    committed_at: int
+    location: Location | None
+    person: Person
+    case: Case
+
+
+@dataclass(frozen=True, slots=True)
+class Operator:
+    id: int
+    name: str
+    role: str
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    at: int
+    actor: str  # "operator:7"
+    action: str  # "alarm.push", "alarm.read", "operator.login"
+    subject: str  # "alarm:12"
+    case_id: int | None = None
+
+
+# --- provisioning ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PersonDraft:
+    full_name: str
+    phone_number: str
+    national_register_number: str
+    confidential: bool = False
+    addresses: tuple[Address, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class CaseDraft:
+    """A case as decided by the magistrate, created in one transaction."""
+
+    reference: str
+    decided_on: str
+    managing_zone: str
+    judicial_district: str
+    persons: tuple[PersonDraft, ...]
+    suspect: Suspect | None = None
+    ends_on: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CaseIds:
+    case_id: int
+    person_ids: tuple[int, ...]  # in the draft's order
+    created: bool  # False: a case with this reference existed and was left as it was
+
+
+class Store(Protocol):
+    """Everything the backend keeps. Each method is one transaction.
+
+    Methods raise `StoreUnavailable` when the database cannot be reached or cannot
+    commit; nothing is half-written then.
+    """
+
+    dialect: str
+
+    async def migrate(self) -> list[str]:
+        """Apply the migrations not applied yet, in order; return their versions."""
+        ...
+
+    async def close(self) -> None: ...
+
+    async def ingest_context(self, token_sha256: str, device_id: int) -> IngestContext | None:
+        """The phone with this token hash, and the device; None for an unknown token."""
+        ...
+
+    async def commit_frame(self, frame: NewFrame) -> Commit:
+        """Store a frame and its alarm atomically, unless its (device, counter) exists."""
+        ...
+
+    async def alarm(self, alarm_id: int) -> Alarm | None: ...
+
+    async def open_alarms(self) -> list[Alarm]:
+        """The alarms still open, oldest first."""
+        ...
+
+    async def operator_by_token(self, token_sha256: str) -> Operator | None: ...
+
+    async def audit(self, entries: Sequence[AuditEntry]) -> None: ...
+
+    async def audit_trail(self, case_id: int) -> list[AuditEntry]:
+        """Everything audited about a case, oldest first."""
+        ...
+
+    async def create_case(self, draft: CaseDraft) -> CaseIds:
+        """Create a case with its persons, addresses and suspect; idempotent by reference."""
+        ...
+
+    async def register_device(self, device_id: int, mac_key: bytes, person_id: int | None) -> None:
+        """Create the device, or give an existing one this key and person."""
+        ...
+
+    async def link_phone(self, token_sha256: str, person_id: int, device_id: int) -> int:
+        """Link the phone with this token to a person's device (replacing the device's
+        previous phone); return the phone's id."""
+        ...
+
+    async def add_operator(self, name: str, token_sha256: str, role: str) -> int:
+        """Create the operator, or give an existing one (by name) this token and role."""
+        ...
+
+    async def counts(self) -> dict[str, int]:
+        """Rows per table of the running record (frames, alarms, audit)."""
+        ...

@@ -1,0 +1,97 @@
+"""The PostgreSQL store (asyncpg): production and CI.
+
+A connection pool; every `Store` method takes one connection for one transaction.
+Lost connections, a server shutting down or refusing, and transient conflicts
+become `StoreUnavailable`, which the HTTP layer answers with 503 so the phone retries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import asyncpg
+from msa.backend.store.base import StoreUnavailable
+from msa.backend.store.sql import Connection, Row, SqlStore
+
+_ACQUIRE_TIMEOUT_S = 5.0
+_MIGRATION_LOCK = 0x6D7361  # any constant; "msa"
+
+_TRANSIENT: tuple[type[BaseException], ...] = (
+    OSError,
+    asyncio.TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,  # includes "connection was closed" and "pool is closing"
+    asyncpg.exceptions.OperatorInterventionError,  # admin shutdown, cannot connect now
+    asyncpg.exceptions.InsufficientResourcesError,
+    asyncpg.exceptions.TransactionRollbackError,  # serialization failure, deadlock
+)
+
+
+class PostgresConnection:
+    def __init__(self, raw: asyncpg.Connection) -> None:
+        self._raw = raw
+
+    async def execute(self, sql: str, *args: object) -> None:
+        await self._raw.execute(sql, *args)
+
+    async def fetch(self, sql: str, *args: object) -> list[Row]:
+        return [dict(record) for record in await self._raw.fetch(sql, *args)]
+
+    async def run_script(self, script: str) -> None:
+        await self._raw.execute(script)  # no arguments: the simple protocol, many statements
+
+
+class PostgresStore(SqlStore):
+    """A `Store` in a PostgreSQL database, given by a `postgresql://` URL."""
+
+    dialect = "postgresql"
+
+    def __init__(self, pool: asyncpg.Pool, url: str) -> None:
+        self._pool = pool
+        self.url = url
+
+    @classmethod
+    async def open(cls, url: str, *, max_connections: int = 10) -> PostgresStore:
+        """Connect a pool to the database at `url`."""
+        try:
+            pool = await asyncpg.create_pool(url, min_size=1, max_size=max_connections)
+        except (*_TRANSIENT, asyncpg.PostgresError) as error:
+            raise StoreUnavailable(f"cannot reach PostgreSQL at {_public(url)}: {error}") from error
+        return cls(pool, url)
+
+    async def close(self) -> None:
+        await self._pool.close()
+
+    @asynccontextmanager
+    async def _connection(self) -> AsyncIterator[Connection]:
+        try:
+            async with self._pool.acquire(timeout=_ACQUIRE_TIMEOUT_S) as raw:
+                yield PostgresConnection(raw)
+        except _TRANSIENT as error:
+            raise self._unavailable(error) from error
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[Connection]:
+        try:
+            async with self._pool.acquire(timeout=_ACQUIRE_TIMEOUT_S) as raw, raw.transaction():
+                yield PostgresConnection(raw)
+        except _TRANSIENT as error:
+            raise self._unavailable(error) from error
+
+    async def _lock_migrations(self, conn: Connection) -> None:
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK)
+
+    def _unavailable(self, error: BaseException) -> StoreUnavailable:
+        detail = str(error) or type(error).__name__
+        return StoreUnavailable(f"PostgreSQL at {_public(self.url)}: {detail}")
+
+
+def _public(url: str) -> str:
+    """The URL without its password, for messages."""
+    scheme, _, rest = url.partition("://")
+    credentials, at, host = rest.rpartition("@")
+    if not at:
+        return url
+    return f"{scheme}://{credentials.split(':', 1)[0]}@{host}"

@@ -1,0 +1,328 @@
+"""The store's logic, written once in SQL both engines understand.
+
+`SqlStore` implements every `Store` method on a `Connection`; an engine's
+subclass only says how to open a transaction (`_transaction`) or a plain read
+(`_connection`) and maps its driver's failures to `StoreUnavailable`. Queries use
+PostgreSQL's `$1` parameters; the SQLite connection renumbers them as `?1`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Protocol
+
+from msa.backend.store import migrations, queries
+from msa.backend.store.base import (
+    Alarm,
+    AuditEntry,
+    CaseDraft,
+    CaseIds,
+    Commit,
+    Device,
+    IngestContext,
+    NewFrame,
+    Operator,
+    PersonDraft,
+)
+from msa.backend.store.queries import Row
+from msa.backend.timefmt import now_ms
+
+
+class Connection(Protocol):
+    """One database session, as the shared SQL needs it."""
+
+    async def execute(self, sql: str, *args: object) -> None: ...
+
+    async def fetch(self, sql: str, *args: object) -> list[Row]: ...
+
+    async def run_script(self, script: str) -> None:
+        """Run several `;`-separated statements inside the current transaction."""
+        ...
+
+
+async def fetchrow(conn: Connection, sql: str, *args: object) -> Row | None:
+    rows = await conn.fetch(sql, *args)
+    return rows[0] if rows else None
+
+
+COUNTED_TABLES = ("cases", "persons", "devices", "phones", "operators", "frames", "alarms", "audit")
+
+
+class SqlStore(ABC):
+    """A `Store` on SQL; subclasses bring the engine (see module docstring)."""
+
+    dialect: str
+
+    @abstractmethod
+    def _transaction(self) -> AbstractAsyncContextManager[Connection]:
+        """A connection inside a write transaction, committed when the block ends."""
+
+    @abstractmethod
+    def _connection(self) -> AbstractAsyncContextManager[Connection]:
+        """A connection for reads (each statement sees committed data)."""
+
+    @abstractmethod
+    async def _lock_migrations(self, conn: Connection) -> None:
+        """Keep two processes from migrating the same database at once."""
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+    async def migrate(self) -> list[str]:
+        async with self._transaction() as conn:
+            await self._lock_migrations(conn)
+            await conn.execute(migrations.CREATE_LEDGER)
+            done = {
+                row["version"] for row in await conn.fetch("SELECT version FROM schema_migrations")
+            }
+            applied = []
+            for migration in migrations.load():
+                if migration.version in done:
+                    continue
+                await conn.run_script(migrations.render(migration.sql, self.dialect))
+                await conn.execute(
+                    "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+                    migration.version,
+                    migration.name,
+                    now_ms(),
+                )
+                applied.append(migration.version)
+        return applied
+
+    # --- ingestion -------------------------------------------------------------
+
+    async def ingest_context(self, token_sha256: str, device_id: int) -> IngestContext | None:
+        async with self._connection() as conn:
+            row = await fetchrow(conn, queries.INGEST_CONTEXT, token_sha256, device_id)
+        if row is None:
+            return None
+        device = None
+        if row["device_id"] is not None:
+            device = Device(row["device_id"], bytes(row["mac_key"]), row["device_status"])
+        return IngestContext(
+            row["phone_id"], row["linked_device_id"], device, row["person_id"], row["case_id"]
+        )
+
+    async def commit_frame(self, frame: NewFrame) -> Commit:
+        loc = frame.location
+        position = (loc.lat, loc.lon, loc.accuracy_m, loc.fix_at) if loc else (None,) * 4
+        async with self._transaction() as conn:
+            committed_at = now_ms()
+            row = await fetchrow(
+                conn,
+                queries.INSERT_FRAME,
+                frame.device_id,
+                frame.counter,
+                frame.type,
+                frame.raw,
+                frame.time_s,
+                frame.battery_mv,
+                frame.uptime_s,
+                frame.phone_id,
+                frame.received_at,
+                committed_at,
+                *position,
+            )
+            if row is None:  # (device, counter) was committed before: compare the bytes
+                first = await fetchrow(
+                    conn, queries.COMMITTED_FRAME, frame.device_id, frame.counter
+                )
+                assert first is not None  # a conflicting row exists and rows are never deleted
+                same = bytes(first["raw"]) == frame.raw
+                outcome = "duplicate" if same else "counter_reused"
+                return Commit(outcome, first["id"], first["committed_at"], first["alarm_id"])
+            alarm_id = None
+            if frame.alarm is not None:
+                alarm = frame.alarm
+                inserted = await fetchrow(
+                    conn,
+                    queries.INSERT_ALARM,
+                    row["id"],
+                    alarm.kind,
+                    alarm.person_id,
+                    alarm.case_id,
+                    alarm.pressed_at,
+                )
+                assert inserted is not None
+                alarm_id = inserted["id"]
+        return Commit("committed", row["id"], committed_at, alarm_id)
+
+    # --- the console -----------------------------------------------------------
+
+    async def alarm(self, alarm_id: int) -> Alarm | None:
+        found = await self._alarms("a.id = $1", alarm_id)
+        return found[0] if found else None
+
+    async def open_alarms(self) -> list[Alarm]:
+        return await self._alarms("a.status = $1", "open")
+
+    async def _alarms(self, where: str, *args: object) -> list[Alarm]:
+        async with self._connection() as conn:
+            rows = await conn.fetch(queries.ALARMS.format(where=where), *args)
+            address_rows = await conn.fetch(queries.ALARM_ADDRESSES.format(where=where), *args)
+        return queries.alarms_from_rows(rows, address_rows)
+
+    async def operator_by_token(self, token_sha256: str) -> Operator | None:
+        async with self._connection() as conn:
+            row = await fetchrow(
+                conn, "SELECT id, name, role FROM operators WHERE token_sha256 = $1", token_sha256
+            )
+        return Operator(row["id"], row["name"], row["role"]) if row else None
+
+    async def audit(self, entries: Sequence[AuditEntry]) -> None:
+        async with self._transaction() as conn:
+            for entry in entries:
+                await conn.execute(
+                    "INSERT INTO audit (at, actor, action, subject, case_id)"
+                    " VALUES ($1, $2, $3, $4, $5)",
+                    entry.at,
+                    entry.actor,
+                    entry.action,
+                    entry.subject,
+                    entry.case_id,
+                )
+
+    async def audit_trail(self, case_id: int) -> list[AuditEntry]:
+        async with self._connection() as conn:
+            rows = await conn.fetch(
+                "SELECT at, actor, action, subject, case_id FROM audit"
+                " WHERE case_id = $1 ORDER BY id",
+                case_id,
+            )
+        return [AuditEntry(**row) for row in rows]
+
+    async def counts(self) -> dict[str, int]:
+        columns = ", ".join(
+            f"(SELECT count(*) FROM {table}) AS {table}" for table in COUNTED_TABLES
+        )
+        async with self._connection() as conn:
+            row = await fetchrow(conn, f"SELECT {columns}")
+        assert row is not None
+        return {table: int(row[table]) for table in COUNTED_TABLES}
+
+    # --- provisioning ----------------------------------------------------------
+
+    async def create_case(self, draft: CaseDraft) -> CaseIds:
+        async with self._transaction() as conn:
+            await conn.execute(
+                "INSERT INTO judicial_districts (name) VALUES ($1) ON CONFLICT (name) DO NOTHING",
+                draft.judicial_district,
+            )
+            await conn.execute(
+                "INSERT INTO police_zones (name, district_id)"
+                " SELECT $1, id FROM judicial_districts WHERE name = $2"
+                " ON CONFLICT (name) DO NOTHING",
+                draft.managing_zone,
+                draft.judicial_district,
+            )
+            row = await fetchrow(
+                conn,
+                "INSERT INTO cases (reference, decided_on, managing_zone_id, district_id, status,"
+                " ends_on, created_at)"
+                " SELECT $1, $2, z.id, jd.id, 'active', $5, $6"
+                " FROM police_zones z, judicial_districts jd WHERE z.name = $3 AND jd.name = $4"
+                " ON CONFLICT (reference) DO NOTHING RETURNING id",
+                draft.reference,
+                draft.decided_on,
+                draft.managing_zone,
+                draft.judicial_district,
+                draft.ends_on,
+                now_ms(),
+            )
+            if row is None:
+                return await _existing_case(conn, draft.reference)
+            case_id = row["id"]
+            person_ids = tuple([await _insert_person(conn, case_id, p) for p in draft.persons])
+            if draft.suspect is not None:
+                s = draft.suspect
+                await conn.execute(
+                    "INSERT INTO suspects (case_id, full_name, record, has_weapons, weapons)"
+                    " VALUES ($1, $2, $3, $4, $5)",
+                    case_id,
+                    s.full_name,
+                    s.record,
+                    s.has_weapons,
+                    s.weapons,
+                )
+        return CaseIds(case_id, person_ids, created=True)
+
+    async def register_device(self, device_id: int, mac_key: bytes, person_id: int | None) -> None:
+        async with self._transaction() as conn:
+            await conn.execute(
+                "INSERT INTO devices (device_id, mac_key, person_id, status, created_at)"
+                " VALUES ($1, $2, $3, 'active', $4) ON CONFLICT (device_id)"
+                " DO UPDATE SET mac_key = excluded.mac_key, person_id = excluded.person_id",
+                device_id,
+                mac_key,
+                person_id,
+                now_ms(),
+            )
+
+    async def link_phone(self, token_sha256: str, person_id: int, device_id: int) -> int:
+        return await self._upsert_returning_id(
+            "INSERT INTO phones (token_sha256, person_id, device_id, created_at)"
+            " VALUES ($1, $2, $3, $4) ON CONFLICT (device_id) DO UPDATE"
+            " SET token_sha256 = excluded.token_sha256, person_id = excluded.person_id"
+            " RETURNING id",
+            token_sha256,
+            person_id,
+            device_id,
+            now_ms(),
+        )
+
+    async def add_operator(self, name: str, token_sha256: str, role: str) -> int:
+        return await self._upsert_returning_id(
+            "INSERT INTO operators (name, token_sha256, role, created_at)"
+            " VALUES ($1, $2, $3, $4) ON CONFLICT (name) DO UPDATE"
+            " SET token_sha256 = excluded.token_sha256, role = excluded.role"
+            " RETURNING id",
+            name,
+            token_sha256,
+            role,
+            now_ms(),
+        )
+
+    async def _upsert_returning_id(self, sql: str, *args: object) -> int:
+        async with self._transaction() as conn:
+            row = await fetchrow(conn, sql, *args)
+        assert row is not None  # DO UPDATE always returns the row
+        return int(row["id"])
+
+
+async def _existing_case(conn: Connection, reference: str) -> CaseIds:
+    rows = await conn.fetch(
+        "SELECT c.id AS case_id, p.id AS person_id FROM cases c"
+        " LEFT JOIN persons p ON p.case_id = c.id WHERE c.reference = $1 ORDER BY p.id",
+        reference,
+    )
+    person_ids = tuple(row["person_id"] for row in rows if row["person_id"] is not None)
+    return CaseIds(rows[0]["case_id"], person_ids, created=False)
+
+
+async def _insert_person(conn: Connection, case_id: int, person: PersonDraft) -> int:
+    row = await fetchrow(
+        conn,
+        "INSERT INTO persons (case_id, full_name, phone_number, national_register_number,"
+        " confidential) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        case_id,
+        person.full_name,
+        person.phone_number,
+        person.national_register_number,
+        person.confidential,
+    )
+    assert row is not None
+    for address in person.addresses:
+        await conn.execute(
+            "INSERT INTO addresses (person_id, kind, address, valid_from, valid_until, lat, lon)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            row["id"],
+            address.kind,
+            address.address,
+            address.valid_from,
+            address.valid_until,
+            address.lat,
+            address.lon,
+        )
+    return int(row["id"])

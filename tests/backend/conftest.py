@@ -1,0 +1,149 @@
+"""Fixtures: a database on each engine, a started backend app, a backend subprocess.
+
+PostgreSQL tests run on a throwaway cluster (msa.backend.pgcluster). Without
+PostgreSQL they skip, unless MSA_REQUIRE_POSTGRES=1 (CI), where they fail.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import select
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from msa.backend import pgcluster
+from msa.backend.app import create_app
+from msa.backend.seed import seed_demo
+from msa.backend.server import READY_PREFIX
+from msa.backend.store import Store, open_store
+from msa.errors import NotAvailable
+from starlette.applications import Starlette
+
+from tests.backend.util import DEVICE_ID, KEY, OPERATOR_TOKEN, PHONE_TOKEN
+
+ROOT = Path(__file__).resolve().parents[2]
+_database_numbers = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[pgcluster.PgCluster]:
+    try:
+        with pgcluster.cluster() as pg:
+            yield pg
+    except NotAvailable as error:
+        if os.environ.get("MSA_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"MSA_REQUIRE_POSTGRES=1, but: {error}")
+        pytest.skip(str(error))
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database on each engine."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/msa.db"
+    pg: pgcluster.PgCluster = request.getfixturevalue("pg_cluster")
+    return pg.create_database(f"test_{next(_database_numbers)}")
+
+
+@pytest.fixture
+async def store(database_url: str) -> AsyncIterator[Store]:
+    """The migrated store, empty."""
+    opened = await open_store(database_url)
+    await opened.migrate()
+    yield opened
+    await opened.close()
+
+
+async def seed(store: Store) -> dict[str, object]:
+    return await seed_demo(
+        store, device_id=DEVICE_ID, key=KEY, phone_token=PHONE_TOKEN, operator_token=OPERATOR_TOKEN
+    )
+
+
+@dataclass
+class Backend:
+    app: Starlette
+    client: httpx.AsyncClient
+    store: Store
+    seeded: dict[str, object]
+
+
+@pytest.fixture
+async def backend(database_url: str) -> AsyncIterator[Backend]:
+    """The started app with the demo case seeded, and an HTTP client on it."""
+    app = create_app(database_url)
+    async with app.router.lifespan_context(app):
+        store = app.state.services.store
+        seeded = await seed(store)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://backend") as client:
+            yield Backend(app, client, store, seeded)
+
+
+@dataclass
+class Server:
+    process: subprocess.Popen[str]
+    url: str
+    log: Path
+
+    def stop(self, timeout_s: float = 15) -> int:
+        """SIGTERM, then the exit code."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout_s)
+
+
+def start_server(database_url: str, log: Path, timeout_s: float = 30) -> Server:
+    """`msa backend serve --port 0` as a subprocess, once it printed its address."""
+    with log.open("w") as stderr:
+        command = [sys.executable, "-m", "msa.cli", "backend", "serve"]
+        process = subprocess.Popen(
+            [*command, "--db", database_url, "--port", "0"],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+        )
+    assert process.stdout is not None
+    ready, _, _ = select.select([process.stdout], [], [], timeout_s)
+    line = process.stdout.readline() if ready else ""
+    if not line.startswith(READY_PREFIX):
+        process.kill()
+        process.wait()
+        pytest.fail(f"backend did not start ({line!r}): {log.read_text()}")
+    return Server(process, line.removeprefix(READY_PREFIX).strip(), log)
+
+
+async def seed_database(database_url: str) -> None:
+    seeding = await open_store(database_url)
+    try:
+        await seeding.migrate()
+        await seed(seeding)
+    finally:
+        await seeding.close()
+
+
+async def count_rows(database_url: str) -> dict[str, int]:
+    reading = await open_store(database_url)
+    try:
+        return await reading.counts()
+    finally:
+        await reading.close()
+
+
+@pytest.fixture
+def server(database_url: str, tmp_path: Path) -> Iterator[Server]:
+    """A seeded backend subprocess on an ephemeral port."""
+    asyncio.run(seed_database(database_url))
+    running = start_server(database_url, tmp_path / "backend.log")
+    yield running
+    if running.process.poll() is None:
+        running.stop()

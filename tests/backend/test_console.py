@@ -1,0 +1,186 @@
+"""The CIC console against a real backend process: the live stream, auth, audit."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime
+
+import httpx
+import pytest
+from msa.backend.store import open_store
+
+from protocol import frame
+from tests.backend.util import OPERATOR, OPERATOR_TOKEN, PHONE, EventStream, body, signed
+
+STREAM = "/api/v1/console/stream"
+
+
+@asynccontextmanager
+async def console(server, headers=OPERATOR) -> AsyncIterator[tuple[httpx.AsyncClient, EventStream]]:
+    """An HTTP client on the server, and its alarm stream, read up to `ready`."""
+    async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
+        async with client.stream("GET", STREAM, headers=headers) as response:
+            assert response.status_code == 200
+            assert response.headers["content-type"].startswith("text/event-stream")
+            yield client, EventStream(response)
+
+
+async def press(client, counter, kind=frame.ALARM):
+    response = await client.post("/api/v1/frames", json=body(signed(counter, kind)), headers=PHONE)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def ms(iso):
+    return datetime.fromisoformat(iso).timestamp() * 1000
+
+
+async def audit_trail(database_url, case_id=1):
+    store = await open_store(database_url)
+    try:
+        return await store.audit_trail(case_id)
+    finally:
+        await store.close()
+
+
+async def test_a_committed_alarm_is_pushed_at_once_with_its_case_context(server):
+    async with console(server) as (client, stream):
+        assert await stream.until_ready() == []
+        receipt = await press(client, 1)
+        name, alarm = await stream.next()
+    assert name == "alarm"
+    assert alarm["alarm_id"] == receipt["alarm_id"]
+    assert (alarm["kind"], alarm["test"], alarm["headline"]) == ("alarm", False, "STALKING ALARM")
+    assert (alarm["device_id"], alarm["counter"], alarm["battery_mv"]) == ("00c0ffee", 1, 3010)
+    person = alarm["person"]
+    assert (person["name"], person["phone_number"]) == ("Sarah Claes", "+32 470 12 34 56")
+    assert person["national_register_number"] is None  # not confidential: the name is shown
+    assert [a["kind"] for a in person["addresses"]] == ["home", "work", "stay"]
+    assert person["addresses"][0]["geo"].startswith("geo:51.06")
+    case = alarm["case"]
+    assert case["reference"] == "GE.60.L1.012345/26"
+    assert (case["managing_zone"], case["judicial_district"]) == ("PZ Gent", "Oost-Vlaanderen")
+    assert case["suspect"]["name"] == "Kevin De Smet"
+    assert "assault" in case["suspect"]["record"]
+    assert case["suspect"]["weapons"]["possession"] is True
+    assert "rifle" in case["suspect"]["weapons"]["description"]
+    location = alarm["location"]
+    assert (location["lat"], location["lon"], location["accuracy_m"]) == (51.0543, 3.7174, 8.0)
+    assert location["geo"] == "geo:51.054300,3.717400;u=8"
+    assert alarm["pressed_at"] == "2025-11-24T16:00:00.000Z"
+    assert alarm["received_at"] == "2026-11-23T19:02:03.456Z"
+    assert alarm["committed_at"] == receipt["committed_at"]
+    push_ms = ms(alarm["pushed_at"]) - ms(alarm["committed_at"])
+    assert 0 <= push_ms < 1000, f"pushed {push_ms} ms after the commit"
+
+
+async def test_a_test_alarm_is_marked_as_a_test(server):
+    async with console(server) as (client, stream):
+        await stream.until_ready()
+        await press(client, 1, frame.TEST_ALARM)
+        _, alarm = await stream.next()
+    assert (alarm["kind"], alarm["test"]) == ("test_alarm", True)
+    assert alarm["headline"].startswith("TEST ALARM") and "no patrol" in alarm["headline"]
+
+
+async def test_open_alarms_come_first_on_connect_and_are_audited(server, database_url):
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        first, _, second = [
+            await press(client, 1),
+            await press(client, 2, frame.HEARTBEAT),
+            await press(client, 3, frame.TEST_ALARM),
+        ]
+    async with console(server) as (_, stream):
+        backlog = await stream.until_ready()  # audited before `ready` is sent
+    assert [a["alarm_id"] for a in backlog] == [first["alarm_id"], second["alarm_id"]]
+    pushed = [(e.actor, e.action, e.subject) for e in await audit_trail(database_url)]
+    assert pushed == [
+        ("operator:1", "alarm.push", f"alarm:{first['alarm_id']}"),
+        ("operator:1", "alarm.push", f"alarm:{second['alarm_id']}"),
+    ]
+
+
+async def test_a_duplicate_or_a_heartbeat_is_not_pushed(server):
+    async with console(server) as (client, stream):
+        await stream.until_ready()
+        first = await press(client, 1)
+        assert (await stream.next())[1]["alarm_id"] == first["alarm_id"]
+        assert (await press(client, 1))["status"] == "duplicate"
+        await press(client, 2, frame.HEARTBEAT)
+        second = await press(client, 3)
+        # Anything pushed for the duplicate or the heartbeat would come before this.
+        assert (await stream.next())[1]["alarm_id"] == second["alarm_id"]
+
+
+async def test_every_live_delivery_is_audited(server, database_url):
+    async with console(server) as (client, stream):
+        await stream.until_ready()
+        first = await press(client, 1)
+        await stream.next()
+        await press(client, 2)
+        await stream.next()  # the stream audits one alarm before it waits for the next
+    trail = await audit_trail(database_url)
+    entry = trail[0]
+    assert (entry.actor, entry.action, entry.subject) == (
+        "operator:1",
+        "alarm.push",
+        f"alarm:{first['alarm_id']}",
+    )
+    assert entry.case_id == 1 and entry.at > 0
+
+
+async def test_the_stream_and_alarm_reads_need_an_operator(server):
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        for headers in ({}, PHONE, {"Authorization": "Bearer nobody"}):
+            response = await client.get(STREAM, headers=headers)
+            assert response.status_code == 401
+            assert response.json()["error"] == "unauthorized"
+            assert (await client.get("/api/v1/alarms/1", headers=headers)).status_code == 401
+        page = await client.get("/console")
+        assert page.status_code == 401
+        assert "/console/login?token=" in page.text
+
+
+async def test_login_sets_a_session_cookie_for_the_page_and_the_stream(server):
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        refused = await client.get("/console/login", params={"token": "nobody"})
+        assert refused.status_code == 401
+        login = await client.get("/console/login", params={"token": OPERATOR_TOKEN})
+        assert login.status_code == 303 and login.headers["location"] == "/console"
+        cookie = login.headers["set-cookie"]
+        assert "HttpOnly" in cookie and "samesite=strict" in cookie.lower()
+        page = await client.get("/console")
+        assert page.status_code == 200
+        assert "/console/static/console.js" in page.text
+        assert "default-src 'self'" in page.headers["content-security-policy"]
+        script = await client.get("/console/static/console.js")
+        assert script.status_code == 200 and "EventSource" in script.text
+        async with client.stream("GET", STREAM) as response:
+            assert response.status_code == 200
+            assert await EventStream(response).until_ready() == []
+
+
+async def test_an_alarm_read_is_audited(server, database_url):
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        receipt = await press(client, 1)
+        read = await client.get(f"/api/v1/alarms/{receipt['alarm_id']}", headers=OPERATOR)
+        missing = await client.get("/api/v1/alarms/999", headers=OPERATOR)
+    assert read.status_code == 200
+    assert read.json()["headline"] == "STALKING ALARM"
+    assert read.json()["committed_at"] == receipt["committed_at"]
+    assert missing.status_code == 404 and missing.json()["error"] == "unknown_alarm"
+    trail = await audit_trail(database_url)
+    assert [(e.action, e.subject) for e in trail] == [
+        ("alarm.read", f"alarm:{receipt['alarm_id']}")
+    ]
+
+
+async def test_sigterm_ends_the_streams_and_exits_cleanly(server):
+    async with console(server) as (_, stream):
+        await stream.until_ready()
+        exit_code = await asyncio.to_thread(server.stop)
+        with pytest.raises((EOFError, httpx.RemoteProtocolError)):
+            await stream.next()
+    assert exit_code == 0

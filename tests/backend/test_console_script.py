@@ -1,0 +1,74 @@
+"""static/console.js renders real alarm events (run by Node on a stand-in DOM)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from msa.backend import console
+
+from protocol import frame
+from tests.backend.util import OPERATOR, PHONE, body, signed
+
+HARNESS = Path(__file__).with_name("console_harness.js")
+NODE = shutil.which("node")
+pytestmark = pytest.mark.skipif(NODE is None, reason="needs Node.js to run the console script")
+
+
+def render(events):
+    result = subprocess.run(
+        [NODE, str(HARNESS), str(console.STATIC / "console.js")],
+        input=json.dumps(events),
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+async def alarm_json(backend, counter, kind=frame.ALARM, **changes):
+    receipt = await backend.client.post(
+        "/api/v1/frames", json=body(signed(counter, kind), **changes), headers=PHONE
+    )
+    event = await backend.client.get(
+        f"/api/v1/alarms/{receipt.json()['alarm_id']}", headers=OPERATOR
+    )
+    return {**event.json(), "pushed_at": "2026-11-23T19:02:03.480Z"}
+
+
+async def test_a_stalking_alarm_is_shown_with_its_context(backend):
+    shown = render([await alarm_json(backend, 1)])
+    assert shown["stream"] == "/api/v1/console/stream"
+    assert shown["status"] == "live" and shown["empty_hidden"] is True
+    assert shown["title"].startswith("STALKING ALARM")
+    (card,) = shown["cards"]
+    assert "test" not in card["classes"] and "new" in card["classes"]
+    assert card["headline"] == "STALKING ALARM"
+    assert card["banner_person"] == "Sarah Claes – +32 470 12 34 56"
+    assert card["armed"] is True and card["weapons"].startswith("YES – Registered hunting rifle")
+    assert "51.05430, 3.71740" in card["location"] and "±8 m" in card["location"]
+    assert card["suspect"] == "Kevin De Smet"
+    assert "GE.60.L1.012345/26" in card["case"] and "PZ Gent" in card["case"]
+    assert "Committed" in card["times"] and "Shown" in card["times"]
+    assert [row.split()[0] for row in card["addresses"]] == ["home", "work", "stay"]
+
+
+async def test_a_test_alarm_and_a_confidential_person_without_location(backend):
+    event = await alarm_json(backend, 1, frame.TEST_ALARM, location=None)
+    event["person"] = {
+        **event["person"],
+        "confidential": True,
+        "name": None,
+        "phone_number": None,
+        "national_register_number": "90.05.14-124.23",
+    }
+    (card,) = render([event])["cards"]
+    assert "test" in card["classes"] and "new" not in card["classes"]
+    assert card["headline"].startswith("TEST ALARM")
+    assert card["banner_person"] == "CONFIDENTIAL – national register number 90.05.14-124.23"
+    assert card["location"].startswith("No location from the phone")
