@@ -11,13 +11,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from starlette.applications import Starlette
+
 from msa.backend import console, ingest
 from msa.backend.alarms import AlarmAnnouncer
 from msa.backend.errors import EXCEPTION_HANDLERS
 from msa.backend.push import LocalHub
 from msa.backend.services import Services
 from msa.backend.store import open_store
-from starlette.applications import Starlette
 
 
 def create_app(database_url: str) -> Starlette:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import hashlib
 import secrets
 
+from starlette.requests import Request
+
 from msa.backend.errors import ApiError
 from msa.backend.services import services
 from msa.backend.store.base import Operator
-from starlette.requests import Request
 
 SESSION_COOKIE = "msa_console"
 CIC_OPERATOR = "cic_operator"

@@ -16,14 +16,6 @@ from collections.abc import AsyncIterator, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from msa.backend.alarms import alarm_event
-from msa.backend.auth import SESSION_COOKIE, hash_token, require_operator
-from msa.backend.errors import ApiError
-from msa.backend.push import Subscription
-from msa.backend.services import services
-from msa.backend.store import Store, StoreUnavailable
-from msa.backend.store.base import AuditEntry, Operator
-from msa.backend.timefmt import now_ms, to_iso
 from starlette.requests import Request
 from starlette.responses import (
     FileResponse,
@@ -35,6 +27,15 @@ from starlette.responses import (
 )
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
+
+from msa.backend.alarms import alarm_event
+from msa.backend.auth import SESSION_COOKIE, hash_token, require_operator
+from msa.backend.errors import ApiError
+from msa.backend.push import Subscription
+from msa.backend.services import services
+from msa.backend.store import Store, StoreUnavailable
+from msa.backend.store.base import AuditEntry, Operator
+from msa.backend.timefmt import now_ms, to_iso
 
 log = logging.getLogger(__name__)
 

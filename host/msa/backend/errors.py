@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 
-from msa.backend.store import StoreUnavailable
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+
+from msa.backend.store import StoreUnavailable
 
 log = logging.getLogger(__name__)
 

@@ -15,15 +15,15 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
 from msa.backend.auth import bearer_token, hash_token
 from msa.backend.errors import ApiError
 from msa.backend.services import services
 from msa.backend.store.base import Commit, Location, NewAlarm, NewFrame
 from msa.backend.timefmt import parse_iso, to_iso
-from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
-
 from protocol import frame as wire
 
 MAX_BODY_BYTES = 4096

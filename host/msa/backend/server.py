@@ -21,9 +21,10 @@ from collections.abc import Iterator
 from types import FrameType
 
 import uvicorn
+from uvicorn.config import LOGGING_CONFIG
+
 from msa.backend.app import create_app
 from msa.backend.push import PushChannel
-from uvicorn.config import LOGGING_CONFIG
 
 READY_PREFIX = "msa backend: listening on "
 GRACE_S = 5

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from starlette.requests import Request
+
 from msa.backend.alarms import AlarmAnnouncer
 from msa.backend.push import PushChannel
 from msa.backend.store import Store
-from starlette.requests import Request
 
 
 @dataclass(frozen=True, slots=True)

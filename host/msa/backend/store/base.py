@@ -246,5 +246,6 @@ class Store(Protocol):
         ...
 
     async def counts(self) -> dict[str, int]:
-        """Rows per table of the running record (frames, alarms, audit)."""
+        """Rows per table (cases, persons, devices, phones, operators, frames, alarms,
+        audit): for operations, and for tests that a refusal changed nothing."""
         ...

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import asyncpg
+
 from msa.backend.store.base import StoreUnavailable
 from msa.backend.store.sql import Connection, Row, SqlStore
 

@@ -16,6 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import aiosqlite
+
 from msa.backend.store.base import StoreUnavailable
 from msa.backend.store.sql import Connection, Row, SqlStore
 
