@@ -1,11 +1,11 @@
 """What goes on a button's flash, the same for every board.
 
-    /main.py            firmware/main.py: runs at power-up
-    /board.py           boards/<board>/board.py: pins, ADC, radio of that board
-    /lib/firmware/      firmware/*.py
-    /lib/protocol/      the protocol code shared with the host
-    /device.json        provisioning (written by the tech desk, not by the image)
-    /data/              what the firmware keeps: counter, outbox, bonds
+/main.py            firmware/main.py: runs at power-up
+/board.py           boards/<board>/board.py: pins, ADC, radio of that board
+/lib/firmware/      firmware/*.py
+/lib/protocol/      the protocol code shared with the host
+/device.json        provisioning (written by the tech desk, not by the image)
+/data/              what the firmware keeps: counter, outbox, bonds
 """
 
 from __future__ import annotations

@@ -32,7 +32,9 @@ _MAX_WRITES = const(8)  # control frames waiting for the sender; more are droppe
 # no manufacturer data. Nothing a scanner could tell an alarm button by.
 ADV_DATA = b"\x02\x01\x06"
 
-_FRAME_FLAGS = _FLAG_READ | _FLAG_WRITE | _FLAG_NOTIFY | _FLAG_READ_ENCRYPTED | _FLAG_WRITE_ENCRYPTED
+_FRAME_FLAGS = (
+    _FLAG_READ | _FLAG_WRITE | _FLAG_NOTIFY | _FLAG_READ_ENCRYPTED | _FLAG_WRITE_ENCRYPTED
+)
 
 
 class Radio:

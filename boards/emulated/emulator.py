@@ -91,6 +91,11 @@ class EmulatedBoard:
     def provision(self, settings: dict[str, Any]) -> None:
         (self.flash / "device.json").write_text(json.dumps(settings))
 
+    def arm_test_alarm(self) -> None:
+        """What the tech desk does before the test call: the next press is a test alarm."""
+        (self.flash / "data").mkdir(exist_ok=True)
+        (self.flash / "data" / "test_armed").write_bytes(b"")
+
     def erase_state(self) -> None:
         """Forget counter, outbox and bonds (a factory reset of data/)."""
         for path in sorted((self.flash / "data").rglob("*"), reverse=True):

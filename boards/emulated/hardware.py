@@ -149,8 +149,8 @@ class Boot:
         self._write({"irq": event, "data": encode(data), "sync": key})
         try:
             return await asyncio.wait_for(future, IRQ_TIMEOUT_S)
-        except (TimeoutError, asyncio.CancelledError):
-            log.warning("the firmware did not answer IRQ %d", event)
+        except TimeoutError:
+            log.warning("the firmware did not answer IRQ %d within %.0f s", event, IRQ_TIMEOUT_S)
             return None
         finally:
             self._answers.pop(key, None)

@@ -11,7 +11,7 @@ def _run(name):
     except OSError:
         return
     try:
-        execfile(name)
+        execfile(name)  # noqa: F821 (a MicroPython builtin)
     except Exception as error:
         sys.print_exception(error)
     except KeyboardInterrupt as error:

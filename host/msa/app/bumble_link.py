@@ -1,0 +1,170 @@
+"""The phone's BLE link on Bumble: a virtual controller on a LocalLink (the
+emulated board in this process), or any Bumble HCI transport."""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from bumble import hci
+from bumble.controller import Controller
+from bumble.core import UUID
+from bumble.device import Connection, Device, Peer
+from bumble.gatt_client import CharacteristicProxy
+from bumble.host import Host
+from bumble.keys import JsonKeyStore
+from bumble.pairing import PairingConfig, PairingDelegate
+from bumble.transport import Transport, open_transport
+from bumble.transport.common import AsyncPipeSink
+
+from msa.app.link import PREFERRED_MTU, ButtonLink, FrameHandler, LinkError
+from protocol import gatt
+
+if TYPE_CHECKING:
+    from bumble.link import LocalLink
+
+log = logging.getLogger(__name__)
+
+
+def phone_address(data_dir: Path) -> str:
+    """The phone's random static address, made once per data folder."""
+    path = data_dir / "address"
+    if not path.exists():
+        address = bytearray(secrets.token_bytes(6))
+        address[0] |= 0xC0
+        path.write_text(":".join(f"{b:02X}" for b in address))
+    return path.read_text().strip()
+
+
+class BumbleLink(ButtonLink):
+    def __init__(
+        self,
+        address: str,
+        data_dir: Path,
+        local_link: LocalLink | None = None,
+        transport: str | None = None,
+    ) -> None:
+        super().__init__(address)
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self.data_dir = data_dir
+        self._local_link = local_link
+        self._transport_spec = transport
+        self._transport: Transport | None = None
+        self.device: Device | None = None
+        self.connection: Connection | None = None
+        self.characteristic: CharacteristicProxy[bytes] | None = None
+
+    async def _power_on(self) -> Device:
+        if self.device is not None:
+            return self.device
+        own = hci.Address(phone_address(self.data_dir), hci.Address.RANDOM_DEVICE_ADDRESS)
+        if self._transport_spec is not None:
+            self._transport = await open_transport(self._transport_spec)
+            device = Device.with_hci("phone", own, self._transport.source, self._transport.sink)
+        else:
+            controller = Controller("phone", link=self._local_link)
+            device = Device(
+                name="phone", address=own, host=Host(controller, AsyncPipeSink(controller))
+            )
+        device.keystore = JsonKeyStore("phone", str(self.data_dir / "bonds.json"))
+        device.pairing_config_factory = lambda _connection: PairingConfig(
+            sc=True,
+            mitm=False,
+            bonding=True,
+            delegate=PairingDelegate(PairingDelegate.IoCapability.NO_OUTPUT_NO_INPUT),
+        )
+        await device.power_on()
+        self.device = device
+        return device
+
+    async def connect(self, timeout: float = 10.0) -> None:
+        device = await self._power_on()
+        target = hci.Address(self.address, hci.Address.RANDOM_DEVICE_ADDRESS)
+        try:
+            self.connection = await device.connect(target, timeout=timeout)
+        except Exception as error:  # Bumble raises core.TimeoutError and HCI errors
+            raise LinkError(f"could not connect to the button {self.address}: {error}") from error
+        self.disconnected.clear()
+        self.connection.on(Connection.EVENT_DISCONNECTION, self._on_disconnection)
+
+    def _on_disconnection(self, reason: int) -> None:
+        log.info("link to %s dropped (reason 0x%02x)", self.address, reason)
+        self.connection = None
+        self.characteristic = None
+        self.disconnected.set()
+
+    async def pair(self) -> None:
+        connection = self._connection()
+        try:
+            await connection.pair()
+        except Exception as error:
+            raise LinkError(f"pairing with the button failed: {error}") from error
+
+    async def secure(self) -> None:
+        connection = self._connection()
+        assert self.device is not None and self.device.keystore is not None
+        if await self.device.keystore.get(str(connection.peer_address)) is None:
+            raise LinkError(
+                f"this phone has no bond with the button {self.address}: "
+                "pair them at the tech desk first (msa app pair)"
+            )
+        try:
+            await connection.encrypt()
+        except Exception as error:
+            raise LinkError(
+                f"the button refused our bond ({error}): it may have been wiped; re-pair it"
+            ) from error
+
+    async def subscribe(self, on_frame: FrameHandler) -> None:
+        connection = self._connection()
+        peer = Peer(connection)
+        self.mtu = await peer.request_mtu(PREFERRED_MTU)
+        services = await peer.discover_service(UUID(gatt.SERVICE_UUID))
+        if not services:
+            raise LinkError(f"{self.address} has no msa service: is it an msa button?")
+        found = await peer.discover_characteristics([UUID(gatt.FRAME_UUID)], services[0])
+        if not found:
+            raise LinkError(f"{self.address} has no Frame characteristic")
+        self.characteristic = found[0]
+        await peer.subscribe(self.characteristic, lambda value: on_frame(bytes(value)))
+
+    async def write(self, data: bytes) -> None:
+        if self.characteristic is None:
+            raise LinkError("not subscribed to the button")
+        try:
+            await self.characteristic.write_value(data, with_response=True)
+        except Exception as error:
+            raise LinkError(f"write to the button failed: {error}") from error
+
+    async def read(self) -> bytes:
+        if self.characteristic is None:
+            raise LinkError("not subscribed to the button")
+        return bytes(await self.characteristic.read_value())
+
+    async def disconnect(self) -> None:
+        if self.connection is not None:
+            try:
+                await self.connection.disconnect()
+            except Exception:  # already gone
+                log.debug("disconnect failed", exc_info=True)
+
+    async def close(self) -> None:
+        await self.disconnect()
+        if self._transport is not None:
+            await self._transport.close()
+            self._transport = None
+        self.device = None
+
+    def bonded_peers(self) -> list[str]:
+        path = self.data_dir / "bonds.json"
+        if not path.exists():
+            return []
+        return sorted(json.loads(path.read_text()).get("phone", {}))
+
+    def _connection(self) -> Connection:
+        if self.connection is None:
+            raise LinkError(f"not connected to the button {self.address}")
+        return self.connection

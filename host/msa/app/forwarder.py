@@ -1,0 +1,113 @@
+"""Forwards the phone's outbox to the backend, retrying until each frame is acknowledged.
+
+The answers and what the phone does with each are in protocol/SPEC.md §7: a 200
+(`committed` or `duplicate`) deletes the frame, a definitive 4xx keeps it as
+rejected, anything else (5xx, 401, no answer) is retried with back-off.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from msa.app.outbox import Entry, Outbox
+
+log = logging.getLogger(__name__)
+
+FIRST_RETRY_S = 0.25
+MAX_RETRY_S = 30.0
+REQUEST_TIMEOUT_S = 10.0
+DEFINITIVE = {400, 403, 404, 409, 422}  # the same request can never succeed
+
+Delivered = Callable[[Entry, dict[str, Any]], None]
+
+
+def iso(timestamp: float) -> str:
+    """Unix seconds as the API's ISO 8601 UTC with milliseconds."""
+    moment = datetime.fromtimestamp(timestamp, UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+class Forwarder:
+    def __init__(
+        self,
+        outbox: Outbox,
+        backend_url: str,
+        phone_token: str,
+        client: httpx.AsyncClient | None = None,
+    ) -> None:
+        self.outbox = outbox
+        self.url = backend_url.rstrip("/") + "/api/v1/frames"
+        self.client = client or httpx.AsyncClient(timeout=REQUEST_TIMEOUT_S)
+        self.headers = {"Authorization": f"Bearer {phone_token}"}
+        self.on_delivered: Delivered | None = None
+        self._wake = asyncio.Event()
+        self._retry_s = FIRST_RETRY_S
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        while True:
+            self._wake.clear()
+            entries = self.outbox.pending()
+            if not entries:
+                await self._wake.wait()
+                continue
+            if not await self._send_all(entries):
+                # Back off, but a new frame (an alarm) is tried at once.
+                try:
+                    await asyncio.wait_for(self._wake.wait(), self._retry_s)
+                except TimeoutError:
+                    pass
+                self._retry_s = min(self._retry_s * 2, MAX_RETRY_S)
+
+    async def _send_all(self, entries: list[Entry]) -> bool:
+        for entry in entries:
+            if not await self.send(entry):
+                return False
+        self._retry_s = FIRST_RETRY_S
+        return True
+
+    async def post(
+        self, data: bytes, received_at: float, location: dict[str, Any] | None
+    ) -> httpx.Response:
+        """One request of SPEC §7, as is: no retry, no bookkeeping."""
+        body = {"frame": data.hex(), "received_at": iso(received_at), "location": location}
+        return await self.client.post(self.url, json=body, headers=self.headers)
+
+    async def send(self, entry: Entry) -> bool:
+        """Post one frame; True when it is settled (delivered or rejected for good)."""
+        try:
+            response = await self.post(entry.data, entry.received_at, entry.location)
+        except httpx.HTTPError as error:
+            self.outbox.failed(entry, f"no answer from the backend: {error!r}")
+            return False
+        if response.status_code == 200:
+            self.outbox.delivered(entry)
+            if self.on_delivered is not None:
+                self.on_delivered(entry, response.json())
+            return True
+        detail = _detail(response)
+        if response.status_code in DEFINITIVE:
+            log.error("backend refused frame %d/%d: %s", entry.device_id, entry.counter, detail)
+            self.outbox.rejected(entry, detail)
+            return True
+        self.outbox.failed(entry, detail)
+        return False
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+
+def _detail(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+        return f"{response.status_code} {body.get('error')}: {body.get('detail')}"
+    except ValueError:
+        return f"{response.status_code} {response.text[:200]}"

@@ -1,0 +1,110 @@
+"""`msa demo`: the whole chain on this machine, ready to press.
+
+    msa demo                           # prints the CIC console URL; Enter presses the button
+    msa demo --headless --presses 20 --json   # one JSON object per alarm, with hop times
+
+Runs the backend on SQLite (or --db URL), one emulated board with the real
+firmware, the phone's app link on Bumble, and a console client. Each run starts
+afresh in --dir (default .msa/demo): new keys, new board, new database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+from pathlib import Path
+
+from msa.demo.stack import Stack, default_directory
+from msa.errors import UsageError
+
+PRESS_GAP_S = 0.2  # between presses: a person lifts the finger first
+
+HELP = """
+  Enter   press the button (an alarm)
+  t       arm the test alarm, then press (the tech desk's test with the CIC)
+  cut     cut the board's power and restore it
+  q       quit
+"""
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--headless", action="store_true", help="no prompt: press and report")
+    parser.add_argument(
+        "--presses", type=int, default=1, help="presses in --headless mode (%(default)s)"
+    )
+    parser.add_argument("--json", action="store_true", help="one JSON object per alarm")
+    parser.add_argument("--db", metavar="URL", help="database URL (default: SQLite in --dir)")
+    parser.add_argument(
+        "--dir", type=Path, default=default_directory(), help="work folder (%(default)s)"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.presses < 1:
+        raise UsageError("--presses must be at least 1")
+    return asyncio.run(_main(args))
+
+
+async def _main(args: argparse.Namespace) -> int:
+    stack = Stack.fresh(args.dir, args.db)
+    say = _stderr if args.json else print
+    say(f"msa demo: starting in {args.dir} ...")
+    try:
+        await stack.start()
+        say(f"msa demo: CIC console   {stack.console_url}")
+        say(f"msa demo: button        {stack.board.address if stack.board else '?'}")
+        say(f"msa demo: case          {stack.credentials['case_reference']}")
+        if args.headless:
+            await _headless(stack, args)
+        else:
+            await _interactive(stack)
+    finally:
+        await stack.stop()
+    return 0
+
+
+async def _headless(stack: Stack, args: argparse.Namespace) -> None:
+    latencies = []
+    for number in range(1, args.presses + 1):
+        alarm = await stack.press()
+        report = {"alarm": number, **alarm.report()}
+        latencies.append(report["latency_ms"])
+        if args.json:
+            print(json.dumps(report), flush=True)
+        else:
+            print(
+                f"alarm {number}: counter {alarm.counter}, {report['latency_ms']:.1f} ms",
+                flush=True,
+            )
+        await asyncio.sleep(PRESS_GAP_S)
+    median = statistics.median(latencies)
+    _stderr(f"msa demo: {len(latencies)} alarms, median press -> console {median:.1f} ms")
+
+
+async def _interactive(stack: Stack) -> None:
+    assert stack.board is not None
+    print(HELP)
+    while True:
+        line = await asyncio.to_thread(sys.stdin.readline)
+        if not line:  # no terminal (stdin closed): serve until Ctrl-C
+            await asyncio.Event().wait()
+        command = line.strip().lower()
+        if command in ("q", "quit", "exit"):
+            return
+        if command == "cut":
+            await stack.board.power_cut()
+            await stack.board.power_on()
+            print("power restored")
+            continue
+        if command == "t":
+            stack.board.arm_test_alarm()
+        alarm = await stack.press()
+        latency = alarm.report()["latency_ms"]
+        print(f"{alarm.kind} {alarm.counter} on the console after {latency:.1f} ms")
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)

@@ -1,0 +1,89 @@
+"""A CIC console as the backend sees it: a subscriber to the alarm stream (SSE).
+
+The web console in a browser does the same through EventSource; this one lets
+the demo, the tests and the benchmarks see exactly when an alarm reached a
+console.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+log = logging.getLogger(__name__)
+
+AlarmSeen = Callable[[dict[str, Any], float], None]
+
+
+class ConsoleClient:
+    def __init__(self, backend_url: str, operator_token: str) -> None:
+        self.url = backend_url.rstrip("/") + "/api/v1/console/stream"
+        self.headers = {"Authorization": f"Bearer {operator_token}"}
+        self.alarms: list[dict[str, Any]] = []
+        self.on_alarm: AlarmSeen | None = None
+        self._waiters: list[asyncio.Future[dict[str, Any]]] = []
+        self._ready = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._client = httpx.AsyncClient(timeout=httpx.Timeout(10.0, read=None))
+
+    async def start(self, timeout: float = 10.0) -> None:
+        """Subscribe; returns once the backlog of open alarms has arrived."""
+        self._task = asyncio.create_task(self._listen())
+        ready = asyncio.create_task(self._ready.wait())
+        done, _ = await asyncio.wait(
+            {ready, self._task}, timeout=timeout, return_when="FIRST_COMPLETED"
+        )
+        if self._task in done:
+            ready.cancel()
+            self._task.result()  # raises what went wrong
+        if ready not in done:
+            ready.cancel()
+            raise TimeoutError(f"the console stream {self.url} did not get ready")
+
+    def next_alarm(self) -> asyncio.Future[dict[str, Any]]:
+        """A future for the next alarm event this console receives."""
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._waiters.append(future)
+        return future
+
+    async def _listen(self) -> None:
+        async with self._client.stream("GET", self.url, headers=self.headers) as response:
+            response.raise_for_status()
+            name, data = "message", ""
+            async for line in response.aiter_lines():
+                if line.startswith("event:"):
+                    name = line[6:].strip()
+                elif line.startswith("data:"):
+                    data += line[5:].strip()
+                elif line == "":
+                    if data or name == "ready":
+                        self._dispatch(name, data)
+                    name, data = "message", ""
+
+    def _dispatch(self, name: str, data: str) -> None:
+        if name == "ready":
+            self._ready.set()
+        elif name == "alarm":
+            at = time.time()
+            event = json.loads(data)
+            self.alarms.append(event)
+            if self.on_alarm is not None:
+                self.on_alarm(event, at)
+            waiters, self._waiters = self._waiters, []
+            for future in waiters:
+                if not future.done():
+                    future.set_result(event)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, httpx.HTTPError):
+                await self._task
+        await self._client.aclose()

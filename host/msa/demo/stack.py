@@ -1,0 +1,302 @@
+"""The whole chain on one machine: backend, emulated board, phone, CIC console.
+
+    press ─► firmware ─► BLE notify ─► phone (app link) ─► backend ─► console
+    (board)   (MicroPython)  (Bumble)      (outbox, ack)     (HTTP)     (SSE)
+
+`Stack` starts each part as its user has it: the backend as its own process
+(`msa backend serve`), the button as the real firmware on the emulated board,
+the phone as the app link on Bumble, a console as an SSE client. It records
+when each hop saw each frame, which is what `msa demo --headless` prints and
+what the latency benchmark measures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import shutil
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from bumble.link import LocalLink
+
+from boards.emulated.emulator import EmulatedBoard
+from msa.app.forwarder import Forwarder
+from msa.app.link import open_link
+from msa.app.outbox import Outbox
+from msa.app.phone import GHENT, Phone
+from msa.demo.console_client import ConsoleClient
+from msa.errors import MsaError
+from protocol import frame
+
+log = logging.getLogger(__name__)
+
+HOPS = ("press", "ble_notify", "app_receive", "backend_commit", "console_push")
+STARTUP_TIMEOUT_S = 30.0
+
+
+class BackendProcess:
+    """`msa backend serve` as a child process on a free port."""
+
+    def __init__(self, database_url: str, log_path: Path, port: int = 0) -> None:
+        self.database_url = database_url
+        self.log_path = log_path
+        self.port = port
+        self.url = ""
+        self.process: asyncio.subprocess.Process | None = None
+        self._log = None
+
+    async def start(self) -> str:
+        self._log = open(self.log_path, "ab")  # noqa: SIM115 (closed in stop)
+        self.process = await asyncio.create_subprocess_exec(
+            *msa_command("backend", "serve", "--db", self.database_url, "--port", str(self.port)),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=self._log,
+        )
+        assert self.process.stdout is not None
+        try:
+            async with asyncio.timeout(STARTUP_TIMEOUT_S):
+                while line := await self.process.stdout.readline():
+                    if b"listening on " in line:
+                        self.url = line.split(b"listening on ", 1)[1].strip().decode()
+                        break
+        except TimeoutError:
+            pass
+        if not self.url:
+            await self.stop()
+            raise MsaError(f"the backend did not start; see {self.log_path}")
+        asyncio.get_running_loop().create_task(self._drain(self.process.stdout))
+        return self.url
+
+    @staticmethod
+    async def _drain(stream: asyncio.StreamReader) -> None:
+        while await stream.readline():
+            pass
+
+    async def kill(self) -> None:
+        """SIGKILL: the crash the backend must survive."""
+        await self._end(signal.SIGKILL)
+
+    async def stop(self) -> None:
+        await self._end(signal.SIGTERM)
+
+    async def _end(self, sig: int) -> None:
+        if self.process is not None and self.process.returncode is None:
+            self.process.send_signal(sig)
+            try:
+                await asyncio.wait_for(self.process.wait(), 10)
+            except TimeoutError:
+                self.process.kill()
+                await self.process.wait()
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+
+def msa_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "msa.cli", *args]
+
+
+async def run_msa_json(*args: str) -> dict[str, Any]:
+    """Run an `msa` sub-command with --json and return what it printed."""
+    process = await asyncio.create_subprocess_exec(
+        *msa_command(*args, "--json"),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await process.communicate()
+    if process.returncode != 0:
+        raise MsaError(f"msa {' '.join(args)} failed: {err.decode().strip()}")
+    return json.loads(out)
+
+
+@dataclass
+class Alarm:
+    """One frame's way through the chain, for the timings."""
+
+    device_id: int
+    counter: int
+    kind: str
+    data: bytes  # the frame as the button sent it
+    t: dict[str, float] = field(default_factory=dict)  # hop -> Unix seconds
+
+    def report(self) -> dict[str, Any]:
+        start = self.t["press"]
+        return {
+            "device_id": f"{self.device_id:08x}",
+            "counter": self.counter,
+            "kind": self.kind,
+            "t": {hop: self.t[hop] for hop in HOPS if hop in self.t},
+            "hops_ms": {
+                hop: round((self.t[hop] - start) * 1000, 3) for hop in HOPS if hop in self.t
+            },
+            "latency_ms": round((self.t["console_push"] - start) * 1000, 3),
+        }
+
+
+class Stack:
+    def __init__(self, directory: Path, database_url: str | None = None) -> None:
+        self.directory = directory
+        self.database_url = database_url or f"sqlite:///{directory / 'backend.db'}"
+        self.air = LocalLink()
+        self.backend = BackendProcess(self.database_url, directory / "backend.log")
+        self.board: EmulatedBoard | None = None
+        self.phone: Phone | None = None
+        self.console: ConsoleClient | None = None
+        self.credentials: dict[str, Any] = {}
+        self.frames: dict[tuple[int, int], Alarm] = {}
+        self._presses: list[float] = []
+        self._phone_task: asyncio.Task[None] | None = None
+
+    @classmethod
+    def fresh(cls, directory: Path, database_url: str | None = None) -> Stack:
+        """A stack in an emptied directory: new keys, new board, new database."""
+        shutil.rmtree(directory, ignore_errors=True)
+        directory.mkdir(parents=True)
+        return cls(directory, database_url)
+
+    async def start(self) -> None:
+        self.credentials = await run_msa_json("backend", "seed-demo", "--db", self.database_url)
+        device_id = int(self.credentials["device_id"], 16)
+        url = await self.backend.start()
+
+        board = EmulatedBoard(self.directory / "board", self.air)
+        board.flash_firmware()
+        board.provision({"device_id": device_id, "key": self.credentials["key"]})
+        await board.power_on()
+        board.hardware.on_notify = self._on_notify
+        self.board = board
+
+        link = open_link(
+            "bumble:local", board.address, self.directory / "phone", local_link=self.air
+        )
+        outbox = Outbox(self.directory / "phone" / "outbox.db")
+        forwarder = Forwarder(outbox, url, self.credentials["phone_token"])
+        self.phone = Phone(link, outbox, forwarder, device_id)
+        self.phone.on_received = self._on_received
+        await self.phone.pair()
+        await self.phone_back()
+
+        self.console = ConsoleClient(url, self.credentials["operator_token"])
+        self.console.on_alarm = self._on_console
+        await self.console.start()
+
+    @property
+    def console_url(self) -> str:
+        return self.backend.url + self.credentials["console_login"]
+
+    # -- hop timings -----------------------------------------------------------
+
+    def _alarm(self, received: frame.Frame) -> Alarm:
+        key = (received.device_id, received.counter)
+        if key not in self.frames:
+            self.frames[key] = Alarm(
+                received.device_id, received.counter, received.name, received.to_bytes()
+            )
+        return self.frames[key]
+
+    def _on_notify(self, data: bytes) -> None:
+        with contextlib.suppress(frame.FrameError):
+            received = frame.parse(data)
+            alarm = self._alarm(received)
+            alarm.t.setdefault("ble_notify", time.time())
+            is_alarm = received.type in (frame.ALARM, frame.TEST_ALARM)
+            if is_alarm and "press" not in alarm.t and self._presses:
+                alarm.t["press"] = self._presses.pop(0)
+
+    def _on_received(self, received: frame.Frame, at: float) -> None:
+        self._alarm(received).t.setdefault("app_receive", at)
+
+    def _on_console(self, event: dict[str, Any], at: float) -> None:
+        alarm = self.frames.get((int(event["device_id"], 16), int(event["counter"])))
+        if alarm is None:
+            return
+        alarm.t.setdefault("backend_commit", parse_iso(event["committed_at"]))
+        alarm.t.setdefault("console_push", at)
+
+    # -- the bench's hand ------------------------------------------------------------
+
+    async def phone_away(self) -> None:
+        """The phone leaves (switched off, out of range): nothing is received."""
+        if self._phone_task is not None:
+            self._phone_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._phone_task
+            self._phone_task = None
+        if self.phone is not None:
+            await self.phone.link.disconnect()
+
+    async def phone_back(self) -> None:
+        """The phone returns and links up again."""
+        assert self.phone is not None
+        if self._phone_task is None:
+            self._phone_task = asyncio.create_task(self.phone.run(), name="phone")
+        await asyncio.wait_for(self.phone.linked.wait(), STARTUP_TIMEOUT_S)
+
+    async def press(self, hold_ms: int = 150) -> Alarm:
+        """Press the button and wait until the alarm is on the console."""
+        assert self.board is not None and self.console is not None
+        self._presses.append(time.time())
+        seen = self.console.next_alarm()
+        await self.board.press(hold_ms)
+        event = await asyncio.wait_for(seen, STARTUP_TIMEOUT_S)
+        return self.frames[(int(event["device_id"], 16), int(event["counter"]))]
+
+    async def settled(self, timeout: float = STARTUP_TIMEOUT_S) -> None:
+        """Wait until nothing is in flight: the button's and the phone's outboxes are empty."""
+        assert self.board is not None and self.phone is not None
+        queue = self.board.flash / "data" / "outbox"
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while any(queue.iterdir()) or self.phone.outbox.count("pending"):
+            if loop.time() > deadline:
+                raise TimeoutError(
+                    f"still in flight after {timeout:.0f} s: button {sorted(queue.iterdir())}, "
+                    f"phone {self.phone.outbox.count('pending')} pending"
+                )
+            await asyncio.sleep(0.01)  # a condition poll, like Console.expect
+
+    async def counts(self) -> dict[str, int]:
+        """Rows per table in the backend's database."""
+        from msa.backend.store import open_store
+
+        store = await open_store(self.database_url)
+        try:
+            return await store.counts()
+        finally:
+            await store.close()
+
+    async def post_frame(self, data: bytes) -> httpx.Response:
+        """Send a frame to the backend as the phone does (for replay and forgery tests)."""
+        assert self.phone is not None
+        return await self.phone.forwarder.post(data, time.time(), GHENT.current())
+
+    async def stop(self) -> None:
+        await self.phone_away()
+        if self.console is not None:
+            await self.console.stop()
+        if self.phone is not None:
+            await self.phone.link.close()
+            await self.phone.forwarder.close()
+            self.phone.outbox.close()
+        if self.board is not None:
+            await self.board.close()
+        await self.backend.stop()
+
+
+def parse_iso(text: str) -> float:
+    from datetime import datetime
+
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def default_directory() -> Path:
+    return Path(os.environ.get("MSA_DEMO_DIR", ".msa/demo"))
