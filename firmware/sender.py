@@ -1,6 +1,7 @@
 # Delivers the outbox to the phone (protocol/SPEC.md §1, §6): the oldest
 # unacknowledged frame first, re-sent with back-off until the phone writes its
-# ACK, at once after every new encrypted link, in order.
+# ACK, in order. On a new link the phone subscribes, then writes TIME: that
+# write is the signal to send at once (a notification before it would be lost).
 import asyncio
 import time
 
@@ -31,10 +32,10 @@ class Sender:
 
     async def run(self):
         while True:
-            self._take_writes()
-            if self.radio.new_link:
+            if self.radio.new_link:  # before the writes: its TIME may be among them
                 self.radio.new_link = False
-                self._sent = None  # a new link: re-send at once
+                self._wait_for_phone(self.outbox.head())
+            self._take_writes()
             head = self.outbox.head()
             self.radio.publish(head)
             timeout = None
@@ -50,6 +51,13 @@ class Sender:
                     await asyncio.wait_for_ms(self.radio.changed.wait(), timeout)
             except asyncio.TimeoutError:
                 pass
+
+    def _wait_for_phone(self, head):
+        # As if the head had just been sent: the TIME write, or the first
+        # re-send timer if the phone writes none, sends it.
+        self._sent = None if head is None else _counter(head)
+        self._retry_ms = _FIRST_RETRY_MS
+        self._due = time.ticks_add(time.ticks_ms(), _FIRST_RETRY_MS)
 
     def _send(self, head):
         now = time.ticks_ms()
@@ -84,3 +92,4 @@ class Sender:
                     self._sent = None
             elif control.type == frame.TIME:
                 clock.set_unix(control.fields()["time_s"])
+                self._sent = None  # the phone is subscribed: send now

@@ -7,8 +7,8 @@ import os
 import signal
 
 import pytest
-from msa.demo.stack import Stack
 
+from msa.demo.stack import Stack
 from protocol import frame
 
 pytestmark = pytest.mark.hil

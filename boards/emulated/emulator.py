@@ -145,13 +145,15 @@ class EmulatedBoard:
         # machine.reset() asks the hardware to cut and restore the power.
         reset = asyncio.create_task(self.hardware.reset_requested.wait())
         exited = asyncio.create_task(process.wait())
-        await asyncio.wait({reset, exited}, return_when=asyncio.FIRST_COMPLETED)
-        exited.cancel()
-        if reset.done() and process is self.process:
+        try:
+            await asyncio.wait({reset, exited}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            exited.cancel()
+            reset.cancel()
+        if reset.done() and not reset.cancelled() and process is self.process:
             self.hardware.reset_requested.clear()
             await self.power_cut()
             await self.power_on()
-        reset.cancel()
 
     async def power_cut(self) -> None:
         """Take the battery out: the process dies wherever it is; the radio with it."""

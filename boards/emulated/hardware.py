@@ -67,6 +67,13 @@ class Outputs:
     resets: int = 0
 
 
+async def _read_line(reader: asyncio.StreamReader) -> bytes:
+    try:
+        return await reader.readline()
+    except ConnectionResetError:  # the process died mid-write: a power cut
+        return b""
+
+
 class Boot:
     """One power-up: the MicroPython process's connection to its hardware."""
 
@@ -91,7 +98,7 @@ class Boot:
     async def serve(self) -> None:
         worker = asyncio.create_task(self._serve_calls())
         try:
-            while line := await self.reader.readline():
+            while line := await _read_line(self.reader):
                 message = json.loads(line)
                 if "sync" in message:
                     future = self._answers.pop(message["sync"], None)

@@ -19,14 +19,14 @@ from pathlib import Path
 
 import httpx
 import pytest
+from starlette.applications import Starlette
+
 from msa.backend import pgcluster
 from msa.backend.app import create_app
 from msa.backend.seed import seed_demo
 from msa.backend.server import READY_PREFIX
 from msa.backend.store import Store, open_store
 from msa.errors import NotAvailable
-from starlette.applications import Starlette
-
 from tests.backend.util import DEVICE_ID, KEY, OPERATOR_TOKEN, PHONE_TOKEN
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -9,8 +9,8 @@ from datetime import datetime
 
 import httpx
 import pytest
-from msa.backend.store import open_store
 
+from msa.backend.store import open_store
 from protocol import frame
 from tests.backend.util import OPERATOR, OPERATOR_TOKEN, PHONE, EventStream, body, signed
 

@@ -8,8 +8,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from msa.backend import console
 
+from msa.backend import console
 from protocol import frame
 from tests.backend.util import OPERATOR, PHONE, body, signed
 

@@ -9,9 +9,9 @@ import asyncio
 
 import httpx
 import pytest
+
 from msa.backend.app import create_app
 from msa.backend.pgcluster import cluster
-
 from protocol import frame
 from tests.backend.conftest import seed
 from tests.backend.util import DEVICE_ID, LOCATION, PHONE, RECEIVED_AT, body, signed

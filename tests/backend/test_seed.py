@@ -8,7 +8,6 @@ import json
 from msa.backend.auth import hash_token
 from msa.backend.seed import seed_demo
 from msa.cli import main
-
 from tests.backend.conftest import count_rows
 from tests.backend.util import DEVICE_ID, KEY, OPERATOR_TOKEN, PHONE_TOKEN
 

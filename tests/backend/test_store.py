@@ -6,12 +6,12 @@ import asyncio
 import sqlite3
 
 import pytest
+
 from msa.backend.alarms import alarm_event
 from msa.backend.auth import hash_token
 from msa.backend.store import StoreUnavailable
 from msa.backend.store.base import Address, CaseDraft, NewAlarm, NewFrame, PersonDraft
 from msa.backend.store.sqlite import SqliteStore
-
 from protocol import frame
 from tests.backend.conftest import seed
 from tests.backend.util import DEVICE_ID, PHONE_TOKEN, signed

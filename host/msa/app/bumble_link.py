@@ -3,6 +3,7 @@ emulated board in this process), or any Bumble HCI transport."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import secrets
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
     from bumble.link import LocalLink
 
 log = logging.getLogger(__name__)
+
+DISCONNECT_TIMEOUT_S = 5.0
 
 
 def phone_address(data_dir: Path) -> str:
@@ -84,14 +87,20 @@ class BumbleLink(ButtonLink):
         device = await self._power_on()
         target = hci.Address(self.address, hci.Address.RANDOM_DEVICE_ADDRESS)
         try:
-            self.connection = await device.connect(target, timeout=timeout)
+            connection = await device.connect(target, timeout=timeout)
         except Exception as error:  # Bumble raises core.TimeoutError and HCI errors
             raise LinkError(f"could not connect to the button {self.address}: {error}") from error
+        self.connection = connection
         self.disconnected.clear()
-        self.connection.on(Connection.EVENT_DISCONNECTION, self._on_disconnection)
+        connection.on(
+            Connection.EVENT_DISCONNECTION,
+            lambda reason: self._on_disconnection(connection, reason),
+        )
 
-    def _on_disconnection(self, reason: int) -> None:
+    def _on_disconnection(self, connection: Connection, reason: int) -> None:
         log.info("link to %s dropped (reason 0x%02x)", self.address, reason)
+        if connection is not self.connection:
+            return  # an earlier link, ending late
         self.connection = None
         self.characteristic = None
         self.disconnected.set()
@@ -145,11 +154,17 @@ class BumbleLink(ButtonLink):
         return bytes(await self.characteristic.read_value())
 
     async def disconnect(self) -> None:
-        if self.connection is not None:
-            try:
-                await self.connection.disconnect()
-            except Exception:  # already gone
-                log.debug("disconnect failed", exc_info=True)
+        if self.connection is None:
+            return
+        try:
+            await self.connection.disconnect()
+            await asyncio.wait_for(self.disconnected.wait(), DISCONNECT_TIMEOUT_S)
+        except Exception:  # already gone
+            log.debug("disconnect failed", exc_info=True)
+        if self.connection is not None:  # no event came: forget the link ourselves
+            self._on_disconnection(
+                self.connection, hci.HCI_CONNECTION_TERMINATED_BY_LOCAL_HOST_ERROR
+            )
 
     async def close(self) -> None:
         await self.disconnect()

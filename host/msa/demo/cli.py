@@ -20,8 +20,6 @@ from pathlib import Path
 from msa.demo.stack import Stack, default_directory
 from msa.errors import UsageError
 
-PRESS_GAP_S = 0.2  # between presses: a person lifts the finger first
-
 HELP = """
   Enter   press the button (an alarm)
   t       arm the test alarm, then press (the tech desk's test with the CIC)
@@ -79,7 +77,6 @@ async def _headless(stack: Stack, args: argparse.Namespace) -> None:
                 f"alarm {number}: counter {alarm.counter}, {report['latency_ms']:.1f} ms",
                 flush=True,
             )
-        await asyncio.sleep(PRESS_GAP_S)
     median = statistics.median(latencies)
     _stderr(f"msa demo: {len(latencies)} alarms, median press -> console {median:.1f} ms")
 

@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 
 HOPS = ("press", "ble_notify", "app_receive", "backend_commit", "console_push")
 STARTUP_TIMEOUT_S = 30.0
+PRESS_GAP_S = 0.1
 
 
 class BackendProcess:
@@ -154,6 +155,7 @@ class Stack:
         self.credentials: dict[str, Any] = {}
         self.frames: dict[tuple[int, int], Alarm] = {}
         self._presses: list[float] = []
+        self._released = 0.0
         self._phone_task: asyncio.Task[None] | None = None
 
     @classmethod
@@ -244,9 +246,12 @@ class Stack:
     async def press(self, hold_ms: int = 150) -> Alarm:
         """Press the button and wait until the alarm is on the console."""
         assert self.board is not None and self.console is not None
+        # A finger lifts before it presses again; closer presses are one press.
+        await asyncio.sleep(max(0.0, self._released + PRESS_GAP_S - time.monotonic()))
         self._presses.append(time.time())
         seen = self.console.next_alarm()
         await self.board.press(hold_ms)
+        self._released = time.monotonic()
         event = await asyncio.wait_for(seen, STARTUP_TIMEOUT_S)
         return self.frames[(int(event["device_id"], 16), int(event["counter"]))]
 

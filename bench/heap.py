@@ -1,0 +1,146 @@
+"""The firmware's heap high-water mark on the emulated board, against its budget.
+
+A MicroPython heap fills with garbage until a collection, so sampling how full it
+is says little. This benchmark asks the question that matters instead: what is
+the smallest heap on which the firmware still does its work? It runs a workload
+(boot, bonding, presses, a power cut, more presses) under `-X heapsize` and
+bisects to the smallest heap that completes it without a MemoryError.
+
+The interpreter also holds the emulated board's own Python modules (rom/:
+`bluetooth`, `machine`, which are C on a real board); that baseline is measured
+in the same run and taken off, so `high_water_bytes` is the firmware's own need.
+
+    msa bench heap --json [--presses 10] [--resolution 1024]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from bumble.link import LocalLink
+
+from boards.emulated.emulator import HEAP_BYTES, ROM, ROM_HEAP_ALLOWANCE, EmulatedBoard
+from boards.emulated.interpreter import micropython_path
+from msa.app.forwarder import Forwarder
+from msa.app.link import open_link
+from msa.app.outbox import Outbox
+from msa.app.phone import Phone
+from protocol import frame
+
+DEVICE_ID = 0x0BE4C400
+UNREACHABLE_BACKEND = "http://127.0.0.1:9"  # the phone keeps frames; not measured here
+STEP_TIMEOUT_S = 10.0
+PRESS_GAP_S = 0.1  # a finger lifts between presses; closer presses are one press
+
+ROM_PROBE = """
+import gc
+import asyncio, json, select, socket, struct
+import _emulink, machine, bluetooth
+gc.collect()
+print(gc.mem_alloc())
+"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--presses", type=int, default=10)
+    parser.add_argument("--resolution", type=int, default=1024, help="bytes")
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="msa-heap-") as folder:
+        return asyncio.run(_bisect(Path(folder), args))
+
+
+def rom_bytes() -> int:
+    """The live heap of the emulated board's own modules, before any firmware."""
+    result = subprocess.run(
+        [micropython_path(), "-X", "heapsize=256K", "-c", ROM_PROBE],
+        env={"MICROPYPATH": f"{ROM}:.frozen"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return int(result.stdout.split()[-1])
+
+
+async def _bisect(folder: Path, args: argparse.Namespace) -> dict[str, Any]:
+    rom = rom_bytes()
+    total = HEAP_BYTES + ROM_HEAP_ALLOWANCE
+    runs = 0
+
+    async def works(heap: int) -> bool:
+        nonlocal runs
+        runs += 1
+        return await _workload(folder / f"run{runs}", heap, args.presses)
+
+    if not await works(total):
+        return {"error": f"the workload fails with the full heap of {total} bytes"}
+    low, high = 8 * 1024, total  # low fails (asyncio alone needs more), high works
+    while high - low > args.resolution:
+        middle = (low + high) // 2
+        if await works(middle):
+            high = middle
+        else:
+            low = middle
+    return {
+        "high_water_bytes": high - rom,
+        "heap_limit_bytes": HEAP_BYTES,
+        "ratio": round((high - rom) / HEAP_BYTES, 3),
+        "interpreter_heap_bytes": high,
+        "rom_bytes": rom,
+        "resolution_bytes": args.resolution,
+        "presses": args.presses,
+        "runs": runs,
+    }
+
+
+async def _workload(folder: Path, heap: int, presses: int) -> bool:
+    """Boot, bond, press, cut the power, press again; False on a MemoryError or a stall."""
+    air = LocalLink()
+    board = EmulatedBoard(folder / "board", air, heap_bytes=heap - ROM_HEAP_ALLOWANCE)
+    board.flash_firmware()
+    board.provision({"device_id": DEVICE_ID, "key": "11" * 32})
+    outbox = Outbox(folder / "phone" / "outbox.db")
+    phone = Phone(
+        open_link("bumble:local", board.address, folder / "phone", local_link=air),
+        outbox,
+        Forwarder(outbox, UNREACHABLE_BACKEND, "-"),
+        DEVICE_ID,
+    )
+    alarms: asyncio.Queue[int] = asyncio.Queue()
+    phone.on_received = lambda got, _at: got.type == frame.ALARM and alarms.put_nowait(got.counter)
+    task = None
+    try:
+        await board.power_on()
+        await board.console.expect("queued heartbeat", STEP_TIMEOUT_S)
+        await phone.pair()
+        task = asyncio.create_task(phone.run())
+        for round_ in range(2):
+            await asyncio.wait_for(phone.linked.wait(), STEP_TIMEOUT_S)
+            for _ in range(presses):
+                await board.press(60)
+                await asyncio.wait_for(alarms.get(), STEP_TIMEOUT_S)
+                await asyncio.sleep(PRESS_GAP_S)
+            if round_ == 0:
+                await board.power_cut()
+                await board.power_on()
+        return b"MemoryError" not in board.console.output
+    except (TimeoutError, AssertionError):
+        return False
+    finally:
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await phone.link.close()
+        await phone.forwarder.close()
+        outbox.close()
+        await board.close()
+        shutil.rmtree(folder, ignore_errors=True)

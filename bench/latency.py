@@ -1,0 +1,91 @@
+"""Press -> CIC console latency on the emulated board, and the share of each hop.
+
+Each press goes through the whole chain (firmware on MicroPython, Bumble BLE,
+the phone's outbox and forwarder, the backend's commit, the console stream).
+The baseline, measured in the same run, is the host's part alone: a signed frame
+handed straight to the phone (no button, no radio), to the console.
+
+    msa bench latency --json [--presses 200] [--db URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from msa.demo.stack import HOPS, Stack
+from protocol import frame
+
+HOLD_MS = 80  # longer than the firmware's debounce (30 ms)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--presses", type=int, default=200)
+    parser.add_argument("--baseline", type=int, default=50, help="host-only frames")
+    parser.add_argument("--db", metavar="URL", help="database (default: SQLite)")
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="msa-bench-") as folder:
+        return asyncio.run(_measure(Path(folder), args))
+
+
+def percentile(values: list[float], p: int) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[p - 1]
+
+
+async def _measure(folder: Path, args: argparse.Namespace) -> dict[str, Any]:
+    stack = Stack.fresh(folder / "stack", args.db)
+    await stack.start()
+    try:
+        reports = []
+        for _ in range(args.presses):
+            reports.append((await stack.press(HOLD_MS)).report())
+        host_only = [await _host_only(stack, 1_000_000 + i) for i in range(args.baseline)]
+    finally:
+        await stack.stop()
+    latencies = [r["latency_ms"] for r in reports]
+    steps = {hop: [] for hop in HOPS[1:]}  # each hop's own time, from the hop before
+    for r in reports:
+        for before, hop in zip(HOPS, HOPS[1:], strict=False):
+            steps[hop].append(r["hops_ms"][hop] - r["hops_ms"][before])
+    p50 = statistics.median(latencies)
+    hops_p50 = {hop: round(statistics.median(v), 3) for hop, v in steps.items()}
+    baseline_p50 = statistics.median(host_only)
+    return {
+        "n": len(latencies),
+        "p50_ms": round(p50, 3),
+        "p99_ms": round(percentile(latencies, 99), 3),
+        "max_ms": round(max(latencies), 3),
+        "hops_p50_ms": hops_p50,
+        "hops_share": {hop: round(v / p50, 3) for hop, v in hops_p50.items()},
+        "debounce_ms": 30,
+        "baseline_host_only_p50_ms": round(baseline_p50, 3),
+        "ratio": round(p50 / baseline_p50, 2),
+        "database": stack.database_url.split(":", 1)[0],
+    }
+
+
+async def _host_only(stack: Stack, counter: int) -> float:
+    """A signed frame handed to the phone directly: the host's share of the path."""
+    assert stack.phone is not None and stack.console is not None
+    device_id = int(stack.credentials["device_id"], 16)
+    data = frame.sign(
+        bytes.fromhex(stack.credentials["key"]),
+        frame.ALARM,
+        device_id,
+        counter,
+        frame.alarm_payload(int(time.time()), 3000),
+    )
+    seen = stack.console.next_alarm()
+    start = time.time()
+    await stack.phone.accept(data, start)
+    await asyncio.wait_for(seen, 30)
+    reached = stack.console.alarms[-1]
+    assert reached["counter"] == counter
+    return (time.time() - start) * 1000

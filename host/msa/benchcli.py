@@ -1,0 +1,47 @@
+"""`msa bench NAME`: run one benchmark from bench/ and print its figures.
+
+    msa bench latency --json        press -> console latency over 200 presses
+    msa bench heap --json           the firmware's heap high-water mark
+
+A benchmark is a module `bench/NAME.py` with `add_arguments(parser)` and
+`run(args) -> dict`. It prints one JSON object `{"bench": NAME, ...figures}`
+(units in the keys); without --json, one figure a line. A figure that needs
+something absent is reported as such, never made up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import pkgutil
+
+import bench
+from msa.errors import UsageError
+
+PASS_THROUGH = True  # the benchmark's own options go to its parser
+
+
+def available() -> list[str]:
+    modules = pkgutil.iter_modules(bench.__path__)
+    return sorted(m.name for m in modules if not m.name.startswith("_"))
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("name", help=f"one of: {', '.join(available())}")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.name not in available():
+        raise UsageError(f"no benchmark {args.name!r}; one of: {', '.join(available())}")
+    module = importlib.import_module(f"bench.{args.name}")
+    parser = argparse.ArgumentParser(prog=f"msa bench {args.name}")
+    module.add_arguments(parser)
+    figures = {"bench": args.name, **module.run(parser.parse_args(args.extra))}
+    if args.json:
+        print(json.dumps(figures))
+    else:
+        for key, value in figures.items():
+            print(f"{key:24} {value}")
+    return 0

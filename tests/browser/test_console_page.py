@@ -1,0 +1,172 @@
+"""The CIC console page in a real browser (Chromium), fed by a real press on the
+emulated board: what the operator sees, live, without reloading.
+
+`MSA_SCREENSHOT=1 pytest tests/browser` also refreshes docs/img/console.png.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from msa.app.phone import GHENT
+from msa.backend.alarms import HEADLINES
+from msa.backend.seed import DEMO_CASE
+from msa.demo.stack import Stack
+
+try:
+    from playwright.async_api import expect
+except ImportError:  # the browser fixture skips (or, under MSA_REQUIRE_BROWSER=1, fails)
+    expect = None
+
+pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
+
+SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "img" / "console.png"
+STALKING = HEADLINES["alarm"]  # "STALKING ALARM"
+TEST = HEADLINES["test_alarm"]  # "TEST ALARM (provisioning test, no patrol)"
+RED = "rgb(192, 0, 0)"  # a stalking alarm's frame (console.css)
+BLUE = "rgb(31, 95, 168)"  # a test alarm's frame
+PERSON = DEMO_CASE.persons[0]  # the case `msa backend seed-demo` creates
+SUSPECT = DEMO_CASE.suspect
+
+
+def section(card, heading: str):
+    """The part of an alarm card under one heading, as the operator reads it."""
+    return card.locator("section").filter(
+        has=card.page.get_by_role("heading", name=heading, exact=True)
+    )
+
+
+async def log_in(page, stack: Stack) -> None:
+    """The operator opens the login link; the console is live once the backlog arrived."""
+    response = await page.goto(stack.console_url)
+    assert response is not None and response.status == 200
+    await expect(page).to_have_url(stack.backend.url + "/console")
+    await expect(page.locator("#status")).to_have_text("live")
+
+
+@pytest.mark.hil
+async def test_a_press_appears_live_as_a_stalking_alarm_with_its_context(stack: Stack, page):
+    await log_in(page, stack)
+    await expect(page.get_by_text("No open alarms.")).to_be_visible()
+    await expect(page.locator("article.alarm")).to_have_count(0)
+    await page.evaluate("window.loadedOnce = true")  # a reload would forget it
+
+    alarm = await stack.press()
+
+    card = page.locator("article.alarm")
+    await expect(card).to_have_count(1)
+    assert await page.evaluate("window.loadedOnce") is True, "the page was reloaded"
+    await expect(page.get_by_text("No open alarms.")).to_be_hidden()
+
+    # Unmistakable: the headline in a red banner and frame, and in the tab's title.
+    banner = card.locator(".banner")
+    await expect(banner.locator(".headline")).to_have_text(STALKING)
+    await expect(banner).to_contain_text(PERSON.full_name)
+    await expect(card).to_have_css("border-top-color", RED)
+    await expect(card).not_to_have_class(re.compile(r"\btest\b"))
+    await expect(page).to_have_title(re.compile(f"^{STALKING}"))
+
+    # What the operator needs to send a patrol, at a glance (no scrolling).
+    at_a_glance = {
+        "Weapons": ["YES", SUSPECT.weapons],
+        "Protected person": [PERSON.full_name, PERSON.phone_number],
+        "Location": [f"{GHENT.lat:.5f}, {GHENT.lon:.5f}", f"±{GHENT.accuracy_m:.0f} m"],
+        "Suspect": [SUSPECT.full_name],
+        "Case": [DEMO_CASE.reference, f"{alarm.device_id:08x} #{alarm.counter}"],
+    }
+    await expect(banner).to_be_in_viewport()
+    for heading, texts in at_a_glance.items():
+        part = section(card, heading)
+        await expect(part).to_be_visible()
+        await expect(part).to_be_in_viewport()
+        for text in texts:
+            await expect(part).to_contain_text(text)
+    await expect(section(card, "Weapons")).to_have_class(re.compile(r"\barmed\b"))
+    await expect(section(card, "Location").get_by_role("link")).to_have_attribute(
+        "href", f"geo:{GHENT.lat:.6f},{GHENT.lon:.6f};u={GHENT.accuracy_m:g}"
+    )
+
+    rows = section(card, "Addresses").get_by_role("row")
+    await expect(rows).to_have_count(len(PERSON.addresses))
+    for address in PERSON.addresses:
+        row = rows.filter(has_text=address.address)
+        await expect(row).to_be_visible()
+        await expect(row.get_by_role("cell").first).to_have_text(address.kind)
+    assert {a.kind for a in PERSON.addresses} >= {"home", "work"}
+
+    assert page.problems == []
+    if os.environ.get("MSA_SCREENSHOT") == "1":
+        SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+        await page.screenshot(path=SCREENSHOT, animations="disabled")
+
+
+@pytest.mark.hil
+async def test_a_test_alarm_is_shown_as_a_test_not_as_a_stalking_alarm(stack: Stack, page):
+    await log_in(page, stack)
+    stack.board.arm_test_alarm()
+
+    test = await stack.press()
+
+    assert test.kind == "test_alarm"
+    cards = page.locator("article.alarm")
+    await expect(cards).to_have_count(1)
+    await expect(cards.locator(".headline")).to_have_text(TEST)
+    await expect(cards).to_have_class(re.compile(r"\btest\b"))
+    await expect(cards).to_have_css("border-top-color", BLUE)
+    await expect(cards).to_contain_text(PERSON.full_name)
+    await expect(page.get_by_text(re.compile(STALKING))).to_have_count(0)
+    await expect(page).not_to_have_title(re.compile(STALKING))
+
+    # The next press is real again: both on the page, newest first, each as what it is.
+    real = await stack.press()
+
+    assert real.kind == "alarm"
+    await expect(cards).to_have_count(2)
+    await expect(cards.locator(".headline")).to_have_text([STALKING, TEST])
+    await expect(cards.first).to_have_css("border-top-color", RED)
+    await expect(cards.last).to_have_css("border-top-color", BLUE)
+    await expect(page).to_have_title(re.compile(f"^{STALKING}"))
+    assert page.problems == []
+
+
+@pytest.mark.hil
+async def test_without_logging_in_the_console_shows_no_alarms(stack: Stack, page):
+    await stack.press()  # an open alarm, on the authenticated console stream
+    assert len(stack.console.alarms) == 1
+    base = stack.backend.url
+
+    response = await page.goto(base + "/console")
+
+    assert response is not None and response.status == 401
+    await expect(page.get_by_role("heading")).to_have_text("Log in to the CIC console")
+    await expect(page.get_by_text("You are not logged in.")).to_be_visible()
+    await expect(page.get_by_text("/console/login?token=")).to_be_visible()
+    await expect(page.locator("article.alarm")).to_have_count(0)
+    await expect(page.get_by_text(re.compile(STALKING))).to_have_count(0)
+    await expect(page.get_by_text(PERSON.full_name)).to_have_count(0)
+    stream = await page.request.get(base + "/api/v1/console/stream", timeout=10_000)
+    assert stream.status == 401
+    assert (await stream.json())["error"] == "unauthorized"
+
+    # A token that is not an operator's does not log in.
+    response = await page.goto(base + "/console/login?token=not-an-operator-token")
+    assert response is not None and response.status == 401
+    await expect(page.get_by_text("That operator token is not known.")).to_be_visible()
+    assert await page.context.cookies() == []
+
+    # The same browser, logged in, gets the open alarm at once (so it was there to see) ...
+    await log_in(page, stack)
+    await expect(page.locator("article.alarm .headline")).to_have_text(STALKING)
+    await expect(page.locator("article.alarm")).to_contain_text(PERSON.full_name)
+
+    # ... and logged out, it is back to the login help, without the alarm.
+    response = await page.goto(base + "/console/logout")
+    assert response is not None and response.status == 401
+    await expect(page).to_have_url(base + "/console")
+    await expect(page.get_by_text("You are not logged in.")).to_be_visible()
+    await expect(page.get_by_text(re.compile(STALKING))).to_have_count(0)
+    assert not [problem for problem in page.problems if problem.startswith("uncaught")]
