@@ -15,7 +15,9 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import pytest
+from bumble.link import LocalLink
 
+from boards.emulated.emulator import EmulatedBoard
 from msa.demo.stack import Stack
 
 
@@ -61,3 +63,19 @@ async def stack(target: Target, tmp_path) -> AsyncIterator[Stack]:
         yield chain
     finally:
         await chain.stop()
+
+
+@pytest.fixture
+async def board(target: Target, tmp_path) -> AsyncIterator[EmulatedBoard]:
+    """A provisioned board on its own air, with no phone and no backend."""
+    if target.kind != "emulated":
+        pytest.skip("this case drives the emulated board's hardware directly")
+    device = EmulatedBoard(tmp_path / "board", LocalLink())
+    device.flash_firmware()
+    device.provision({"device_id": 0x0BADCAFE, "key": "42" * 32})
+    try:
+        await device.power_on()
+        await device.console.expect("msa: firmware")
+        yield device
+    finally:
+        await device.close()

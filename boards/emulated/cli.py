@@ -1,0 +1,142 @@
+"""`msa board`: run an emulated board and drive it like a bench.
+
+    msa board run [--dir .msa/board]      # flash, power on, serve; Ctrl-C to stop
+    msa board press [--hold 150]          # from another terminal
+    msa board battery 3300
+    msa board power cycle                 # off | on | cycle
+    msa board status --json
+
+`run` prints the board's serial port (for mpremote) and keeps a control socket in
+the board's folder, which the other sub-commands use.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import secrets
+from pathlib import Path
+from typing import Any
+
+from bumble.link import LocalLink
+
+from boards.emulated.emulator import EmulatedBoard
+from msa.errors import NotAvailable, UsageError
+
+DEFAULT_DIR = Path(".msa/board")
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    run_ = actions.add_parser("run", help="flash the firmware, power on, serve until Ctrl-C")
+    run_.add_argument("--device-id", type=lambda t: int(t, 16), help="provision with this id (hex)")
+    run_.add_argument("--key", help="provision with this 32-byte key (hex); default: random")
+    press = actions.add_parser("press", help="press the button")
+    press.add_argument("--hold", type=int, default=150, metavar="MS", help="(%(default)s ms)")
+    battery = actions.add_parser("battery", help="set the battery voltage")
+    battery.add_argument("millivolts", type=int)
+    power = actions.add_parser("power", help="cut or restore the power")
+    power.add_argument("state", choices=("off", "on", "cycle"))
+    status = actions.add_parser("status", help="what the board is doing")
+    status.add_argument("--json", action="store_true")
+    for sub in (run_, press, battery, power, status):
+        sub.add_argument("--dir", type=Path, default=DEFAULT_DIR, help="(%(default)s)")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.action == "run":
+        return asyncio.run(_serve(args))
+    request: dict[str, Any] = {"action": args.action}
+    if args.action == "press":
+        request["hold_ms"] = args.hold
+    elif args.action == "battery":
+        if not 0 < args.millivolts < 10_000:
+            raise UsageError("battery voltage in millivolts, e.g. 3300")
+        request["millivolts"] = args.millivolts
+    elif args.action == "power":
+        request["state"] = args.state
+    answer = asyncio.run(_ask(args.dir, request))
+    if args.action == "status":
+        print(
+            json.dumps(answer) if args.json else "\n".join(f"{k:12} {v}" for k, v in answer.items())
+        )
+    return 0
+
+
+async def _ask(directory: Path, request: dict[str, Any]) -> dict[str, Any]:
+    path = directory / "control.sock"
+    try:
+        reader, writer = await asyncio.open_unix_connection(str(path))
+    except OSError:
+        raise NotAvailable(
+            f"no board is running in {directory}: start one with `msa board run --dir {directory}`"
+        ) from None
+    writer.write(json.dumps(request).encode() + b"\n")
+    answer = json.loads(await reader.readline())
+    writer.close()
+    if "error" in answer:
+        raise UsageError(answer["error"])
+    return answer
+
+
+async def _serve(args: argparse.Namespace) -> int:
+    board = EmulatedBoard(args.dir, LocalLink())
+    board.flash_firmware()
+    if args.device_id is not None:
+        key = args.key or secrets.token_bytes(32).hex()
+        board.provision({"device_id": args.device_id, "key": key})
+    await board.power_on()
+    control = await asyncio.start_unix_server(
+        lambda r, w: _control(board, r, w), path=str(args.dir / "control.sock")
+    )
+    print(f"msa board: serial port  {board.serial_port}   (mpremote connect {board.serial_port})")
+    print(f"msa board: address      {board.address}")
+    print(f"msa board: console log  {board.directory / 'console.log'}")
+    print(f"msa board: control      msa board press|battery|power|status --dir {args.dir}")
+    try:
+        await asyncio.Event().wait()
+    finally:
+        control.close()
+        with contextlib.suppress(FileNotFoundError):
+            (args.dir / "control.sock").unlink()
+        await board.close()
+    return 0
+
+
+async def _control(
+    board: EmulatedBoard, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+) -> None:
+    try:
+        request = json.loads(await reader.readline())
+        answer = await _act(board, request)
+    except (ValueError, KeyError) as error:
+        answer = {"error": f"bad control request: {error}"}
+    writer.write(json.dumps(answer).encode() + b"\n")
+    await writer.drain()
+    writer.close()
+
+
+async def _act(board: EmulatedBoard, request: dict[str, Any]) -> dict[str, Any]:
+    action = request["action"]
+    if action == "press":
+        await board.press(int(request["hold_ms"]))
+    elif action == "battery":
+        board.set_battery_mv(int(request["millivolts"]))
+    elif action == "power":
+        if request["state"] in ("off", "cycle"):
+            await board.power_cut()
+        if request["state"] in ("on", "cycle"):
+            await board.power_on()
+    elif action != "status":
+        return {"error": f"unknown action {action!r}"}
+    radio = board.hardware.radio
+    return {
+        "powered": board.powered,
+        "address": board.address,
+        "serial_port": board.serial_port,
+        "battery_mv": board.hardware.inputs.battery_mv,
+        "notifications": radio.stats.notifications if radio else 0,
+        "connections": radio.stats.connections if radio else 0,
+    }

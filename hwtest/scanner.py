@@ -1,0 +1,65 @@
+"""What a suspect with a BLE scanner app sees: advertisements, and what an
+unbonded central can read after connecting. A Bumble central on the same air."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+
+from bumble import hci
+from bumble.controller import Controller
+from bumble.core import UUID
+from bumble.device import Advertisement, Device, Peer
+from bumble.gatt import GATT_DEVICE_NAME_CHARACTERISTIC
+from bumble.host import Host
+from bumble.link import LocalLink
+from bumble.transport.common import AsyncPipeSink
+
+
+class Scanner:
+    def __init__(self, air: LocalLink) -> None:
+        address = bytearray(secrets.token_bytes(6))
+        address[0] |= 0xC0
+        controller = Controller("scanner", link=air)
+        self.device = Device(
+            name="scanner",
+            address=hci.Address(bytes(reversed(address)), hci.Address.RANDOM_DEVICE_ADDRESS),
+            host=Host(controller, AsyncPipeSink(controller)),
+        )
+
+    async def start(self) -> None:
+        await self.device.power_on()
+
+    async def advertisements_of(self, address: str, count: int = 3) -> list[Advertisement]:
+        """Actively scan (with scan requests) until `count` reports from `address`."""
+        target = hci.Address(address, hci.Address.RANDOM_DEVICE_ADDRESS)
+        seen: list[Advertisement] = []
+        done = asyncio.get_running_loop().create_future()
+
+        def on_advertisement(advertisement: Advertisement) -> None:
+            if advertisement.address == target and not done.done():
+                seen.append(advertisement)
+                if len(seen) >= count:
+                    done.set_result(None)
+
+        self.device.on(Device.EVENT_ADVERTISEMENT, on_advertisement)
+        await self.device.start_scanning(active=True, filter_duplicates=False)
+        try:
+            await asyncio.wait_for(done, 10)
+        finally:
+            await self.device.stop_scanning()
+            self.device.remove_listener(Device.EVENT_ADVERTISEMENT, on_advertisement)
+        return seen
+
+    async def device_name_of(self, address: str) -> bytes:
+        """Connect without bonding and read the GAP Device Name."""
+        target = hci.Address(address, hci.Address.RANDOM_DEVICE_ADDRESS)
+        connection = await self.device.connect(target, timeout=10)
+        try:
+            peer = Peer(connection)
+            await peer.discover_services()
+            found = await peer.discover_characteristics([UUID.from_16_bits(0x2A00)])
+            assert found and found[0].uuid == GATT_DEVICE_NAME_CHARACTERISTIC
+            return bytes(await found[0].read_value())
+        finally:
+            await connection.disconnect()

@@ -1,0 +1,66 @@
+"""`msa board`: the bench's hand on an emulated board, from a terminal."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.hil
+
+
+async def msa(*args: str) -> str:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "msa.cli",
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 30)
+    assert process.returncode == 0, err.decode()
+    return out.decode()
+
+
+async def test_a_running_board_is_pressed_and_power_cycled_from_the_command_line(tmp_path):
+    folder = tmp_path / "board"
+    running = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "msa.cli",
+        "board",
+        "run",
+        "--dir",
+        str(folder),
+        "--device-id",
+        "c0ffee",
+        stdout=asyncio.subprocess.PIPE,
+    )
+    try:
+        first = await asyncio.wait_for(running.stdout.readline(), 30)
+        assert b"serial port" in first
+        await msa("board", "press", "--dir", str(folder))
+        await msa("board", "battery", "2900", "--dir", str(folder))
+        await msa("board", "power", "cycle", "--dir", str(folder))
+        status = json.loads(await msa("board", "status", "--json", "--dir", str(folder)))
+        # booted, and booted again after the cut
+        log = await log_with(folder / "console.log", "msa: firmware", times=2)
+    finally:
+        running.terminate()
+        await running.wait()
+    assert status["powered"] is True
+    assert status["battery_mv"] == 2900
+    assert "queued alarm 2" in log
+
+
+async def log_with(path, text, times, timeout=10.0):
+    """The console log once `text` is in it `times` times (a condition wait)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while (log := path.read_text()).count(text) < times:
+        assert loop.time() < deadline, f"{text!r} not {times} times in {path}:\n{log}"
+        await asyncio.sleep(0.02)
+    return log

@@ -1,0 +1,47 @@
+"""The board's USB serial REPL: what the tech desk and developers reach with mpremote."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+from boards.emulated.emulator import EmulatedBoard
+
+pytestmark = pytest.mark.hil
+
+
+async def mpremote(port: str, *args: str) -> str:
+    executable = shutil.which("mpremote", path=str(Path(sys.executable).parent)) or "mpremote"
+    process = await asyncio.create_subprocess_exec(
+        executable,
+        "connect",
+        port,
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await asyncio.wait_for(process.communicate(), 30)
+    assert process.returncode == 0, out.decode()
+    return out.decode()
+
+
+async def test_mpremote_runs_code_on_the_board(board: EmulatedBoard):
+    assert (await mpremote(board.serial_port, "exec", "print(6 * 7)")).strip() == "42"
+
+
+async def test_mpremote_sees_the_flash(board: EmulatedBoard):
+    listing = await mpremote(board.serial_port, "fs", "ls")
+    for name in ("main.py", "board.py", "device.json", "lib/"):
+        assert name in listing
+    shown = await mpremote(board.serial_port, "fs", "cat", "device.json")
+    assert '"device_id": 195939070' in shown
+
+
+async def test_a_reset_from_mpremote_boots_the_firmware_again(board: EmulatedBoard):
+    board.console.clear()
+    await mpremote(board.serial_port, "reset")
+    await board.console.expect("msa: firmware")

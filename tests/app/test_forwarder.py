@@ -1,0 +1,72 @@
+"""The phone's forwarder against the real backend: retried until acknowledged,
+a refusal kept as rejected, never silently dropped."""
+
+import asyncio
+
+import pytest
+
+from msa.app.forwarder import Forwarder
+from msa.app.outbox import Outbox
+from msa.demo.stack import BackendProcess, run_msa_json
+from protocol import frame
+
+
+@pytest.fixture
+async def seeded(tmp_path):
+    url = f"sqlite:///{tmp_path / 'backend.db'}"
+    credentials = await run_msa_json("backend", "seed-demo", "--db", url)
+    return url, credentials
+
+
+def alarm(credentials, counter, key=None):
+    key = key or bytes.fromhex(credentials["key"])
+    device = int(credentials["device_id"], 16)
+    return frame.parse(frame.sign(key, frame.ALARM, device, counter, frame.alarm_payload(0, 3000)))
+
+
+async def test_frames_wait_while_the_backend_is_down_and_go_when_it_returns(seeded, tmp_path):
+    url, credentials = seeded
+    backend = BackendProcess(url, tmp_path / "backend.log")
+    address = await backend.start()  # learn a free port, then take the backend away
+    port = int(address.rsplit(":", 1)[1])
+    await backend.stop()
+
+    outbox = Outbox(tmp_path / "phone.db")
+    outbox.put(alarm(credentials, 1), None)
+    forwarder = Forwarder(outbox, address, credentials["phone_token"])
+    [entry] = outbox.pending()
+    assert not await forwarder.send(entry)
+    [entry] = outbox.pending()
+    assert entry.attempts == 1
+
+    delivered = asyncio.Event()
+    forwarder.on_delivered = lambda entry, answer: delivered.set()
+    running = asyncio.create_task(forwarder.run())
+    backend = BackendProcess(url, tmp_path / "backend2.log", port=port)
+    try:
+        await backend.start()
+        await asyncio.wait_for(delivered.wait(), 60)
+    finally:
+        running.cancel()
+        await backend.stop()
+        await forwarder.close()
+    assert outbox.count("pending") == 0
+
+
+async def test_a_refused_frame_is_kept_as_rejected_and_not_retried(seeded, tmp_path):
+    url, credentials = seeded
+    backend = BackendProcess(url, tmp_path / "backend.log")
+    address = await backend.start()
+    outbox = Outbox(tmp_path / "phone.db")
+    outbox.put(alarm(credentials, 1, key=bytes(32)), None)
+    outbox.put(alarm(credentials, 2), None)
+    forwarder = Forwarder(outbox, address, credentials["phone_token"])
+    try:
+        for entry in outbox.pending():
+            assert await forwarder.send(entry)  # settled: rejected, delivered
+    finally:
+        await backend.stop()
+        await forwarder.close()
+    assert outbox.count("pending") == 0
+    [(_, counter, reason)] = outbox.rejections()
+    assert counter == 1 and reason.startswith("422 bad_mac")

@@ -1,0 +1,69 @@
+"""The `msa` command: help, clear errors with meaningful exit codes, the demo."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+
+def msa(*args, timeout=60, cwd=None):
+    return subprocess.run(
+        [sys.executable, "-m", "msa.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=cwd,
+    )
+
+
+def test_no_command_prints_the_commands_and_exits_2():
+    result = msa()
+    assert result.returncode == 2
+    for command in ("demo", "board", "backend", "bench", "test"):
+        assert command in result.stdout
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["nosuch"], "invalid choice"),
+        (["demo", "--presses", "0"], "--presses must be at least 1"),
+        (["demo", "--presses", "many"], "invalid int value"),
+        (["bench", "nosuch"], "no benchmark 'nosuch'; one of: heap, latency"),
+        (["backend", "migrate", "--db", "mysql://x"], "unknown database URL"),
+    ],
+)
+def test_bad_arguments_get_one_clear_line_and_exit_2(args, message):
+    result = msa(*args)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_every_command_has_help():
+    for command in ("demo", "board", "backend", "bench", "test"):
+        result = msa(command, "--help")
+        assert result.returncode == 0, (command, result.stderr)
+        assert "usage: msa " + command in result.stdout
+
+
+def test_the_headless_demo_prints_one_json_object_per_alarm(tmp_path):
+    result = msa("demo", "--headless", "--presses", "2", "--json", "--dir", str(tmp_path / "d"))
+    assert result.returncode == 0, result.stderr
+    alarms = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [a["alarm"] for a in alarms] == [1, 2]
+    for alarm in alarms:
+        assert alarm["kind"] == "alarm"
+        assert list(alarm["hops_ms"]) == [
+            "press",
+            "ble_notify",
+            "app_receive",
+            "backend_commit",
+            "console_push",
+        ]
+        hops = list(alarm["hops_ms"].values())
+        assert hops == sorted(hops)  # each hop after the one before
+        assert alarm["latency_ms"] == alarm["hops_ms"]["console_push"] > 0
+    assert alarms[1]["counter"] > alarms[0]["counter"]
+    assert "CIC console   http://127.0.0.1:" in result.stderr
