@@ -20,7 +20,9 @@ import secrets
 from pathlib import Path
 from typing import Any
 
+from bumble.controller import Controller
 from bumble.link import LocalLink
+from bumble.transport import open_transport
 
 from boards.emulated.emulator import EmulatedBoard
 from msa.errors import NotAvailable, UsageError
@@ -33,6 +35,12 @@ def register(parser: argparse.ArgumentParser) -> None:
     run_ = actions.add_parser("run", help="flash the firmware, power on, serve until Ctrl-C")
     run_.add_argument("--device-id", type=lambda t: int(t, 16), help="provision with this id (hex)")
     run_.add_argument("--key", help="provision with this 32-byte key (hex); default: random")
+    run_.add_argument(
+        "--hci-port",
+        type=int,
+        metavar="PORT",
+        help="let a phone in another process join the board's air over TCP HCI",
+    )
     press = actions.add_parser("press", help="press the button")
     press.add_argument("--hold", type=int, default=150, metavar="MS", help="(%(default)s ms)")
     battery = actions.add_parser("battery", help="set the battery voltage")
@@ -88,12 +96,17 @@ async def _serve(args: argparse.Namespace) -> int:
         key = args.key or secrets.token_bytes(32).hex()
         board.provision({"device_id": args.device_id, "key": key})
     await board.power_on()
+    if args.hci_port is not None:
+        transport = await open_transport(f"tcp-server:127.0.0.1:{args.hci_port}")
+        Controller("phone", host_source=transport.source, host_sink=transport.sink, link=board.link)
     control = await asyncio.start_unix_server(
         lambda r, w: _control(board, r, w), path=str(args.dir / "control.sock")
     )
     print(f"msa board: serial port  {board.serial_port}   (mpremote connect {board.serial_port})")
     print(f"msa board: address      {board.address}")
     print(f"msa board: console log  {board.directory / 'console.log'}")
+    if args.hci_port is not None:
+        print(f"msa board: phone HCI    bumble:tcp-client:127.0.0.1:{args.hci_port}")
     print(f"msa board: control      msa board press|battery|power|status --dir {args.dir}")
     try:
         await asyncio.Event().wait()

@@ -17,6 +17,7 @@ from msa.errors import MsaError
 COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("msa.demo.cli", "run backend + emulated board + app link, ready to press"),
     "board": ("boards.emulated.cli", "run and drive an emulated board"),
+    "app": ("msa.app.cli", "the phone's app link: bond with a button, relay its alarms"),
     "backend": ("msa.backend.cli", "the dispatch + case backend (serve, migrate, seed)"),
     "bench": ("msa.benchcli", "run a benchmark from bench/ and print its figures"),
     "test": ("msa.testcli", "run the test suite (pytest); extra arguments go to pytest"),

@@ -1,0 +1,105 @@
+"""Each part in its own process, as on a bench: `msa board run` with its air on TCP
+HCI, `msa app` as the phone, `msa backend serve`. A press reaches the backend."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import sys
+
+import pytest
+
+from msa.demo.console_client import ConsoleClient
+from msa.demo.stack import BackendProcess, run_msa_json
+
+pytestmark = [pytest.mark.hil, pytest.mark.slow]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+async def start(*args: str) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "msa.cli",
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+
+
+async def line_with(process: asyncio.subprocess.Process, text: str) -> str:
+    while line := (await asyncio.wait_for(process.stdout.readline(), 30)).decode():
+        if text in line:
+            return line
+    raise AssertionError(f"the process ended without printing {text!r}")
+
+
+async def finish(process: asyncio.subprocess.Process) -> None:
+    if process.returncode is None:
+        process.terminate()
+        await process.wait()
+
+
+async def test_board_phone_and_backend_in_separate_processes(tmp_path):
+    database = f"sqlite:///{tmp_path / 'backend.db'}"
+    seeded = await run_msa_json("backend", "seed-demo", "--db", database)
+    backend = BackendProcess(database, tmp_path / "backend.log")
+    url = await backend.start()
+    hci = free_port()
+    board = await start(
+        "board",
+        "run",
+        "--dir",
+        str(tmp_path / "board"),
+        "--device-id",
+        seeded["device_id"],
+        "--key",
+        seeded["key"],
+        "--hci-port",
+        str(hci),
+    )
+    phone = None
+    console = ConsoleClient(url, seeded["operator_token"])
+    try:
+        address = (await line_with(board, "address")).split()[-1]
+        link = [
+            "--button",
+            address,
+            "--link",
+            f"bumble:tcp-client:127.0.0.1:{hci}",
+            "--dir",
+            str(tmp_path / "phone"),
+        ]
+        pairing = await start("app", "pair", *link)
+        assert "bonded" in await line_with(pairing, "bonded")
+        await pairing.wait()
+        phone = await start(
+            "app",
+            "run",
+            *link,
+            "--backend",
+            url,
+            "--phone-token",
+            seeded["phone_token"],
+            "--device-id",
+            seeded["device_id"],
+        )
+        await line_with(phone, "linked to the button")
+        await console.start()
+        seen = console.next_alarm()
+        control = await start("board", "press", "--dir", str(tmp_path / "board"))
+        assert await control.wait() == 0
+        event = await asyncio.wait_for(seen, 30)
+    finally:
+        await console.stop()
+        for process in (phone, board):
+            if process is not None:
+                await finish(process)
+        await backend.stop()
+    assert event["kind"] == "alarm"
+    assert event["device_id"] == seeded["device_id"]
