@@ -123,3 +123,15 @@ async def test_a_frame_with_a_wrong_mac_is_refused_and_nothing_is_stored(stack: 
 
 def _console_counters(stack: Stack) -> list[int]:
     return [e["counter"] for e in stack.console.alarms]
+
+
+@pytest.mark.postgres
+async def test_a_press_reaches_the_console_with_the_backend_on_postgresql(pg_cluster, tmp_path):
+    chain = Stack.fresh(tmp_path / "stack", pg_cluster.create_database("hil_press"))
+    try:
+        await chain.start()
+        alarm = await chain.press()
+        assert chain.console.alarms[-1]["counter"] == alarm.counter
+        assert (await chain.counts())["alarms"] == 1
+    finally:
+        await chain.stop()

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import os
 import select
 import signal
 import subprocess
@@ -26,22 +25,10 @@ from msa.backend.app import create_app
 from msa.backend.seed import seed_demo
 from msa.backend.server import READY_PREFIX
 from msa.backend.store import Store, open_store
-from msa.errors import NotAvailable
 from tests.backend.util import DEVICE_ID, KEY, OPERATOR_TOKEN, PHONE_TOKEN
 
 ROOT = Path(__file__).resolve().parents[2]
 _database_numbers = itertools.count(1)
-
-
-@pytest.fixture(scope="session")
-def pg_cluster() -> Iterator[pgcluster.PgCluster]:
-    try:
-        with pgcluster.cluster() as pg:
-            yield pg
-    except NotAvailable as error:
-        if os.environ.get("MSA_REQUIRE_POSTGRES") == "1":
-            pytest.fail(f"MSA_REQUIRE_POSTGRES=1, but: {error}")
-        pytest.skip(str(error))
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -123,8 +123,10 @@ class BumbleLink(ButtonLink):
         try:
             await connection.encrypt()
         except Exception as error:
+            if self.connection is None:
+                raise LinkError("the button went away while the link was encrypted") from error
             raise LinkError(
-                f"the button refused our bond ({error}): it may have been wiped; re-pair it"
+                f"the button refused our bond ({error!r}): it may have been wiped; re-pair it"
             ) from error
 
     async def subscribe(self, on_frame: FrameHandler) -> None:
