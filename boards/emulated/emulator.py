@@ -31,6 +31,7 @@ from typing import Any
 from bumble.link import LocalLink
 
 from boards import image
+from boards.emulated import board as definition  # constants only: CPython reads them too
 from boards.emulated.console import Console, make_terminal
 from boards.emulated.hardware import Hardware
 from boards.emulated.interpreter import micropython_path
@@ -39,13 +40,13 @@ from boards.emulated.radio import RadioStats
 log = logging.getLogger(__name__)
 
 ROM = Path(__file__).resolve().parent / "rom"
-BUTTON_PIN = 9  # as in boards/emulated/board.py
-# The firmware's budget is an ESP32's free MicroPython heap. On a real board
+BUTTON_PIN = definition.BUTTON_PIN
+# The firmware's budget is the board's HEAP_BYTES (an ESP32's). On a real board
 # `bluetooth` and `machine` are C modules; here they are Python (rom/) and take
 # heap of their own, so the interpreter gets that much more. The budget is
 # conservative all the same: this 64-bit port's objects are up to twice the
 # size of the ESP32's. (docs/firmware.md, "Heap")
-HEAP_BYTES = 96 * 1024
+HEAP_BYTES = definition.HEAP_BYTES
 ROM_HEAP_ALLOWANCE = 24 * 1024
 
 
