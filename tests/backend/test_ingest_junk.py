@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from msa.backend.timefmt import parse_iso
+from msa.timefmt import parse_iso
 from protocol import frame
 from tests.backend.conftest import count_rows
 from tests.backend.util import PHONE, body, signed

@@ -10,12 +10,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 
 from msa.app.outbox import Entry, Outbox
+from msa.timefmt import to_iso
 
 log = logging.getLogger(__name__)
 
@@ -25,12 +25,6 @@ REQUEST_TIMEOUT_S = 10.0
 DEFINITIVE = {400, 403, 404, 409, 422}  # the same request can never succeed
 
 Delivered = Callable[[Entry, dict[str, Any]], None]
-
-
-def iso(timestamp: float) -> str:
-    """Unix seconds as the API's ISO 8601 UTC with milliseconds."""
-    moment = datetime.fromtimestamp(timestamp, UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 class Forwarder:
@@ -78,7 +72,8 @@ class Forwarder:
         self, data: bytes, received_at: float, location: dict[str, Any] | None
     ) -> httpx.Response:
         """One request of SPEC §7, as is: no retry, no bookkeeping."""
-        body = {"frame": data.hex(), "received_at": iso(received_at), "location": location}
+        received = to_iso(round(received_at * 1000))
+        body = {"frame": data.hex(), "received_at": received, "location": location}
         return await self.client.post(self.url, json=body, headers=self.headers)
 
     async def send(self, entry: Entry) -> bool:

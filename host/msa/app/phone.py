@@ -16,9 +16,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from msa.app.forwarder import Forwarder, iso
+from msa.app.forwarder import Forwarder
 from msa.app.link import ButtonLink, LinkError
 from msa.app.outbox import Outbox
+from msa.timefmt import now_ms, to_iso
 from protocol import frame
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,7 @@ class Location:
             "lat": self.lat,
             "lon": self.lon,
             "accuracy_m": self.accuracy_m,
-            "fix_at": iso(time.time()),
+            "fix_at": to_iso(now_ms()),
         }
 
 

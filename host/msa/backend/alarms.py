@@ -15,7 +15,7 @@ from typing import Any
 from msa.backend.push import PushChannel
 from msa.backend.store import Store, StoreUnavailable
 from msa.backend.store.base import Address, Alarm, Case, Location, Person
-from msa.backend.timefmt import to_iso
+from msa.timefmt import to_iso
 
 log = logging.getLogger(__name__)
 

@@ -35,7 +35,7 @@ from msa.backend.push import Subscription
 from msa.backend.services import services
 from msa.backend.store import Store, StoreUnavailable
 from msa.backend.store.base import AuditEntry, Operator
-from msa.backend.timefmt import now_ms, to_iso
+from msa.timefmt import now_ms, to_iso
 
 log = logging.getLogger(__name__)
 

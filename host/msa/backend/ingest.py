@@ -23,7 +23,7 @@ from msa.backend.auth import bearer_token, hash_token
 from msa.backend.errors import ApiError
 from msa.backend.services import services
 from msa.backend.store.base import Commit, Location, NewAlarm, NewFrame
-from msa.backend.timefmt import parse_iso, to_iso
+from msa.timefmt import parse_iso, to_iso
 from protocol import frame as wire
 
 MAX_BODY_BYTES = 4096

@@ -35,6 +35,7 @@ from msa.app.outbox import Outbox
 from msa.app.phone import GHENT, Phone
 from msa.demo.console_client import ConsoleClient
 from msa.errors import MsaError
+from msa.timefmt import parse_iso
 from protocol import frame
 
 log = logging.getLogger(__name__)
@@ -221,7 +222,7 @@ class Stack:
         alarm = self.frames.get((int(event["device_id"], 16), int(event["counter"])))
         if alarm is None:
             return
-        alarm.t.setdefault("backend_commit", parse_iso(event["committed_at"]))
+        alarm.t.setdefault("backend_commit", parse_iso(event["committed_at"]) / 1000)
         alarm.t.setdefault("console_push", at)
 
     # -- the bench's hand ------------------------------------------------------------
@@ -295,12 +296,6 @@ class Stack:
         if self.board is not None:
             await self.board.close()
         await self.backend.stop()
-
-
-def parse_iso(text: str) -> float:
-    from datetime import datetime
-
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
 def default_directory() -> Path:

@@ -27,7 +27,7 @@ from msa.backend.store.base import (
     PersonDraft,
 )
 from msa.backend.store.queries import Row
-from msa.backend.timefmt import now_ms
+from msa.timefmt import now_ms
 
 
 class Connection(Protocol):

@@ -1,4 +1,4 @@
-"""Instants as the backend keeps them (epoch milliseconds) and speaks them (ISO 8601)."""
+"""Instants as msa keeps them (epoch milliseconds) and speaks them (ISO 8601 UTC, ms)."""
 
 from __future__ import annotations
 
