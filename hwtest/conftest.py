@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from bumble.link import LocalLink
@@ -48,6 +49,17 @@ def target(request: pytest.FixtureRequest) -> Target:
     if ble not in ("bumble", "bleak"):
         raise pytest.UsageError(f"--ble {ble!r}: use bumble or bleak")
     return Target(kind, port or None, ble)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
+    """Attach the board's console log to the report of a failed case."""
+    report = yield
+    if report.failed:
+        for log in sorted(Path(item.funcargs.get("tmp_path", "/nonexistent")).rglob("console.log")):
+            tail = log.read_text(errors="replace")[-3000:]
+            report.sections.append((f"board console ({log})", tail))
+    return report
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""`msa test`: the whole test suite, exactly as CI runs it."""
+"""`msa test`: the whole test suite, exactly as CI runs it; JUnit XML in reports/."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    command = [sys.executable, "-m", "pytest"]
+    command = [sys.executable, "-m", "pytest", f"--junitxml={ROOT / 'reports' / 'junit.xml'}"]
     if args.fast:
         command += ["-m", "not slow"]
     command += args.extra
