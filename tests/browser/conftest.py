@@ -105,8 +105,11 @@ async def page(browser, request: pytest.FixtureRequest, tmp_path) -> AsyncIterat
 
 
 @pytest_asyncio.fixture(loop_scope="module")
-async def stack(tmp_path) -> AsyncIterator[Stack]:
-    """The whole chain, fresh for each test (the pattern of hwtest/conftest.py)."""
+async def stack(browser, tmp_path) -> AsyncIterator[Stack]:
+    """The whole chain, fresh for each test (the pattern of hwtest/conftest.py).
+
+    It asks for the browser first, so that a missing browser skips before the chain starts.
+    """
     chain = Stack.fresh(tmp_path / "stack")
     try:
         await chain.start()

@@ -61,7 +61,16 @@ function render(card, alarm) {
   fill(card, ".banner-time", "pressed " + time(alarm.pressed_at || alarm.received_at));
 
   const person = card.querySelector(".person");
-  person.textContent = personText(alarm.person);
+  person.replaceChildren();
+  if (alarm.person.confidential) {
+    person.textContent = personText(alarm.person);
+  } else {
+    // The number on a line of its own, never broken: the operator may have to call it.
+    const phone = document.createElement("span");
+    phone.className = "phone";
+    phone.textContent = alarm.person.phone_number;
+    person.append(document.createTextNode(alarm.person.name), phone);
+  }
   person.classList.toggle("confidential", alarm.person.confidential);
   fill(card, ".battery", "Button battery: " + (alarm.battery_mv / 1000).toFixed(2) + " V");
 
