@@ -24,8 +24,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from bumble.link import LocalLink
-
+from boards.emulated.air import Air
 from boards.emulated.emulator import HEAP_BYTES, ROM, ROM_HEAP_ALLOWANCE, EmulatedBoard
 from boards.emulated.interpreter import micropython_path
 from msa.app.forwarder import Forwarder
@@ -103,7 +102,7 @@ async def _bisect(folder: Path, args: argparse.Namespace) -> dict[str, Any]:
 
 async def _workload(folder: Path, heap: int, presses: int) -> bool:
     """Boot, bond, press, cut the power, press again; False on a MemoryError or a stall."""
-    air = LocalLink()
+    air = Air()
     board = EmulatedBoard(folder / "board", air, heap_bytes=heap - ROM_HEAP_ALLOWANCE)
     board.flash_firmware()
     board.provision({"device_id": DEVICE_ID, "key": "11" * 32})

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from bumble.link import LocalLink
 
+from boards.emulated.air import Air
 from boards.emulated.emulator import EmulatedBoard
 from msa.demo.stack import Stack
 
@@ -82,7 +82,7 @@ async def board(target: Target, tmp_path) -> AsyncIterator[EmulatedBoard]:
     """A provisioned board on its own air, with no phone and no backend."""
     if target.kind != "emulated":
         pytest.skip("this case drives the emulated board's hardware directly")
-    device = EmulatedBoard(tmp_path / "board", LocalLink())
+    device = EmulatedBoard(tmp_path / "board", Air())
     device.flash_firmware()
     device.provision({"device_id": 0x0BADCAFE, "key": "42" * 32})
     try:

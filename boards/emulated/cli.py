@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from bumble.controller import Controller
-from bumble.link import LocalLink
 from bumble.transport import open_transport
 
+from boards.emulated.air import Air
 from boards.emulated.emulator import EmulatedBoard
 from msa.errors import NotAvailable, UsageError
 
@@ -90,7 +90,7 @@ async def _ask(directory: Path, request: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _serve(args: argparse.Namespace) -> int:
-    board = EmulatedBoard(args.dir, LocalLink())
+    board = EmulatedBoard(args.dir, Air())
     board.flash_firmware()
     if args.device_id is not None:
         key = args.key or secrets.token_bytes(32).hex()

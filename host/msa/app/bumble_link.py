@@ -4,9 +4,11 @@ emulated board in this process), or any Bumble HCI transport."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import secrets
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,6 +32,24 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DISCONNECT_TIMEOUT_S = 5.0
+
+
+@contextlib.contextmanager
+def failing_as_link_error(what: str) -> Iterator[None]:
+    """Turn whatever a Bumble request raises into LinkError. When the link drops,
+    Bumble cancels the pending ATT request's future: that CancelledError is the
+    link's failure, not our task being cancelled, and must not end the task."""
+    try:
+        yield
+    except LinkError:
+        raise
+    except asyncio.CancelledError as error:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise
+        raise LinkError(f"{what}: the link dropped") from error
+    except Exception as error:  # Bumble raises core.TimeoutError, ATT and HCI errors
+        raise LinkError(f"{what}: {error!r}") from error
 
 
 def phone_address(data_dir: Path) -> str:
@@ -107,10 +127,8 @@ class BumbleLink(ButtonLink):
 
     async def pair(self) -> None:
         connection = self._connection()
-        try:
+        with failing_as_link_error("pairing with the button failed"):
             await connection.pair()
-        except Exception as error:
-            raise LinkError(f"pairing with the button failed: {error}") from error
 
     async def secure(self) -> None:
         connection = self._connection()
@@ -121,46 +139,50 @@ class BumbleLink(ButtonLink):
                 "pair them at the tech desk first (msa app pair)"
             )
         try:
-            await connection.encrypt()
-        except Exception as error:
+            with failing_as_link_error("encrypting the link"):
+                await connection.encrypt()
+        except LinkError as error:
             if self.connection is None:
                 raise LinkError("the button went away while the link was encrypted") from error
             raise LinkError(
-                f"the button refused our bond ({error!r}): it may have been wiped; re-pair it"
+                f"the button refused our bond ({error}): it may have been wiped; re-pair it"
             ) from error
 
     async def subscribe(self, on_frame: FrameHandler) -> None:
         connection = self._connection()
         peer = Peer(connection)
-        self.mtu = await peer.request_mtu(PREFERRED_MTU)
-        services = await peer.discover_service(UUID(gatt.SERVICE_UUID))
-        if not services:
-            raise LinkError(f"{self.address} has no msa service: is it an msa button?")
-        found = await peer.discover_characteristics([UUID(gatt.FRAME_UUID)], services[0])
-        if not found:
-            raise LinkError(f"{self.address} has no Frame characteristic")
-        self.characteristic = found[0]
-        await peer.subscribe(self.characteristic, lambda value: on_frame(bytes(value)))
+        with failing_as_link_error("subscribing to the button"):
+            self.mtu = await peer.request_mtu(PREFERRED_MTU)
+            services = await peer.discover_service(UUID(gatt.SERVICE_UUID))
+            if not services:
+                raise LinkError(f"{self.address} has no msa service: is it an msa button?")
+            found = await peer.discover_characteristics([UUID(gatt.FRAME_UUID)], services[0])
+            if not found:
+                raise LinkError(f"{self.address} has no Frame characteristic")
+            self.characteristic = found[0]
+            await peer.subscribe(self.characteristic, lambda value: on_frame(bytes(value)))
 
     async def write(self, data: bytes) -> None:
         if self.characteristic is None:
             raise LinkError("not subscribed to the button")
-        try:
+        with failing_as_link_error("write to the button failed"):
             await self.characteristic.write_value(data, with_response=True)
-        except Exception as error:
-            raise LinkError(f"write to the button failed: {error}") from error
 
     async def read(self) -> bytes:
         if self.characteristic is None:
             raise LinkError("not subscribed to the button")
-        return bytes(await self.characteristic.read_value())
+        with failing_as_link_error("read from the button failed"):
+            return bytes(await self.characteristic.read_value())
 
     async def disconnect(self) -> None:
         if self.connection is None:
             return
         try:
-            await self.connection.disconnect()
-            await asyncio.wait_for(self.disconnected.wait(), DISCONNECT_TIMEOUT_S)
+            # Bumble waits for the controller's event, which a link the
+            # controller has already forgotten never sends.
+            async with asyncio.timeout(DISCONNECT_TIMEOUT_S):
+                await self.connection.disconnect()
+                await self.disconnected.wait()
         except Exception:  # already gone
             log.debug("disconnect failed", exc_info=True)
         if self.connection is not None:  # no event came: forget the link ourselves

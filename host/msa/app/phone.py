@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 RECONNECT_FIRST_S = 0.2
 RECONNECT_MAX_S = 10.0
 READ_POLL_S = 1.0  # when the MTU is too small for notifications (SPEC §6)
+LINK_UP_S = 15.0  # connect, encrypt, discover, subscribe, TIME: longer is a stuck link
 
 
 @dataclass
@@ -102,11 +103,17 @@ class Phone:
             delay = min(delay * 2, RECONNECT_MAX_S)
 
     async def _link_up(self) -> None:
-        await self.link.connect()
-        await self.link.secure()
-        await self.link.subscribe(self._on_notification)
-        now = int(time.time())
-        await self.link.write(frame.control(frame.TIME, self.device_id, 0, frame.time_payload(now)))
+        try:
+            async with asyncio.timeout(LINK_UP_S):
+                await self.link.connect()
+                await self.link.secure()
+                await self.link.subscribe(self._on_notification)
+                now = frame.time_payload(int(time.time()))
+                await self.link.write(frame.control(frame.TIME, self.device_id, 0, now))
+        except TimeoutError:
+            raise LinkError(
+                f"the link to the button took over {LINK_UP_S:.0f} s; retrying"
+            ) from None
         self.linked.set()
         log.info("linked to the button %s (MTU %d)", self.link.address, self.link.mtu)
 

@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from bumble.link import LocalLink
 
+from boards.emulated.air import Air
 from boards.emulated.emulator import EmulatedBoard
 from msa.app.forwarder import Forwarder
 from msa.app.link import open_link
@@ -148,7 +148,7 @@ class Stack:
     def __init__(self, directory: Path, database_url: str | None = None) -> None:
         self.directory = directory
         self.database_url = database_url or f"sqlite:///{directory / 'backend.db'}"
-        self.air = LocalLink()
+        self.air = Air()
         self.backend = BackendProcess(self.database_url, directory / "backend.log")
         self.board: EmulatedBoard | None = None
         self.phone: Phone | None = None
