@@ -1,0 +1,162 @@
+"""A fleet of buttons for the backend benchmarks: seeded devices and phones, the
+frames they send, and a heartbeat flood at a fixed rate from its own process.
+
+The flood is open-loop (it sends at the rate it was given, whatever the answers
+take) so that a slow backend shows as a lower achieved rate and longer alarm
+latency, not as a politely slower client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from msa.backend.auth import hash_token
+from msa.backend.seed import DEMO_CASE
+from msa.backend.store import open_store
+from msa.timefmt import to_iso
+from protocol import frame
+
+FIRST_DEVICE = 0x10000000
+OPERATOR_TOKEN = "bench-operator-token"
+LOCATION = {"lat": 51.0543, "lon": 3.7174, "accuracy_m": 8.0, "fix_at": "2026-11-23T19:02:02.900Z"}
+
+
+@dataclass
+class Fleet:
+    """`size` buttons, each with its key, its phone's token and its next counter."""
+
+    size: int
+    first_counter: int = 1
+    counters: list[int] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.counters = [self.first_counter] * self.size
+
+    @staticmethod
+    def device_id(i: int) -> int:
+        return FIRST_DEVICE + i
+
+    @staticmethod
+    def key(i: int) -> bytes:
+        return (FIRST_DEVICE + i).to_bytes(4, "big") * 8
+
+    @staticmethod
+    def token(i: int) -> str:
+        return f"bench-phone-{i}"
+
+    def headers(self, i: int) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(i)}"}
+
+    def next_frame(self, i: int, kind: int) -> bytes:
+        counter = self.counters[i]
+        self.counters[i] += 1
+        now = int(time.time())
+        if kind == frame.HEARTBEAT:
+            payload = frame.heartbeat_payload(now, 2950, 3600)
+        else:
+            payload = frame.alarm_payload(now, 2950)
+        return frame.sign(self.key(i), kind, self.device_id(i), counter, payload)
+
+    def body(self, i: int, kind: int) -> dict[str, Any]:
+        received_at = to_iso(int(time.time() * 1000))
+        raw = self.next_frame(i, kind)
+        return {"frame": raw.hex(), "received_at": received_at, "location": LOCATION}
+
+
+async def seed(database_url: str, fleet: Fleet) -> None:
+    """One case whose person carries every button of the fleet, and an operator."""
+    store = await open_store(database_url)
+    try:
+        await store.migrate()
+        person_id = (await store.create_case(DEMO_CASE)).person_ids[0]
+        for i in range(fleet.size):
+            await store.register_device(fleet.device_id(i), fleet.key(i), person_id)
+            await store.link_phone(hash_token(fleet.token(i)), person_id, fleet.device_id(i))
+        await store.add_operator("bench-operator", hash_token(OPERATOR_TOKEN), "cic_operator")
+    finally:
+        await store.close()
+
+
+async def post(client: httpx.AsyncClient, fleet: Fleet, i: int, kind: int) -> int:
+    body, headers = fleet.body(i, kind), fleet.headers(i)
+    response = await client.post("/api/v1/frames", json=body, headers=headers)
+    return response.status_code
+
+
+def start_flood(url: str, fleet: Fleet, rate: float, seconds: float) -> Flood:
+    flood = Flood(url, fleet, rate, seconds)
+    flood.process.start()
+    return flood
+
+
+class Flood:
+    """Heartbeats from every button of `fleet` but button 0 (which presses) at
+    `rate` per second, for `seconds`, from a separate process; `result()` gives
+    what was sent and accepted."""
+
+    def __init__(self, url: str, fleet: Fleet, rate: float, seconds: float) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._results = context.Queue()
+        self.process = context.Process(
+            target=_flood_main,
+            args=(url, fleet.size, fleet.first_counter, rate, seconds, self._results),
+            daemon=True,
+        )
+
+    def wait_started(self, timeout: float = 60.0) -> None:
+        """Return once the flood is sending."""
+        if self._results.get(timeout=timeout) != "started":
+            raise RuntimeError("the flood process did not start")
+
+    def result(self, timeout: float = 120.0) -> dict[str, Any]:
+        result = self._results.get(timeout=timeout)
+        self.process.join(timeout)
+        return result
+
+
+def _flood_main(url: str, size: int, first_counter: int, rate: float, seconds: float, out) -> None:
+    out.put(asyncio.run(_flood(url, Fleet(size, first_counter), rate, seconds, out)))
+
+
+async def _flood(url: str, fleet: Fleet, rate: float, seconds: float, out) -> dict[str, Any]:
+    limits = httpx.Limits(max_connections=64)
+    statuses: dict[int, int] = {}
+    in_flight: set[asyncio.Task[int]] = set()
+
+    def done(task: asyncio.Task[int]) -> None:
+        in_flight.discard(task)
+        code = task.result() if not task.exception() else 0
+        statuses[code] = statuses.get(code, 0) + 1
+
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30.0) as client:
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        sent = 0
+        out.put("started")
+        while (elapsed := loop.time() - start) < seconds:
+            due = int(elapsed * rate)
+            while sent < due:
+                button = 1 + sent % (fleet.size - 1)  # button 0 is the one that presses
+                task = asyncio.create_task(post(client, fleet, button, frame.HEARTBEAT))
+                task.add_done_callback(done)
+                in_flight.add(task)
+                sent += 1
+            await asyncio.sleep(0.005)  # pacing the open loop, not synchronisation
+        sending_s = loop.time() - start
+        if in_flight:
+            await asyncio.wait(in_flight)
+        total_s = loop.time() - start
+    accepted = statuses.get(200, 0)
+    return {
+        "sent": sent,
+        "accepted": accepted,
+        "statuses": {str(k): v for k, v in sorted(statuses.items())},
+        "offered_per_s": round(sent / sending_s, 1),
+        "accepted_per_s": round(accepted / total_s, 1),
+    }

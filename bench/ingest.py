@@ -1,0 +1,138 @@
+"""Heartbeat ingestion rate over HTTP, against the raw insert rate of the same database.
+
+For each engine (SQLite, and PostgreSQL where its binaries are installed), one
+run seeds a fleet of buttons, then measures in the same database:
+
+- raw: the store's own one-frame transaction (`Store.commit_frame`), in this
+  process, no HTTP, no token, no MAC: what the database alone allows;
+- http: signed heartbeats POSTed to `msa backend serve` (a child process) by
+  `--clients` concurrent phones: parsing, token, MAC, commit, answer.
+
+The ratio http / raw is the share of the database's rate the backend delivers
+(goal: at least 0.5).
+
+    msa bench ingest --json [--frames 3000] [--clients 32] [--db sqlite|postgres|both]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench._fleet import Fleet, post, seed
+from msa.backend import pgcluster
+from msa.backend.auth import hash_token
+from msa.backend.store import open_store
+from msa.backend.store.base import NewFrame
+from msa.demo.stack import BackendProcess
+from msa.errors import NotAvailable
+from protocol import frame
+
+FLEET = 200
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--frames", type=int, default=3000, help="heartbeats per measurement")
+    parser.add_argument("--clients", type=int, default=32, help="concurrent phones")
+    parser.add_argument("--db", choices=("sqlite", "postgres", "both"), default="both")
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    figures: dict[str, Any] = {"frames": args.frames, "clients": args.clients}
+    with tempfile.TemporaryDirectory(prefix="msa-bench-") as folder:
+        if args.db in ("sqlite", "both"):
+            url = f"sqlite:///{folder}/ingest.db"
+            figures["sqlite"] = asyncio.run(_measure(url, Path(folder), args))
+        if args.db in ("postgres", "both"):
+            try:
+                with pgcluster.cluster() as pg:
+                    url = pg.create_database("ingest")
+                    figures["postgres"] = asyncio.run(_measure(url, Path(folder), args))
+            except NotAvailable as error:
+                figures["postgres"] = f"not measured: {error}"
+    return figures
+
+
+async def _measure(url: str, folder: Path, args: argparse.Namespace) -> dict[str, Any]:
+    fleet = Fleet(FLEET)
+    await seed(url, fleet)
+    raw = await _raw_rate(url, fleet, args.frames, args.clients)
+    backend = BackendProcess(url, folder / "backend.log")
+    await backend.start()
+    try:
+        http = await _http_rate(backend.url, fleet, args.frames, args.clients)
+    finally:
+        await backend.stop()
+    return {
+        "raw_per_s": round(raw, 1),
+        "http_per_s": round(http, 1),
+        "ratio": round(http / raw, 3),
+    }
+
+
+async def _raw_rate(url: str, fleet: Fleet, frames: int, clients: int) -> float:
+    store = await open_store(url)
+    try:
+        phone_ids = []
+        for i in range(fleet.size):
+            context = await store.ingest_context(hash_token(fleet.token(i)), fleet.device_id(i))
+            assert context is not None, "the fleet was not seeded"
+            phone_ids.append(context.phone_id)
+        queue = [_new_frame(fleet, n % fleet.size, phone_ids) for n in range(frames)]
+        start = time.perf_counter()
+        await _in_parallel(clients, frames, lambda n: store.commit_frame(queue[n]))
+        return frames / (time.perf_counter() - start)
+    finally:
+        await store.close()
+
+
+def _new_frame(fleet: Fleet, i: int, phone_ids: list[int]) -> NewFrame:
+    raw = fleet.next_frame(i, frame.HEARTBEAT)
+    parsed = frame.parse(raw)
+    fields = parsed.fields()
+    now_ms = int(time.time() * 1000)
+    return NewFrame(
+        device_id=parsed.device_id,
+        counter=parsed.counter,
+        type=parsed.type,
+        raw=raw,
+        time_s=fields["time_s"],
+        battery_mv=fields["battery_mv"],
+        uptime_s=fields["uptime_s"],
+        phone_id=phone_ids[i],
+        received_at=now_ms,
+        location=None,
+        alarm=None,
+    )
+
+
+async def _http_rate(url: str, fleet: Fleet, frames: int, clients: int) -> float:
+    limits = httpx.Limits(max_connections=clients)
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30.0) as client:
+        start = time.perf_counter()
+        statuses = await _in_parallel(
+            clients, frames, lambda n: post(client, fleet, n % fleet.size, frame.HEARTBEAT)
+        )
+        elapsed = time.perf_counter() - start
+    refused = [s for s in statuses if s != 200]
+    if refused:
+        raise RuntimeError(f"{len(refused)} heartbeats refused (e.g. HTTP {refused[0]})")
+    return frames / elapsed
+
+
+async def _in_parallel(workers: int, total: int, job) -> list[Any]:
+    results: list[Any] = [None] * total
+    next_job = iter(range(total))
+
+    async def worker() -> None:
+        for n in next_job:
+            results[n] = await job(n)
+
+    await asyncio.gather(*(worker() for _ in range(workers)))
+    return results
