@@ -132,7 +132,8 @@ async def post_frame(request: Request) -> JSONResponse:
     frame = req.frame
     device_hex = f"{frame.device_id:08x}"
     backend = services(request)
-    context = await backend.store.ingest_context(hash_token(token), frame.device_id)
+    urgent = frame.type in _ALARM_TYPES  # alarms go before routine traffic
+    context = await backend.store.ingest_context(hash_token(token), frame.device_id, urgent)
     if context is None:
         raise ApiError(
             401, "unauthorized", "This phone token is not known; re-provision the phone."

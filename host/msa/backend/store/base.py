@@ -206,12 +206,16 @@ class Store(Protocol):
 
     async def close(self) -> None: ...
 
-    async def ingest_context(self, token_sha256: str, device_id: int) -> IngestContext | None:
-        """The phone with this token hash, and the device; None for an unknown token."""
+    async def ingest_context(
+        self, token_sha256: str, device_id: int, urgent: bool = False
+    ) -> IngestContext | None:
+        """The phone with this token hash, and the device; None for an unknown token.
+        `urgent` (for an alarm) goes before routine work waiting for the database."""
         ...
 
     async def commit_frame(self, frame: NewFrame) -> Commit:
-        """Store a frame and its alarm atomically, unless its (device, counter) exists."""
+        """Store a frame and its alarm atomically, unless its (device, counter) exists.
+        A frame with an alarm goes before routine work waiting for the database."""
         ...
 
     async def alarm(self, alarm_id: int) -> Alarm | None: ...

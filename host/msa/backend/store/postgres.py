@@ -1,6 +1,7 @@
 """The PostgreSQL store (asyncpg): production and CI.
 
-A connection pool; every `Store` method takes one connection for one transaction.
+A connection pool; every `Store` method takes one connection for one transaction,
+through `Lanes` that keep the last connections for alarms.
 Lost connections, a server shutting down or refusing, and transient conflicts
 become `StoreUnavailable`, which the HTTP layer answers with 503 so the phone retries.
 """
@@ -14,9 +15,11 @@ from contextlib import asynccontextmanager
 import asyncpg
 
 from msa.backend.store.base import StoreUnavailable
+from msa.backend.store.lanes import Lanes
 from msa.backend.store.sql import Connection, Row, SqlStore
 
 _ACQUIRE_TIMEOUT_S = 5.0
+_ALARM_CONNECTIONS = 2  # of the pool, never taken by routine traffic
 _MIGRATION_LOCK = 0x6D7361  # any constant; "msa"
 
 _TRANSIENT: tuple[type[BaseException], ...] = (
@@ -49,8 +52,9 @@ class PostgresStore(SqlStore):
 
     dialect = "postgresql"
 
-    def __init__(self, pool: asyncpg.Pool, url: str) -> None:
+    def __init__(self, pool: asyncpg.Pool, url: str, max_connections: int) -> None:
         self._pool = pool
+        self._lanes = Lanes(max_connections, reserved=_ALARM_CONNECTIONS)
         self.url = url
 
     @classmethod
@@ -60,23 +64,30 @@ class PostgresStore(SqlStore):
             pool = await asyncpg.create_pool(url, min_size=1, max_size=max_connections)
         except (*_TRANSIENT, asyncpg.PostgresError) as error:
             raise StoreUnavailable(f"cannot reach PostgreSQL at {_public(url)}: {error}") from error
-        return cls(pool, url)
+        return cls(pool, url, max_connections)
 
     async def close(self) -> None:
         await self._pool.close()
 
     @asynccontextmanager
-    async def _connection(self) -> AsyncIterator[Connection]:
+    async def _connection(self, urgent: bool = False) -> AsyncIterator[Connection]:
         try:
-            async with self._pool.acquire(timeout=_ACQUIRE_TIMEOUT_S) as raw:
+            async with (
+                self._lanes.enter(urgent),
+                self._pool.acquire(timeout=_ACQUIRE_TIMEOUT_S) as raw,
+            ):
                 yield PostgresConnection(raw)
         except _TRANSIENT as error:
             raise self._unavailable(error) from error
 
     @asynccontextmanager
-    async def _transaction(self) -> AsyncIterator[Connection]:
+    async def _transaction(self, urgent: bool = False) -> AsyncIterator[Connection]:
         try:
-            async with self._pool.acquire(timeout=_ACQUIRE_TIMEOUT_S) as raw, raw.transaction():
+            async with (
+                self._lanes.enter(urgent),
+                self._pool.acquire(timeout=_ACQUIRE_TIMEOUT_S) as raw,
+                raw.transaction(),
+            ):
                 yield PostgresConnection(raw)
         except _TRANSIENT as error:
             raise self._unavailable(error) from error

@@ -56,11 +56,12 @@ class SqlStore(ABC):
     dialect: str
 
     @abstractmethod
-    def _transaction(self) -> AbstractAsyncContextManager[Connection]:
-        """A connection inside a write transaction, committed when the block ends."""
+    def _transaction(self, urgent: bool = False) -> AbstractAsyncContextManager[Connection]:
+        """A connection inside a write transaction, committed when the block ends;
+        `urgent` (an alarm's) goes before routine work waiting for the database."""
 
     @abstractmethod
-    def _connection(self) -> AbstractAsyncContextManager[Connection]:
+    def _connection(self, urgent: bool = False) -> AbstractAsyncContextManager[Connection]:
         """A connection for reads (each statement sees committed data)."""
 
     @abstractmethod
@@ -93,8 +94,10 @@ class SqlStore(ABC):
 
     # --- ingestion -------------------------------------------------------------
 
-    async def ingest_context(self, token_sha256: str, device_id: int) -> IngestContext | None:
-        async with self._connection() as conn:
+    async def ingest_context(
+        self, token_sha256: str, device_id: int, urgent: bool = False
+    ) -> IngestContext | None:
+        async with self._connection(urgent) as conn:
             row = await fetchrow(conn, queries.INGEST_CONTEXT, token_sha256, device_id)
         if row is None:
             return None
@@ -108,7 +111,7 @@ class SqlStore(ABC):
     async def commit_frame(self, frame: NewFrame) -> Commit:
         loc = frame.location
         position = (loc.lat, loc.lon, loc.accuracy_m, loc.fix_at) if loc else (None,) * 4
-        async with self._transaction() as conn:
+        async with self._transaction(urgent=frame.alarm is not None) as conn:
             committed_at = now_ms()
             row = await fetchrow(
                 conn,

@@ -1,13 +1,13 @@
 """The SQLite store: one file, nothing to install; the default engine.
 
 One connection, in WAL mode with `synchronous=FULL` (a commit survives a power
-cut), foreign keys on. Its operations are serialised by an asyncio lock, which is
-also what makes a transaction: SQLite has one writer at a time anyway.
+cut), foreign keys on. Its operations take turns through one-place `Lanes`
+(alarms first), which is also what makes a transaction: SQLite has one writer
+at a time anyway.
 """
 
 from __future__ import annotations
 
-import asyncio
 import re
 import sqlite3
 from collections.abc import AsyncIterator, Iterator
@@ -18,6 +18,7 @@ from pathlib import Path
 import aiosqlite
 
 from msa.backend.store.base import StoreUnavailable
+from msa.backend.store.lanes import Lanes
 from msa.backend.store.sql import Connection, Row, SqlStore
 
 _PARAMETER = re.compile(r"\$(\d+)")
@@ -65,7 +66,7 @@ class SqliteStore(SqlStore):
     def __init__(self, db: aiosqlite.Connection, path: str) -> None:
         self._db = db
         self._conn = SqliteConnection(db)
-        self._lock = asyncio.Lock()
+        self._lanes = Lanes(1)
         self.path = path
 
     @classmethod
@@ -92,21 +93,21 @@ class SqliteStore(SqlStore):
         return cls(db, path)
 
     async def close(self) -> None:
-        async with self._lock:
+        async with self._lanes.enter():
             await self._db.close()
 
     async def _lock_migrations(self, conn: Connection) -> None:
         pass  # BEGIN IMMEDIATE already holds the database's one write lock
 
     @asynccontextmanager
-    async def _connection(self) -> AsyncIterator[SqliteConnection]:
-        async with self._lock:
+    async def _connection(self, urgent: bool = False) -> AsyncIterator[SqliteConnection]:
+        async with self._lanes.enter(urgent):
             with _unavailable_on_failure(self.path):
                 yield self._conn
 
     @asynccontextmanager
-    async def _transaction(self) -> AsyncIterator[SqliteConnection]:
-        async with self._lock:
+    async def _transaction(self, urgent: bool = False) -> AsyncIterator[SqliteConnection]:
+        async with self._lanes.enter(urgent):
             with _unavailable_on_failure(self.path):
                 await self._db.execute("BEGIN IMMEDIATE")
                 try:

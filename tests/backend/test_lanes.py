@@ -1,0 +1,135 @@
+"""Alarms first: an alarm waiting for the database goes before every heartbeat
+that waits with it, and routine traffic never takes the alarms' reserved places."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from bench._fleet import Fleet, seed
+from msa.backend.auth import hash_token
+from msa.backend.store import open_store
+from msa.backend.store.base import NewAlarm, NewFrame
+from msa.backend.store.lanes import Lanes
+from protocol import frame
+
+
+async def _enter_and_note(lanes: Lanes, name: str, urgent: bool, order: list[str]) -> None:
+    async with lanes.enter(urgent):
+        order.append(name)
+
+
+async def test_an_urgent_entry_goes_before_the_routine_ones_waiting():
+    lanes, order = Lanes(1), []
+    release = asyncio.Event()
+
+    async def holder() -> None:
+        async with lanes.enter():
+            await release.wait()
+
+    held = asyncio.create_task(holder())
+    await asyncio.sleep(0)  # let the holder in
+    routine = [
+        asyncio.create_task(_enter_and_note(lanes, f"hb{n}", False, order)) for n in range(5)
+    ]
+    urgent = asyncio.create_task(_enter_and_note(lanes, "alarm", True, order))
+    await asyncio.sleep(0)  # everyone queues
+    assert lanes.busy == 1 and order == []
+    release.set()
+    await asyncio.gather(held, urgent, *routine)
+    assert order == ["alarm", "hb0", "hb1", "hb2", "hb3", "hb4"]
+    assert lanes.busy == 0
+
+
+async def test_routine_traffic_leaves_the_reserved_places_to_alarms():
+    lanes = Lanes(3, reserved=1)
+    release = asyncio.Event()
+    inside: list[str] = []
+
+    async def stay(name: str, urgent: bool) -> None:
+        async with lanes.enter(urgent):
+            inside.append(name)
+            await release.wait()
+
+    tasks = [asyncio.create_task(stay(f"hb{n}", False)) for n in range(4)]
+    await asyncio.sleep(0)
+    assert sorted(inside) == ["hb0", "hb1"]  # the third place is the alarms'
+    tasks.append(asyncio.create_task(stay("alarm", True)))
+    await asyncio.sleep(0)
+    assert "alarm" in inside
+    release.set()
+    await asyncio.gather(*tasks)
+    assert sorted(inside) == ["alarm", "hb0", "hb1", "hb2", "hb3"] and lanes.busy == 0
+
+
+async def test_a_cancelled_waiter_gives_its_place_back():
+    lanes, order = Lanes(1), []
+    release = asyncio.Event()
+
+    async def holder() -> None:
+        async with lanes.enter():
+            await release.wait()
+
+    held = asyncio.create_task(holder())
+    await asyncio.sleep(0)
+    cancelled = asyncio.create_task(_enter_and_note(lanes, "cancelled", True, order))
+    after = asyncio.create_task(_enter_and_note(lanes, "after", False, order))
+    await asyncio.sleep(0)
+    release.set()
+    cancelled.cancel()  # it may have been let in already: its place must come back
+    await asyncio.gather(held, after, return_exceptions=False)
+    with pytest.raises(asyncio.CancelledError):
+        await cancelled
+    assert order == ["after"] and lanes.busy == 0
+
+
+def _frame(
+    fleet: Fleet, i: int, phone_id: int, kind: int, person_case: tuple[int, int]
+) -> NewFrame:
+    raw = fleet.next_frame(i, kind)
+    parsed = frame.parse(raw)
+    alarm = None
+    if kind == frame.ALARM:
+        alarm = NewAlarm("alarm", person_case[0], person_case[1], None)
+    return NewFrame(
+        device_id=parsed.device_id,
+        counter=parsed.counter,
+        type=kind,
+        raw=raw,
+        time_s=parsed.fields()["time_s"],
+        battery_mv=2950,
+        uptime_s=None,
+        phone_id=phone_id,
+        received_at=int(time.time() * 1000),
+        location=None,
+        alarm=alarm,
+    )
+
+
+async def test_an_alarm_commits_before_the_heartbeats_queued_ahead_of_it(database_url: str):
+    fleet = Fleet(4)
+    await seed(database_url, fleet)
+    store = await open_store(database_url)
+    try:
+        contexts = [
+            await store.ingest_context(hash_token(fleet.token(i)), fleet.device_id(i))
+            for i in range(fleet.size)
+        ]
+        person_case = (contexts[0].person_id, contexts[0].case_id)
+        beats = [
+            _frame(fleet, 1 + n % 3, contexts[1 + n % 3].phone_id, frame.HEARTBEAT, person_case)
+            for n in range(60)
+        ]
+        alarm = _frame(fleet, 0, contexts[0].phone_id, frame.ALARM, person_case)
+        # 60 heartbeats ask for the database first, then the alarm.
+        commits = await asyncio.gather(
+            *(store.commit_frame(b) for b in beats), store.commit_frame(alarm)
+        )
+    finally:
+        await store.close()
+    ids = sorted(c.frame_id for c in commits)
+    alarm_rank = ids.index(commits[-1].frame_id)
+    # SQLite: one heartbeat was already inside; PostgreSQL: the pool's routine places.
+    assert alarm_rank <= 8, f"the alarm committed after {alarm_rank} heartbeats queued with it"
