@@ -23,9 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
-
-from bench._fleet import Fleet, post, seed
+from bench._fleet import Fleet, LoadClient, post, seed
 from msa.backend import pgcluster
 from msa.backend.auth import hash_token
 from msa.backend.store import open_store
@@ -113,8 +111,7 @@ def _new_frame(fleet: Fleet, i: int, phone_ids: list[int]) -> NewFrame:
 
 
 async def _http_rate(url: str, fleet: Fleet, frames: int, clients: int) -> float:
-    limits = httpx.Limits(max_connections=clients)
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30.0) as client:
+    async with LoadClient(url, clients) as client:
         start = time.perf_counter()
         statuses = await _in_parallel(
             clients, frames, lambda n: post(client, fleet, n % fleet.size, frame.HEARTBEAT)

@@ -14,6 +14,7 @@ from msa.backend.store import open_store
 from msa.backend.store.base import NewAlarm, NewFrame
 from msa.backend.store.lanes import Lanes
 from protocol import frame
+from tests.backend.util import PHONE, body, signed
 
 
 async def _enter_and_note(lanes: Lanes, name: str, urgent: bool, order: list[str]) -> None:
@@ -133,3 +134,23 @@ async def test_an_alarm_commits_before_the_heartbeats_queued_ahead_of_it(databas
     alarm_rank = ids.index(commits[-1].frame_id)
     # SQLite: one heartbeat was already inside; PostgreSQL: the pool's routine places.
     assert alarm_rank <= 8, f"the alarm committed after {alarm_rank} heartbeats queued with it"
+
+
+async def test_a_busy_backend_turns_heartbeats_away_and_still_takes_alarms(backend):
+    gate = backend.app.state.routine
+    gate.in_flight = gate.limit  # as if `limit` heartbeats were being worked on
+    before = await backend.store.counts()
+    heartbeat = body(signed(1, frame.HEARTBEAT))
+    refused = await backend.client.post("/api/v1/frames", json=heartbeat, headers=PHONE)
+    assert refused.status_code == 503
+    assert refused.json()["error"] == "busy"
+    assert refused.headers["Retry-After"] == "5"
+    assert await backend.store.counts() == before  # nothing stored: the phone sends it again
+
+    alarm = await backend.client.post("/api/v1/frames", json=body(signed(2)), headers=PHONE)
+    assert alarm.status_code == 200 and alarm.json()["status"] == "committed"
+
+    gate.in_flight = 0
+    again = await backend.client.post("/api/v1/frames", json=heartbeat, headers=PHONE)
+    assert again.status_code == 200 and again.json()["status"] == "committed"
+    assert gate.in_flight == 0 and gate.turned_away == 1

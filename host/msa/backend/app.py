@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 
 from msa.backend import console, ingest
+from msa.backend.admission import RoutineGate
 from msa.backend.alarms import AlarmAnnouncer
 from msa.backend.errors import EXCEPTION_HANDLERS
 from msa.backend.push import LocalHub
@@ -48,5 +49,6 @@ def create_app(database_url: str) -> Starlette:
         exception_handlers=EXCEPTION_HANDLERS,
     )
     app.state.channel = channel
+    app.state.routine = RoutineGate()
     app.state.database_url = database_url
     return app

@@ -15,11 +15,14 @@ log = logging.getLogger(__name__)
 class ApiError(Exception):
     """A refusal with its HTTP status, error code (protocol/SPEC.md §7) and detail."""
 
-    def __init__(self, status: int, code: str, detail: str) -> None:
+    def __init__(
+        self, status: int, code: str, detail: str, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(detail)
         self.status = status
         self.code = code
         self.detail = detail
+        self.headers = headers or {}
 
 
 def error_response(status: int, code: str, detail: str) -> JSONResponse:
@@ -28,7 +31,9 @@ def error_response(status: int, code: str, detail: str) -> JSONResponse:
 
 async def on_api_error(_request: Request, error: Exception) -> Response:
     assert isinstance(error, ApiError)
-    return error_response(error.status, error.code, error.detail)
+    response = error_response(error.status, error.code, error.detail)
+    response.headers.update(error.headers)
+    return response
 
 
 async def on_store_unavailable(request: Request, error: Exception) -> Response:

@@ -129,10 +129,18 @@ async def post_frame(request: Request) -> JSONResponse:
     if token is None:
         raise ApiError(401, "unauthorized", "Send the phone's token: 'Authorization: Bearer …'.")
     req = parse_body(await read_body(request))
+    if req.frame.type in _ALARM_TYPES:
+        return await _ingest(request, token, req, urgent=True)
+    with request.app.state.routine.admit():
+        return await _ingest(request, token, req, urgent=False)
+
+
+async def _ingest(request: Request, token: str, req: FrameRequest, urgent: bool) -> JSONResponse:
+    """Check the frame against its phone and device, then commit it; `urgent`
+    (an alarm) goes before routine work waiting for the database."""
     frame = req.frame
     device_hex = f"{frame.device_id:08x}"
     backend = services(request)
-    urgent = frame.type in _ALARM_TYPES  # alarms go before routine traffic
     context = await backend.store.ingest_context(hash_token(token), frame.device_id, urgent)
     if context is None:
         raise ApiError(

@@ -1,0 +1,43 @@
+"""Routine traffic waits at the phone, never in front of an alarm.
+
+A backend past its capacity queues work in its event loop, where an alarm would
+wait behind every heartbeat that arrived before it. So routine frames are
+admitted only while fewer than `limit` are being worked on; beyond that they are
+answered at once with 503 and Retry-After (the phone keeps them in its outbox
+and sends them again: nothing is lost), and the backend's time goes to alarms.
+Alarms are never turned away here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from msa.backend.errors import ApiError
+
+ROUTINE_LIMIT = 32
+RETRY_AFTER_S = 5
+
+
+class RoutineGate:
+    def __init__(self, limit: int = ROUTINE_LIMIT) -> None:
+        self.limit = limit
+        self.in_flight = 0
+        self.turned_away = 0
+
+    @contextmanager
+    def admit(self) -> Iterator[None]:
+        if self.in_flight >= self.limit:
+            self.turned_away += 1
+            raise ApiError(
+                503,
+                "busy",
+                "The backend is busy with alarms and routine traffic; nothing was stored. "
+                f"Send this frame again in {RETRY_AFTER_S} s.",
+                headers={"Retry-After": str(RETRY_AFTER_S)},
+            )
+        self.in_flight += 1
+        try:
+            yield
+        finally:
+            self.in_flight -= 1
