@@ -218,6 +218,19 @@ class Store(Protocol):
         A frame with an alarm goes before routine work waiting for the database."""
         ...
 
+    async def phone_by_token(self, token_sha256: str) -> int | None:
+        """The id of the phone with this token hash, or None."""
+        ...
+
+    async def commit_link_report(self, phone_id: int, off_at: int, on_at: int) -> str:
+        """Store a period with Bluetooth off: "committed", "duplicate" (the same
+        report again) or "conflict" (another end for the same start)."""
+        ...
+
+    async def commit_check_in(self, phone_id: int, checked_in_at: int) -> str:
+        """Store that the phone was online at `checked_in_at`: "committed" or "duplicate"."""
+        ...
+
     async def alarm(self, alarm_id: int) -> Alarm | None: ...
 
     async def open_alarms(self) -> list[Alarm]:

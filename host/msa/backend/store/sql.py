@@ -47,7 +47,18 @@ async def fetchrow(conn: Connection, sql: str, *args: object) -> Row | None:
     return rows[0] if rows else None
 
 
-COUNTED_TABLES = ("cases", "persons", "devices", "phones", "operators", "frames", "alarms", "audit")
+COUNTED_TABLES = (
+    "cases",
+    "persons",
+    "devices",
+    "phones",
+    "operators",
+    "frames",
+    "alarms",
+    "audit",
+    "link_reports",
+    "check_ins",
+)
 
 
 class SqlStore(ABC):
@@ -286,6 +297,41 @@ class SqlStore(ABC):
             role,
             now_ms(),
         )
+
+    # --- the phone's own reports --------------------------------------------------
+
+    async def phone_by_token(self, token_sha256: str) -> int | None:
+        async with self._connection() as conn:
+            row = await fetchrow(
+                conn, "SELECT id FROM phones WHERE token_sha256 = $1", token_sha256
+            )
+        return None if row is None else int(row["id"])
+
+    async def commit_link_report(self, phone_id: int, off_at: int, on_at: int) -> str:
+        return await self._insert_once(
+            "INSERT INTO link_reports (phone_id, off_at, on_at, received_at)"
+            " VALUES ($1, $2, $3, $4) ON CONFLICT (phone_id, off_at) DO NOTHING RETURNING id",
+            "SELECT on_at = $3 AS same FROM link_reports WHERE phone_id = $1 AND off_at = $2",
+            (phone_id, off_at, on_at, now_ms()),
+        )
+
+    async def commit_check_in(self, phone_id: int, checked_in_at: int) -> str:
+        return await self._insert_once(
+            "INSERT INTO check_ins (phone_id, checked_in_at, received_at)"
+            " VALUES ($1, $2, $3) ON CONFLICT (phone_id, checked_in_at) DO NOTHING RETURNING id",
+            "SELECT TRUE AS same FROM check_ins WHERE phone_id = $1 AND checked_in_at = $2",
+            (phone_id, checked_in_at, now_ms()),
+        )
+
+    async def _insert_once(self, insert: str, compare: str, args: tuple[object, ...]) -> str:
+        """ "committed", or for a row with the same identity "duplicate" when it
+        holds the same values and "conflict" when it does not."""
+        async with self._transaction() as conn:
+            if await fetchrow(conn, insert, *args) is not None:
+                return "committed"
+            first = await fetchrow(conn, compare, *args[: compare.count("$")])
+        assert first is not None  # the conflicting row exists and rows are never deleted
+        return "duplicate" if first["same"] else "conflict"
 
     async def _upsert_returning_id(self, sql: str, *args: object) -> int:
         async with self._transaction() as conn:

@@ -1,0 +1,95 @@
+"""What the phone reports about itself, for the daily report (SPEC §7.2):
+
+    POST /api/v1/link-reports   {"bluetooth_off_at": T, "bluetooth_on_at": T}
+    POST /api/v1/check-ins      {"at": T}
+
+Both take the phone's bearer token, answer only after the commit, and are
+idempotent: the same report again is a `duplicate`; a link report with the same
+start and another end is refused with 409 and changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from msa.backend.auth import bearer_token, hash_token
+from msa.backend.errors import ApiError
+from msa.backend.ingest import invalid, read_body
+from msa.backend.services import services
+from msa.timefmt import now_ms, parse_iso, to_iso
+
+EARLIEST = parse_iso("2020-01-01T00:00:00Z")
+CLOCK_SKEW_MS = 5 * 60 * 1000  # a phone's clock may run this far ahead of ours
+
+
+async def post_link_report(request: Request) -> JSONResponse:
+    data = await _body(request)
+    off_at = _instant(data, "bluetooth_off_at")
+    on_at = _instant(data, "bluetooth_on_at")
+    if on_at < off_at:
+        raise invalid("'bluetooth_on_at' is before 'bluetooth_off_at'.")
+    phone_id = await _phone(request)
+    outcome = await services(request).store.commit_link_report(phone_id, off_at, on_at)
+    if outcome == "conflict":
+        raise ApiError(
+            409,
+            "report_conflict",
+            f"A link report from {to_iso(off_at)} with another end was committed before.",
+        )
+    return JSONResponse({"status": outcome, "off_ms": on_at - off_at})
+
+
+async def post_check_in(request: Request) -> JSONResponse:
+    data = await _body(request)
+    at = _instant(data, "at")
+    phone_id = await _phone(request)
+    outcome = await services(request).store.commit_check_in(phone_id, at)
+    return JSONResponse({"status": outcome})
+
+
+async def _phone(request: Request) -> int:
+    token = bearer_token(request)
+    if token is None:
+        raise ApiError(401, "unauthorized", "Send the phone's token: 'Authorization: Bearer …'.")
+    phone_id = await services(request).store.phone_by_token(hash_token(token))
+    if phone_id is None:
+        raise ApiError(
+            401, "unauthorized", "This phone token is not known; re-provision the phone."
+        )
+    return phone_id
+
+
+async def _body(request: Request) -> dict[str, Any]:
+    if bearer_token(request) is None:  # the cheapest refusal first, as for frames
+        raise ApiError(401, "unauthorized", "Send the phone's token: 'Authorization: Bearer …'.")
+    try:
+        data = json.loads(await read_body(request))
+    except (ValueError, UnicodeDecodeError) as error:
+        raise invalid(f"The body is not valid JSON: {error}.") from None
+    if not isinstance(data, dict):
+        raise invalid("The body must be a JSON object.")
+    return data
+
+
+def _instant(data: dict[str, Any], name: str) -> int:
+    value = data.get(name)
+    if not isinstance(value, str):
+        raise invalid(f"'{name}' must be an ISO 8601 time such as 2026-11-23T19:02:03.456Z.")
+    try:
+        ms = parse_iso(value)
+    except ValueError as error:
+        raise invalid(f"'{name}': {error}.") from None
+    if not EARLIEST <= ms <= now_ms() + CLOCK_SKEW_MS:
+        raise invalid(f"'{name}' is {value}: not between 2020 and now.")
+    return ms
+
+
+routes = [
+    Route("/api/v1/link-reports", post_link_report, methods=["POST"]),
+    Route("/api/v1/check-ins", post_check_in, methods=["POST"]),
+]
