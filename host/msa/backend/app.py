@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
 
-from msa.backend import console, ingest, phone_reports
+from msa.backend import console, ingest, openapi, phone_reports
 from msa.backend.admission import RoutineGate
 from msa.backend.alarms import AlarmAnnouncer
 from msa.backend.errors import EXCEPTION_HANDLERS
@@ -44,7 +44,7 @@ def create_app(database_url: str) -> Starlette:
             await store.close()
 
     app = Starlette(
-        routes=[*ingest.routes, *phone_reports.routes, *console.routes],
+        routes=[*ingest.routes, *phone_reports.routes, *openapi.routes, *console.routes],
         lifespan=lifespan,
         exception_handlers=EXCEPTION_HANDLERS,
     )
