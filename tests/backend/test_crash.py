@@ -57,6 +57,44 @@ class Phone:
                     acks.set()
 
 
+class PhonesSending:
+    """The fleet's phones sending to `msa backend serve`, and the backend's url
+    they send to (a restarted backend has a new one)."""
+
+    def __init__(self, database_url: str, tmp_path: Path) -> None:
+        self.database_url = database_url
+        self.log = tmp_path / "backend.log"
+        self.backend = BackendProcess(database_url, self.log)
+        self.url: list[str] = []
+        self.phones: list[Phone] = []
+        self.acks, self.total = asyncio.Event(), [0]
+        self.sending: asyncio.Future[list[None]] | None = None
+
+    async def __aenter__(self) -> PhonesSending:
+        fleet = Fleet(PHONES)
+        await seed(self.database_url, fleet)
+        self.url.append(await self.backend.start())
+        self.phones = [Phone(fleet, i) for i in range(PHONES)]
+        self.sending = asyncio.gather(
+            *(p.run(self.url, self.acks, self.total) for p in self.phones)
+        )
+        await asyncio.wait_for(self.acks.wait(), 60)  # well inside the flood
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        assert self.sending is not None
+        self.sending.cancel()
+        await self.backend.stop()
+
+    async def finish(self) -> None:
+        """Wait for every phone to have every frame acknowledged, through the crash."""
+        assert self.sending is not None
+        crashed_at = self.total[0]
+        await asyncio.wait_for(self.sending, 120)
+        assert crashed_at < PHONES * FRAMES_PER_PHONE, "the crash came after the flood"
+        assert sum(p.retries for p in self.phones) > 0, "no phone felt the crash"
+
+
 @pytest.mark.parametrize("engine", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 async def test_sigkill_mid_flood_loses_no_acknowledged_frame(
     engine: str, tmp_path: Path, request: pytest.FixtureRequest
@@ -65,58 +103,28 @@ async def test_sigkill_mid_flood_loses_no_acknowledged_frame(
         database_url = f"sqlite:///{tmp_path}/msa.db"
     else:
         database_url = request.getfixturevalue("pg_cluster").create_database("crash")
-    fleet = Fleet(PHONES)
-    await seed(database_url, fleet)
-    backend = BackendProcess(database_url, tmp_path / "backend.log")
-    url = [await backend.start()]
-    phones = [Phone(fleet, i) for i in range(PHONES)]
-    acks, total = asyncio.Event(), [0]
-    sending = asyncio.gather(*(p.run(url, acks, total) for p in phones))
-    restarted = BackendProcess(database_url, tmp_path / "backend.log")
-    try:
-        await asyncio.wait_for(acks.wait(), 60)
-        acked_before_kill = total[0]
-        await backend.kill()
-        assert acked_before_kill < PHONES * FRAMES_PER_PHONE, "the kill came after the flood"
-        url[0] = await restarted.start()
-        await asyncio.wait_for(sending, 120)
-        assert sum(p.retries for p in phones) > 0, "no phone felt the crash"
+    async with PhonesSending(database_url, tmp_path) as flood:
+        await flood.backend.kill()
+        flood.backend = BackendProcess(database_url, flood.log)
+        flood.url[0] = await flood.backend.start()
+        await flood.finish()
         # Every acknowledged frame, sent once more, is a duplicate: it was committed.
-        async with httpx.AsyncClient(base_url=url[0], timeout=10.0) as client:
-            for phone in phones:
+        async with httpx.AsyncClient(base_url=flood.url[0], timeout=10.0) as client:
+            for phone in flood.phones:
                 for body in phone.acked:
                     response = await client.post("/api/v1/frames", json=body, headers=phone.headers)
                     assert response.json()["status"] == "duplicate", response.text
-    finally:
-        sending.cancel()
-        await backend.stop()
-        await restarted.stop()
-
-    await assert_each_frame_stored_once(database_url, phones)
+    await assert_each_frame_stored_once(database_url, flood.phones)
 
 
 @pytest.mark.postgres
 async def test_postgres_restart_under_load_loses_nothing(tmp_path: Path, pg_cluster):
     database_url = pg_cluster.create_database("restart")
-    fleet = Fleet(PHONES)
-    await seed(database_url, fleet)
-    backend = BackendProcess(database_url, tmp_path / "backend.log")
-    url = [await backend.start()]
-    phones = [Phone(fleet, i) for i in range(PHONES)]
-    acks, total = asyncio.Event(), [0]
-    sending = asyncio.gather(*(p.run(url, acks, total) for p in phones))
-    try:
-        await asyncio.wait_for(acks.wait(), 60)
+    async with PhonesSending(database_url, tmp_path) as flood:
         await asyncio.to_thread(pg_cluster.stop, "immediate")  # as if the server crashed
-        acked_while_down = total[0]
         await asyncio.to_thread(pg_cluster.start)
-        await asyncio.wait_for(sending, 120)  # the same backend process, reconnected
-        assert sum(p.retries for p in phones) > 0, "no phone felt the restart"
-        assert acked_while_down < PHONES * FRAMES_PER_PHONE, "the restart came after the flood"
-    finally:
-        sending.cancel()
-        await backend.stop()
-    await assert_each_frame_stored_once(database_url, phones)
+        await flood.finish()  # the same backend process, reconnected
+    await assert_each_frame_stored_once(database_url, flood.phones)
 
 
 async def assert_each_frame_stored_once(database_url: str, phones: list[Phone]) -> None:

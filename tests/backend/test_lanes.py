@@ -17,13 +17,8 @@ from protocol import frame
 from tests.backend.util import PHONE, body, signed
 
 
-async def _enter_and_note(lanes: Lanes, name: str, urgent: bool, order: list[str]) -> None:
-    async with lanes.enter(urgent):
-        order.append(name)
-
-
-async def test_an_urgent_entry_goes_before_the_routine_ones_waiting():
-    lanes, order = Lanes(1), []
+async def _hold(lanes: Lanes) -> tuple[asyncio.Task[None], asyncio.Event]:
+    """A routine entry that stays inside until the event is set."""
     release = asyncio.Event()
 
     async def holder() -> None:
@@ -31,7 +26,19 @@ async def test_an_urgent_entry_goes_before_the_routine_ones_waiting():
             await release.wait()
 
     held = asyncio.create_task(holder())
-    await asyncio.sleep(0)  # let the holder in
+    await asyncio.sleep(0)  # one turn of the loop: the holder is inside
+    assert lanes.busy == 1
+    return held, release
+
+
+async def _enter_and_note(lanes: Lanes, name: str, urgent: bool, order: list[str]) -> None:
+    async with lanes.enter(urgent):
+        order.append(name)
+
+
+async def test_an_urgent_entry_goes_before_the_routine_ones_waiting():
+    lanes, order = Lanes(1), []
+    held, release = await _hold(lanes)
     routine = [
         asyncio.create_task(_enter_and_note(lanes, f"hb{n}", False, order)) for n in range(5)
     ]
@@ -67,14 +74,7 @@ async def test_routine_traffic_leaves_the_reserved_places_to_alarms():
 
 async def test_a_cancelled_waiter_gives_its_place_back():
     lanes, order = Lanes(1), []
-    release = asyncio.Event()
-
-    async def holder() -> None:
-        async with lanes.enter():
-            await release.wait()
-
-    held = asyncio.create_task(holder())
-    await asyncio.sleep(0)
+    held, release = await _hold(lanes)
     cancelled = asyncio.create_task(_enter_and_note(lanes, "cancelled", True, order))
     after = asyncio.create_task(_enter_and_note(lanes, "after", False, order))
     await asyncio.sleep(0)
