@@ -132,8 +132,11 @@ async def test_an_alarm_commits_before_the_heartbeats_queued_ahead_of_it(databas
         await store.close()
     ids = sorted(c.frame_id for c in commits)
     alarm_rank = ids.index(commits[-1].frame_id)
-    # SQLite: one heartbeat was already inside; PostgreSQL: the pool's routine places.
-    assert alarm_rank <= 8, f"the alarm committed after {alarm_rank} heartbeats queued with it"
+    # SQLite: one heartbeat was already inside. PostgreSQL: the pool's 8 routine
+    # places run beside the alarm, and their inserts may land before its own; in
+    # a first-come queue the alarm would be 60th.
+    bound = 1 if database_url.startswith("sqlite") else 16
+    assert alarm_rank <= bound, f"the alarm committed after {alarm_rank} heartbeats queued with it"
 
 
 async def test_a_busy_backend_turns_heartbeats_away_and_still_takes_alarms(backend):

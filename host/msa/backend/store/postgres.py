@@ -61,7 +61,10 @@ class PostgresStore(SqlStore):
     async def open(cls, url: str, *, max_connections: int = 10) -> PostgresStore:
         """Connect a pool to the database at `url`."""
         try:
-            pool = await asyncpg.create_pool(url, min_size=1, max_size=max_connections)
+            # All open from the start: an alarm must not wait for a connection handshake.
+            pool = await asyncpg.create_pool(
+                url, min_size=max_connections, max_size=max_connections
+            )
         except (*_TRANSIENT, asyncpg.PostgresError) as error:
             raise StoreUnavailable(f"cannot reach PostgreSQL at {_public(url)}: {error}") from error
         return cls(pool, url, max_connections)
