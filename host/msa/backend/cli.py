@@ -3,6 +3,10 @@
     msa backend serve [--db URL] [--host 127.0.0.1] [--port 8080]
     msa backend migrate [--db URL] [--json]
     msa backend seed-demo [--db URL] [--device-id 00c0ffee] [--json]
+    msa backend case-add CASE.json [--db URL] [--json]             # the reference officer
+    msa backend provision --case REF --person 1 --device-id ID     # the tech desk
+                          [--key HEX] [--device-json PATH] [--db URL] [--json]
+    msa backend operator-add NAME [--db URL] [--json]              # a CIC operator's token
 
 `--db` defaults to $MSA_DATABASE_URL, else sqlite:///.msa/msa.db.
 """
@@ -15,6 +19,7 @@ import json
 import os
 import secrets
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from msa.backend.store import DEFAULT_URL, Store, open_store
@@ -53,13 +58,50 @@ def register(parser: argparse.ArgumentParser) -> None:
     )
     seed.add_argument("--json", action="store_true", help="print JSON")
 
+    case_add = actions.add_parser(
+        "case-add", help="create a case from a JSON file (docs/tech-desk.md)"
+    )
+    case_add.add_argument("file", type=Path, help="the case as JSON")
+    _add_db(case_add)
+    case_add.add_argument("--json", action="store_true", help="print JSON")
+
+    provision = actions.add_parser(
+        "provision", help="register a button for a person of a case; issue its key and phone token"
+    )
+    provision.add_argument("--case", required=True, metavar="REF", help="the case's reference")
+    provision.add_argument(
+        "--person", type=int, default=1, metavar="N", help="the case's Nth person (%(default)s)"
+    )
+    provision.add_argument(
+        "--device-id", type=_device_id, required=True, help="the button's id, 8 hex digits"
+    )
+    provision.add_argument(
+        "--key", type=_key, help="the button's key, 64 hex digits (default: new)"
+    )
+    provision.add_argument(
+        "--device-json", type=Path, metavar="PATH", help="also write the button's device.json here"
+    )
+    _add_db(provision)
+    provision.add_argument("--json", action="store_true", help="print JSON")
+
+    operator = actions.add_parser("operator-add", help="add a CIC operator (or renew the token)")
+    operator.add_argument("name", help="the operator's login name")
+    _add_db(operator)
+    operator.add_argument("--json", action="store_true", help="print JSON")
+
 
 def run(args: argparse.Namespace) -> int:
     if args.action == "serve":
         return _serve(args)
-    if args.action == "migrate":
-        return asyncio.run(_with_store(args.db, lambda store: _migrate(store, args)))
-    return asyncio.run(_with_store(args.db, lambda store: _seed(store, args)))
+    actions = {
+        "migrate": _migrate,
+        "seed-demo": _seed,
+        "case-add": _case_add,
+        "provision": _provision,
+        "operator-add": _operator_add,
+    }
+    action = actions[args.action]
+    return asyncio.run(_with_store(args.db, lambda store: action(store, args)))
 
 
 def _add_db(parser: argparse.ArgumentParser) -> None:
@@ -79,6 +121,18 @@ def _device_id(text: str) -> int:
     if not 0 <= value <= 0xFFFFFFFF:
         raise argparse.ArgumentTypeError(f"{text!r} does not fit in 32 bits")
     return value
+
+
+def _key(text: str) -> bytes:
+    try:
+        key = bytes.fromhex(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("the key must be 64 hex digits") from None
+    if len(key) != 32:
+        raise argparse.ArgumentTypeError(
+            f"the key must be 32 bytes (64 hex digits), not {len(key)}"
+        )
+    return key
 
 
 async def _with_store(url: str, action: Callable[[Store], Awaitable[int]]) -> int:
@@ -119,6 +173,76 @@ async def _seed(store: Store, args: argparse.Namespace) -> int:
         "console_login": f"/console/login?token={operator_token}",
     }
     return _print(args, result, [f"{key:15} {value}" for key, value in result.items()])
+
+
+async def _case_add(store: Store, args: argparse.Namespace) -> int:
+    from msa.backend.cases import draft_from_json
+
+    try:
+        data = json.loads(args.file.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise UsageError(f"cannot read {args.file}: {error.strerror}") from None
+    except ValueError as error:
+        raise UsageError(f"{args.file} is not valid JSON: {error}") from None
+    draft = draft_from_json(data)
+    await store.migrate()
+    ids = await store.create_case(draft)
+    result = {
+        "case_reference": draft.reference,
+        "case_id": ids.case_id,
+        "person_ids": list(ids.person_ids),
+        "created": ids.created,
+    }
+    verb = "created" if ids.created else "exists already, left as it was:"
+    return _print(args, result, [f"case {draft.reference} {verb} ({len(ids.person_ids)} persons)"])
+
+
+async def _provision(store: Store, args: argparse.Namespace) -> int:
+    from msa.backend.auth import hash_token, new_token
+
+    await store.migrate()
+    case = await store.find_case(args.case)
+    if case is None:
+        raise UsageError(f"no case {args.case!r}: create it first (msa backend case-add FILE)")
+    if not 1 <= args.person <= len(case.person_ids):
+        raise UsageError(f"case {args.case} has {len(case.person_ids)} persons; --person 1 to that")
+    person_id = case.person_ids[args.person - 1]
+    key = args.key or secrets.token_bytes(32)
+    phone_token = new_token()
+    await store.register_device(args.device_id, key, person_id)
+    await store.link_phone(hash_token(phone_token), person_id, args.device_id)
+    device_json = {"device_id": args.device_id, "key": key.hex()}
+    if args.device_json is not None:
+        args.device_json.write_text(json.dumps(device_json) + "\n", encoding="utf-8")
+    result = {
+        "case_reference": args.case,
+        "device_id": f"{args.device_id:08x}",
+        "key": key.hex(),
+        "phone_token": phone_token,
+        "device_json": device_json,
+    }
+    lines = [
+        f"device {args.device_id:08x} registered for person {args.person} of case {args.case}",
+        f"phone token  {phone_token}   (give it to the phone's app; it replaces any earlier one)",
+        f"button key   {key.hex()}",
+    ]
+    if args.device_json is not None:
+        lines.append(f"device.json  written to {args.device_json}")
+    return _print(args, result, lines)
+
+
+async def _operator_add(store: Store, args: argparse.Namespace) -> int:
+    from msa.backend.auth import CIC_OPERATOR, hash_token, new_token
+
+    await store.migrate()
+    token = new_token()
+    await store.add_operator(args.name, hash_token(token), CIC_OPERATOR)
+    result = {
+        "operator": args.name,
+        "token": token,
+        "console_login": f"/console/login?token={token}",
+    }
+    return _print(args, result, [f"{key:14} {value}" for key, value in result.items()])
 
 
 def _print(args: argparse.Namespace, result: dict[str, Any], lines: list[str]) -> int:

@@ -245,6 +245,10 @@ class Store(Protocol):
         """Everything audited about a case, oldest first."""
         ...
 
+    async def find_case(self, reference: str) -> CaseIds | None:
+        """The case with this reference and its persons' ids, or None."""
+        ...
+
     async def create_case(self, draft: CaseDraft) -> CaseIds:
         """Create a case with its persons, addresses and suspect; idempotent by reference."""
         ...

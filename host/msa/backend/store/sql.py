@@ -218,6 +218,12 @@ class SqlStore(ABC):
 
     # --- provisioning ----------------------------------------------------------
 
+    async def find_case(self, reference: str) -> CaseIds | None:
+        async with self._connection() as conn:
+            if not await conn.fetch("SELECT id FROM cases WHERE reference = $1", reference):
+                return None
+            return await _existing_case(conn, reference)
+
     async def create_case(self, draft: CaseDraft) -> CaseIds:
         async with self._transaction() as conn:
             await conn.execute(

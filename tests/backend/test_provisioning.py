@@ -1,0 +1,141 @@
+"""The reference officer adds a case, the tech desk provisions a button for one of
+its persons, the CIC gets an operator: all with `msa backend`, and the issued
+credentials carry an alarm to that person's case. Bad input changes nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import httpx
+import pytest
+
+from protocol import frame
+from tests.backend.conftest import count_rows, start_server
+from tests.test_cli import msa
+
+CASE = {
+    "reference": "BR.12.L3.000777/26",
+    "decided_on": "2026-11-02",
+    "ends_on": "2027-08-02",
+    "managing_zone": "PZ Brussel Hoofdstad Elsene",
+    "judicial_district": "Brussel",
+    "persons": [
+        {
+            "full_name": "Amina El Idrissi",
+            "phone_number": "+32 486 00 11 22",
+            "national_register_number": "88.02.03-246.10",
+            "addresses": [{"kind": "home", "address": "Louizalaan 1, 1050 Elsene"}],
+        },
+        {
+            "full_name": "Yasmine El Idrissi (daughter)",
+            "phone_number": "+32 486 00 33 44",
+            "national_register_number": "10.06.07-112.55",
+        },
+    ],
+    "suspect": {"full_name": "Marc V.", "record": "Stalking since 2025.", "has_weapons": False},
+}
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path}/msa.db"
+
+
+def run_json(*args: str) -> dict:
+    result = msa(*args, "--json")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_a_provisioned_button_and_phone_carry_an_alarm_to_their_case(db: str, tmp_path: Path):
+    case_file = tmp_path / "case.json"
+    case_file.write_text(json.dumps(CASE))
+    added = run_json("backend", "case-add", str(case_file), "--db", db)
+    assert added["created"] is True and len(added["person_ids"]) == 2
+    assert run_json("backend", "case-add", str(case_file), "--db", db)["created"] is False
+
+    device_json = tmp_path / "device.json"
+    issued = run_json(
+        "backend", "provision", "--case", CASE["reference"], "--person", "2",
+        "--device-id", "0badf00d", "--device-json", str(device_json), "--db", db,
+    )  # fmt: skip
+    assert json.loads(device_json.read_text()) == {"device_id": 0x0BADF00D, "key": issued["key"]}
+    operator = run_json("backend", "operator-add", "cic-brussel-1", "--db", db)
+
+    server = start_server(db, tmp_path / "backend.log")
+    try:
+        key = bytes.fromhex(issued["key"])
+        raw = frame.sign(key, frame.ALARM, 0x0BADF00D, 1, frame.alarm_payload(1764000000, 3000))
+        body = {"frame": raw.hex(), "received_at": "2026-11-23T19:02:03.456Z", "location": None}
+        phone = {"Authorization": f"Bearer {issued['phone_token']}"}
+        receipt = httpx.post(f"{server.url}/api/v1/frames", json=body, headers=phone).json()
+        assert receipt["status"] == "committed"
+        cic = {"Authorization": f"Bearer {operator['token']}"}
+        alarm = httpx.get(f"{server.url}/api/v1/alarms/{receipt['alarm_id']}", headers=cic)
+        assert alarm.status_code == 200
+        assert "Yasmine El Idrissi" in alarm.text and CASE["reference"] in alarm.text
+    finally:
+        server.stop()
+
+
+def test_re_provisioning_a_button_revokes_the_old_phone_token(db: str, tmp_path: Path):
+    case_file = tmp_path / "case.json"
+    case_file.write_text(json.dumps(CASE))
+    run_json("backend", "case-add", str(case_file), "--db", db)
+    args = ("backend", "provision", "--case", CASE["reference"], "--device-id", "0badf00d")
+    first = run_json(*args, "--db", db)
+    second = run_json(*args, "--db", db)
+    assert first["phone_token"] != second["phone_token"] and first["key"] != second["key"]
+    server = start_server(db, tmp_path / "backend.log")
+    try:
+        raw = frame.sign(
+            bytes.fromhex(second["key"]), frame.HEARTBEAT, 0x0BADF00D, 1,
+            frame.heartbeat_payload(1764000000, 3000, 60),
+        )  # fmt: skip
+        body = {"frame": raw.hex(), "received_at": "2026-11-23T19:02:03.456Z"}
+        for token, status in ((first["phone_token"], 401), (second["phone_token"], 200)):
+            headers = {"Authorization": f"Bearer {token}"}
+            response = httpx.post(f"{server.url}/api/v1/frames", json=body, headers=headers)
+            assert response.status_code == status, response.text
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"persons": []}, "the case has no persons"),
+        ({"decided_on": "2-11-2026"}, "'decided_on' is '2-11-2026', not a date"),
+        ({"persons": [{"full_name": "X"}]}, "persons[0]: 'phone_number' must be a non-empty text"),
+        ({"suspect": {"full_name": "Y", "record": "r", "has_weapons": "yes"}}, "'has_weapons'"),
+    ],
+)
+def test_a_bad_case_file_gets_one_clear_line_and_stores_nothing(db, tmp_path, change, message):
+    case_file = tmp_path / "case.json"
+    case_file.write_text(json.dumps({**CASE, **change}))
+    run_json("backend", "migrate", "--db", db)
+    before = asyncio.run(count_rows(db))
+    result = msa("backend", "case-add", str(case_file), "--db", db)
+    assert result.returncode == 2 and message in result.stderr
+    assert asyncio.run(count_rows(db)) == before
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--case", "NO/SUCH", "--device-id", "01"], "no case 'NO/SUCH': create it first"),
+        (["--case", CASE["reference"], "--person", "3", "--device-id", "01"], "has 2 persons"),
+        (["--case", CASE["reference"], "--device-id", "xyz"], "is not hexadecimal"),
+        (["--case", CASE["reference"], "--device-id", "01", "--key", "abcd"], "must be 32 bytes"),
+    ],
+)
+def test_bad_provisioning_arguments_change_nothing(db, tmp_path, args, message):
+    case_file = tmp_path / "case.json"
+    case_file.write_text(json.dumps(CASE))
+    run_json("backend", "case-add", str(case_file), "--db", db)
+    before = asyncio.run(count_rows(db))
+    result = msa("backend", "provision", *args, "--db", db)
+    assert result.returncode == 2 and message in result.stderr
+    assert asyncio.run(count_rows(db)) == before
