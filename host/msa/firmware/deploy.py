@@ -35,7 +35,7 @@ class DeployError(MsaError):
 class DeployReport:
     port: str
     board: str
-    device: str  # what the board says it is (os.uname().machine)
+    device: str  # what the board says it is (sys.implementation._machine)
     written: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
@@ -114,11 +114,13 @@ def deploy(
     transport = _connect(port)
     try:
         transport.enter_raw_repl(soft_reset=True)  # the firmware stops; a fresh heap
-        transport.exec(ON_DEVICE.read_bytes())
+        # No trailing newline: the emulated board's console would take the
+        # Ctrl-D that ends the paste for a soft reset (a newline then Ctrl-D).
+        transport.exec(ON_DEVICE.read_bytes().rstrip())
         paths = [f.path for f in build.files] + _shadowed(build)
         query = f"manifest({paths!r}, {_folders(build)!r})"
         write, remove, unchanged = plan(build, transport.eval(query))
-        report = DeployReport(port, board, str(transport.eval("os.uname().machine")))
+        report = DeployReport(port, board, str(transport.eval("machine()")))
         for path in write:
             _write(transport, path, (folder / path).read_bytes())
         for path in remove:

@@ -58,3 +58,10 @@ def replace(temporary, path):
     except OSError:  # a filesystem that will not rename over a file
         os.remove(path)
         os.rename(temporary, path)
+
+
+def machine():
+    # what the board says it is, e.g. "Generic ESP32 module with ESP32"
+    import sys
+
+    return getattr(sys.implementation, "_machine", sys.platform)
