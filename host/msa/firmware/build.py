@@ -152,7 +152,7 @@ def build(board: str, out: Path, sources: dict[str, Path] | None = None) -> Buil
     out.mkdir(parents=True)
     result = Build(board, ARCH[board], mpy_version, micropython, str(out))
     for target, source in sources.items():
-        shown = _shown(source)
+        shown = shown_name(source)
         if Path(target).name in KEPT_AS_SOURCE:
             destination = out / target
             destination.parent.mkdir(parents=True, exist_ok=True)
@@ -177,7 +177,7 @@ def build(board: str, out: Path, sources: dict[str, Path] | None = None) -> Buil
     return result
 
 
-def _shown(source: Path) -> str:
+def shown_name(source: Path) -> str:
     """The source's name as tracebacks on the board show it: relative to the repository."""
     try:
         return source.resolve().relative_to(image.ROOT).as_posix()

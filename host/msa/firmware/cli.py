@@ -2,6 +2,7 @@
 
     msa firmware build --board esp32 --json
     msa firmware deploy --port /dev/ttyUSB0 --board esp32
+    msa firmware check                  type-check against MicroPython's ESP32 stubs
 
 Flashing MicroPython itself comes first: docs/flashing.md.
 """
@@ -14,6 +15,7 @@ import tempfile
 from pathlib import Path
 
 from boards import image
+from msa.errors import UsageError
 from msa.firmware.build import Build, build
 
 
@@ -24,6 +26,11 @@ def register(parser: argparse.ArgumentParser) -> None:
     _board(p)
     p.add_argument("--out", type=Path, help="the build folder (default: build/BOARD)")
     p.add_argument("--json", action="store_true", help="print the sizes as one JSON object")
+
+    p = sub.add_parser("check", help="type-check the firmware against MicroPython's ESP32 stubs")
+    p.add_argument(
+        "--board", action="append", help="a board's image to check (default: every board)"
+    )
 
     p = sub.add_parser("deploy", help="copy a build to a board with mpremote, then verify it")
     p.add_argument("--port", required=True, help="the board's serial port, e.g. /dev/ttyUSB0")
@@ -46,7 +53,27 @@ def _board(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.action == "build":
         return _build(args)
+    if args.action == "check":
+        return _check(args)
     return _deploy(args)
+
+
+def _check(args: argparse.Namespace) -> int:
+    from msa.firmware.typecheck import check
+
+    boards = args.board or list(image.BOARDS)
+    for board in boards:
+        if board not in image.BOARDS:
+            raise UsageError(f"unknown board {board!r}; one of: {', '.join(image.BOARDS)}")
+    failed = 0
+    for board in boards:
+        with tempfile.TemporaryDirectory(prefix="msa-check-") as scratch:
+            findings = check(board, Path(scratch))
+        for finding in findings:
+            print(f"{finding}  ({board})")
+        failed += bool(findings)
+        print(f"{board}: {len(findings) or 'no'} finding{'s' if len(findings) != 1 else ''}")
+    return 1 if failed else 0
 
 
 def _build(args: argparse.Namespace) -> int:
