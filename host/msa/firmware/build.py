@@ -126,6 +126,8 @@ def _sha256(path: Path) -> str:
 
 
 def _empty_or_a_build(out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"{out} is a file: choose a folder with --out")
     if out.exists() and any(out.iterdir()) and not (out / MANIFEST).exists():
         raise UsageError(
             f"{out} holds files that are not a firmware build: choose an empty folder with --out"
