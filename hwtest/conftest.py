@@ -56,7 +56,8 @@ async def board(target: Target, tmp_path) -> AsyncIterator[EmulatedBoard]:
     device.provision({"device_id": 0x0BADCAFE, "key": "42" * 32})
     try:
         await device.power_on()
-        await device.console.expect("msa: firmware")
+        # Queued once the firmware awaits its first press: the button listens.
+        await device.console.expect("queued heartbeat")
         yield device
     finally:
         await device.close()
