@@ -147,3 +147,11 @@ def test_the_deploy_plan_writes_what_differs_and_removes_what_would_shadow_it(tm
     assert write == ["lib/firmware/app.mpy", "lib/protocol/mac.mpy"]
     assert remove == ["board.py", "lib/firmware/app.py", "lib/firmware/gone.mpy"]
     assert sorted(unchanged + write) == sorted(digest)
+
+
+def test_deploying_a_build_edited_since_is_refused_before_touching_the_board(tmp_path):
+    build("esp32", tmp_path / "out")
+    (tmp_path / "out" / "lib" / "firmware" / "app.mpy").write_bytes(b"M\x06\x00\x1f")
+    result = msa("firmware", "deploy", "--port", "/dev/ttyUSB97", "--build", str(tmp_path / "out"))
+    assert result.returncode == 1
+    assert "app.mpy is not the file msa firmware build made" in result.stderr

@@ -12,6 +12,7 @@ are never touched.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
@@ -111,6 +112,7 @@ def deploy(
             f"the build in {folder} is for {build.board}, not {board}: "
             f"build it with msa firmware build --board {board}"
         )
+    _check_folder(build, folder)
     transport = _connect(port)
     try:
         transport.enter_raw_repl(soft_reset=True)  # the firmware stops; a fresh heap
@@ -142,6 +144,17 @@ def deploy(
         ) from None
     finally:
         transport.close()
+
+
+def _check_folder(build: Build, folder: Path) -> None:
+    """The build folder still holds what build.json says (nothing edited since)."""
+    for f in build.files:
+        path = folder / f.path
+        if not path.is_file() or hashlib.sha256(path.read_bytes()).hexdigest() != f.sha256:
+            raise DeployError(
+                f"{path} is not the file msa firmware build made (missing or changed): "
+                "build again with msa firmware build"
+            )
 
 
 def _write(transport: SerialTransport, path: str, data: bytes) -> None:
