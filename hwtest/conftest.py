@@ -26,6 +26,7 @@ from msa.demo.stack import Stack
 # root cannot name plugins in pytest_plugins).
 pytest_addoption = plugin.pytest_addoption
 pytest_runtest_makereport = plugin.pytest_runtest_makereport
+pytest_runtest_setup = plugin.pytest_runtest_setup
 target = plugin.target
 bench = plugin.bench
 dut = plugin.dut

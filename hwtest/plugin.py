@@ -45,6 +45,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+TARGET_FIXTURES = {"target", "bench", "dut", "stack", "board"}
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """On a real board, a HIL case that builds its own emulated board is skipped:
+    it would pass whatever the board on the bench does."""
+    if item.get_closest_marker("hil") is None:
+        return
+    spec = item.config.getoption("--target")
+    if spec.startswith("serial:") and not TARGET_FIXTURES & set(item.fixturenames):
+        pytest.skip(f"this case runs its own emulated board, not the board on {spec}")
+
+
 @pytest.fixture(scope="session")
 def target(request: pytest.FixtureRequest) -> Target:
     return Target.parse(request.config.getoption("--target"), request.config.getoption("--ble"))

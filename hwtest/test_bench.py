@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from hwtest.bench import ACTS, Bench, SerialDut, Target
 
+PORT = "serial:/dev/ttyUSB97"  # no such port: nothing may reach it
 SERIAL = Target("serial", "/dev/ttyUSB0", "bleak")
 
 
@@ -58,3 +65,23 @@ def test_a_wrong_bench_file_is_a_usage_error(tmp_path, text, message):
     config.write_text(text)
     with pytest.raises(pytest.UsageError, match=message):
         Bench.serial(SERIAL, config)
+
+
+def test_on_a_serial_target_no_hil_case_passes_without_the_board():
+    """Every HIL case either drives the target or is skipped with its reason."""
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "hwtest", "-m", "hil"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).resolve().parents[1],
+        env={
+            **os.environ,
+            "PYTEST_ADDOPTS": "--target serial:/dev/ttyUSB97 -rs -q -p no:cacheprovider",
+        },
+    )
+    summary = result.stdout.strip().splitlines()[-1]
+    assert re.fullmatch(r"\d+ skipped, \d+ deselected in .*", summary), result.stdout[-3000:]
+    reasons = re.findall(r"^SKIPPED \[\d+\] \S+: (.+)$", result.stdout, re.M)
+    assert reasons and all(r.strip() for r in reasons)
+    assert any(f"not the board on {PORT}" in r for r in reasons)
