@@ -66,3 +66,17 @@ async def test_a_second_deploy_writes_only_what_differs(board: EmulatedBoard):
     assert not report["rebooted"]
     shown = await mpremote(board.serial_port, "exec", "import protocol.frame; print('ok')")
     assert shown.strip() == "ok"
+
+
+async def test_a_build_for_another_board_is_refused_and_nothing_written(board: EmulatedBoard):
+    before = firmware_files(board)
+    process = await asyncio.create_subprocess_exec(
+        *[sys.executable, "-m", "msa.cli", "firmware", "deploy"],
+        *["--port", board.serial_port, "--board", "esp32"],
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 1
+    assert "says it is a 'linux" in err.decode() and "nothing was written" in err.decode()
+    assert firmware_files(board) == before

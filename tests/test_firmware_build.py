@@ -10,7 +10,7 @@ import pytest
 from boards import image
 from boards.emulated.interpreter import micropython_path
 from msa.firmware.build import ARCH, MANIFEST, Build, BuildError, build
-from msa.firmware.deploy import plan
+from msa.firmware.deploy import plan, wrong_board
 
 
 def msa(*args, env=None):
@@ -155,3 +155,20 @@ def test_deploying_a_build_edited_since_is_refused_before_touching_the_board(tmp
     result = msa("firmware", "deploy", "--port", "/dev/ttyUSB97", "--build", str(tmp_path / "out"))
     assert result.returncode == 1
     assert "app.mpy is not the file msa firmware build made" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "board, machine, wrong",
+    [
+        ("esp32", "Generic ESP32 module with ESP32", False),
+        ("esp32", "ESP32C3 module with ESP32C3", True),
+        ("esp32c3", "ESP32C3 module with ESP32C3", False),
+        ("esp32c3", "Generic ESP32 module with ESP32", True),
+        ("nrf52840", "PCA10056 with NRF52840", False),
+        ("emulated", "linux [GCC 14.2.1] version", False),
+        ("emulated", "Generic ESP32 module with ESP32", True),
+        ("esp32", "a board that names no chip", False),  # cannot tell: let it through
+    ],
+)
+def test_a_build_for_another_chip_is_refused(board, machine, wrong):
+    assert wrong_board(board, machine) is wrong

@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from mpremote.transport_serial import SerialTransport
 
 ON_DEVICE = Path(__file__).with_name("on_device.py")
+# The chip each board's build is for, as a port names it: "<board> with <MCU>".
+MCU = {"esp32": "ESP32", "esp32c3": "ESP32C3", "nrf52840": "NRF52840"}
 WRITE_CHUNK = 512
 
 
@@ -74,6 +76,15 @@ def plan(build: Build, on_board: dict[str, str]) -> tuple[list[str], list[str], 
     return write, sorted(remove), unchanged
 
 
+def wrong_board(board: str, machine: str) -> bool:
+    """True if the board says it is another chip than the build is for (a build for
+    the wrong board has the wrong button pin: the alarm would never go)."""
+    if board == "emulated":
+        return not machine.startswith("linux")
+    _, with_, mcu = machine.rpartition(" with ")
+    return bool(with_) and mcu.strip().upper() != MCU[board]
+
+
 def _folders(build: Build) -> list[str]:
     """The folders the firmware owns on the flash (lib/firmware, lib/protocol)."""
     parents = {str(PurePosixPath(f.path).parent) for f in build.files}
@@ -121,8 +132,14 @@ def deploy(
         transport.exec(ON_DEVICE.read_bytes().rstrip())
         paths = [f.path for f in build.files] + _shadowed(build)
         query = f"manifest({paths!r}, {_folders(build)!r})"
+        machine = str(transport.eval("machine()"))
+        if wrong_board(board, machine):
+            raise DeployError(
+                f"the board on {port} says it is a {machine!r}, not an {board}: "
+                "deploy the build for its board (--board); nothing was written"
+            )
         write, remove, unchanged = plan(build, transport.eval(query))
-        report = DeployReport(port, board, str(transport.eval("machine()")))
+        report = DeployReport(port, board, machine)
         for path in write:
             _write(transport, path, (folder / path).read_bytes())
         for path in remove:
