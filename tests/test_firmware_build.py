@@ -167,6 +167,7 @@ def test_deploying_a_build_edited_since_is_refused_before_touching_the_board(tmp
         ("nrf52840", "PCA10056 with NRF52840", False),
         ("emulated", "linux [GCC 14.2.1] version", False),
         ("emulated", "Generic ESP32 module with ESP32", True),
+        ("esp32", "linux [GCC 14.2.1] version", True),
         ("esp32", "a board that names no chip", False),  # cannot tell: let it through
     ],
 )

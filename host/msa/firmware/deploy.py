@@ -79,8 +79,8 @@ def plan(build: Build, on_board: dict[str, str]) -> tuple[list[str], list[str], 
 def wrong_board(board: str, machine: str) -> bool:
     """True if the board says it is another chip than the build is for (a build for
     the wrong board has the wrong button pin: the alarm would never go)."""
-    if board == "emulated":
-        return not machine.startswith("linux")
+    if board == "emulated" or machine.startswith("linux"):  # the unix port
+        return (board == "emulated") != machine.startswith("linux")
     _, with_, mcu = machine.rpartition(" with ")
     return bool(with_) and mcu.strip().upper() != MCU[board]
 
