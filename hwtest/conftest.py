@@ -2,64 +2,34 @@
 (default) or, from the bench, a real board.
 
     pytest hwtest                                  # emulated board, Bumble radio
-    pytest hwtest --target serial:/dev/ttyUSB0 --ble bleak
+    pytest hwtest --target serial:/dev/ttyUSB0 --ble bleak --bench bench.toml
 
-Fixtures give each test a whole chain (backend, board, phone, console); see
-host/msa/demo/stack.py. The board's console log of each test is kept in the
-test's tmp folder (board/console.log) and named in the failure message.
+Fixtures give each test a whole chain (backend, board, phone, console; see
+host/msa/demo/stack.py), a board alone, or the device under test as the bench
+can handle it (`dut`, hwtest/bench.py). The options, the bench and the keeping
+of each case's console log (reports/hil/<module>/<case>/) are in hwtest/plugin.py.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
 from boards.emulated.air import Air
 from boards.emulated.emulator import EmulatedBoard
+from hwtest import plugin
+from hwtest.bench import Target
 from msa.demo.stack import Stack
 
-
-def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("msa-hil", "msa hardware-in-the-loop")
-    group.addoption(
-        "--target",
-        default="emulated",
-        help="the board under test: emulated (default) or serial:PORT",
-    )
-    group.addoption("--ble", default="bumble", help="the phone's BLE stack: bumble or bleak")
-
-
-@dataclass(frozen=True)
-class Target:
-    kind: str  # "emulated" | "serial"
-    port: str | None
-    ble: str
-
-
-@pytest.fixture(scope="session")
-def target(request: pytest.FixtureRequest) -> Target:
-    spec = request.config.getoption("--target")
-    ble = request.config.getoption("--ble")
-    kind, _, port = spec.partition(":")
-    if kind not in ("emulated", "serial") or (kind == "serial" and not port):
-        raise pytest.UsageError(f"--target {spec!r}: use emulated or serial:/dev/ttyUSB0")
-    if ble not in ("bumble", "bleak"):
-        raise pytest.UsageError(f"--ble {ble!r}: use bumble or bleak")
-    return Target(kind, port or None, ble)
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
-    """Attach the board's console log to the report of a failed case."""
-    report = yield
-    if report.failed:
-        for log in sorted(Path(item.funcargs.get("tmp_path", "/nonexistent")).rglob("console.log")):
-            tail = log.read_text(errors="replace")[-3000:]
-            report.sections.append((f"board console ({log})", tail))
-    return report
+# The plugin's hooks and fixtures, seen by pytest here (a conftest below the
+# root cannot name plugins in pytest_plugins).
+pytest_addoption = plugin.pytest_addoption
+pytest_runtest_makereport = plugin.pytest_runtest_makereport
+pytest_runtest_setup = plugin.pytest_runtest_setup
+target = plugin.target
+bench = plugin.bench
+dut = plugin.dut
 
 
 @pytest.fixture
@@ -87,7 +57,8 @@ async def board(target: Target, tmp_path) -> AsyncIterator[EmulatedBoard]:
     device.provision({"device_id": 0x0BADCAFE, "key": "42" * 32})
     try:
         await device.power_on()
-        await device.console.expect("msa: firmware")
+        # Queued once the firmware awaits its first press: the button listens.
+        await device.console.expect("queued heartbeat")
         yield device
     finally:
         await device.close()

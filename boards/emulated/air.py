@@ -7,6 +7,11 @@ supervision timeout, and a CONNECT_IND that no advertiser answers ends in
 "connection failed to be established". Without those, a phone that connected
 just as the button lost power would hold a link to nobody, forever. This class
 gives the emulated air the same two endings, at once instead of after the timeout.
+
+It also has a notion of range: `out_of_range(address)` carries a device out of
+everyone's reach (its links end by the supervision timeout on both sides, and
+nothing it sends is heard, nor does it hear anything) until `in_range(address)`.
+Range follows the device's address, so it outlasts a power cycle of its radio.
 """
 
 from __future__ import annotations
@@ -15,15 +20,29 @@ import asyncio
 
 from bumble import hci, ll
 from bumble.controller import Controller
+from bumble.core import PhysicalTransport
 from bumble.link import LocalLink
 
 CONNECTION_TIMEOUT = hci.HCI_CONNECTION_TIMEOUT_ERROR  # the supervision timeout
 FAILED_TO_BE_ESTABLISHED = hci.HCI_CONNECTION_FAILED_TO_BE_ESTABLISHED_ERROR
 
 
+def _name(address: hci.Address | str) -> str:
+    if isinstance(address, str):
+        return address.upper()
+    return address.to_string(False).upper()
+
+
 class Air(LocalLink):
+    def __init__(self) -> None:
+        super().__init__()
+        self.away: set[str] = set()  # addresses of the devices out of range
+
     def remove_controller(self, controller: Controller) -> None:
         super().remove_controller(controller)
+        self._end_links_with(controller)
+
+    def _end_links_with(self, controller: Controller) -> None:
         gone = {controller.random_address, controller.public_address}
         gone |= {c.self_address for c in controller.le_connections.values()}
         for other in list(self.controllers):
@@ -31,8 +50,52 @@ class Air(LocalLink):
                 if peer in gone:
                     other.on_le_disconnected(connection, CONNECTION_TIMEOUT)
 
+    # -- range -------------------------------------------------------------------
+
+    def out_of_range(self, address: str) -> None:
+        """The device leaves everyone's range: each side of its links times out."""
+        self.away.add(_name(address))
+        for controller in [c for c in self.controllers if self._is_away(c)]:
+            self._end_links_with(controller)
+            for connection in list(controller.le_connections.values()):
+                controller.on_le_disconnected(connection, CONNECTION_TIMEOUT)
+
+    def in_range(self, address: str) -> None:
+        """The device is back: it hears and is heard again."""
+        self.away.discard(_name(address))
+
+    def _is_away(self, controller: Controller) -> bool:
+        if not self.away:
+            return False
+        names = {_name(controller.random_address), _name(controller.public_address)}
+        return not names.isdisjoint(self.away)
+
+    def send_acl_data(
+        self,
+        sender_controller: Controller,
+        destination_address: hci.Address,
+        transport: PhysicalTransport,
+        data: bytes,
+    ) -> None:
+        receiver = self.find_le_controller(destination_address)
+        if self._is_away(sender_controller) or (receiver and self._is_away(receiver)):
+            return  # lost on the air
+        super().send_acl_data(sender_controller, destination_address, transport, data)
+
+    def send_ll_control_pdu(
+        self, sender_address: hci.Address, receiver_address: hci.Address, packet: ll.ControlPdu
+    ) -> None:
+        if self.away and {_name(sender_address), _name(receiver_address)} & self.away:
+            return
+        super().send_ll_control_pdu(sender_address, receiver_address, packet)
+
     def send_advertising_pdu(self, sender: Controller, packet: ll.AdvertisingPdu) -> None:
-        super().send_advertising_pdu(sender, packet)
+        if self._is_away(sender):
+            return  # nobody hears it
+        loop = asyncio.get_running_loop()
+        for controller in self.controllers:
+            if controller is not sender and not self._is_away(controller):
+                loop.call_soon(controller.on_ll_advertising_pdu, packet)
         if isinstance(packet, ll.ConnectInd):
             # Delivered with call_soon like the PDU itself, so it runs after it.
             asyncio.get_running_loop().call_soon(self._check_established, sender, packet)

