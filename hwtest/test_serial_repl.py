@@ -33,6 +33,12 @@ async def test_mpremote_runs_code_on_the_board(board: EmulatedBoard):
     assert (await mpremote(board.serial_port, "exec", "print(6 * 7)")).strip() == "42"
 
 
+async def test_code_that_ends_with_a_newline_runs_rather_than_resetting(board: EmulatedBoard):
+    # In the raw REPL, Ctrl-D after "...\n" runs the code; only Ctrl-D on an
+    # empty buffer is a soft reset.
+    assert (await mpremote(board.serial_port, "exec", "x = 6\nprint(x * 7)\n")).strip() == "42"
+
+
 async def test_mpremote_sees_the_flash(board: EmulatedBoard):
     listing = await mpremote(board.serial_port, "fs", "ls")
     for name in ("main.py", "board.py", "device.json", "lib/"):

@@ -129,8 +129,12 @@ class Console:
             self._raw, self._line_empty = True, True
         elif byte == CTRL_B:
             self._raw, self._line_empty = False, True
-        elif byte in (CTRL_C, CTRL_D, b"\r", b"\n"):
+        elif byte in (CTRL_C, CTRL_D):
             self._line_empty = True
+        elif byte in (b"\r", b"\n"):
+            # The raw REPL runs its buffer on Ctrl-D, newlines and all: only an
+            # empty buffer makes Ctrl-D a soft reset there.
+            self._line_empty = self._line_empty or not self._raw
         else:
             self._line_empty = False
 

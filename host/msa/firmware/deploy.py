@@ -127,9 +127,7 @@ def deploy(
     transport = _connect(port)
     try:
         transport.enter_raw_repl(soft_reset=True)  # the firmware stops; a fresh heap
-        # No trailing newline: the emulated board's console would take the
-        # Ctrl-D that ends the paste for a soft reset (a newline then Ctrl-D).
-        transport.exec(ON_DEVICE.read_bytes().rstrip())
+        transport.exec(ON_DEVICE.read_bytes())
         paths = [f.path for f in build.files] + _shadowed(build)
         query = f"manifest({paths!r}, {_folders(build)!r})"
         machine = str(transport.eval("machine()"))
