@@ -20,7 +20,7 @@ def msa(*args, timeout=60, cwd=None):
 def test_no_command_prints_the_commands_and_exits_2():
     result = msa()
     assert result.returncode == 2
-    for command in ("demo", "board", "backend", "bench", "test"):
+    for command in ("demo", "board", "app", "backend", "firmware", "bench", "test"):
         assert command in result.stdout
 
 
@@ -42,7 +42,7 @@ def test_bad_arguments_get_one_clear_line_and_exit_2(args, message):
 
 
 def test_every_command_has_help():
-    for command in ("demo", "board", "backend", "bench", "test"):
+    for command in ("demo", "board", "app", "backend", "firmware", "bench", "test"):
         result = msa(command, "--help")
         assert result.returncode == 0, (command, result.stderr)
         assert "usage: msa " + command in result.stdout
