@@ -1,8 +1,10 @@
 """The CIC console: its page, operator login, the live alarm stream, alarm reads.
 
 `GET /api/v1/console/stream` is a server-sent-events stream. On connect it sends
-every open alarm, then `event: ready`, then each alarm as it is committed, and a
-comment line every 15 s to keep proxies from closing it. Each alarm handed to an
+every alarm not closed yet, then `event: ready`, then each alarm as it is
+committed (`event: alarm`) and each change to one (`event: update`: a workflow
+step, a new fix, the magistrate's mail sent), and a comment line every 15 s to
+keep proxies from closing it. Each alarm handed to an
 operator is audited (`alarm.push`), right after it went out: an alarm must never
 wait for the audit trail. `GET /api/v1/alarms/{id}` audits (`alarm.read`) first.
 """
@@ -138,7 +140,7 @@ async def _events(
             yield _alarm_message(event, pushed_at)
         await _audit_deliveries(store, operator, backlog, pushed_at)
         yield _message("ready", {"open_alarms": len(backlog)})
-        already_sent = {event["alarm_id"] for event in backlog}
+        sent = {event["alarm_id"]: event["revision"] for event in backlog}
         while True:
             try:
                 event = await asyncio.wait_for(subscription.get(), KEEPALIVE_S)
@@ -147,11 +149,18 @@ async def _events(
                 continue
             if event is None:  # closed: shutdown, or this console fell behind
                 return
-            if event["alarm_id"] in already_sent:
-                continue
+            alarm_id = event["alarm_id"]
+            if sent.get(alarm_id, -1) >= event["revision"]:
+                continue  # this console has it (the backlog overlapped), or a newer state
+            first = alarm_id not in sent
+            sent[alarm_id] = event["revision"]
             pushed_at = now_ms()
-            yield _alarm_message(event, pushed_at)
-            await _audit_deliveries(store, operator, [event], pushed_at)
+            if "change" in event:
+                yield _message("update", {**event, "pushed_at": to_iso(pushed_at)}, alarm_id)
+            else:
+                yield _alarm_message(event, pushed_at)
+            if first:
+                await _audit_deliveries(store, operator, [event], pushed_at)
 
 
 def _message(name: str, data: Mapping[str, Any], event_id: int | None = None) -> str:

@@ -15,6 +15,7 @@ import asyncpg
 
 from msa.backend.store.base import StoreUnavailable
 from msa.backend.store.sql import Connection, Row, SqlStore
+from msa.backend.store.workflow import WorkflowSql
 
 _ACQUIRE_TIMEOUT_S = 5.0
 _MIGRATION_LOCK = 0x6D7361  # any constant; "msa"
@@ -44,7 +45,7 @@ class PostgresConnection:
         await self._raw.execute(script)  # no arguments: the simple protocol, many statements
 
 
-class PostgresStore(SqlStore):
+class PostgresStore(WorkflowSql, SqlStore):
     """A `Store` in a PostgreSQL database, given by a `postgresql://` URL."""
 
     dialect = "postgresql"
