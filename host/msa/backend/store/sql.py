@@ -47,7 +47,19 @@ async def fetchrow(conn: Connection, sql: str, *args: object) -> Row | None:
     return rows[0] if rows else None
 
 
-COUNTED_TABLES = ("cases", "persons", "devices", "phones", "operators", "frames", "alarms", "audit")
+COUNTED_TABLES = (
+    "cases",
+    "persons",
+    "devices",
+    "phones",
+    "operators",
+    "frames",
+    "alarms",
+    "audit",
+    "alarm_locations",
+    "notifications",
+    "measure_extensions",
+)
 
 
 class SqlStore(ABC):
