@@ -4,60 +4,23 @@ queued in the close's transaction, sent after, retried while the server is down.
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from email import message_from_bytes
-from email.message import Message
 
 import httpx
 import pytest
-from aiosmtpd.controller import Controller
 
 from msa.backend.app import create_app
 from msa.backend.notify import SmtpConfig, compose
 from msa.backend.seed import DEMO_MAGISTRATE
 from msa.backend.workflow import Close
 from tests.backend.conftest import seed
+from tests.backend.smtp import free_port, mail_server
 from tests.backend.util import OPERATOR, PHONE, body, signed
 
 PV = "GE.60.L1.004321/26"
 SENDER = "cic@police.example"
 FAST_RETRY = (0.1,)  # the schedule's figures are not under test, the retrying is
-
-
-class Inbox:
-    """An aiosmtpd handler that hands each mail to the test's event loop."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.get_running_loop()
-        self.mails: asyncio.Queue[tuple[str, list[str], Message]] = asyncio.Queue()
-
-    async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802 (aiosmtpd's name)
-        mail = message_from_bytes(envelope.content)
-        item = (envelope.mail_from, list(envelope.rcpt_tos), mail)
-        self.loop.call_soon_threadsafe(self.mails.put_nowait, item)
-        return "250 OK"
-
-    async def next(self, timeout_s: float = 10.0) -> tuple[str, list[str], Message]:
-        return await asyncio.wait_for(self.mails.get(), timeout_s)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@asynccontextmanager
-async def mail_server(port: int) -> AsyncIterator[Inbox]:
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    await asyncio.to_thread(controller.start)
-    try:
-        yield inbox
-    finally:
-        await asyncio.to_thread(controller.stop)
 
 
 @asynccontextmanager
