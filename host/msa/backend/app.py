@@ -3,7 +3,8 @@
 Routes: `POST /api/v1/frames` (ingest.py) and `POST /api/v1/alarms/{id}/locations`
 (locations.py), for phones; `GET /console`, `/console/login`,
 `GET /api/v1/console/stream`, `GET /api/v1/alarms/{id}` (console.py) and the
-workflow steps (actions.py), for CIC operators. Starting the app opens the store,
+workflow steps (actions.py), for CIC operators; `GET /api/v1/openapi.json`
+(openapi.py) describes them all. Starting the app opens the store,
 applies the migrations and starts the magistrate's mailer (with an SMTP server);
 stopping it ends the streams and closes the store.
 """
@@ -16,7 +17,7 @@ from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
 
-from msa.backend import actions, console, ingest, locations
+from msa.backend import actions, console, ingest, locations, openapi
 from msa.backend.alarms import AlarmAnnouncer
 from msa.backend.errors import EXCEPTION_HANDLERS
 from msa.backend.notify import Notifier, SmtpConfig
@@ -61,7 +62,13 @@ def create_app(database_url: str, *, smtp: SmtpConfig | None = None) -> Starlett
             await store.close()
 
     app = Starlette(
-        routes=[*ingest.routes, *locations.routes, *actions.routes, *console.routes],
+        routes=[
+            *ingest.routes,
+            *locations.routes,
+            *actions.routes,
+            *console.routes,
+            *openapi.routes,
+        ],
         lifespan=lifespan,
         exception_handlers=EXCEPTION_HANDLERS,
     )
