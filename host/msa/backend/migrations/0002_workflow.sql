@@ -31,6 +31,7 @@ ALTER TABLE cases ADD COLUMN support_started_on TEXT
 ALTER TABLE judicial_districts ADD COLUMN magistrate_email TEXT;
 
 ALTER TABLE audit ADD COLUMN detail TEXT;
+CREATE INDEX audit_subject ON audit (subject, id);  -- an alarm's history
 {audit_append_only}
 
 -- Where a police zone intervenes, as boxes (a zone is the union of its boxes).
