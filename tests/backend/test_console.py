@@ -62,6 +62,9 @@ async def test_a_committed_alarm_is_pushed_at_once_with_its_case_context(server)
     case = alarm["case"]
     assert case["reference"] == "GE.60.L1.012345/26"
     assert (case["managing_zone"], case["judicial_district"]) == ("PZ Gent", "Oost-Vlaanderen")
+    assert [(p["name"], p["phone_number"]) for p in case["other_persons"]] == [
+        ("Lotte De Smet", "+32 471 98 76 54")
+    ]
     assert case["suspect"]["name"] == "Kevin De Smet"
     assert "assault" in case["suspect"]["record"]
     assert case["suspect"]["weapons"]["possession"] is True

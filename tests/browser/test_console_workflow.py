@@ -109,6 +109,10 @@ async def test_an_operator_works_a_press_to_closed(stack: Stack, inbox: Inbox, p
     await expect(zones).to_contain_text("Managing zonePZ Gent")
     await expect(section(card, "Suspect")).to_contain_text(DEMO_CASE.suspect.full_name)
     await expect(section(card, "Weapons")).to_contain_text("YES")
+    daughter = DEMO_CASE.persons[1]
+    await expect(section(card, "Case")).to_contain_text(
+        f"Also protected{daughter.full_name} – {daughter.phone_number}"
+    )
 
     zone = card.get_by_label("Zone")
     await expect(zone).to_have_value("PZ Lochristi")  # the zone where she is now

@@ -143,7 +143,7 @@ def geo_uri(lat: float, lon: float, accuracy_m: float | None = None) -> str:
     return uri if accuracy_m is None else f"{uri};u={accuracy_m:g}"
 
 
-def _person(person: Person) -> dict[str, Any]:
+def _identity(person: Person) -> dict[str, Any]:
     if person.confidential:
         identity = {
             "name": None,
@@ -156,10 +156,12 @@ def _person(person: Person) -> dict[str, Any]:
             "phone_number": person.phone_number,
             "national_register_number": None,
         }
+    return {"id": person.id, "confidential": person.confidential, **identity}
+
+
+def _person(person: Person) -> dict[str, Any]:
     return {
-        "id": person.id,
-        "confidential": person.confidential,
-        **identity,
+        **_identity(person),
         "addresses": [_address(address) for address in person.addresses],
     }
 
@@ -190,6 +192,7 @@ def _case(case: Case) -> dict[str, Any]:
         "managing_zone": case.managing_zone,
         "judicial_district": case.judicial_district,
         "support_started_on": case.support_started_on,
+        "other_persons": [_identity(other) for other in case.others],
         "suspect": None
         if suspect is None
         else {

@@ -140,6 +140,7 @@ SCHEMAS: dict[str, Schema] = {
             "managing_zone",
             "judicial_district",
             "support_started_on",
+            "other_persons",
             "suspect",
         ],
         "properties": {
@@ -151,6 +152,27 @@ SCHEMAS: dict[str, Schema] = {
             "managing_zone": {"type": "string"},
             "judicial_district": {"type": "string"},
             "support_started_on": nullable(DAY),
+            "other_persons": {
+                "type": "array",
+                "description": "the case's other protected persons (confidential: by number)",
+                "items": {
+                    "type": "object",
+                    "required": [
+                        "id",
+                        "confidential",
+                        "name",
+                        "phone_number",
+                        "national_register_number",
+                    ],
+                    "properties": {
+                        "id": {"type": "integer"},
+                        "confidential": {"type": "boolean"},
+                        "name": nullable({"type": "string"}),
+                        "phone_number": nullable({"type": "string"}),
+                        "national_register_number": nullable({"type": "string"}),
+                    },
+                },
+            },
             "suspect": nullable(
                 {
                     "type": "object",

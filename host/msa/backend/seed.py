@@ -49,6 +49,16 @@ DEMO_CASE = CaseDraft(
                 ),
             ),
         ),
+        # Her daughter, protected by the same case (a button of her own when needed).
+        PersonDraft(
+            full_name="Lotte De Smet",
+            phone_number="+32 471 98 76 54",
+            national_register_number="12.08.30-206.41",
+            confidential=False,
+            addresses=(
+                Address("home", "Brugsesteenweg 212, 9000 Gent", lat=51.06170, lon=3.69820),
+            ),
+        ),
     ),
     suspect=Suspect(
         full_name="Kevin De Smet",

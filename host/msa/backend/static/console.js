@@ -141,6 +141,7 @@ function render(card, alarm) {
     ["Decided on", alarm.case.decided_on],
     ["Ends on", alarm.case.ends_on],
     ["Support since", alarm.case.support_started_on || "no confirmed test alarm yet"],
+    ["Also protected", alarm.case.other_persons.map(personText).join("; ") || "nobody else"],
     ["Device", alarm.device_id + " #" + alarm.counter],
   ]);
   definitions(card.querySelector(".times"), [

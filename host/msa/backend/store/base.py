@@ -127,6 +127,8 @@ class Case:
     judicial_district: str
     suspect: Suspect | None
     support_started_on: str | None = None
+    # The case's other protected persons (children, relatives), without addresses.
+    others: tuple[Person, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

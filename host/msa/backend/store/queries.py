@@ -80,6 +80,13 @@ LEFT JOIN police_zones pz ON pz.id = a.patrol_zone_id
 WHERE {where}
 ORDER BY a.id"""
 
+# The protected persons of the alarms' cases (each alarm's own is left out when mapped).
+CASE_PERSONS = """
+SELECT id, case_id, full_name, phone_number, national_register_number, confidential
+FROM persons
+WHERE case_id IN (SELECT a.case_id FROM alarms a WHERE {where})
+ORDER BY id"""
+
 ALARM_TRAIL = """
 SELECT alarm_id, lat, lon, accuracy_m, fix_at, received_at
 FROM alarm_locations
@@ -123,6 +130,7 @@ class AlarmRows:
     history: list[Row]
     notifications: list[Row]
     zones: list[Row]
+    persons: list[Row]
 
 
 def alarms_from_rows(found: AlarmRows) -> list[Alarm]:
@@ -145,9 +153,21 @@ def alarms_from_rows(found: AlarmRows) -> list[Alarm]:
         history.setdefault(h["subject"], []).append(entry)
     notifications = {n["alarm_id"]: Notification(**n) for n in found.notifications}
     areas = [ZoneArea(**z) for z in found.zones]
+    persons: dict[int, list[Person]] = {}
+    for p in found.persons:
+        person = Person(
+            p["id"],
+            p["full_name"],
+            p["phone_number"],
+            p["national_register_number"],
+            bool(p["confidential"]),
+            (),
+        )
+        persons.setdefault(p["case_id"], []).append(person)
     return [
         _alarm(
             row,
+            tuple(p for p in persons.get(row["case_id"], ()) if p.id != row["person_id"]),
             tuple(addresses.get(row["person_id"], ())),
             trails.get(row["id"], []),
             tuple(history.get(f"alarm:{row['id']}", ())),
@@ -160,6 +180,7 @@ def alarms_from_rows(found: AlarmRows) -> list[Alarm]:
 
 def _alarm(
     row: Row,
+    others: tuple[Person, ...],
     addresses: tuple[Address, ...],
     updates: list[TrailPoint],
     history: tuple[HistoryEntry, ...],
@@ -199,6 +220,7 @@ def _alarm(
         row["judicial_district"],
         suspect,
         row["support_started_on"],
+        others,
     )
     workflow = Workflow(
         row["acknowledged_at"],

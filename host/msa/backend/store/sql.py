@@ -182,6 +182,7 @@ class SqlStore(ABC):
                 await conn.fetch(queries.ALARM_HISTORY.format(where=where), *args),
                 await conn.fetch(queries.ALARM_NOTIFICATIONS.format(where=where), *args),
                 await conn.fetch(queries.ZONE_AREAS),
+                await conn.fetch(queries.CASE_PERSONS.format(where=where), *args),
             )
         return queries.alarms_from_rows(found)
 
