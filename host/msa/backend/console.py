@@ -4,9 +4,9 @@
 every alarm not closed yet, then `event: ready`, then each alarm as it is
 committed (`event: alarm`) and each change to one (`event: update`: a workflow
 step, a new fix, the magistrate's mail sent), and a comment line every 15 s to
-keep proxies from closing it. Each alarm handed to an
-operator is audited (`alarm.push`), right after it went out: an alarm must never
-wait for the audit trail. `GET /api/v1/alarms/{id}` audits (`alarm.read`) first.
+keep proxies from closing it. Each alarm handed to an operator is audited
+(`alarm.push`, once per connection), right after it went out: an alarm must
+never wait for the audit trail. `GET /api/v1/alarms/{id}` audits (`alarm.read`) first.
 """
 
 from __future__ import annotations
