@@ -12,6 +12,7 @@ import pytest
 
 from msa.backend.app import create_app
 from msa.backend.notify import SmtpConfig, compose
+from msa.backend.pgcluster import cluster
 from msa.backend.seed import DEMO_MAGISTRATE
 from msa.backend.workflow import Close
 from tests.backend.conftest import seed
@@ -158,3 +159,40 @@ def test_an_smtp_address_needs_a_host_and_a_port(bad):
         return
     with pytest.raises(UsageError, match="HOST:PORT"):
         SmtpConfig.parse(bad)
+
+
+@pytest.mark.postgres
+async def test_a_step_during_a_database_outage_is_503_and_its_retry_goes_through(pg_cluster):
+    """PostgreSQL stops between two steps: the step is refused whole (503), the
+    operator's retry commits, and the mailer, which lived through it, sends."""
+    del pg_cluster  # only for its skip/fail rule: this test needs a cluster it may stop
+    port = free_port()
+    with cluster() as pg:
+        async with mail_server(port) as inbox, backend_with_smtp(pg.url, port) as client:
+            pressed = await client.post("/api/v1/frames", json=body(signed(1)), headers=PHONE)
+            steps = f"/api/v1/alarms/{pressed.json()['alarm_id']}"
+            assert (await client.post(f"{steps}/acknowledge", json={}, headers=OPERATOR)).is_success
+            dispatch = {"patrol": "GE-21", "zone": "PZ Gent"}
+
+            pg.stop("immediate")
+            down = await client.post(f"{steps}/dispatch", json=dispatch, headers=OPERATOR)
+            assert (down.status_code, down.json()["error"]) == (503, "unavailable")
+            assert down.headers["retry-after"] == "1"
+            pg.start()
+
+            retry = await client.post(f"{steps}/dispatch", json=dispatch, headers=OPERATOR)
+            assert (retry.status_code, retry.json()["result"]) == (200, "done")
+            for name, data in [("on-scene", {}), ("close", {"outcome": "real", "pv_number": PV})]:
+                answer = await client.post(f"{steps}/{name}", json=data, headers=OPERATOR)
+                assert answer.status_code == 200, answer.text
+            _, recipients, mail = await inbox.next()
+            store = client.app.state.services.store
+            audit = [e.action for e in await store.alarm_audit(pressed.json()["alarm_id"])]
+    assert recipients == [DEMO_MAGISTRATE] and PV in mail["Subject"]
+    assert audit[:5] == [
+        "alarm.acknowledge",
+        "alarm.dispatch",
+        "alarm.on_scene",
+        "alarm.close",
+        "case.extend",
+    ]
