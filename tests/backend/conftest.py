@@ -25,6 +25,7 @@ from msa.backend.app import create_app
 from msa.backend.seed import seed_demo
 from msa.backend.server import READY_PREFIX
 from msa.backend.store import Store, open_store
+from tests.backend.contract import Contract
 from tests.backend.util import DEVICE_ID, KEY, OPERATOR_TOKEN, PHONE_TOKEN
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -61,18 +62,27 @@ class Backend:
     client: httpx.AsyncClient
     store: Store
     seeded: dict[str, object]
+    contract: Contract
 
 
 @pytest.fixture
 async def backend(database_url: str) -> AsyncIterator[Backend]:
-    """The started app with the demo case seeded, and an HTTP client on it."""
+    """The started app with the demo case seeded, and an HTTP client on it.
+
+    Every answer the client gets is checked against the OpenAPI description.
+    """
     app = create_app(database_url)
+    contract = Contract()
     async with app.router.lifespan_context(app):
         store = app.state.services.store
         seeded = await seed(store)
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://backend") as client:
-            yield Backend(app, client, store, seeded)
+        async with httpx.AsyncClient(
+            transport=transport,
+            base_url="http://backend",
+            event_hooks={"response": [contract.on_response]},
+        ) as client:
+            yield Backend(app, client, store, seeded, contract)
 
 
 @dataclass

@@ -12,7 +12,13 @@ class Element {
     this.classes = new Set();
     this.parts = new Map();
     this.hidden = false;
+    this.dataset = {};
+    this.attributes = {};
+    this.elements = new Proxy({}, { get: (_, name) => this.querySelector("[name=" + String(name) + "]") });
   }
+  setAttribute(name, value) { this.attributes[name] = String(value); }
+  contains(node) { return this.children.includes(node); }
+  focus() {}
   get classList() {
     const classes = this.classes;
     return {
@@ -26,9 +32,13 @@ class Element {
     return this.parts.get(selector);
   }
   cloneNode() { return new Element(this.tag); }
-  append(...nodes) { this.children.push(...nodes); }
+  append(...nodes) {
+    // As in the DOM: appending a child that is there already moves it.
+    this.children = this.children.filter((child) => !nodes.includes(child));
+    this.children.push(...nodes);
+  }
   prepend(node) { this.children.unshift(node); }
-  replaceChildren() { this.children = []; this.textContent = ""; }
+  replaceChildren(...nodes) { this.children = nodes; this.textContent = ""; }
   addEventListener() {}
   get text() {
     return this.textContent + this.children.map((c) => (c instanceof Element ? c.text : c.data)).join(" ");
@@ -44,7 +54,10 @@ globalThis.document = {
   getElementById: (id) => byId.get(id) || byId.set(id, new Element(id)).get(id),
   createElement: (tag) => new Element(tag),
   createTextNode: (data) => ({ data }),
+  activeElement: null,
 };
+globalThis.Node = Element;
+globalThis.fetch = async () => ({ ok: false, json: async () => ({}) });
 globalThis.window = { addEventListener() {} };
 class FakeEventSource {
   constructor(url) { this.url = url; this.listeners = {}; FakeEventSource.last = this; }
@@ -56,7 +69,7 @@ globalThis.EventSource = FakeEventSource;
 vm.runInThisContext(fs.readFileSync(process.argv[2], "utf8"), { filename: "console.js" });
 const source = FakeEventSource.last;
 for (const event of JSON.parse(fs.readFileSync(0, "utf8"))) {
-  source.listeners.alarm({ data: JSON.stringify(event) });
+  source.listeners[event.change ? "update" : "alarm"]({ data: JSON.stringify(event) });
 }
 source.listeners.ready({ data: "{}" });
 
@@ -69,7 +82,16 @@ console.log(JSON.stringify({
   empty_hidden: document.getElementById("empty").hidden,
   cards: cards.map((card) => ({
     classes: [...card.classes].sort(),
+    alarm_id: card.dataset.alarmId,
     headline: shown(card, ".headline"),
+    state: shown(card, ".state"),
+    steps: card.querySelector(".steps").children.map((step) => step.text),
+    buttons: [".do-acknowledge", ".do-dispatch", ".do-on-scene", ".do-close", ".do-confirm-test"]
+      .filter((selector) => !card.querySelector(selector).hidden),
+    zones: shown(card, ".zones"),
+    trail: card.querySelector(".trail tbody").children.map((row) => row.text),
+    audit: card.querySelector(".audit tbody").children.map((row) => row.text),
+    magistrate: shown(card, ".magistrate"),
     banner_person: shown(card, ".banner-person"),
     weapons: shown(card, ".weapons-text"),
     armed: card.querySelector(".weapons").classes.has("armed"),

@@ -62,6 +62,9 @@ async def test_a_committed_alarm_is_pushed_at_once_with_its_case_context(server)
     case = alarm["case"]
     assert case["reference"] == "GE.60.L1.012345/26"
     assert (case["managing_zone"], case["judicial_district"]) == ("PZ Gent", "Oost-Vlaanderen")
+    assert [(p["name"], p["phone_number"]) for p in case["other_persons"]] == [
+        ("Lotte De Smet", "+32 471 98 76 54")
+    ]
     assert case["suspect"]["name"] == "Kevin De Smet"
     assert "assault" in case["suspect"]["record"]
     assert case["suspect"]["weapons"]["possession"] is True
@@ -184,3 +187,64 @@ async def test_sigterm_ends_the_streams_and_exits_cleanly(server):
         with pytest.raises((EOFError, httpx.RemoteProtocolError)):
             await stream.next()
     assert exit_code == 0
+
+
+async def test_each_workflow_step_is_pushed_as_an_update(server, database_url):
+    async with console(server) as (client, stream):
+        await stream.until_ready()
+        receipt = await press(client, 1)
+        assert (await stream.next())[0] == "alarm"
+        alarm_id = receipt["alarm_id"]
+        for name, data, status in [
+            ("acknowledge", {}, "acknowledged"),
+            ("dispatch", {"patrol": "GE-21", "zone": "PZ Gent"}, "dispatched"),
+        ]:
+            answer = await client.post(
+                f"/api/v1/alarms/{alarm_id}/{name}", json=data, headers=OPERATOR
+            )
+            assert answer.status_code == 200
+            event, update = await stream.next()
+            assert (event, update["alarm_id"], update["status"], update["change"]) == (
+                "update",
+                alarm_id,
+                status,
+                name,
+            )
+        fix = {"lat": 51.0969, "lon": 3.8742, "accuracy_m": 9, "fix_at": "2026-11-23T19:03:10Z"}
+        moved = await client.post(f"/api/v1/alarms/{alarm_id}/locations", json=fix, headers=PHONE)
+        assert moved.status_code == 200
+        event, update = await stream.next()
+    assert (event, update["change"], update["intervention_zone"]) == (
+        "update",
+        "location",
+        "PZ Lochristi",
+    )
+    assert len(update["trail"]) == 2 and update["revision"] == 3
+    # Updates are not audited as new deliveries: the alarm was pushed once.
+    pushes = [e for e in await audit_trail(database_url) if e.action == "alarm.push"]
+    assert len(pushes) == 1
+
+
+async def test_a_closed_alarm_leaves_the_backlog(server):
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        closed, still_open = (
+            (await press(client, 1))["alarm_id"],
+            (await press(client, 2))["alarm_id"],
+        )
+        for name, data in [
+            ("acknowledge", {}),
+            ("dispatch", {"patrol": "GE-21", "zone": "PZ Gent"}),
+            ("on-scene", {}),
+            ("close", {"outcome": "false"}),
+        ]:
+            answer = await client.post(
+                f"/api/v1/alarms/{closed}/{name}", json=data, headers=OPERATOR
+            )
+            assert answer.status_code == 200
+        acked = await client.post(
+            f"/api/v1/alarms/{still_open}/acknowledge", json={}, headers=OPERATOR
+        )
+        assert acked.status_code == 200
+    async with console(server) as (_, stream):
+        backlog = await stream.until_ready()
+    assert [(a["alarm_id"], a["status"]) for a in backlog] == [(still_open, "acknowledged")]

@@ -72,3 +72,42 @@ async def test_a_test_alarm_and_a_confidential_person_without_location(backend):
     assert card["headline"].startswith("TEST ALARM")
     assert card["banner_person"] == "CONFIDENTIAL – national register number 90.05.14-124.23"
     assert card["location"].startswith("No location from the phone")
+
+
+async def test_the_queue_shows_open_alarms_oldest_first_and_each_step(backend):
+    first, second, test = (
+        await alarm_json(backend, 1),
+        await alarm_json(backend, 2),
+        await alarm_json(backend, 3, frame.TEST_ALARM),
+    )
+    for name, data in [
+        ("acknowledge", {}),
+        ("dispatch", {"patrol": "GE-21", "zone": "PZ Lochristi"}),
+    ]:
+        answer = await backend.client.post(
+            f"/api/v1/alarms/{second['alarm_id']}/{name}", json=data, headers=OPERATOR
+        )
+        assert answer.status_code == 200
+    update = {**answer.json()["alarm"], "change": "dispatch"}
+
+    shown = render([test, second, first, update])
+
+    # Open stalking alarms oldest first, then the provisioning test.
+    ids = [int(card["alarm_id"]) for card in shown["cards"]]
+    assert ids == [first["alarm_id"], second["alarm_id"], test["alarm_id"]]
+    fresh, dispatched, provisioning = shown["cards"]
+    assert fresh["state"] == "OPEN – not acknowledged"
+    assert fresh["buttons"] == [".do-acknowledge", ".do-close"]
+    assert dispatched["state"] == "PATROL DISPATCHED"
+    assert dispatched["buttons"] == [".do-on-scene", ".do-close"]
+    assert dispatched["steps"][1].startswith("Patrol dispatched:")
+    assert "GE-21 (PZ Lochristi)" in dispatched["steps"][1] and "cic-demo" in dispatched["steps"][1]
+    assert [row.split()[2:] for row in dispatched["audit"]] == [
+        ["cic-demo", "acknowledged"],
+        ["cic-demo", "patrol", "dispatched", "patrol", "GE-21", "(PZ", "Lochristi)"],
+    ]
+    assert "Intervention zone" in dispatched["zones"] and "PZ Gent" in dispatched["zones"]
+    assert len(dispatched["trail"]) == 1 and "±8 m" in dispatched["trail"][0]
+    assert dispatched["magistrate"].startswith("Magistrate: mailed when the alarm is closed")
+    assert provisioning["state"] == "OPEN – not acknowledged"
+    assert provisioning["buttons"] == [".do-acknowledge"]  # no patrol for a test, no close

@@ -113,3 +113,39 @@ async def test_a_locked_sqlite_database_is_unavailable_not_an_error(tmp_path):
     finally:
         blocker.close()
         await store.close()
+
+
+async def test_an_alarm_names_the_other_protected_persons_of_its_case(store):
+    ids = await store.create_case(
+        CaseDraft(
+            reference="AN.12.L3.000888/26",
+            decided_on="2026-09-01",
+            managing_zone="PZ Antwerpen",
+            judicial_district="Antwerpen",
+            persons=(
+                PersonDraft("Ann Maes", "+32 478 11 11 11", "80.01.01-001.01"),
+                PersonDraft("Tom Maes", "+32 478 22 22 22", "10.02.02-002.02", confidential=True),
+                PersonDraft("Eva Maes", "+32 478 33 33 33", "12.03.03-003.03"),
+            ),
+        )
+    )
+    await store.register_device(DEVICE_ID, bytes(range(32)), ids.person_ids[0])
+    await store.link_phone(hash_token(PHONE_TOKEN), ids.person_ids[0], DEVICE_ID)
+    commit = await store.commit_frame(await new_frame(store, 1))
+    others = alarm_event(await store.alarm(commit.alarm_id))["case"]["other_persons"]
+    assert others == [
+        {
+            "id": ids.person_ids[1],
+            "confidential": True,
+            "name": None,
+            "phone_number": None,
+            "national_register_number": "10.02.02-002.02",
+        },
+        {
+            "id": ids.person_ids[2],
+            "confidential": False,
+            "name": "Eva Maes",
+            "phone_number": "+32 478 33 33 33",
+            "national_register_number": None,
+        },
+    ]

@@ -14,7 +14,16 @@ from typing import Any
 
 from msa.backend.push import PushChannel
 from msa.backend.store import Store, StoreUnavailable
-from msa.backend.store.base import Address, Alarm, Case, Location, Person
+from msa.backend.store.base import (
+    Address,
+    Alarm,
+    Case,
+    HistoryEntry,
+    Location,
+    Person,
+    TrailPoint,
+    Workflow,
+)
 from msa.timefmt import to_iso
 
 log = logging.getLogger(__name__)
@@ -45,6 +54,86 @@ def alarm_event(alarm: Alarm) -> dict[str, Any]:
         "pressed_at": None if alarm.pressed_at is None else to_iso(alarm.pressed_at),
         "received_at": to_iso(alarm.received_at),
         "committed_at": to_iso(alarm.committed_at),
+        "revision": alarm.revision,
+        "workflow": _workflow(alarm.workflow),
+        "next_steps": next_steps(alarm),
+        "trail": [_trail_point(point) for point in alarm.trail],
+        "intervention_zone": alarm.intervention_zone,
+        "history": [_history(entry) for entry in alarm.history],
+        "magistrate": _magistrate(alarm),
+    }
+
+
+def next_steps(alarm: Alarm) -> list[str]:
+    """The workflow steps the operator can take now (the console's buttons)."""
+    status = alarm.status
+    if alarm.kind == "test_alarm":
+        return {"open": ["acknowledge"], "acknowledged": ["confirm_test"]}.get(status, [])
+    following = {"open": "acknowledge", "acknowledged": "dispatch", "dispatched": "on_scene"}
+    return (
+        [following[status]] if status in following else (["close"] if status == "on_scene" else [])
+    )
+
+
+def _ms(value: int | None) -> str | None:
+    return None if value is None else to_iso(value)
+
+
+def _workflow(flow: Workflow) -> dict[str, Any]:
+    def step(at: int | None, by: str | None, **data: Any) -> dict[str, Any] | None:
+        return None if at is None else {"at": to_iso(at), "by": by, **data}
+
+    return {
+        "acknowledged": step(flow.acknowledged_at, flow.acknowledged_by),
+        "dispatched": step(
+            flow.dispatched_at, flow.dispatched_by, patrol=flow.patrol, zone=flow.patrol_zone
+        ),
+        "on_scene": step(flow.on_scene_at, flow.on_scene_by),
+        "closed": step(
+            flow.closed_at, flow.closed_by, outcome=flow.outcome, pv_number=flow.pv_number
+        ),
+    }
+
+
+def _trail_point(point: TrailPoint) -> dict[str, Any]:
+    return {
+        "lat": point.lat,
+        "lon": point.lon,
+        "accuracy_m": point.accuracy_m,
+        "fix_at": _ms(point.fix_at),
+        "received_at": to_iso(point.received_at),
+        "source": point.source,
+        "geo": geo_uri(point.lat, point.lon, point.accuracy_m),
+    }
+
+
+def _history(entry: HistoryEntry) -> dict[str, Any]:
+    return {
+        "at": to_iso(entry.at),
+        "actor": entry.actor,
+        "by": entry.actor_name or entry.actor,
+        "action": entry.action,
+        "detail": entry.detail,
+    }
+
+
+def _magistrate(alarm: Alarm) -> dict[str, Any]:
+    """Whether the magistrate is told, and where the mail is."""
+    n = alarm.notification
+    if n is None:
+        outcome = alarm.workflow.outcome
+        if outcome is None or alarm.kind == "test_alarm":
+            status = "not_yet" if alarm.kind == "alarm" else "not_applicable"
+        else:
+            status = "not_required"  # a false alarm
+        return {"status": status}
+    return {
+        "status": "sent" if n.sent_at is not None else "queued",
+        "recipient": n.recipient,
+        "queued_at": to_iso(n.created_at),
+        "sent_at": _ms(n.sent_at),
+        "attempts": n.attempts,
+        "last_error": n.last_error,
     }
 
 
@@ -54,7 +143,7 @@ def geo_uri(lat: float, lon: float, accuracy_m: float | None = None) -> str:
     return uri if accuracy_m is None else f"{uri};u={accuracy_m:g}"
 
 
-def _person(person: Person) -> dict[str, Any]:
+def _identity(person: Person) -> dict[str, Any]:
     if person.confidential:
         identity = {
             "name": None,
@@ -67,10 +156,12 @@ def _person(person: Person) -> dict[str, Any]:
             "phone_number": person.phone_number,
             "national_register_number": None,
         }
+    return {"id": person.id, "confidential": person.confidential, **identity}
+
+
+def _person(person: Person) -> dict[str, Any]:
     return {
-        "id": person.id,
-        "confidential": person.confidential,
-        **identity,
+        **_identity(person),
         "addresses": [_address(address) for address in person.addresses],
     }
 
@@ -100,6 +191,8 @@ def _case(case: Case) -> dict[str, Any]:
         "ends_on": case.ends_on,
         "managing_zone": case.managing_zone,
         "judicial_district": case.judicial_district,
+        "support_started_on": case.support_started_on,
+        "other_persons": [_identity(other) for other in case.others],
         "suspect": None
         if suspect is None
         else {
@@ -135,12 +228,16 @@ class AlarmAnnouncer:
         self._channel = channel
         self._tasks: set[asyncio.Task[None]] = set()
 
-    def announce(self, alarm_id: int) -> None:
-        task = asyncio.create_task(self._announce(alarm_id), name=f"announce alarm {alarm_id}")
+    def announce(self, alarm_id: int, change: str | None = None) -> None:
+        """Publish the alarm: a new one (`change` None), or what changed on it
+        (`acknowledge`, `location`, `magistrate.notified`, …), sent as an update."""
+        task = asyncio.create_task(
+            self._announce(alarm_id, change), name=f"announce alarm {alarm_id}"
+        )
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _announce(self, alarm_id: int) -> None:
+    async def _announce(self, alarm_id: int, change: str | None) -> None:
         for wait_s in (*_ANNOUNCE_RETRY_S, None):
             try:
                 alarm = await self._store.alarm(alarm_id)
@@ -153,7 +250,8 @@ class AlarmAnnouncer:
             if alarm is None:
                 log.error("alarm %d committed but not found to announce", alarm_id)
                 return
-            self._channel.publish(alarm_event(alarm))
+            event = alarm_event(alarm)
+            self._channel.publish(event if change is None else {**event, "change": change})
             return
 
     async def aclose(self) -> None:

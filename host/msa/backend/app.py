@@ -1,32 +1,41 @@
 """The backend as an ASGI application: `create_app(database_url)`.
 
-Routes: `POST /api/v1/frames` (ingest.py, for phones), `GET /console`,
-`/console/login`, `GET /api/v1/console/stream`, `GET /api/v1/alarms/{id}`
-(console.py, for CIC operators). Starting the app opens the store and applies
-the migrations; stopping it ends the streams and closes the store.
+Routes: `POST /api/v1/frames` (ingest.py) and `POST /api/v1/alarms/{id}/locations`
+(locations.py), for phones; `GET /console`, `/console/login`,
+`GET /api/v1/console/stream`, `GET /api/v1/alarms/{id}` (console.py) and the
+workflow steps (actions.py), for CIC operators; `GET /api/v1/openapi.json`
+(openapi.py) describes them all. Starting the app opens the store,
+applies the migrations and starts the magistrate's mailer (with an SMTP server);
+stopping it ends the streams and closes the store.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
 
-from msa.backend import console, ingest, openapi, phone_reports
+from msa.backend import actions, console, ingest, locations, openapi, phone_reports
 from msa.backend.admission import RoutineGate
 from msa.backend.alarms import AlarmAnnouncer
 from msa.backend.errors import EXCEPTION_HANDLERS
+from msa.backend.notify import Notifier, SmtpConfig
 from msa.backend.push import LocalHub
 from msa.backend.services import Services
 from msa.backend.store import open_store
 
+log = logging.getLogger(__name__)
 
-def create_app(database_url: str) -> Starlette:
+
+def create_app(database_url: str, *, smtp: SmtpConfig | None = None) -> Starlette:
     """The backend on the database at `database_url` (see `msa.backend.store`).
 
+    `smtp` is where the magistrate's mails go; without it they stay queued in the
+    outbox (and are sent by the next backend started with one).
     `app.state.channel` is the push channel (a `LocalHub`); once started,
-    `app.state.services` holds the store, channel and announcer.
+    `app.state.services` holds the store, channel, announcer and notifier.
     """
     channel = LocalHub()
 
@@ -34,17 +43,34 @@ def create_app(database_url: str) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         store = await open_store(database_url)
         announcer = AlarmAnnouncer(store, channel)
+        notifier = None
         try:
             await store.migrate()
-            app.state.services = Services(store, channel, announcer)
+            if smtp is not None:
+                notifier = Notifier(
+                    store, smtp, lambda alarm_id: announcer.announce(alarm_id, "magistrate")
+                )
+                notifier.start()
+            else:
+                log.warning("no SMTP server (--smtp): the magistrate's mails stay queued")
+            app.state.services = Services(store, channel, announcer, notifier)
             yield
         finally:
             channel.close()
+            if notifier is not None:
+                await notifier.aclose()
             await announcer.aclose()
             await store.close()
 
     app = Starlette(
-        routes=[*ingest.routes, *phone_reports.routes, *openapi.routes, *console.routes],
+        routes=[
+            *ingest.routes,
+            *phone_reports.routes,
+            *locations.routes,
+            *actions.routes,
+            *console.routes,
+            *openapi.routes,
+        ],
         lifespan=lifespan,
         exception_handlers=EXCEPTION_HANDLERS,
     )

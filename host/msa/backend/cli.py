@@ -1,6 +1,6 @@
 """`msa backend`: serve the backend, migrate its database, seed a demo case.
 
-    msa backend serve [--db URL] [--host 127.0.0.1] [--port 8080]
+    msa backend serve [--db URL] [--host 127.0.0.1] [--port 8080] [--smtp HOST:PORT]
     msa backend migrate [--db URL] [--json]
     msa backend seed-demo [--db URL] [--device-id 00c0ffee] [--json]
     msa backend case-add CASE.json [--db URL] [--json]             # the reference officer
@@ -41,6 +41,18 @@ def register(parser: argparse.ArgumentParser) -> None:
         help="port (%(default)s); 0 takes a free one, printed once listening",
     )
     serve.add_argument("--access-log", action="store_true", help="log every request to stderr")
+    serve.add_argument(
+        "--smtp",
+        default=os.environ.get("MSA_SMTP"),
+        metavar="HOST:PORT",
+        help="SMTP server for the magistrate's mails ($MSA_SMTP; without: they stay queued)",
+    )
+    serve.add_argument(
+        "--mail-from",
+        default=os.environ.get("MSA_MAIL_FROM", "msa-cic@localhost"),
+        metavar="ADDRESS",
+        help="sender of the magistrate's mails ($MSA_MAIL_FROM, else %(default)s)",
+    )
 
     migrate = actions.add_parser("migrate", help="apply the schema migrations not applied yet")
     _add_db(migrate)
@@ -252,13 +264,15 @@ def _print(args: argparse.Namespace, result: dict[str, Any], lines: list[str]) -
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from msa.backend.notify import SmtpConfig
     from msa.backend.server import serve
 
     if not 0 <= args.port <= 65535:
         raise UsageError(f"--port {args.port} is not a port number (0 to 65535)")
+    smtp = SmtpConfig.parse(args.smtp, args.mail_from) if args.smtp else None
     # Migrate first: a database that cannot be reached is one clear line, not a traceback.
     asyncio.run(_with_store(args.db, _migrate_quietly))
-    if not serve(args.db, host=args.host, port=args.port, access_log=args.access_log):
+    if not serve(args.db, host=args.host, port=args.port, access_log=args.access_log, smtp=smtp):
         raise MsaError(f"could not listen on {args.host}:{args.port} (see the log above)")
     return 0
 

@@ -1,10 +1,12 @@
 """The CIC console: its page, operator login, the live alarm stream, alarm reads.
 
 `GET /api/v1/console/stream` is a server-sent-events stream. On connect it sends
-every open alarm, then `event: ready`, then each alarm as it is committed, and a
-comment line every 15 s to keep proxies from closing it. Each alarm handed to an
-operator is audited (`alarm.push`), right after it went out: an alarm must never
-wait for the audit trail. `GET /api/v1/alarms/{id}` audits (`alarm.read`) first.
+every alarm not closed yet, then `event: ready`, then each alarm as it is
+committed (`event: alarm`) and each change to one (`event: update`: a workflow
+step, a new fix, the magistrate's mail sent), and a comment line every 15 s to
+keep proxies from closing it. Each alarm handed to an operator is audited
+(`alarm.push`, once per connection), right after it went out: an alarm must
+never wait for the audit trail. `GET /api/v1/alarms/{id}` audits (`alarm.read`) first.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from starlette.staticfiles import StaticFiles
 from msa.backend.alarms import alarm_event
 from msa.backend.auth import SESSION_COOKIE, hash_token, require_operator
 from msa.backend.errors import ApiError
+from msa.backend.ids import IdConvertor  # noqa: F401 (registers {alarm_id:id})
 from msa.backend.push import Subscription
 from msa.backend.services import services
 from msa.backend.store import Store, StoreUnavailable
@@ -138,7 +141,7 @@ async def _events(
             yield _alarm_message(event, pushed_at)
         await _audit_deliveries(store, operator, backlog, pushed_at)
         yield _message("ready", {"open_alarms": len(backlog)})
-        already_sent = {event["alarm_id"] for event in backlog}
+        sent = {event["alarm_id"]: event["revision"] for event in backlog}
         while True:
             try:
                 event = await asyncio.wait_for(subscription.get(), KEEPALIVE_S)
@@ -147,11 +150,18 @@ async def _events(
                 continue
             if event is None:  # closed: shutdown, or this console fell behind
                 return
-            if event["alarm_id"] in already_sent:
-                continue
+            alarm_id = event["alarm_id"]
+            if sent.get(alarm_id, -1) >= event["revision"]:
+                continue  # this console has it (the backlog overlapped), or a newer state
+            first = alarm_id not in sent
+            sent[alarm_id] = event["revision"]
             pushed_at = now_ms()
-            yield _alarm_message(event, pushed_at)
-            await _audit_deliveries(store, operator, [event], pushed_at)
+            if "change" in event:
+                yield _message("update", {**event, "pushed_at": to_iso(pushed_at)}, alarm_id)
+            else:
+                yield _alarm_message(event, pushed_at)
+            if first:
+                await _audit_deliveries(store, operator, [event], pushed_at)
 
 
 def _message(name: str, data: Mapping[str, Any], event_id: int | None = None) -> str:
@@ -194,5 +204,5 @@ routes = [
     Route("/console/logout", logout),
     Mount("/console/static", StaticFiles(directory=STATIC), name="console-static"),
     Route("/api/v1/console/stream", stream),
-    Route("/api/v1/alarms/{alarm_id:int}", read_alarm),
+    Route("/api/v1/alarms/{alarm_id:id}", read_alarm),
 ]

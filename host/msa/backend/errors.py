@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from msa.backend.store import StoreUnavailable
 
@@ -47,4 +48,25 @@ async def on_store_unavailable(request: Request, error: Exception) -> Response:
     return response
 
 
-EXCEPTION_HANDLERS = {ApiError: on_api_error, StoreUnavailable: on_store_unavailable}
+async def on_http_error(request: Request, error: Exception) -> Response:
+    """Starlette's own refusals (no route, wrong method) in the API's JSON form."""
+    assert isinstance(error, HTTPException)
+    path = request.url.path
+    if not path.startswith("/api/"):
+        return PlainTextResponse(error.detail, error.status_code, headers=error.headers)
+    if error.status_code == 404 and path.startswith("/api/v1/alarms/"):
+        code, detail = "unknown_alarm", "No such alarm: alarm ids are whole numbers from 1."
+    elif error.status_code == 404:
+        code, detail = "not_found", f"No API path {path}; see /api/v1/openapi.json."
+    else:
+        code, detail = "method_not_allowed", f"{request.method} is not allowed on {path}."
+    response = error_response(error.status_code, code, detail)
+    response.headers.update(error.headers or {})
+    return response
+
+
+EXCEPTION_HANDLERS = {
+    ApiError: on_api_error,
+    StoreUnavailable: on_store_unavailable,
+    HTTPException: on_http_error,
+}

@@ -54,7 +54,7 @@ def parse_body(body: bytes) -> FrameRequest:
         raise invalid("The body must be a JSON object with 'frame' and 'received_at'.")
     raw = _frame_bytes(data.get("frame"))
     received_at = _instant(data.get("received_at"), "received_at")
-    location = _location(data.get("location"))
+    location = parse_location(data.get("location"))
     try:
         frame = wire.parse(raw)
     except wire.FrameError as error:
@@ -101,7 +101,7 @@ def _number(data: dict[str, Any], key: str, low: float, high: float) -> float:
     return float(value)
 
 
-def _location(value: object) -> Location | None:
+def parse_location(value: object) -> Location | None:
     if value is None:
         return None
     if not isinstance(value, dict):

@@ -1,26 +1,661 @@
-"""`GET /api/v1/openapi.json`: the phone API's description (openapi.json, next to
-this module), which tests/backend/test_openapi.py holds the implementation to."""
+"""The backend's OpenAPI 3.1 description, served at `GET /api/v1/openapi.json`.
+
+Written here, next to the code, from the same constants (outcomes, steps, limits).
+tests/backend check it three ways: it is valid OpenAPI 3.1; its paths and the
+app's routes are the same; and every JSON answer the backend tests receive
+(through the `backend` fixture) matches the schema documented for its status.
+"""
 
 from __future__ import annotations
 
-import json
-from functools import cache
-from importlib import resources
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from msa.backend.workflow import OUTCOMES
+from protocol import frame as wire
 
-@cache
-def description() -> dict[str, Any]:
-    text = resources.files("msa.backend").joinpath("openapi.json").read_text(encoding="utf-8")
-    return json.loads(text)
-
-
-async def get_description(_request: Request) -> JSONResponse:
-    return JSONResponse(description())
+JSON = "application/json"
+Schema = dict[str, Any]
 
 
-routes = [Route("/api/v1/openapi.json", get_description, methods=["GET"])]
+def ref(name: str) -> Schema:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def nullable(schema: Schema) -> Schema:
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+INSTANT = {"type": "string", "format": "date-time", "examples": ["2026-11-23T19:02:03.456Z"]}
+DAY = {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}$"}
+OPERATOR_NAME = {"type": "string"}
+
+SCHEMAS: dict[str, Schema] = {
+    "Error": {
+        "type": "object",
+        "required": ["error", "detail"],
+        "properties": {
+            "error": {"type": "string", "description": "a code, e.g. invalid_request"},
+            "detail": {"type": "string", "description": "a sentence for a human"},
+        },
+    },
+    "Location": {
+        "type": "object",
+        "required": ["lat", "lon"],
+        "properties": {
+            "lat": {"type": "number", "minimum": -90, "maximum": 90},
+            "lon": {"type": "number", "minimum": -180, "maximum": 180},
+            "accuracy_m": nullable({"type": "number", "minimum": 0, "maximum": 1e7}),
+            "fix_at": nullable(INSTANT),
+        },
+    },
+    "FrameRequest": {
+        "type": "object",
+        "required": ["frame", "received_at"],
+        "properties": {
+            "frame": {
+                "type": "string",
+                "pattern": "^([0-9a-fA-F]{2})*$",
+                "maxLength": 2 * wire.MAX_FRAME,
+                "description": "the button's frame, hex (protocol/SPEC.md §2)",
+            },
+            "received_at": INSTANT,
+            "location": nullable(ref("Location")),
+        },
+    },
+    "Receipt": {
+        "type": "object",
+        "required": ["status", "type", "device_id", "counter", "committed_at", "alarm_id"],
+        "properties": {
+            "status": {"enum": ["committed", "duplicate"]},
+            "type": {"type": "string"},
+            "device_id": {"type": "string", "pattern": "^[0-9a-f]{8}$"},
+            "counter": {"type": "integer", "minimum": 1},
+            "committed_at": INSTANT,
+            "alarm_id": nullable({"type": "integer"}),
+        },
+    },
+    "Fix": {
+        "type": "object",
+        "required": ["lat", "lon", "fix_at"],
+        "properties": {
+            "lat": {"type": "number", "minimum": -90, "maximum": 90},
+            "lon": {"type": "number", "minimum": -180, "maximum": 180},
+            "accuracy_m": nullable({"type": "number", "minimum": 0, "maximum": 1e7}),
+            "fix_at": INSTANT,
+        },
+    },
+    "FixReceipt": {
+        "type": "object",
+        "required": ["status", "alarm_id", "intervention_zone"],
+        "properties": {
+            "status": {"enum": ["committed", "duplicate"]},
+            "alarm_id": {"type": "integer"},
+            "intervention_zone": nullable({"type": "string"}),
+        },
+    },
+    "Address": {
+        "type": "object",
+        "required": ["kind", "address", "valid_from", "valid_until", "lat", "lon", "geo"],
+        "properties": {
+            "kind": {"enum": ["home", "work", "stay"]},
+            "address": {"type": "string"},
+            "valid_from": nullable(DAY),
+            "valid_until": nullable(DAY),
+            "lat": nullable({"type": "number"}),
+            "lon": nullable({"type": "number"}),
+            "geo": nullable({"type": "string", "pattern": "^geo:"}),
+        },
+    },
+    "Person": {
+        "type": "object",
+        "required": [
+            "id",
+            "confidential",
+            "name",
+            "phone_number",
+            "national_register_number",
+            "addresses",
+        ],
+        "properties": {
+            "id": {"type": "integer"},
+            "confidential": {"type": "boolean"},
+            "name": nullable({"type": "string"}),
+            "phone_number": nullable({"type": "string"}),
+            "national_register_number": nullable({"type": "string"}),
+            "addresses": {"type": "array", "items": ref("Address")},
+        },
+    },
+    "Case": {
+        "type": "object",
+        "required": [
+            "id",
+            "reference",
+            "status",
+            "decided_on",
+            "ends_on",
+            "managing_zone",
+            "judicial_district",
+            "support_started_on",
+            "other_persons",
+            "suspect",
+        ],
+        "properties": {
+            "id": {"type": "integer"},
+            "reference": {"type": "string"},
+            "status": {"type": "string"},
+            "decided_on": DAY,
+            "ends_on": nullable(DAY),
+            "managing_zone": {"type": "string"},
+            "judicial_district": {"type": "string"},
+            "support_started_on": nullable(DAY),
+            "other_persons": {
+                "type": "array",
+                "description": "the case's other protected persons (confidential: by number)",
+                "items": {
+                    "type": "object",
+                    "required": [
+                        "id",
+                        "confidential",
+                        "name",
+                        "phone_number",
+                        "national_register_number",
+                    ],
+                    "properties": {
+                        "id": {"type": "integer"},
+                        "confidential": {"type": "boolean"},
+                        "name": nullable({"type": "string"}),
+                        "phone_number": nullable({"type": "string"}),
+                        "national_register_number": nullable({"type": "string"}),
+                    },
+                },
+            },
+            "suspect": nullable(
+                {
+                    "type": "object",
+                    "required": ["name", "record", "weapons"],
+                    "properties": {
+                        "name": {"type": "string"},
+                        "record": {"type": "string"},
+                        "weapons": {
+                            "type": "object",
+                            "required": ["possession", "description"],
+                            "properties": {
+                                "possession": {"type": "boolean"},
+                                "description": {"type": "string"},
+                            },
+                        },
+                    },
+                }
+            ),
+        },
+    },
+    "StepDone": {
+        "type": "object",
+        "required": ["at", "by"],
+        "properties": {"at": INSTANT, "by": nullable(OPERATOR_NAME)},
+    },
+    "Workflow": {
+        "type": "object",
+        "required": ["acknowledged", "dispatched", "on_scene", "closed"],
+        "properties": {
+            "acknowledged": nullable(ref("StepDone")),
+            "dispatched": nullable(
+                {
+                    "allOf": [ref("StepDone")],
+                    "required": ["patrol", "zone"],
+                    "properties": {"patrol": {"type": "string"}, "zone": {"type": "string"}},
+                }
+            ),
+            "on_scene": nullable(ref("StepDone")),
+            "closed": nullable(
+                {
+                    "allOf": [ref("StepDone")],
+                    "required": ["outcome", "pv_number"],
+                    "properties": {
+                        "outcome": {"enum": list(OUTCOMES)},
+                        "pv_number": nullable({"type": "string"}),
+                    },
+                }
+            ),
+        },
+    },
+    "TrailPoint": {
+        "type": "object",
+        "required": ["lat", "lon", "accuracy_m", "fix_at", "received_at", "source", "geo"],
+        "properties": {
+            "lat": {"type": "number"},
+            "lon": {"type": "number"},
+            "accuracy_m": nullable({"type": "number"}),
+            "fix_at": nullable(INSTANT),
+            "received_at": INSTANT,
+            "source": {"enum": ["alarm", "update"]},
+            "geo": {"type": "string", "pattern": "^geo:"},
+        },
+    },
+    "HistoryEntry": {
+        "type": "object",
+        "required": ["at", "actor", "by", "action", "detail"],
+        "properties": {
+            "at": INSTANT,
+            "actor": {"type": "string"},
+            "by": {"type": "string"},
+            "action": {"type": "string"},
+            "detail": nullable({"type": "string"}),
+        },
+    },
+    "Magistrate": {
+        "type": "object",
+        "required": ["status"],
+        "properties": {
+            "status": {"enum": ["not_yet", "not_required", "not_applicable", "queued", "sent"]},
+            "recipient": nullable({"type": "string"}),
+            "queued_at": INSTANT,
+            "sent_at": nullable(INSTANT),
+            "attempts": {"type": "integer", "minimum": 0},
+            "last_error": nullable({"type": "string"}),
+        },
+    },
+    "Alarm": {
+        "type": "object",
+        "description": "An alarm as the CIC console sees it (docs/backend.md).",
+        "required": [
+            "alarm_id",
+            "kind",
+            "test",
+            "headline",
+            "status",
+            "device_id",
+            "counter",
+            "battery_mv",
+            "person",
+            "case",
+            "location",
+            "pressed_at",
+            "received_at",
+            "committed_at",
+            "revision",
+            "workflow",
+            "next_steps",
+            "trail",
+            "intervention_zone",
+            "history",
+            "magistrate",
+        ],
+        "properties": {
+            "alarm_id": {"type": "integer"},
+            "kind": {"enum": ["alarm", "test_alarm"]},
+            "test": {"type": "boolean"},
+            "headline": {"type": "string"},
+            "status": {"enum": ["open", "acknowledged", "dispatched", "on_scene", "closed"]},
+            "device_id": {"type": "string", "pattern": "^[0-9a-f]{8}$"},
+            "counter": {"type": "integer"},
+            "battery_mv": {"type": "integer"},
+            "person": ref("Person"),
+            "case": ref("Case"),
+            "location": nullable(
+                {"allOf": [ref("Location")], "required": ["geo"], "properties": {"geo": {}}}
+            ),
+            "pressed_at": nullable(INSTANT),
+            "received_at": INSTANT,
+            "committed_at": INSTANT,
+            "revision": {"type": "integer", "minimum": 0},
+            "workflow": ref("Workflow"),
+            "next_steps": {
+                "type": "array",
+                "items": {"enum": ["acknowledge", "dispatch", "on_scene", "close", "confirm_test"]},
+            },
+            "trail": {"type": "array", "items": ref("TrailPoint")},
+            "intervention_zone": nullable({"type": "string"}),
+            "history": {"type": "array", "items": ref("HistoryEntry")},
+            "magistrate": ref("Magistrate"),
+        },
+    },
+    "StepResult": {
+        "type": "object",
+        "required": ["result", "extended_to", "alarm"],
+        "properties": {
+            "result": {"enum": ["done", "unchanged"]},
+            "extended_to": nullable(DAY),
+            "alarm": ref("Alarm"),
+        },
+    },
+    "NoData": {"type": "object", "description": "no fields: the step needs none"},
+    "Dispatch": {
+        "type": "object",
+        "required": ["patrol", "zone"],
+        "properties": {
+            "patrol": {"type": "string", "minLength": 1, "maxLength": 40},
+            "zone": {"type": "string", "description": "a zone of GET /api/v1/zones"},
+        },
+    },
+    "Close": {
+        "type": "object",
+        "required": ["outcome"],
+        "properties": {
+            "outcome": {"enum": list(OUTCOMES)},
+            "pv_number": nullable(
+                {
+                    "type": "string",
+                    "maxLength": 40,
+                    "description": "required for real and misuse",
+                }
+            ),
+        },
+    },
+    "AlarmAudit": {
+        "type": "object",
+        "required": ["alarm_id", "audit"],
+        "properties": {
+            "alarm_id": {"type": "integer"},
+            "audit": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["at", "actor", "action", "detail"],
+                    "properties": {
+                        "at": INSTANT,
+                        "actor": {"type": "string"},
+                        "action": {"type": "string"},
+                        "detail": nullable({"type": "string"}),
+                    },
+                },
+            },
+        },
+    },
+    "LinkReport": {
+        "type": "object",
+        "required": ["bluetooth_off_at", "bluetooth_on_at"],
+        "properties": {"bluetooth_off_at": INSTANT, "bluetooth_on_at": INSTANT},
+    },
+    "LinkReportReceipt": {
+        "type": "object",
+        "required": ["status", "off_ms"],
+        "properties": {
+            "status": {"enum": ["committed", "duplicate"]},
+            "off_ms": {"type": "integer", "minimum": 0},
+        },
+    },
+    "CheckIn": {"type": "object", "required": ["at"], "properties": {"at": INSTANT}},
+    "CheckInReceipt": {
+        "type": "object",
+        "required": ["status"],
+        "properties": {"status": {"enum": ["committed", "duplicate"]}},
+    },
+    "Zones": {
+        "type": "object",
+        "required": ["zones"],
+        "properties": {"zones": {"type": "array", "items": {"type": "string"}}},
+    },
+}
+
+
+def error(description: str, *codes: str) -> dict[str, Any]:
+    """An error answer whose `error` is one of `codes`."""
+    schema = {"allOf": [ref("Error")], "properties": {"error": {"enum": list(codes)}}}
+    return {"description": description, "content": {JSON: {"schema": schema}}}
+
+
+def ok(description: str, schema: Schema) -> dict[str, Any]:
+    return {"description": description, "content": {JSON: {"schema": schema}}}
+
+
+UNAVAILABLE = error("the database cannot commit now: nothing was stored; retry", "unavailable")
+BUSY_OR_UNAVAILABLE = error(
+    "nothing was stored; retry after Retry-After: the database cannot commit now, or the "
+    "backend is at capacity and turns routine frames away (never alarms)",
+    "unavailable",
+    "busy",
+)
+PHONE_UNKNOWN = error("no phone token, or an unknown one", "unauthorized")
+NOT_AN_OPERATOR = {
+    "401": error("no operator token or session cookie, or an unknown one", "unauthorized"),
+    "403": error("an operator of another role", "forbidden"),
+}
+ALARM_ID = {
+    "name": "alarm_id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "integer", "minimum": 0, "maximum": 10**18 - 1},
+}
+OPERATOR = [{"operatorToken": []}, {"consoleSession": []}]
+PHONE = [{"phoneToken": []}]
+
+# Each step: what it does, its body, and why it may be refused (409) — none for
+# the first step: an acknowledgement once taken is only ever `unchanged`.
+STEPS: dict[str, tuple[str, Schema, tuple[str, ...]]] = {
+    "acknowledge": ("The operator has the alarm: open → acknowledged.", ref("NoData"), ()),
+    "dispatch": (
+        "A patrol goes: acknowledged → dispatched.",
+        ref("Dispatch"),
+        ("invalid_transition", "already_dispatched", "test_alarm"),
+    ),
+    "on-scene": (
+        "The patrol is there: dispatched → on_scene.",
+        ref("NoData"),
+        ("invalid_transition", "test_alarm"),
+    ),
+    "close": (
+        "Closed with an outcome and a PV: on_scene → closed. A real alarm extends the "
+        "measure by nine months; the magistrate is mailed unless the outcome is false. "
+        "Never without a dispatched patrol.",
+        ref("Close"),
+        ("invalid_transition", "already_closed", "test_alarm"),
+    ),
+    "confirm-test": (
+        "A provisioning test alarm confirmed: acknowledged → closed; support starts.",
+        ref("NoData"),
+        ("invalid_transition", "not_a_test"),
+    ),
+}
+
+
+def _step(name: str, description: str, body: Schema, refusals: tuple[str, ...]) -> dict[str, Any]:
+    responses: dict[str, Any] = {
+        "200": ok(
+            "taken (`done`), or taken before with the same data (`unchanged`)", ref("StepResult")
+        ),
+        "400": error("a missing or malformed field, or an unknown zone", "invalid_request"),
+        **NOT_AN_OPERATOR,
+        "404": error("no such alarm", "unknown_alarm"),
+        "415": error("the body is not application/json", "unsupported_media_type"),
+        "503": UNAVAILABLE,
+    }
+    if refusals:
+        responses["409"] = error(
+            "may not be taken now (out of order, or a repeat with other data); nothing changed",
+            *refusals,
+        )
+    return {
+        "post": {
+            "operationId": name.replace("-", "_"),
+            "summary": description,
+            "tags": ["operator workflow"],
+            "security": OPERATOR,
+            "parameters": [ALARM_ID],
+            "requestBody": {"required": False, "content": {JSON: {"schema": body}}},
+            "responses": responses,
+        }
+    }
+
+
+def document() -> dict[str, Any]:
+    """The OpenAPI 3.1 description of the backend's HTTP API."""
+    paths: dict[str, Any] = {
+        "/api/v1/frames": {
+            "post": {
+                "operationId": "post_frame",
+                "summary": "The phone hands over a button frame (protocol/SPEC.md §7).",
+                "tags": ["phone"],
+                "security": PHONE,
+                "requestBody": {
+                    "required": True,
+                    "content": {JSON: {"schema": ref("FrameRequest")}},
+                },
+                "responses": {
+                    "200": ok("committed now, or a duplicate of a committed frame", ref("Receipt")),
+                    "400": error("a bad body or frame", "invalid_request", "malformed_frame"),
+                    "401": error("no phone token, or an unknown one", "unauthorized"),
+                    "403": error("the device is not linked to this phone", "device_not_linked"),
+                    "404": error("no such device", "unknown_device"),
+                    "409": error("another frame with this counter was committed", "counter_reused"),
+                    "422": error("the MAC does not verify", "bad_mac"),
+                    "503": BUSY_OR_UNAVAILABLE,
+                },
+            }
+        },
+        "/api/v1/link-reports": {
+            "post": {
+                "operationId": "post_link_report",
+                "summary": "A period with Bluetooth off, once it is back on (SPEC §7.2).",
+                "tags": ["phone"],
+                "security": PHONE,
+                "requestBody": {"required": True, "content": {JSON: {"schema": ref("LinkReport")}}},
+                "responses": {
+                    "200": ok("committed now, or the same report again", ref("LinkReportReceipt")),
+                    "400": error("a bad body, or a time out of range", "invalid_request"),
+                    "401": PHONE_UNKNOWN,
+                    "409": error("the same start with another end", "report_conflict"),
+                    "503": UNAVAILABLE,
+                },
+            }
+        },
+        "/api/v1/check-ins": {
+            "post": {
+                "operationId": "post_check_in",
+                "summary": "The phone is online (SPEC §7.2).",
+                "tags": ["phone"],
+                "security": PHONE,
+                "requestBody": {"required": True, "content": {JSON: {"schema": ref("CheckIn")}}},
+                "responses": {
+                    "200": ok("committed now, or the same check-in again", ref("CheckInReceipt")),
+                    "400": error("a bad body, or a time out of range", "invalid_request"),
+                    "401": PHONE_UNKNOWN,
+                    "503": UNAVAILABLE,
+                },
+            }
+        },
+        "/api/v1/alarms/{alarm_id}/locations": {
+            "post": {
+                "operationId": "post_fix",
+                "summary": "The phone's position during an alarm, for the trail.",
+                "tags": ["phone"],
+                "security": PHONE,
+                "parameters": [ALARM_ID],
+                "requestBody": {"required": True, "content": {JSON: {"schema": ref("Fix")}}},
+                "responses": {
+                    "200": ok("stored, or a duplicate of a stored fix", ref("FixReceipt")),
+                    "400": error("a bad body", "invalid_request"),
+                    "401": error("no phone token, or an unknown one", "unauthorized"),
+                    "403": error("not this phone's alarm", "not_your_alarm"),
+                    "404": error("no such alarm", "unknown_alarm"),
+                    "409": error("the alarm is closed: drop the fix", "alarm_closed"),
+                    "503": UNAVAILABLE,
+                },
+            }
+        },
+        "/api/v1/alarms/{alarm_id}": {
+            "get": {
+                "operationId": "read_alarm",
+                "summary": "One alarm with its case context (audited as a read).",
+                "tags": ["console"],
+                "security": OPERATOR,
+                "parameters": [ALARM_ID],
+                "responses": {
+                    "200": ok("the alarm", ref("Alarm")),
+                    **NOT_AN_OPERATOR,
+                    "404": error("no such alarm", "unknown_alarm"),
+                    "503": UNAVAILABLE,
+                },
+            }
+        },
+        "/api/v1/alarms/{alarm_id}/audit": {
+            "get": {
+                "operationId": "alarm_audit",
+                "summary": "Everything audited about one alarm, oldest first.",
+                "tags": ["console"],
+                "security": OPERATOR,
+                "parameters": [ALARM_ID],
+                "responses": {
+                    "200": ok("the audit trail", ref("AlarmAudit")),
+                    **NOT_AN_OPERATOR,
+                    "404": error("no such alarm", "unknown_alarm"),
+                    "503": UNAVAILABLE,
+                },
+            }
+        },
+        "/api/v1/zones": {
+            "get": {
+                "operationId": "list_zones",
+                "summary": "The police zones a patrol can be dispatched from.",
+                "tags": ["console"],
+                "security": OPERATOR,
+                "responses": {
+                    "200": ok("the zones' names", ref("Zones")),
+                    **NOT_AN_OPERATOR,
+                    "503": UNAVAILABLE,
+                },
+            }
+        },
+        "/api/v1/console/stream": {
+            "get": {
+                "operationId": "console_stream",
+                "summary": "Server-sent events: `alarm` (each alarm not closed on connect, then "
+                "each new one), `ready`, `update` (a change to an alarm); data: an Alarm.",
+                "tags": ["console"],
+                "security": OPERATOR,
+                "responses": {
+                    "200": {
+                        "description": "the event stream, open until the backend stops",
+                        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+                    },
+                    **NOT_AN_OPERATOR,
+                    "503": UNAVAILABLE,
+                },
+            }
+        },
+        "/api/v1/openapi.json": {
+            "get": {
+                "operationId": "openapi",
+                "summary": "This description.",
+                "tags": ["meta"],
+                "security": [],
+                "responses": {"200": ok("OpenAPI 3.1", {"type": "object"})},
+            }
+        },
+    }
+    for name, (description, body, refusals) in STEPS.items():
+        paths[f"/api/v1/alarms/{{alarm_id}}/{name}"] = _step(name, description, body, refusals)
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "msa backend",
+            "version": "1",
+            "summary": "Mobile stalking alarm: the phones' API and the CIC console's.",
+            "description": 'Errors are `{"error": CODE, "detail": sentence}`; see '
+            "docs/backend.md. An alarm cannot be cancelled: there is no such operation.",
+        },
+        "paths": paths,
+        "components": {
+            "schemas": SCHEMAS,
+            "securitySchemes": {
+                "phoneToken": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "the phone's token, issued at provisioning",
+                },
+                "operatorToken": {"type": "http", "scheme": "bearer"},
+                "consoleSession": {"type": "apiKey", "in": "cookie", "name": "msa_console"},
+            },
+        },
+    }
+
+
+async def serve_document(_request: Request) -> JSONResponse:
+    return JSONResponse(document())
+
+
+routes = [Route("/api/v1/openapi.json", serve_document)]

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from msa.backend import zones
 from msa.backend.auth import CIC_OPERATOR, hash_token
 from msa.backend.store import Store
 from msa.backend.store.base import Address, CaseDraft, PersonDraft, Suspect
 
 DEMO_OPERATOR = "cic-demo"
+# The reference magistrate's mailbox of the district's prosecutor's office (made up).
+DEMO_MAGISTRATE = "stalkingalarm@parket-oost-vlaanderen.example"
 
 DEMO_CASE = CaseDraft(
     reference="GE.60.L1.012345/26",
@@ -46,6 +49,16 @@ DEMO_CASE = CaseDraft(
                 ),
             ),
         ),
+        # Her daughter, protected by the same case (a button of her own when needed).
+        PersonDraft(
+            full_name="Lotte De Smet",
+            phone_number="+32 471 98 76 54",
+            national_register_number="12.08.30-206.41",
+            confidential=False,
+            addresses=(
+                Address("home", "Brugsesteenweg 212, 9000 Gent", lat=51.06170, lon=3.69820),
+            ),
+        ),
     ),
     suspect=Suspect(
         full_name="Kevin De Smet",
@@ -63,7 +76,8 @@ DEMO_CASE = CaseDraft(
 async def seed_demo(
     store: Store, *, device_id: int, key: bytes, phone_token: str, operator_token: str
 ) -> dict[str, Any]:
-    """Create (or complete) the Ghent demo case and everything an alarm from it needs.
+    """Create (or complete) the Ghent demo case and everything an alarm from it needs:
+    the device, its phone, an operator, the demo zones, the magistrate's address.
 
     Returns the ids: `case_id`, `case_reference`, `person_id`, `device_id` (int),
     `phone_id`, `operator_id`, and `created` (False when the case existed already).
@@ -75,6 +89,9 @@ async def seed_demo(
     await store.register_device(device_id, key, person_id)
     phone_id = await store.link_phone(hash_token(phone_token), person_id, device_id)
     operator_id = await store.add_operator(DEMO_OPERATOR, hash_token(operator_token), CIC_OPERATOR)
+    for area, district in zones.demo_areas():
+        await store.add_zone_area(area, district)
+    await store.set_magistrate_email(DEMO_CASE.judicial_district, DEMO_MAGISTRATE)
     return {
         "case_id": case.case_id,
         "case_reference": DEMO_CASE.reference,

@@ -24,6 +24,7 @@ import uvicorn
 from uvicorn.config import LOGGING_CONFIG
 
 from msa.backend.app import create_app
+from msa.backend.notify import SmtpConfig
 from msa.backend.push import PushChannel
 
 READY_PREFIX = "msa backend: listening on "
@@ -80,9 +81,10 @@ def serve(
     port: int = 8080,
     access_log: bool = False,
     log_level: str = "warning",
+    smtp: SmtpConfig | None = None,
 ) -> bool:
     """Serve until SIGTERM/SIGINT; False when the server could not start."""
-    app = create_app(database_url)
+    app = create_app(database_url, smtp=smtp)
     config = uvicorn.Config(
         app,
         host=host,

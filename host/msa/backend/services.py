@@ -1,4 +1,4 @@
-"""What the request handlers share: the store, the push channel, the announcer."""
+"""What the request handlers share: the store, the push channel, the announcer, the mailer."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from starlette.requests import Request
 
 from msa.backend.alarms import AlarmAnnouncer
+from msa.backend.notify import Notifier
 from msa.backend.push import PushChannel
 from msa.backend.store import Store
 
@@ -16,6 +17,7 @@ class Services:
     store: Store
     channel: PushChannel
     announcer: AlarmAnnouncer
+    notifier: Notifier | None = None  # None: no SMTP server configured, mails stay queued
 
 
 def services(request: Request) -> Services:

@@ -1,15 +1,37 @@
-// The CIC console: listens to the alarm stream and shows each alarm at once.
-// Data is only ever put into the page as text (never as HTML).
+// The CIC console: listens to the alarm stream, shows each alarm at once, and
+// takes the operator's workflow steps. The backend decides what is allowed: a
+// refused step shows its reason. Data is only ever put into the page as text.
 "use strict";
 
 const STREAM = "/api/v1/console/stream";
+const ALARMS = "/api/v1/alarms/";
 const RETRY_MS = 5000;
+const STATES = {
+  open: "OPEN – not acknowledged",
+  acknowledged: "ACKNOWLEDGED – send a patrol",
+  dispatched: "PATROL DISPATCHED",
+  on_scene: "PATROL ON SCENE",
+  closed: "CLOSED",
+};
+const TEST_STATES = { open: "OPEN – not acknowledged", acknowledged: "ACKNOWLEDGED – confirm the test", closed: "TEST CONFIRMED" };
+const ACTIONS = {
+  "alarm.acknowledge": "acknowledged",
+  "alarm.dispatch": "patrol dispatched",
+  "alarm.on_scene": "patrol on scene",
+  "alarm.close": "closed",
+  "alarm.confirm_test": "test alarm confirmed",
+  "case.extend": "measure extended",
+  "case.support_start": "support started",
+  "magistrate.notified": "magistrate notified",
+};
 
 const list = document.getElementById("alarms");
 const empty = document.getElementById("empty");
 const statusBadge = document.getElementById("status");
 const template = document.getElementById("alarm-card");
 const cards = new Map(); // alarm_id -> article
+const shown = new Map(); // alarm_id -> the alarm as last rendered
+let zones = [];
 let sound = false;
 let audio = null;
 
@@ -56,7 +78,12 @@ function personText(person) {
 
 function render(card, alarm) {
   card.classList.toggle("test", alarm.test);
+  card.classList.toggle("closed", alarm.status === "closed");
+  card.dataset.status = alarm.status;
   fill(card, ".headline", alarm.headline);
+  const closed = alarm.workflow.closed;
+  fill(card, ".state", (alarm.test ? TEST_STATES : STATES)[alarm.status] +
+    (closed && !alarm.test ? " – " + closed.outcome : ""));
   fill(card, ".banner-person", personText(alarm.person));
   fill(card, ".banner-time", "pressed " + time(alarm.pressed_at || alarm.received_at));
 
@@ -86,6 +113,16 @@ function render(card, alarm) {
   } else {
     where.textContent = "No location from the phone yet: ask the caller, check the addresses below.";
   }
+  const zonesList = card.querySelector(".zones");
+  definitions(zonesList, [
+    ["Intervention zone", alarm.intervention_zone || "unknown (no fix, or outside every known zone)"],
+    ["Managing zone", alarm.case.managing_zone],
+  ]);
+  zonesList.classList.toggle("elsewhere",
+    Boolean(alarm.intervention_zone) && alarm.intervention_zone !== alarm.case.managing_zone);
+  renderTrail(card, alarm);
+  renderWorkflow(card, alarm);
+  renderAudit(card, alarm);
 
   const suspect = alarm.case.suspect;
   const weapons = card.querySelector(".weapons");
@@ -103,6 +140,8 @@ function render(card, alarm) {
     ["Judicial district", alarm.case.judicial_district],
     ["Decided on", alarm.case.decided_on],
     ["Ends on", alarm.case.ends_on],
+    ["Support since", alarm.case.support_started_on || "no confirmed test alarm yet"],
+    ["Also protected", alarm.case.other_persons.map(personText).join("; ") || "nobody else"],
     ["Device", alarm.device_id + " #" + alarm.counter],
   ]);
   definitions(card.querySelector(".times"), [
@@ -128,6 +167,147 @@ function render(card, alarm) {
   }
 }
 
+function cell(tr, text) {
+  const td = document.createElement("td");
+  if (text instanceof Node) td.append(text); else td.textContent = text ?? "–";
+  tr.append(td);
+}
+
+function renderTrail(card, alarm) {
+  const rows = card.querySelector(".trail tbody");
+  rows.replaceChildren();
+  for (const point of [...alarm.trail].reverse()) { // newest first
+    const tr = document.createElement("tr");
+    cell(tr, time(point.fix_at || point.received_at));
+    cell(tr, link(point.geo, point.lat.toFixed(5) + ", " + point.lon.toFixed(5)));
+    cell(tr, point.accuracy_m == null ? "unknown" : "±" + Math.round(point.accuracy_m) + " m");
+    cell(tr, time(point.received_at) + (point.source === "alarm" ? " (with the alarm)" : ""));
+    rows.append(tr);
+  }
+}
+
+function renderAudit(card, alarm) {
+  const rows = card.querySelector(".audit tbody");
+  rows.replaceChildren();
+  for (const entry of alarm.history) {
+    const tr = document.createElement("tr");
+    cell(tr, time(entry.at));
+    cell(tr, entry.by);
+    cell(tr, ACTIONS[entry.action] || entry.action);
+    cell(tr, entry.detail || "");
+    rows.append(tr);
+  }
+}
+
+function stepLine(label, step, extra) {
+  const li = document.createElement("li");
+  li.classList.toggle("done", Boolean(step));
+  li.textContent = label + ": " + (step ? time(step.at) + " by " + step.by + (extra ? " – " + extra : "") : "–");
+  return li;
+}
+
+function renderWorkflow(card, alarm) {
+  const flow = alarm.workflow;
+  const steps = card.querySelector(".steps");
+  steps.replaceChildren(stepLine("Acknowledged", flow.acknowledged));
+  if (alarm.test) {
+    steps.append(stepLine("Test confirmed", flow.closed));
+  } else {
+    const d = flow.dispatched;
+    const c = flow.closed;
+    steps.append(
+      stepLine("Patrol dispatched", d, d && d.patrol + " (" + d.zone + ")"),
+      stepLine("On scene", flow.on_scene),
+      stepLine("Closed", c, c && "outcome " + c.outcome + ", PV " + (c.pv_number || "none")),
+    );
+  }
+  const next = new Set(alarm.next_steps);
+  card.querySelector(".do-acknowledge").hidden = !next.has("acknowledge");
+  card.querySelector(".do-dispatch").hidden = !next.has("dispatch");
+  card.querySelector(".do-on-scene").hidden = !next.has("on_scene");
+  // Offered until the alarm is closed: the backend refuses it without a patrol, and says so.
+  card.querySelector(".do-close").hidden = alarm.test || alarm.status === "closed";
+  card.querySelector(".do-confirm-test").hidden = !next.has("confirm_test");
+  const select = card.querySelector(".do-dispatch select");
+  if (!select.dataset.touched) fillZones(select, alarm.intervention_zone || alarm.case.managing_zone);
+
+  const m = alarm.magistrate;
+  const text = {
+    not_yet: "Magistrate: mailed when the alarm is closed (unless false).",
+    not_required: "Magistrate: not notified (false alarm).",
+    not_applicable: "Magistrate: not notified (provisioning test).",
+    queued: "Magistrate: mail queued for " + m.recipient + (m.last_error ? " – not sent yet: " + m.last_error : ""),
+    sent: "Magistrate notified: mail sent to " + m.recipient + " at " + time(m.sent_at),
+  }[m.status];
+  fill(card, ".magistrate", text);
+}
+
+function fillZones(select, preferred) {
+  const names = zones.includes(preferred) || !preferred ? zones : [preferred, ...zones];
+  select.replaceChildren(...names.map((name) => {
+    const option = document.createElement("option");
+    option.value = option.textContent = name;
+    return option;
+  }));
+  if (preferred) select.value = preferred;
+}
+
+async function takeStep(card, step, data) {
+  const error = card.querySelector(".error");
+  error.textContent = "";
+  let response;
+  try {
+    response = await fetch(ALARMS + card.dataset.alarmId + "/" + step, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(data || {}),
+      credentials: "same-origin",
+    });
+  } catch (failure) {
+    error.textContent = "Not sent (the backend cannot be reached): try again.";
+    return;
+  }
+  const answer = await response.json().catch(() => ({}));
+  if (!response.ok) {
+    error.textContent = "Refused: " + (answer.detail || response.statusText);
+    return;
+  }
+  show(answer.alarm);
+}
+
+function wire(card) {
+  card.querySelector(".do-acknowledge").addEventListener("click", () => takeStep(card, "acknowledge"));
+  card.querySelector(".do-on-scene").addEventListener("click", () => takeStep(card, "on-scene"));
+  card.querySelector(".do-confirm-test").addEventListener("click", () => takeStep(card, "confirm-test"));
+  const dispatch = card.querySelector(".do-dispatch");
+  dispatch.querySelector("select").addEventListener("change", (event) => { event.target.dataset.touched = "1"; });
+  dispatch.addEventListener("submit", (event) => {
+    event.preventDefault();
+    takeStep(card, "dispatch", { patrol: dispatch.elements.patrol.value, zone: dispatch.elements.zone.value });
+  });
+  const close = card.querySelector(".do-close");
+  close.addEventListener("submit", (event) => {
+    event.preventDefault();
+    takeStep(card, "close", { outcome: close.elements.outcome.value, pv_number: close.elements.pv_number.value });
+  });
+}
+
+// Open alarms first, oldest first (stalking alarms before provisioning tests);
+// then the closed ones, the latest closed first.
+function order() {
+  const alarms = [...shown.values()];
+  const open = alarms.filter((a) => a.status !== "closed")
+    .sort((a, b) => (a.test - b.test) || (a.alarm_id - b.alarm_id));
+  const closed = alarms.filter((a) => a.status === "closed")
+    .sort((a, b) => b.workflow.closed.at.localeCompare(a.workflow.closed.at));
+  const wanted = [...open, ...closed].map((a) => cards.get(a.alarm_id));
+  const current = [...list.children];
+  if (wanted.every((card, i) => current[i] === card)) return;
+  const focused = document.activeElement;
+  list.append(...wanted);
+  if (focused && list.contains(focused)) focused.focus();
+}
+
 function beep() {
   if (!sound) return;
   audio = audio || new AudioContext();
@@ -139,16 +319,23 @@ function beep() {
 }
 
 function show(alarm) {
+  const before = shown.get(alarm.alarm_id);
+  if (before && before.revision > alarm.revision) return; // an older state, overtaken
   let card = cards.get(alarm.alarm_id);
   const isNew = !card;
   if (isNew) {
     card = template.content.firstElementChild.cloneNode(true);
+    card.dataset.alarmId = alarm.alarm_id;
+    card.setAttribute("aria-label", alarm.headline + " " + alarm.alarm_id);
+    wire(card);
     cards.set(alarm.alarm_id, card);
-    list.prepend(card);
+    list.append(card);
   }
-  render(card, alarm);
-  empty.hidden = cards.size > 0;
-  if (isNew && !alarm.test) {
+  shown.set(alarm.alarm_id, { ...alarm, pushed_at: before ? before.pushed_at : alarm.pushed_at });
+  render(card, shown.get(alarm.alarm_id));
+  order();
+  empty.hidden = [...shown.values()].some((a) => a.status !== "closed");
+  if (isNew && !alarm.test && alarm.status !== "closed") {
     card.classList.add("new");
     document.title = "STALKING ALARM – msa CIC console";
     beep();
@@ -159,6 +346,7 @@ function connect() {
   setStatus("connecting…", "connecting");
   const source = new EventSource(STREAM);
   source.addEventListener("alarm", (message) => show(JSON.parse(message.data)));
+  source.addEventListener("update", (message) => show(JSON.parse(message.data)));
   source.addEventListener("ready", () => setStatus("live", "live"));
   source.onerror = () => {
     if (source.readyState === EventSource.CLOSED) {
@@ -177,4 +365,20 @@ document.getElementById("sound").addEventListener("click", (event) => {
   if (sound) beep();
 });
 window.addEventListener("focus", () => { document.title = "msa - CIC console"; });
+
+async function loadZones() {
+  try {
+    const response = await fetch("/api/v1/zones", { credentials: "same-origin" });
+    if (response.ok) zones = (await response.json()).zones;
+  } catch (failure) {
+    // The dispatch form still offers the alarm's own zones.
+  }
+  for (const [id, card] of cards) {
+    const select = card.querySelector(".do-dispatch select");
+    const alarm = shown.get(id);
+    if (!select.dataset.touched) fillZones(select, alarm.intervention_zone || alarm.case.managing_zone);
+  }
+}
+
+loadZones();
 connect();

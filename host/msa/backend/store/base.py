@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from msa.errors import MsaError
+
+if TYPE_CHECKING:
+    from msa.backend.workflow import Step
 
 
 class StoreUnavailable(MsaError):
@@ -123,6 +126,66 @@ class Case:
     managing_zone: str
     judicial_district: str
     suspect: Suspect | None
+    support_started_on: str | None = None
+    # The case's other protected persons (children, relatives), without addresses.
+    others: tuple[Person, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Workflow:
+    """Where an alarm is in the operator's workflow; `*_by` are operator names."""
+
+    acknowledged_at: int | None = None
+    acknowledged_by: str | None = None
+    dispatched_at: int | None = None
+    dispatched_by: str | None = None
+    patrol: str | None = None
+    patrol_zone: str | None = None
+    on_scene_at: int | None = None
+    on_scene_by: str | None = None
+    closed_at: int | None = None
+    closed_by: str | None = None
+    outcome: str | None = None
+    pv_number: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TrailPoint:
+    """One fix of the phone during an alarm: the alarm's own, then the updates."""
+
+    lat: float
+    lon: float
+    accuracy_m: float | None
+    fix_at: int | None
+    received_at: int
+    source: Literal["alarm", "update"]
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    """The magistrate's mail about an alarm, from the outbox."""
+
+    id: int
+    alarm_id: int
+    recipient: str | None
+    subject: str
+    body: str
+    created_at: int
+    attempts: int
+    next_attempt_at: int
+    last_error: str | None
+    sent_at: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    """A workflow action on an alarm, from the audit trail, with the operator's name."""
+
+    at: int
+    actor: str
+    actor_name: str | None
+    action: str
+    detail: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,9 +201,15 @@ class Alarm:
     pressed_at: int | None
     received_at: int
     committed_at: int
-    location: Location | None
+    location: Location | None  # the latest fix: the last of `trail`
     person: Person
     case: Case
+    revision: int = 0  # grows with every change (a step, a fix, the magistrate's mail)
+    workflow: Workflow = Workflow()
+    trail: tuple[TrailPoint, ...] = ()
+    intervention_zone: str | None = None
+    history: tuple[HistoryEntry, ...] = ()
+    notification: Notification | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +226,25 @@ class AuditEntry:
     action: str  # "alarm.push", "alarm.read", "operator.login"
     subject: str  # "alarm:12"
     case_id: int | None = None
+    detail: str | None = None  # "patrol GE-21 (PZ Gent)"
+
+
+@dataclass(frozen=True, slots=True)
+class StepResult:
+    """What `Store.apply_step` did: `done`, or `unchanged` (the step was done before)."""
+
+    outcome: Literal["done", "unchanged"]
+    extended_to: str | None = None  # the measure's new end, after a real alarm
+    notification_id: int | None = None  # the magistrate's mail, queued
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneArea:
+    zone: str
+    south: float
+    west: float
+    north: float
+    east: float
 
 
 # --- provisioning ---------------------------------------------------------------
@@ -234,7 +322,53 @@ class Store(Protocol):
     async def alarm(self, alarm_id: int) -> Alarm | None: ...
 
     async def open_alarms(self) -> list[Alarm]:
-        """The alarms still open, oldest first."""
+        """The alarms not closed yet, oldest first."""
+        ...
+
+    async def apply_step(
+        self, alarm_id: int, step: Step, operator: Operator, at: int
+    ) -> StepResult | None:
+        """Take one workflow step (msa.backend.workflow) and audit it, in one transaction.
+
+        None for an unknown alarm; raises `workflow.Refused` (nothing changed) for a
+        step that may not be taken now, `workflow.Invalid` for an unknown zone.
+        """
+        ...
+
+    async def add_fix(
+        self, token_sha256: str, alarm_id: int, fix: Location, received_at: int
+    ) -> str:
+        """Add a phone's fix to an alarm's trail. The outcome: `committed`,
+        `duplicate` (this fix time is stored), `unknown_phone`, `unknown_alarm`,
+        `not_linked` (not this phone's alarm) or `closed`."""
+        ...
+
+    async def zone_areas(self) -> list[ZoneArea]: ...
+
+    async def add_zone_area(self, area: ZoneArea, district: str) -> None:
+        """Add a box to a zone (created in `district` if new); idempotent."""
+        ...
+
+    async def set_magistrate_email(self, district: str, email: str) -> None: ...
+
+    async def due_notifications(self, now: int, limit: int = 20) -> list[Notification]:
+        """Unsent notifications whose next attempt is due, oldest first."""
+        ...
+
+    async def next_notification_at(self) -> int | None:
+        """When the earliest unsent notification is due; None when all are sent."""
+        ...
+
+    async def notification_sent(self, notification_id: int, at: int) -> None:
+        """Mark it sent, and audit it on its alarm."""
+        ...
+
+    async def notification_failed(
+        self, notification_id: int, error: str, next_attempt_at: int
+    ) -> None: ...
+
+    async def alarm_audit(self, alarm_id: int) -> list[AuditEntry]:
+        """Everything audited about one alarm (deliveries and reads too), oldest first."""
         ...
 
     async def operator_by_token(self, token_sha256: str) -> Operator | None: ...

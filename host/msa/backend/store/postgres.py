@@ -17,6 +17,7 @@ import asyncpg
 from msa.backend.store.base import StoreUnavailable
 from msa.backend.store.lanes import Lanes
 from msa.backend.store.sql import Connection, Row, SqlStore
+from msa.backend.store.workflow import WorkflowSql
 
 _ACQUIRE_TIMEOUT_S = 5.0
 _ALARM_CONNECTIONS = 2  # of the pool, never taken by routine traffic
@@ -47,7 +48,7 @@ class PostgresConnection:
         await self._raw.execute(script)  # no arguments: the simple protocol, many statements
 
 
-class PostgresStore(SqlStore):
+class PostgresStore(WorkflowSql, SqlStore):
     """A `Store` in a PostgreSQL database, given by a `postgresql://` URL."""
 
     dialect = "postgresql"

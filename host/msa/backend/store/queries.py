@@ -7,9 +7,23 @@ connection renumbers them). `{where}` in the alarm queries is filled by
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from msa.backend.store.base import Address, Alarm, Case, Location, Person, Suspect
+from msa.backend import zones
+from msa.backend.store.base import (
+    Address,
+    Alarm,
+    Case,
+    HistoryEntry,
+    Location,
+    Notification,
+    Person,
+    Suspect,
+    TrailPoint,
+    Workflow,
+    ZoneArea,
+)
 
 Row = dict[str, Any]
 
@@ -40,7 +54,10 @@ VALUES ($1, $2, 'open', $3, $4, $5)
 RETURNING id"""
 
 ALARMS = """
-SELECT a.id, a.kind, a.status, a.pressed_at,
+SELECT a.id, a.kind, a.status, a.pressed_at, a.revision,
+       a.acknowledged_at, oa.name AS acknowledged_by, a.dispatched_at, od.name AS dispatched_by,
+       a.patrol, pz.name AS patrol_zone, a.on_scene_at, os.name AS on_scene_by,
+       a.closed_at, oc.name AS closed_by, a.outcome, a.pv_number, c.support_started_on,
        f.device_id, f.counter, f.battery_mv, f.received_at, f.committed_at,
        f.lat, f.lon, f.accuracy_m, f.fix_at,
        p.id AS person_id, p.full_name, p.phone_number, p.national_register_number,
@@ -55,8 +72,46 @@ JOIN cases c ON c.id = a.case_id
 JOIN police_zones z ON z.id = c.managing_zone_id
 JOIN judicial_districts jd ON jd.id = c.district_id
 LEFT JOIN suspects s ON s.case_id = c.id
+LEFT JOIN operators oa ON oa.id = a.acknowledged_by
+LEFT JOIN operators od ON od.id = a.dispatched_by
+LEFT JOIN operators os ON os.id = a.on_scene_by
+LEFT JOIN operators oc ON oc.id = a.closed_by
+LEFT JOIN police_zones pz ON pz.id = a.patrol_zone_id
 WHERE {where}
 ORDER BY a.id"""
+
+# The protected persons of the alarms' cases (each alarm's own is left out when mapped).
+CASE_PERSONS = """
+SELECT id, case_id, full_name, phone_number, national_register_number, confidential
+FROM persons
+WHERE case_id IN (SELECT a.case_id FROM alarms a WHERE {where})
+ORDER BY id"""
+
+ALARM_TRAIL = """
+SELECT alarm_id, lat, lon, accuracy_m, fix_at, received_at
+FROM alarm_locations
+WHERE alarm_id IN (SELECT a.id FROM alarms a WHERE {where})
+ORDER BY fix_at, id"""
+
+# The workflow's actions on the alarms (not the deliveries and reads: GET …/audit has those).
+ALARM_HISTORY = """
+SELECT au.subject, au.at, au.actor, o.name AS actor_name, au.action, au.detail
+FROM audit au
+LEFT JOIN operators o ON au.actor = 'operator:' || o.id
+WHERE au.subject IN (SELECT 'alarm:' || a.id FROM alarms a WHERE {where})
+  AND au.action NOT IN ('alarm.push', 'alarm.read')
+ORDER BY au.id"""
+
+ALARM_NOTIFICATIONS = """
+SELECT id, alarm_id, recipient, subject, body, created_at, attempts, next_attempt_at,
+       last_error, sent_at
+FROM notifications
+WHERE alarm_id IN (SELECT a.id FROM alarms a WHERE {where})"""
+
+ZONE_AREAS = """
+SELECT z.name AS zone, za.south, za.west, za.north, za.east
+FROM zone_areas za JOIN police_zones z ON z.id = za.zone_id
+ORDER BY za.id"""
 
 ALARM_ADDRESSES = """
 SELECT person_id, kind, address, valid_from, valid_until, lat, lon
@@ -65,21 +120,83 @@ WHERE person_id IN (SELECT a.person_id FROM alarms a WHERE {where})
 ORDER BY id"""
 
 
-def alarms_from_rows(rows: list[Row], address_rows: list[Row]) -> list[Alarm]:
-    """Alarms from the rows of ALARMS and of ALARM_ADDRESSES (same `where`)."""
+@dataclass(frozen=True, slots=True)
+class AlarmRows:
+    """The rows of ALARMS and its companion queries, for one `where`."""
+
+    alarms: list[Row]
+    addresses: list[Row]
+    trail: list[Row]
+    history: list[Row]
+    notifications: list[Row]
+    zones: list[Row]
+    persons: list[Row]
+
+
+def alarms_from_rows(found: AlarmRows) -> list[Alarm]:
+    """Alarms with their addresses, trail, history, notification and intervention zone."""
     addresses: dict[int, list[Address]] = {}
-    for a in address_rows:
+    for a in found.addresses:
         address = Address(
             a["kind"], a["address"], a["valid_from"], a["valid_until"], a["lat"], a["lon"]
         )
         addresses.setdefault(a["person_id"], []).append(address)
-    return [_alarm(row, tuple(addresses.get(row["person_id"], ()))) for row in rows]
+    trails: dict[int, list[TrailPoint]] = {}
+    for t in found.trail:
+        point = TrailPoint(
+            t["lat"], t["lon"], t["accuracy_m"], t["fix_at"], t["received_at"], "update"
+        )
+        trails.setdefault(t["alarm_id"], []).append(point)
+    history: dict[str, list[HistoryEntry]] = {}
+    for h in found.history:
+        entry = HistoryEntry(h["at"], h["actor"], h["actor_name"], h["action"], h["detail"])
+        history.setdefault(h["subject"], []).append(entry)
+    notifications = {n["alarm_id"]: Notification(**n) for n in found.notifications}
+    areas = [ZoneArea(**z) for z in found.zones]
+    persons: dict[int, list[Person]] = {}
+    for p in found.persons:
+        person = Person(
+            p["id"],
+            p["full_name"],
+            p["phone_number"],
+            p["national_register_number"],
+            bool(p["confidential"]),
+            (),
+        )
+        persons.setdefault(p["case_id"], []).append(person)
+    return [
+        _alarm(
+            row,
+            tuple(p for p in persons.get(row["case_id"], ()) if p.id != row["person_id"]),
+            tuple(addresses.get(row["person_id"], ())),
+            trails.get(row["id"], []),
+            tuple(history.get(f"alarm:{row['id']}", ())),
+            notifications.get(row["id"]),
+            areas,
+        )
+        for row in found.alarms
+    ]
 
 
-def _alarm(row: Row, addresses: tuple[Address, ...]) -> Alarm:
+def _alarm(
+    row: Row,
+    others: tuple[Person, ...],
+    addresses: tuple[Address, ...],
+    updates: list[TrailPoint],
+    history: tuple[HistoryEntry, ...],
+    notification: Notification | None,
+    areas: list[ZoneArea],
+) -> Alarm:
+    trail = list(updates)
+    if row["lat"] is not None:  # the fix that came with the alarm comes first
+        first = TrailPoint(
+            row["lat"], row["lon"], row["accuracy_m"], row["fix_at"], row["received_at"], "alarm"
+        )
+        trail.insert(0, first)
     location = None
-    if row["lat"] is not None:
-        location = Location(row["lat"], row["lon"], row["accuracy_m"], row["fix_at"])
+    if trail:
+        last = trail[-1]
+        location = Location(last.lat, last.lon, last.accuracy_m, last.fix_at)
     suspect = None
     if row["suspect_name"] is not None:
         suspect = Suspect(
@@ -102,6 +219,22 @@ def _alarm(row: Row, addresses: tuple[Address, ...]) -> Alarm:
         row["managing_zone"],
         row["judicial_district"],
         suspect,
+        row["support_started_on"],
+        others,
+    )
+    workflow = Workflow(
+        row["acknowledged_at"],
+        row["acknowledged_by"],
+        row["dispatched_at"],
+        row["dispatched_by"],
+        row["patrol"],
+        row["patrol_zone"],
+        row["on_scene_at"],
+        row["on_scene_by"],
+        row["closed_at"],
+        row["closed_by"],
+        row["outcome"],
+        row["pv_number"],
     )
     return Alarm(
         row["id"],
@@ -116,4 +249,10 @@ def _alarm(row: Row, addresses: tuple[Address, ...]) -> Alarm:
         location,
         person,
         case,
+        row["revision"],
+        workflow,
+        tuple(trail),
+        None if location is None else zones.locate(areas, location.lat, location.lon),
+        history,
+        notification,
     )

@@ -58,6 +58,9 @@ COUNTED_TABLES = (
     "audit",
     "link_reports",
     "check_ins",
+    "alarm_locations",
+    "notifications",
+    "measure_extensions",
 )
 
 
@@ -170,13 +173,23 @@ class SqlStore(ABC):
         return found[0] if found else None
 
     async def open_alarms(self) -> list[Alarm]:
-        return await self._alarms("a.status = $1", "open")
+        return await self._alarms("a.status <> $1", "closed")
 
     async def _alarms(self, where: str, *args: object) -> list[Alarm]:
         async with self._connection() as conn:
             rows = await conn.fetch(queries.ALARMS.format(where=where), *args)
-            address_rows = await conn.fetch(queries.ALARM_ADDRESSES.format(where=where), *args)
-        return queries.alarms_from_rows(rows, address_rows)
+            if not rows:
+                return []
+            found = queries.AlarmRows(
+                rows,
+                await conn.fetch(queries.ALARM_ADDRESSES.format(where=where), *args),
+                await conn.fetch(queries.ALARM_TRAIL.format(where=where), *args),
+                await conn.fetch(queries.ALARM_HISTORY.format(where=where), *args),
+                await conn.fetch(queries.ALARM_NOTIFICATIONS.format(where=where), *args),
+                await conn.fetch(queries.ZONE_AREAS),
+                await conn.fetch(queries.CASE_PERSONS.format(where=where), *args),
+            )
+        return queries.alarms_from_rows(found)
 
     async def operator_by_token(self, token_sha256: str) -> Operator | None:
         async with self._connection() as conn:
@@ -188,20 +201,12 @@ class SqlStore(ABC):
     async def audit(self, entries: Sequence[AuditEntry]) -> None:
         async with self._transaction() as conn:
             for entry in entries:
-                await conn.execute(
-                    "INSERT INTO audit (at, actor, action, subject, case_id)"
-                    " VALUES ($1, $2, $3, $4, $5)",
-                    entry.at,
-                    entry.actor,
-                    entry.action,
-                    entry.subject,
-                    entry.case_id,
-                )
+                await insert_audit(conn, entry)
 
     async def audit_trail(self, case_id: int) -> list[AuditEntry]:
         async with self._connection() as conn:
             rows = await conn.fetch(
-                "SELECT at, actor, action, subject, case_id FROM audit"
+                "SELECT at, actor, action, subject, case_id, detail FROM audit"
                 " WHERE case_id = $1 ORDER BY id",
                 case_id,
             )
@@ -344,6 +349,19 @@ class SqlStore(ABC):
             row = await fetchrow(conn, sql, *args)
         assert row is not None  # DO UPDATE always returns the row
         return int(row["id"])
+
+
+async def insert_audit(conn: Connection, entry: AuditEntry) -> None:
+    await conn.execute(
+        "INSERT INTO audit (at, actor, action, subject, case_id, detail)"
+        " VALUES ($1, $2, $3, $4, $5, $6)",
+        entry.at,
+        entry.actor,
+        entry.action,
+        entry.subject,
+        entry.case_id,
+        entry.detail,
+    )
 
 
 async def _existing_case(conn: Connection, reference: str) -> CaseIds:

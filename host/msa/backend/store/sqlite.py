@@ -20,6 +20,7 @@ import aiosqlite
 from msa.backend.store.base import StoreUnavailable
 from msa.backend.store.lanes import Lanes
 from msa.backend.store.sql import Connection, Row, SqlStore
+from msa.backend.store.workflow import WorkflowSql
 
 _PARAMETER = re.compile(r"\$(\d+)")
 
@@ -58,7 +59,7 @@ class SqliteConnection:
             raise ValueError(f"unterminated SQL statement in script: {statement.strip()[:80]}")
 
 
-class SqliteStore(SqlStore):
+class SqliteStore(WorkflowSql, SqlStore):
     """A `Store` in one SQLite file (or `:memory:`)."""
 
     dialect = "sqlite"

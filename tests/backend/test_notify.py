@@ -1,0 +1,198 @@
+"""The magistrate's mail, over real SMTP (aiosmtpd in-process), on both engines:
+queued in the close's transaction, sent after, retried while the server is down."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+import pytest
+
+from msa.backend.app import create_app
+from msa.backend.notify import SmtpConfig, compose
+from msa.backend.pgcluster import cluster
+from msa.backend.seed import DEMO_MAGISTRATE
+from msa.backend.workflow import Close
+from tests.backend.conftest import seed
+from tests.backend.smtp import free_port, mail_server
+from tests.backend.util import OPERATOR, PHONE, body, signed
+
+PV = "GE.60.L1.004321/26"
+SENDER = "cic@police.example"
+FAST_RETRY = (0.1,)  # the schedule's figures are not under test, the retrying is
+
+
+@asynccontextmanager
+async def backend_with_smtp(
+    database_url: str, port: int | None
+) -> AsyncIterator[httpx.AsyncClient]:
+    smtp = None if port is None else SmtpConfig("127.0.0.1", port, SENDER, retry_s=FAST_RETRY)
+    app = create_app(database_url, smtp=smtp)
+    async with app.router.lifespan_context(app):
+        await seed(app.state.services.store)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://backend") as client:
+            client.app = app
+            yield client
+
+
+async def close_real_alarm(client: httpx.AsyncClient, counter: int = 1) -> dict:
+    pressed = await client.post("/api/v1/frames", json=body(signed(counter)), headers=PHONE)
+    alarm_id = pressed.json()["alarm_id"]
+    for name, data in [
+        ("acknowledge", {}),
+        ("dispatch", {"patrol": "GE-21", "zone": "PZ Gent"}),
+        ("on-scene", {}),
+        ("close", {"outcome": "real", "pv_number": PV}),
+    ]:
+        response = await client.post(
+            f"/api/v1/alarms/{alarm_id}/{name}", json=data, headers=OPERATOR
+        )
+        assert response.status_code == 200, response.text
+    return response.json()["alarm"]
+
+
+async def next_change(updates, change: str, timeout_s: float = 10.0) -> dict:
+    """The next event the push channel publishes for this kind of change."""
+    async with asyncio.timeout(timeout_s):
+        while (event := await updates.get()).get("change") != change:
+            pass
+    return event
+
+
+async def until(condition, timeout_s: float = 10.0) -> None:
+    """Wait for a condition on the database (a poll, like Stack.settled)."""
+    async with asyncio.timeout(timeout_s):
+        while not await condition():
+            await asyncio.sleep(0.02)
+
+
+async def test_closing_a_real_alarm_mails_the_magistrate(database_url):
+    port = free_port()
+    async with mail_server(port) as inbox, backend_with_smtp(database_url, port) as client:
+        with client.app.state.channel.subscribe() as updates:
+            closed = await close_real_alarm(client)
+            mail_from, recipients, mail = await inbox.next()
+            event = await next_change(updates, "magistrate")
+    assert event["alarm_id"] == closed["alarm_id"] and event["revision"] == closed["revision"] + 1
+    assert (mail_from, recipients) == (SENDER, [DEMO_MAGISTRATE])
+    assert mail["To"] == DEMO_MAGISTRATE and mail["From"] == SENDER
+    assert "GE.60.L1.012345/26" in mail["Subject"] and PV in mail["Subject"]
+    assert mail["Message-ID"].startswith("<msa-notification-")
+    text = mail.get_payload(decode=True).decode()
+    assert "Sarah Claes" in text and "GE-21 (PZ Gent)" in text
+    assert "Measure extended by 9 months: ends on 2028-04-05." in text
+    assert event["magistrate"]["status"] == "sent" and event["magistrate"]["attempts"] == 1
+    assert event["history"][-1]["action"] == "magistrate.notified"
+    assert event["history"][-1]["actor"] == "system:mailer"
+
+
+async def test_a_mail_server_that_is_down_loses_nothing(database_url):
+    port = free_port()  # nothing listens there yet
+    async with backend_with_smtp(database_url, port) as client:
+        store = client.app.state.services.store
+        closed = await close_real_alarm(client)
+        # The close was answered with the mail already in the outbox.
+        assert closed["magistrate"]["status"] == "queued"
+        assert (await store.counts())["notifications"] == 1
+
+        async def failed_twice() -> bool:
+            alarm = await store.alarm(closed["alarm_id"])
+            return alarm.notification.attempts >= 2
+
+        await until(failed_twice)
+        queued = (await store.alarm(closed["alarm_id"])).notification
+        assert queued.sent_at is None and "Connection" in queued.last_error
+
+        async with mail_server(port) as inbox:
+            _, recipients, mail = await inbox.next()
+
+            async def sent() -> bool:
+                return (await store.alarm(closed["alarm_id"])).notification.sent_at is not None
+
+            await until(sent)
+    assert recipients == [DEMO_MAGISTRATE] and PV in mail["Subject"]
+    assert inbox.mails.empty()  # sent once
+
+
+async def test_a_mail_queued_without_a_server_is_sent_by_the_next_backend(database_url):
+    async with backend_with_smtp(database_url, None) as client:
+        closed = await close_real_alarm(client)
+        assert closed["magistrate"]["status"] == "queued"
+    port = free_port()
+    async with mail_server(port) as inbox, backend_with_smtp(database_url, port):
+        _, recipients, mail = await inbox.next()
+    assert (
+        recipients == [DEMO_MAGISTRATE] and f"alarm {closed['alarm_id']} closed" in mail["Subject"]
+    )
+
+
+def test_a_confidential_person_is_named_by_her_national_register_number_only():
+    state = {
+        "id": 7,
+        "reference": "AN.12.L3.000777/26",
+        "judicial_district": "Antwerpen",
+        "managing_zone": "PZ Antwerpen",
+        "full_name": "Nora Peeters",
+        "national_register_number": "85.02.03-222.86",
+        "confidential": True,
+        "device_id": 0xC0FFEE,
+        "counter": 3,
+        "received_at": 0,
+        "patrol": "AN-3",
+        "patrol_zone": "PZ Antwerpen",
+    }
+    subject, text = compose(state, Close("misuse", "AN.12.L3.000001/26"), None)
+    assert "Nora" not in subject + text and "Peeters" not in subject + text
+    assert "85.02.03-222.86 (confidential)" in text
+    assert "extended" not in text
+
+
+@pytest.mark.parametrize("bad", ["", "mail.example", "mail.example:0", "mail.example:smtp", ":25"])
+def test_an_smtp_address_needs_a_host_and_a_port(bad):
+    from msa.errors import UsageError
+
+    if bad == "mail.example":
+        assert SmtpConfig.parse(bad).port == 25
+        return
+    with pytest.raises(UsageError, match="HOST:PORT"):
+        SmtpConfig.parse(bad)
+
+
+@pytest.mark.postgres
+async def test_a_step_during_a_database_outage_is_503_and_its_retry_goes_through(pg_cluster):
+    """PostgreSQL stops between two steps: the step is refused whole (503), the
+    operator's retry commits, and the mailer, which lived through it, sends."""
+    del pg_cluster  # only for its skip/fail rule: this test needs a cluster it may stop
+    port = free_port()
+    with cluster() as pg:
+        async with mail_server(port) as inbox, backend_with_smtp(pg.url, port) as client:
+            pressed = await client.post("/api/v1/frames", json=body(signed(1)), headers=PHONE)
+            steps = f"/api/v1/alarms/{pressed.json()['alarm_id']}"
+            assert (await client.post(f"{steps}/acknowledge", json={}, headers=OPERATOR)).is_success
+            dispatch = {"patrol": "GE-21", "zone": "PZ Gent"}
+
+            pg.stop("immediate")
+            down = await client.post(f"{steps}/dispatch", json=dispatch, headers=OPERATOR)
+            assert (down.status_code, down.json()["error"]) == (503, "unavailable")
+            assert down.headers["retry-after"] == "1"
+            pg.start()
+
+            retry = await client.post(f"{steps}/dispatch", json=dispatch, headers=OPERATOR)
+            assert (retry.status_code, retry.json()["result"]) == (200, "done")
+            for name, data in [("on-scene", {}), ("close", {"outcome": "real", "pv_number": PV})]:
+                answer = await client.post(f"{steps}/{name}", json=data, headers=OPERATOR)
+                assert answer.status_code == 200, answer.text
+            _, recipients, mail = await inbox.next()
+            store = client.app.state.services.store
+            audit = [e.action for e in await store.alarm_audit(pressed.json()["alarm_id"])]
+    assert recipients == [DEMO_MAGISTRATE] and PV in mail["Subject"]
+    assert audit[:5] == [
+        "alarm.acknowledge",
+        "alarm.dispatch",
+        "alarm.on_scene",
+        "alarm.close",
+        "case.extend",
+    ]
