@@ -3,8 +3,10 @@
 For each engine (SQLite, and PostgreSQL where its binaries are installed), one
 run seeds a fleet of buttons, then measures in the same database:
 
-- raw: the store's own one-frame transaction (`Store.commit_frame`), in this
-  process, no HTTP, no token, no MAC: what the database alone allows;
+- raw: one plain INSERT of a frame row per statement (autocommit, so each is
+  its own durable commit), through the store's own connection (same driver,
+  same pragmas), in this process: no HTTP, no token, no MAC, no duplicate
+  check: what the database alone allows;
 - http: signed heartbeats POSTed to `msa backend serve` (a child process) by
   `--clients` concurrent phones: parsing, token, MAC, commit, answer.
 
@@ -27,12 +29,15 @@ from bench._fleet import Fleet, LoadClient, post, seed
 from msa.backend import pgcluster
 from msa.backend.auth import hash_token
 from msa.backend.store import open_store
-from msa.backend.store.base import NewFrame
 from msa.demo.stack import BackendProcess
 from msa.errors import NotAvailable
 from protocol import frame
 
 FLEET = 200
+RAW_INSERT = (
+    "INSERT INTO frames (device_id, counter, type, raw, time_s, battery_mv, uptime_s,"
+    " phone_id, received_at, committed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -82,31 +87,35 @@ async def _raw_rate(url: str, fleet: Fleet, frames: int, clients: int) -> float:
             context = await store.ingest_context(hash_token(fleet.token(i)), fleet.device_id(i))
             assert context is not None, "the fleet was not seeded"
             phone_ids.append(context.phone_id)
-        queue = [_new_frame(fleet, n % fleet.size, phone_ids) for n in range(frames)]
+        rows = [_row(fleet, n % fleet.size, phone_ids) for n in range(frames)]
+
+        async def insert(n: int) -> None:
+            async with store._connection() as conn:  # noqa: SLF001 (the bench's baseline)
+                await conn.execute(RAW_INSERT, *rows[n])
+
         start = time.perf_counter()
-        await _in_parallel(clients, frames, lambda n: store.commit_frame(queue[n]))
+        await _in_parallel(clients, frames, insert)
         return frames / (time.perf_counter() - start)
     finally:
         await store.close()
 
 
-def _new_frame(fleet: Fleet, i: int, phone_ids: list[int]) -> NewFrame:
+def _row(fleet: Fleet, i: int, phone_ids: list[int]) -> tuple[object, ...]:
     raw = fleet.next_frame(i, frame.HEARTBEAT)
     parsed = frame.parse(raw)
     fields = parsed.fields()
     now_ms = int(time.time() * 1000)
-    return NewFrame(
-        device_id=parsed.device_id,
-        counter=parsed.counter,
-        type=parsed.type,
-        raw=raw,
-        time_s=fields["time_s"],
-        battery_mv=fields["battery_mv"],
-        uptime_s=fields["uptime_s"],
-        phone_id=phone_ids[i],
-        received_at=now_ms,
-        location=None,
-        alarm=None,
+    return (
+        parsed.device_id,
+        parsed.counter,
+        parsed.type,
+        raw,
+        fields["time_s"],
+        fields["battery_mv"],
+        fields["uptime_s"],
+        phone_ids[i],
+        now_ms,
+        now_ms,
     )
 
 
