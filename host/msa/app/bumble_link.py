@@ -23,7 +23,16 @@ from bumble.pairing import PairingConfig, PairingDelegate
 from bumble.transport import Transport, open_transport
 from bumble.transport.common import AsyncPipeSink
 
-from msa.app.link import PREFERRED_MTU, ButtonLink, FrameHandler, LinkError
+from msa.app.link import (
+    DEVICE_INFORMATION_UUID,
+    FIRMWARE_REVISION_UUID,
+    MODEL_NUMBER_UUID,
+    PREFERRED_MTU,
+    ButtonLink,
+    DeviceInfo,
+    FrameHandler,
+    LinkError,
+)
 from protocol import gatt
 
 if TYPE_CHECKING:
@@ -107,7 +116,14 @@ class BumbleLink(ButtonLink):
         device = await self._power_on()
         target = hci.Address(self.address, hci.Address.RANDOM_DEVICE_ADDRESS)
         try:
+            async with asyncio.timeout(timeout):
+                target = await self._on_air(device, target)
             connection = await device.connect(target, timeout=timeout)
+        except TimeoutError:
+            raise LinkError(
+                f"the button {self.address} is not on the air (no advertisement resolved "
+                f"to it in {timeout:.0f} s): is it in range and powered?"
+            ) from None
         except Exception as error:  # Bumble raises core.TimeoutError and HCI errors
             raise LinkError(f"could not connect to the button {self.address}: {error}") from error
         self.connection = connection
@@ -116,6 +132,16 @@ class BumbleLink(ButtonLink):
             Connection.EVENT_DISCONNECTION,
             lambda reason: self._on_disconnection(connection, reason),
         )
+
+    @staticmethod
+    async def _on_air(device: Device, identity: hci.Address) -> hci.Address:
+        """The address the button advertises under now. A bonded button uses
+        resolvable private addresses: scan for the one our bond's IRK resolves to
+        its identity address. Before bonding it advertises under its identity."""
+        resolver = device.address_resolver
+        if resolver is None or not resolver.can_resolve_to(identity):
+            return identity
+        return await device.find_peer_by_identity_address(identity)
 
     def _on_disconnection(self, connection: Connection, reason: int) -> None:
         log.info("link to %s dropped (reason 0x%02x)", self.address, reason)
@@ -173,6 +199,21 @@ class BumbleLink(ButtonLink):
             raise LinkError("not subscribed to the button")
         with failing_as_link_error("read from the button failed"):
             return bytes(await self.characteristic.read_value())
+
+    async def device_info(self) -> DeviceInfo:
+        connection = self._connection()
+        peer = Peer(connection)
+        with failing_as_link_error("reading the button's device information"):
+            services = await peer.discover_service(UUID.from_16_bits(DEVICE_INFORMATION_UUID))
+            if not services:
+                raise LinkError(f"{self.address} has no Device Information service")
+            values = {}
+            for short in (FIRMWARE_REVISION_UUID, MODEL_NUMBER_UUID):
+                found = await peer.discover_characteristics([UUID.from_16_bits(short)], services[0])
+                if not found:
+                    raise LinkError(f"{self.address} has no characteristic 0x{short:04X}")
+                values[short] = bytes(await found[0].read_value()).decode()
+        return DeviceInfo(values[FIRMWARE_REVISION_UUID], values[MODEL_NUMBER_UUID])
 
     async def disconnect(self) -> None:
         if self.connection is None:
