@@ -140,6 +140,7 @@ class Radio:
         self.addr_mode = ADDR_MODE_RANDOM
         self._rpa_made: float | None = None
         self._rotation: asyncio.Task[None] | None = None
+        self._retimed = asyncio.Event()
         self._adv_args: tuple[Any, ...] | None = None
         self.firmware = firmware
         self.stats = RadioStats()
@@ -275,6 +276,7 @@ class Radio:
         self.stats.adv_data.append(bytes(device.advertising_data))
         await self._start_advertising(device)
         if self.addr_mode == ADDR_MODE_RPA and self._rotation is None:
+            self._retimed.clear()
             self._rotation = asyncio.create_task(self._rotate())
 
     async def _start_advertising(self, device: Device) -> None:
@@ -333,7 +335,12 @@ class Radio:
             while True:
                 assert self._rpa_made is not None
                 left = self.rpa_timeout_s - (time.monotonic() - self._rpa_made)
-                await asyncio.sleep(max(left, 0.0))
+                try:
+                    await asyncio.wait_for(self._retimed.wait(), max(left, 0.0))
+                    self._retimed.clear()
+                    continue  # the bench changed the timeout: count again
+                except TimeoutError:
+                    pass
                 device = self.device
                 if device is None or self._adv_args is None or not self.stats.advertising:
                     return
@@ -356,9 +363,7 @@ class Radio:
     def set_rpa_timeout(self, seconds: float) -> None:
         """The bench shortens the controller's RPA timeout (NimBLE: 15 min)."""
         self.rpa_timeout_s = seconds
-        if self._rotation is not None and self._adv_args is not None:
-            self._stop_rotation()
-            self._rotation = asyncio.create_task(self._rotate())
+        self._retimed.set()
 
     @property
     def air_address(self) -> hci.Address | None:
