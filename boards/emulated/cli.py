@@ -20,11 +20,11 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from bumble.controller import Controller
 from bumble.transport import open_transport
 
 from boards.emulated.air import Air
 from boards.emulated.emulator import EmulatedBoard
+from msa.app.bumble_link import PhoneController
 from msa.errors import NotAvailable, UsageError
 
 DEFAULT_DIR = Path(".msa/board")
@@ -98,7 +98,9 @@ async def _serve(args: argparse.Namespace) -> int:
     await board.power_on()
     if args.hci_port is not None:
         transport = await open_transport(f"tcp-server:127.0.0.1:{args.hci_port}")
-        Controller("phone", host_source=transport.source, host_sink=transport.sink, link=board.link)
+        PhoneController(
+            "phone", host_source=transport.source, host_sink=transport.sink, link=board.link
+        )
     control = await asyncio.start_unix_server(
         lambda r, w: _control(board, r, w), path=str(args.dir / "control.sock")
     )

@@ -202,6 +202,12 @@ class Radio:
                 await connection.disconnect(reason)
             except Exception:  # the link may already be gone
                 log.debug("disconnect on power off failed", exc_info=True)
+        # A radio without power sends nothing: Bumble's controller would go on
+        # advertising from its timers, off the air's list but still on the air.
+        assert self.controller is not None
+        self.controller.le_legacy_advertiser.stop()
+        for advertising_set in self.controller.advertising_sets.values():
+            advertising_set.stop()
         if self.controller in self.link.controllers:
             self.link.remove_controller(self.controller)
         self.controller = None
