@@ -43,7 +43,7 @@ async def _heartbeats(hardware, config, outbox, sender):
 
 async def main(hardware, config):
     outbox = Outbox()
-    radio = Radio(hardware.radio(), Bonds(), hardware.adv_interval_us)
+    radio = Radio(hardware.radio(), Bonds(), hardware, VERSION)
     sender = Sender(radio, outbox, config.device_id)
     button = Button(hardware.button(), hardware.pressed, config.debounce_ms)
     asyncio.create_task(sender.run())

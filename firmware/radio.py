@@ -2,7 +2,14 @@
 # records what happened and wakes the tasks; the work happens in
 # firmware/sender.py. The BLE object is passed in (board.radio()), so a real
 # port's radio and the emulated board's are interchangeable.
+#
+# Once bonded the button is private and closed (docs/power.md, docs/firmware.md):
+# it advertises under resolvable private addresses that only the bonded phone can
+# resolve, refuses to bond again, and drops any link that is not encrypted with
+# the existing bond within GRACE_MS. MicroPython has no filter accept list; this
+# is its nearest equivalent. The tech desk re-provisions the button to re-pair.
 import asyncio
+import time
 
 import bluetooth
 from micropython import const
@@ -12,6 +19,7 @@ from protocol import frame, gatt
 _IRQ_CENTRAL_CONNECT = const(1)
 _IRQ_CENTRAL_DISCONNECT = const(2)
 _IRQ_GATTS_WRITE = const(3)
+_IRQ_GATTS_READ_REQUEST = const(4)
 _IRQ_MTU_EXCHANGED = const(21)
 _IRQ_ENCRYPTION_UPDATE = const(28)
 _IRQ_GET_SECRET = const(29)
@@ -23,7 +31,14 @@ _FLAG_NOTIFY = const(0x0010)
 _FLAG_READ_ENCRYPTED = const(0x0200)
 _FLAG_WRITE_ENCRYPTED = const(0x1000)
 
+_GATTS_NO_ERROR = const(0)
+_GATTS_ERROR_INSUFFICIENT_AUTHORIZATION = const(0x08)
+
 _IO_NO_INPUT_OUTPUT = const(3)  # "Just Works": the button has no display or keys
+_ADDR_MODE_RPA = const(2)
+_SEC_OUR = const(1)  # NimBLE's store object types: our keys, the peer's keys
+_SEC_PEER = const(2)
+GRACE_MS = const(2000)  # a bonded phone encrypts within a few connection events
 _DEFAULT_MTU = const(23)
 _PREFERRED_MTU = const(128)
 _MAX_WRITES = const(8)  # control frames waiting for the sender; more are dropped
@@ -35,41 +50,86 @@ ADV_DATA = b"\x02\x01\x06"
 _FRAME_FLAGS = (
     _FLAG_READ | _FLAG_WRITE | _FLAG_NOTIFY | _FLAG_READ_ENCRYPTED | _FLAG_WRITE_ENCRYPTED
 )
+_INFO_FLAGS = _FLAG_READ | _FLAG_READ_ENCRYPTED
+# Device Information Service: Firmware Revision String, Model Number String.
+_DIS_UUID = const(0x180A)
+_FIRMWARE_REVISION_UUID = const(0x2A26)
+_MODEL_NUMBER_UUID = const(0x2A24)
 
 
 class Radio:
-    def __init__(self, ble, bonds, adv_interval_us):
+    def __init__(self, ble, bonds, hardware, version):
         self.ble = ble
         self.bonds = bonds
-        self.adv_interval_us = adv_interval_us
+        self.adv_interval_us = hardware.adv_interval_us
+        self.grace_ms = getattr(hardware.board, "UNBONDED_GRACE_MS", GRACE_MS)
         self.conn = None
         self.encrypted = False
         self.bonded = False
+        self.trusted = False  # encrypted with the one bond: frames and reads allowed
         self.mtu = _DEFAULT_MTU
         self.advertising = False
         self.new_link = False  # set on each encryption; the sender re-sends at once
         self.writes = []  # control frames the phone wrote, oldest first
         self.changed = asyncio.ThreadSafeFlag()
+        self.closed = self._has_bond()  # bonded: private, and no second bond
+        self._private = False
+        self._deadline = None  # ticks_ms by which the link must be trusted
+        self._refuse = False  # drop the link at once (it is not the bonded phone)
+        self.refused = 0  # links dropped for not being the bonded phone
 
         ble.active(True)
         ble.config(gap_name="", bond=True, le_secure=True, mitm=False, io=_IO_NO_INPUT_OUTPUT)
         ble.config(mtu=_PREFERRED_MTU)
         ble.irq(self._irq)
-        service = (
+        frames = (
             bluetooth.UUID(gatt.SERVICE_UUID),
             ((bluetooth.UUID(gatt.FRAME_UUID), _FRAME_FLAGS),),
         )
-        ((self.handle,),) = ble.gatts_register_services((service,))
+        info = (
+            bluetooth.UUID(_DIS_UUID),
+            (
+                (bluetooth.UUID(_FIRMWARE_REVISION_UUID), _INFO_FLAGS),
+                (bluetooth.UUID(_MODEL_NUMBER_UUID), _INFO_FLAGS),
+            ),
+        )
+        ((self.handle,), (revision, model)) = ble.gatts_register_services((frames, info))
         ble.gatts_set_buffer(self.handle, frame.MAX_FRAME)
+        ble.gatts_write(revision, version.encode())
+        ble.gatts_write(model, hardware.name.encode())
+
+    def _has_bond(self):
+        return any(self.bonds.get(t, 0, None) is not None for t in (_SEC_OUR, _SEC_PEER))
 
     @property
     def ready(self):
-        # Frames go only to an encrypted, bonded link that can carry them whole.
-        return self.conn is not None and self.encrypted and self.bonded
+        # Frames go only to the bonded phone's encrypted link, whole.
+        return self.conn is not None and self.trusted
 
     def advertise(self):
+        if self.closed and not self._private:
+            # Before the first bond the tech desk finds the button by its identity
+            # address; from then on only the bonded phone can tell who it is.
+            self.ble.config(bond=False, addr_mode=_ADDR_MODE_RPA)
+            self._private = True
         self.ble.gap_advertise(self.adv_interval_us, adv_data=ADV_DATA, resp_data=b"")
         self.advertising = True
+
+    def police(self):
+        # Drop a link that is not the bonded phone's; ms until the next check, or None.
+        if self.conn is None or self.trusted or self._deadline is None:
+            return None
+        left = time.ticks_diff(self._deadline, time.ticks_ms())
+        if left > 0 and not self._refuse:
+            return left
+        print("msa: dropped a link that is not the bonded phone's")
+        self.refused += 1
+        self._deadline = None
+        try:
+            self.ble.gap_disconnect(self.conn)
+        except OSError:
+            pass  # already gone; the IRQ follows
+        return None
 
     def publish(self, data):
         # The Frame characteristic's value is always the oldest unacknowledged
@@ -83,17 +143,29 @@ class Radio:
     def _irq(self, event, data):
         result = None
         if event == _IRQ_CENTRAL_CONNECT:
-            self.conn, self.encrypted, self.bonded = data[0], False, False
+            self.conn, self.encrypted, self.bonded, self.trusted = data[0], False, False, False
             self.mtu = _DEFAULT_MTU
             self.advertising = False
+            self._refuse = False
+            self._deadline = time.ticks_add(time.ticks_ms(), self.grace_ms) if self.closed else None
         elif event == _IRQ_CENTRAL_DISCONNECT:
             if data[0] == self.conn:
-                self.conn, self.encrypted, self.bonded = None, False, False
+                self.conn, self.encrypted, self.bonded, self.trusted = None, False, False, False
+                self._deadline = None
             self.advertising = False
         elif event == _IRQ_GATTS_WRITE:
             conn, handle = data
-            if conn == self.conn and handle == self.handle and len(self.writes) < _MAX_WRITES:
+            if (
+                conn == self.conn
+                and self.trusted
+                and handle == self.handle
+                and len(self.writes) < _MAX_WRITES
+            ):
                 self.writes.append(bytes(self.ble.gatts_read(handle)))
+        elif event == _IRQ_GATTS_READ_REQUEST:
+            # Encryption alone is not enough: a stranger's fresh pairing encrypts too.
+            ok = data[0] == self.conn and self.trusted
+            return _GATTS_NO_ERROR if ok else _GATTS_ERROR_INSUFFICIENT_AUTHORIZATION
         elif event == _IRQ_MTU_EXCHANGED:
             if data[0] == self.conn:
                 self.mtu = data[1]
@@ -101,10 +173,18 @@ class Radio:
             conn, encrypted, _authenticated, bonded, _key_size = data
             if conn == self.conn:
                 self.encrypted, self.bonded = bool(encrypted), bool(bonded)
-                self.new_link = self.encrypted
+                self.trusted = self.encrypted and self.bonded
+                self._refuse = self.closed and not self.trusted
+                self.new_link = self.trusted
         elif event == _IRQ_GET_SECRET:
             return self.bonds.get(*data)
         elif event == _IRQ_SET_SECRET:
-            result = self.bonds.set(*data)
+            sec_type, key, value = data
+            if sec_type in (_SEC_OUR, _SEC_PEER) and self.closed and value is not None:
+                if self.bonds.get(sec_type, 0, key) is None:
+                    self.changed.set()
+                    return False  # one bond only: a second phone is never stored
+            result = self.bonds.set(sec_type, key, value)
+            self.closed = self.closed or self._has_bond()
         self.changed.set()
         return result

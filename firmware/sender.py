@@ -44,6 +44,9 @@ class Sender:
                     self.radio.advertise()
             elif head is not None and self.radio.ready:
                 timeout = self._send(head)
+            guard = self.radio.police()  # a link that is not the bonded phone's ends
+            if guard is not None:
+                timeout = guard if timeout is None else min(timeout, guard)
             try:
                 if timeout is None:
                     await self.radio.changed.wait()

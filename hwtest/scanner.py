@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 
-from bumble import hci
+from bumble import crypto, hci
 from bumble.controller import Controller
 from bumble.core import UUID
 from bumble.device import Advertisement, Device, Peer
@@ -51,9 +51,36 @@ class Scanner:
             self.device.remove_listener(Device.EVENT_ADVERTISEMENT, on_advertisement)
         return seen
 
-    async def device_name_of(self, address: str) -> bytes:
+    async def advertisements(
+        self, addresses: int = 1, count: int = 1, timeout: float = 15
+    ) -> list[Advertisement]:
+        """Every report on the air, until `addresses` distinct addresses and at least
+        `count` reports were seen. A suspect's scanner knows no address in advance."""
+        seen: list[Advertisement] = []
+        done = asyncio.get_running_loop().create_future()
+
+        def on_advertisement(advertisement: Advertisement) -> None:
+            seen.append(advertisement)
+            distinct = {bytes(a.address) for a in seen}
+            if len(distinct) >= addresses and len(seen) >= count and not done.done():
+                done.set_result(None)
+
+        self.device.on(Device.EVENT_ADVERTISEMENT, on_advertisement)
+        await self.device.start_scanning(active=True, filter_duplicates=False)
+        try:
+            await asyncio.wait_for(done, timeout)
+        finally:
+            await self.device.stop_scanning()
+            self.device.remove_listener(Device.EVENT_ADVERTISEMENT, on_advertisement)
+        return seen
+
+    async def device_name_of(self, address: str | hci.Address) -> bytes:
         """Connect without bonding and read the GAP Device Name."""
-        target = hci.Address(address, hci.Address.RANDOM_DEVICE_ADDRESS)
+        target = (
+            address
+            if isinstance(address, hci.Address)
+            else hci.Address(address, hci.Address.RANDOM_DEVICE_ADDRESS)
+        )
         connection = await self.device.connect(target, timeout=10)
         try:
             peer = Peer(connection)
@@ -63,3 +90,12 @@ class Scanner:
             return bytes(await found[0].read_value())
         finally:
             await connection.disconnect()
+
+
+def resolves(address: hci.Address, irk: bytes) -> bool:
+    """Whether `address` is a resolvable private address made with `irk` (Core Vol 3
+    Part H 2.2.2: hash = ah(irk, prand)), as the bonded phone's controller checks."""
+    if not address.is_resolvable:
+        return False
+    raw = bytes(address)  # little-endian: hash in the low 3 bytes, prand in the high 3
+    return crypto.ah(irk, raw[3:6]) == raw[0:3]

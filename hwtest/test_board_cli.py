@@ -53,6 +53,8 @@ async def test_a_running_board_is_pressed_and_power_cycled_from_the_command_line
         await running.wait()
     assert status["powered"] is True
     assert status["battery_mv"] == 2900
+    assert {"advertising_events", "connection_events", "notifications"} <= status.keys()
+    assert status["air_address"] == status["address"]  # no bond yet: its identity address
     assert "queued alarm 2" in log
 
 

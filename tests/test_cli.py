@@ -30,7 +30,10 @@ def test_no_command_prints_the_commands_and_exits_2():
         (["nosuch"], "invalid choice"),
         (["demo", "--presses", "0"], "--presses must be at least 1"),
         (["demo", "--presses", "many"], "invalid int value"),
-        (["bench", "nosuch"], "no benchmark 'nosuch'; one of: flood, heap, ingest, latency"),
+        (
+            ["bench", "nosuch"],
+            "no benchmark 'nosuch'; one of: battery, flood, heap, ingest, latency",
+        ),
         (["backend", "migrate", "--db", "mysql://x"], "unknown database URL"),
     ],
 )

@@ -4,7 +4,7 @@
     msa board press [--hold 150]          # from another terminal
     msa board battery 3300
     msa board power cycle                 # off | on | cycle
-    msa board status --json
+    msa board status --json               # radio events counted since `run`, RPA in use
 
 `run` prints the board's serial port (for mpremote) and keeps a control socket in
 the board's folder, which the other sub-commands use.
@@ -20,11 +20,11 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from bumble.controller import Controller
 from bumble.transport import open_transport
 
 from boards.emulated.air import Air
 from boards.emulated.emulator import EmulatedBoard
+from msa.app.bumble_link import PhoneController
 from msa.errors import NotAvailable, UsageError
 
 DEFAULT_DIR = Path(".msa/board")
@@ -98,7 +98,9 @@ async def _serve(args: argparse.Namespace) -> int:
     await board.power_on()
     if args.hci_port is not None:
         transport = await open_transport(f"tcp-server:127.0.0.1:{args.hci_port}")
-        Controller("phone", host_source=transport.source, host_sink=transport.sink, link=board.link)
+        PhoneController(
+            "phone", host_source=transport.source, host_sink=transport.sink, link=board.link
+        )
     control = await asyncio.start_unix_server(
         lambda r, w: _control(board, r, w), path=str(args.dir / "control.sock")
     )
@@ -144,12 +146,16 @@ async def _act(board: EmulatedBoard, request: dict[str, Any]) -> dict[str, Any]:
             await board.power_on()
     elif action != "status":
         return {"error": f"unknown action {action!r}"}
-    radio = board.hardware.radio
+    events = board.radio_events()
     return {
         "powered": board.powered,
         "address": board.address,
+        "air_address": board.air_address,
         "serial_port": board.serial_port,
         "battery_mv": board.hardware.inputs.battery_mv,
-        "notifications": radio.stats.notifications if radio else 0,
-        "connections": radio.stats.connections if radio else 0,
+        "notifications": events.get("notifications", 0),
+        "connections": events.get("connections", 0),
+        "advertising_events": events.get("advertising_events", 0),
+        "connection_events": events.get("connection_events", 0),
+        "rpa_rotations": events.get("rpa_rotations", 0),
     }

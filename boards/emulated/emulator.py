@@ -36,7 +36,8 @@ from boards.emulated.air import Air
 from boards.emulated.console import Console, make_terminal
 from boards.emulated.hardware import Hardware
 from boards.emulated.interpreter import micropython_path
-from boards.emulated.radio import RadioStats
+from boards.emulated.radio import RPA_TIMEOUT_S
+from boards.emulated.radio_events import RadioStats, total
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +53,13 @@ ROM_HEAP_ALLOWANCE = 24 * 1024
 
 
 class EmulatedBoard:
-    def __init__(self, directory: Path, link: LocalLink, heap_bytes: int = HEAP_BYTES) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        link: LocalLink,
+        heap_bytes: int = HEAP_BYTES,
+        rpa_timeout_s: float = RPA_TIMEOUT_S,
+    ) -> None:
         self.directory = directory
         self.flash = directory / "flash"
         self.link = link
@@ -66,6 +73,10 @@ class EmulatedBoard:
             bytes.fromhex(identity["unique_id"]),
             Path(f"/tmp/msa-board-{os.getpid()}-{id(self):x}.sock"),
         )
+        self.hardware.radio_options = {
+            "irk": bytes.fromhex(identity["irk"]),
+            "rpa_timeout_s": rpa_timeout_s,
+        }
         self.console: Console | None = None
         self.process: asyncio.subprocess.Process | None = None
         self.stats_history: list[RadioStats] = []
@@ -75,12 +86,18 @@ class EmulatedBoard:
         """The chip's own identity (its eFuses): made once per board folder."""
         path = self.directory / "identity.json"
         if path.exists():
-            return json.loads(path.read_text())
+            identity = json.loads(path.read_text())
+            if "irk" in identity:
+                return identity
+            identity["irk"] = secrets.token_bytes(16).hex()  # a folder from before privacy
+            path.write_text(json.dumps(identity))
+            return identity
         address = bytearray(secrets.token_bytes(6))
         address[0] |= 0xC0  # a random static address
         identity = {
             "address": ":".join(f"{b:02X}" for b in address),
             "unique_id": secrets.token_bytes(6).hex(),
+            "irk": secrets.token_bytes(16).hex(),  # the radio's identity resolving key
         }
         path.write_text(json.dumps(identity))
         return identity
@@ -210,6 +227,29 @@ class EmulatedBoard:
         if not isinstance(self.link, Air):
             raise RuntimeError("radio range needs the board on an Air (boards/emulated/air.py)")
         return self.link
+
+    # -- the radio, as a power analyser would see it ------------------------------------
+
+    @property
+    def air_address(self) -> str | None:
+        """The address the board advertises under now: an RPA once bonded (privacy)."""
+        radio = self.hardware.radio
+        address = radio.air_address if radio is not None else None
+        return None if address is None else address.to_string(False)
+
+    def set_rpa_timeout(self, seconds: float) -> None:
+        """Shorten the radio's RPA rotation period (a controller setting, 15 min by default)."""
+        self.hardware.radio_options["rpa_timeout_s"] = seconds
+        if self.hardware.radio is not None:
+            self.hardware.radio.set_rpa_timeout(seconds)
+
+    def radio_events(self) -> dict[str, Any]:
+        """Advertising events, connection events and notifications since the board was
+        made, over every power-up (boards/emulated/radio_events.py says how they count)."""
+        stats: list[RadioStats] = list(self.stats_history)
+        if self.hardware.radio is not None and self.hardware.radio.stats not in stats:
+            stats.append(self.hardware.radio.stats)
+        return total([s.counters() for s in stats])
 
     @property
     def serial_port(self) -> str:

@@ -86,7 +86,7 @@ class Boot:
         self.reader = reader
         self.writer = writer
         self.hardware = hardware
-        self.radio = Radio(hardware.link, hardware.address, self)
+        self.radio = Radio(hardware.link, hardware.address, self, **hardware.radio_options)
         self.radio.on_notify = hardware.on_notify
         self._answers: dict[int, asyncio.Future[Any]] = {}
         self._ids = itertools.count(1)
@@ -193,6 +193,7 @@ class Hardware:
         self.halted.set()
         self.on_notify: Callable[[bytes], None] | None = None
         self.reset_cause = 1  # PWRON_RESET
+        self.radio_options: dict[str, Any] = {}  # the radio chip's own (irk, rpa_timeout_s)
         self.reset_requested = asyncio.Event()
         self._server: asyncio.AbstractServer | None = None
 

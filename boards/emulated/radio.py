@@ -9,11 +9,11 @@ _IRQ_SET_SECRET), so they live in the board's flash and survive a power cut.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from bumble import hci
@@ -32,6 +32,8 @@ from bumble.keys import KeyStore, PairingKeys
 from bumble.link import LocalLink
 from bumble.pairing import PairingConfig, PairingDelegate
 from bumble.transport.common import AsyncPipeSink
+
+from boards.emulated.radio_events import RadioStats
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +58,10 @@ FLAG_WRITE_ENCRYPTED = 0x1000
 FLAG_WRITE_AUTHENTICATED = 0x2000
 
 SEC_TYPE_PEER = 2  # NimBLE's BLE_STORE_OBJ_TYPE_PEER_SEC
+# MicroPython's address modes (ble.config(addr_mode=...)). The emulated board, like
+# an ESP32-C3 without a public address, starts in RANDOM: its identity address.
+ADDR_MODE_PUBLIC, ADDR_MODE_RANDOM, ADDR_MODE_RPA, ADDR_MODE_NRPA = 0, 1, 2, 3
+RPA_TIMEOUT_S = 900.0  # NimBLE's and most controllers' default: a new RPA every 15 min
 DEFAULT_GAP_NAME = "MPY NIMBLE"  # what the port calls itself until told otherwise
 DEFAULT_MTU = 256
 
@@ -75,35 +81,20 @@ class Firmware(Protocol):
         """Deliver an IRQ whose handler's return value the radio needs."""
 
 
-@dataclass
-class RadioStats:
-    """What the radio did, for the battery model and the hop timings."""
-
-    advertising_ms: float = 0.0
-    advertising_interval_ms: float | None = None
-    connections: int = 0
-    connected_ms: float = 0.0
-    notifications: int = 0
-    last_notify: tuple[float, bytes] | None = None
-    adv_data: list[bytes] = field(default_factory=list)
-
-    def advertising_events(self) -> int:
-        if not self.advertising_interval_ms:
-            return 0
-        return int(self.advertising_ms / self.advertising_interval_ms)
-
-
 class FirmwareKeyStore(KeyStore):
     """Bumble's key store, kept by the firmware through the secret IRQs."""
 
-    def __init__(self, firmware: Firmware) -> None:
+    def __init__(self, firmware: Firmware, bonding: Callable[[], bool]) -> None:
         self._ask = firmware.ask_irq
+        self._bonding = bonding
 
     async def get(self, name: str) -> PairingKeys | None:
         value = await self._ask(IRQ_GET_SECRET, (SEC_TYPE_PEER, 0, name.encode()))
         return PairingKeys.from_dict(json.loads(value)["keys"]) if value else None
 
     async def update(self, name: str, keys: PairingKeys) -> None:
+        if not self._bonding():  # NimBLE keeps no keys from a pairing without bonding
+            return
         value = json.dumps({"name": name, "keys": keys.to_dict()}).encode()
         await self._ask(IRQ_SET_SECRET, (SEC_TYPE_PEER, name.encode(), value))
 
@@ -132,9 +123,25 @@ def address_bytes(address: hci.Address) -> bytes:
 class Radio:
     """One power-up of the board's radio on a Bumble LocalLink."""
 
-    def __init__(self, link: LocalLink, address: str, firmware: Firmware) -> None:
+    def __init__(
+        self,
+        link: LocalLink,
+        address: str,
+        firmware: Firmware,
+        irk: bytes | None = None,
+        rpa_timeout_s: float = RPA_TIMEOUT_S,
+    ) -> None:
         self.link = link
-        self.address = hci.Address(address, hci.Address.RANDOM_DEVICE_ADDRESS)
+        self.address = hci.Address(address, hci.Address.RANDOM_DEVICE_ADDRESS)  # identity
+        # The chip's identity resolving key (NimBLE keeps it in NVS); it goes to the
+        # bonded phone in pairing, so that the phone alone can resolve our RPAs.
+        self.irk = irk or bytes(reversed(bytes(self.address))) * 3
+        self.rpa_timeout_s = rpa_timeout_s
+        self.addr_mode = ADDR_MODE_RANDOM
+        self._rpa_made: float | None = None
+        self._rotation: asyncio.Task[None] | None = None
+        self._retimed = asyncio.Event()
+        self._adv_args: tuple[Any, ...] | None = None
         self.firmware = firmware
         self.stats = RadioStats()
         self.on_notify: Callable[[bytes], None] | None = None
@@ -146,8 +153,6 @@ class Radio:
         self.characteristics: dict[int, Characteristic] = {}
         self._registered = False
         self._pairing: set[int] = set()
-        self._adv_started: float | None = None
-        self._connected_at: dict[int, float] = {}
 
     # -- power ------------------------------------------------------------
 
@@ -160,10 +165,11 @@ class Radio:
     async def _power_on(self) -> None:
         self.controller = Controller("button", link=self.link)
         config = DeviceConfiguration(name="", address=self.address, gap_service_enabled=False)
+        config.irk = self.irk[:16]
         self.device = Device(
             config=config, host=Host(self.controller, AsyncPipeSink(self.controller))
         )
-        self.device.keystore = FirmwareKeyStore(self.firmware)
+        self.device.keystore = FirmwareKeyStore(self.firmware, lambda: bool(self.security["bond"]))
         self.device.pairing_config_factory = self._pairing_config
         self.device.gatt_server.max_mtu = DEFAULT_MTU
         self.device.add_service(
@@ -189,12 +195,19 @@ class Radio:
         device, self.device = self.device, None  # no IRQs from here on
         if device is None:
             return
-        self._stop_advertising_clock()
+        self._stop_rotation()
+        self.stats.closed()
         for connection in list(device.connections.values()):
             try:
                 await connection.disconnect(reason)
             except Exception:  # the link may already be gone
                 log.debug("disconnect on power off failed", exc_info=True)
+        # A radio without power sends nothing: Bumble's controller would go on
+        # advertising from its timers, off the air's list but still on the air.
+        assert self.controller is not None
+        self.controller.le_legacy_advertiser.stop()
+        for advertising_set in self.controller.advertising_sets.values():
+            advertising_set.stop()
         if self.controller in self.link.controllers:
             self.link.remove_controller(self.controller)
         self.controller = None
@@ -214,7 +227,9 @@ class Radio:
     async def op_ble_config_get(self, name: str) -> Any:
         device = self._device()
         if name == "mac":
-            return (1, address_bytes(self.address))
+            return (1, address_bytes(device.random_address))
+        if name == "addr_mode":
+            return self.addr_mode
         if name == "gap_name":
             return self.gap_name.encode()
         if name == "mtu":
@@ -232,8 +247,10 @@ class Radio:
                 device.gatt_server.max_mtu = int(value)
             elif name in self.security:
                 self.security[name] = value
-            elif name in ("addr_mode", "rxbuf"):
-                pass  # accepted as the port does; privacy is not emulated yet
+            elif name == "addr_mode":
+                await self._set_addr_mode(int(value))
+            elif name == "rxbuf":
+                pass  # accepted as the port does
             else:
                 raise OSError(EINVAL, f"unknown config param {name!r}")
 
@@ -247,9 +264,9 @@ class Radio:
         connectable: bool,
     ) -> None:
         device = self._device()
-        self._stop_advertising_clock()
-        await device.stop_advertising()
+        await self._stop_advertising(device)
         if interval_us is None:
+            self._adv_args = None
             return
         if adv_data is not None:
             device.advertising_data = adv_data
@@ -261,21 +278,103 @@ class Radio:
             kind = AdvertisingType.UNDIRECTED_SCANNABLE
         else:
             kind = AdvertisingType.UNDIRECTED
-        interval_ms = max(interval_us / 1000, 20.0)
+        self._adv_args = (kind, max(interval_us / 1000, 20.0))
         self.stats.adv_data.append(bytes(device.advertising_data))
-        self.stats.advertising_interval_ms = interval_ms
+        await self._start_advertising(device)
+        if self.addr_mode == ADDR_MODE_RPA and self._rotation is None:
+            self._retimed.clear()
+            self._rotation = asyncio.create_task(self._rotate())
+
+    async def _start_advertising(self, device: Device) -> None:
+        assert self._adv_args is not None
+        kind, interval_ms = self._adv_args
+        if self.addr_mode == ADDR_MODE_RPA and self._rpa_due():
+            await self._use_address(device, hci.Address.generate_private_address(self.irk[:16]))
+            self.stats.rpa_rotations += 1
+            self._rpa_made = time.monotonic()
         await device.start_advertising(
             advertising_type=kind,
             advertising_interval_min=interval_ms,
             advertising_interval_max=interval_ms,
             auto_restart=False,
         )
-        self._adv_started = time.monotonic()
+        self.stats.advertising_started(interval_ms)
 
-    def _stop_advertising_clock(self) -> None:
-        if self._adv_started is not None:
-            self.stats.advertising_ms += (time.monotonic() - self._adv_started) * 1000
-            self._adv_started = None
+    async def _stop_advertising(self, device: Device) -> None:
+        self._stop_rotation()
+        self.stats.advertising_stopped()
+        await device.stop_advertising()
+
+    # -- privacy -----------------------------------------------------------------
+
+    async def _set_addr_mode(self, mode: int) -> None:
+        if mode == ADDR_MODE_PUBLIC:
+            raise OSError(EINVAL, "this board has no public address")  # as the port says
+        if mode not in (ADDR_MODE_RANDOM, ADDR_MODE_RPA, ADDR_MODE_NRPA):
+            raise OSError(EINVAL, f"unknown addr_mode {mode}")
+        device = self._device()
+        self.addr_mode = mode
+        self._rpa_made = None
+        if mode == ADDR_MODE_RANDOM:
+            await self._use_address(device, self.address)
+        elif mode == ADDR_MODE_NRPA:
+            await self._use_address(device, hci.Address.generate_private_address())
+        else:  # the first RPA now: 'mac' reports it at once, as NimBLE does
+            await self._use_address(device, hci.Address.generate_private_address(self.irk[:16]))
+            self._rpa_made = time.monotonic()
+
+    def _rpa_due(self) -> bool:
+        made = self._rpa_made
+        return made is None or time.monotonic() - made >= self.rpa_timeout_s
+
+    @staticmethod
+    async def _use_address(device: Device, address: hci.Address) -> None:
+        device.random_address = address
+        await device.send_sync_command(
+            hci.HCI_LE_Set_Random_Address_Command(random_address=address)
+        )
+
+    async def _rotate(self) -> None:
+        """The controller's RPA timer: while advertising, a new RPA when it runs out.
+        The firmware sees nothing of it, as on a real controller."""
+        try:
+            while True:
+                assert self._rpa_made is not None
+                left = self.rpa_timeout_s - (time.monotonic() - self._rpa_made)
+                try:
+                    await asyncio.wait_for(self._retimed.wait(), max(left, 0.0))
+                    self._retimed.clear()
+                    continue  # the bench changed the timeout: count again
+                except TimeoutError:
+                    pass
+                device = self.device
+                if device is None or self._adv_args is None or not self.stats.advertising:
+                    return
+                self.stats.advertising_stopped()
+                await device.stop_advertising()
+                await self._start_advertising(device)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # the radio went off under us
+            log.debug("RPA rotation stopped", exc_info=True)
+        finally:
+            if self._rotation is asyncio.current_task():
+                self._rotation = None
+
+    def _stop_rotation(self) -> None:
+        task, self._rotation = self._rotation, None
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
+
+    def set_rpa_timeout(self, seconds: float) -> None:
+        """The bench shortens the controller's RPA timeout (NimBLE: 15 min)."""
+        self.rpa_timeout_s = seconds
+        self._retimed.set()
+
+    @property
+    def air_address(self) -> hci.Address | None:
+        """The address on the air now (an RPA once the firmware asked for privacy)."""
+        return self.device.random_address if self.device is not None else None
 
     # -- connections -----------------------------------------------------------
 
@@ -283,10 +382,11 @@ class Radio:
         if connection.role != hci.Role.PERIPHERAL:
             return
         # Connectable advertising ends with the connection, as on NimBLE.
-        self._stop_advertising_clock()
-        self.stats.connections += 1
+        self._stop_rotation()
+        self.stats.advertising_stopped()
         handle = connection.handle
-        self._connected_at[handle] = time.monotonic()
+        p = connection.parameters
+        self.stats.link_up(handle, p.connection_interval, p.peripheral_latency)
         peer = connection.peer_address
         connection.on(
             Connection.EVENT_DISCONNECTION,
@@ -307,9 +407,14 @@ class Radio:
         )
         connection.on(
             Connection.EVENT_CONNECTION_PARAMETERS_UPDATE,
-            lambda: self._send(IRQ_CONNECTION_UPDATE, self._parameters(connection)),
+            lambda: self._on_parameters_update(connection),
         )
         self._send(IRQ_CENTRAL_CONNECT, (handle, peer.address_type, address_bytes(peer)))
+
+    def _on_parameters_update(self, connection: Connection) -> None:
+        p = connection.parameters
+        self.stats.link_updated(connection.handle, p.connection_interval, p.peripheral_latency)
+        self._send(IRQ_CONNECTION_UPDATE, self._parameters(connection))
 
     @staticmethod
     def _parameters(connection: Connection) -> tuple[int, int, int, int, int]:
@@ -324,9 +429,7 @@ class Radio:
         )
 
     def _on_disconnection(self, handle: int, peer: hci.Address) -> None:
-        started = self._connected_at.pop(handle, None)
-        if started is not None:
-            self.stats.connected_ms += (time.monotonic() - started) * 1000
+        self.stats.link_down(handle)
         self._pairing.discard(handle)
         self._send(IRQ_CENTRAL_DISCONNECT, (handle, peer.address_type, address_bytes(peer)))
 

@@ -8,8 +8,16 @@ BUTTON_PIN = 9  # the BOOT button: to ground when pressed
 BATTERY_ADC_PIN = 3  # ADC1
 BATTERY_DIVIDER = 2.0
 RGB_LED_PIN = 8
-ADV_INTERVAL_US = 500_000
+ADV_INTERVAL_US = 1_022_500  # only while the phone is away: Apple's 1022.5 ms step
 HEAP_BYTES = 96 * 1024
+# Radio and power (docs/power.md). The phone, as central, sets the connection
+# parameters: these are what the 112 app asks for (Android's LOW_POWER priority)
+# and what this board's battery budget assumes.
+CONN_INTERVAL_MS = 125
+CONN_LATENCY = 2  # with nothing to send, the button answers one event in three
+SUPERVISION_TIMEOUT_MS = 20_000
+UNBONDED_GRACE_MS = 2000  # a link not encrypted with the bond by then is dropped
+SLEEP = "light"  # needs a MicroPython built with automatic light sleep (docs/power.md)
 
 
 def silence():

@@ -10,8 +10,16 @@ BATTERY_ADC_PIN = "P0_29"  # AIN5
 BATTERY_DIVIDER = 2.0
 LED_PINS = ("P0_13", "P0_14", "P0_15", "P0_16")
 LED_OFF = 1  # the PCA10056's LEDs are active low
-ADV_INTERVAL_US = 500_000
+ADV_INTERVAL_US = 1_022_500  # only while the phone is away: Apple's 1022.5 ms step
 HEAP_BYTES = 64 * 1024
+# Radio and power (docs/power.md). The phone, as central, sets the connection
+# parameters: these are what the 112 app asks for (Android's LOW_POWER priority)
+# and what this board's battery budget assumes.
+CONN_INTERVAL_MS = 125
+CONN_LATENCY = 2  # with nothing to send, the button answers one event in three
+SUPERVISION_TIMEOUT_MS = 20_000
+UNBONDED_GRACE_MS = 2000  # a link not encrypted with the bond by then is dropped
+SLEEP = "system-on"  # the SoftDevice sleeps between radio events
 
 
 def radio():

@@ -8,7 +8,7 @@ import pytest
 from bleak.exc import BleakError
 
 from msa.app.bleak_link import BleakLink
-from msa.app.link import LinkError, open_link
+from msa.app.link import DeviceInfo, LinkError, open_link, sig_uuid
 from protocol import frame, gatt
 
 
@@ -144,3 +144,35 @@ async def test_a_device_without_the_frame_characteristic_is_refused(link):
 async def test_using_the_link_before_connecting_says_so(link):
     with pytest.raises(LinkError, match="not connected"):
         await link.write(b"x")
+
+
+class InfoClient(FakeBleakClient):
+    """Serves the Device Information characteristics by UUID."""
+
+    values = {sig_uuid(0x2A26): b"0.1.0", sig_uuid(0x2A24): b"esp32c3"}
+
+    async def read_gatt_char(self, uuid):
+        self._call("read_gatt_char", uuid)
+        return bytearray(self.values[uuid])
+
+
+async def test_device_info_reads_firmware_revision_and_model_number():
+    link = BleakLink("AA:BB:CC:DD:EE:FF", client_factory=InfoClient)
+    await link.connect()
+    info = await link.device_info()
+    assert info == DeviceInfo(firmware_revision="0.1.0", model_number="esp32c3")
+    reads = [c[1] for c in link.client.calls if c[0] == "read_gatt_char"]
+    assert reads == [
+        "00002a26-0000-1000-8000-00805f9b34fb",
+        "00002a24-0000-1000-8000-00805f9b34fb",
+    ]
+
+
+async def test_device_info_refused_says_to_check_the_bond():
+    link = BleakLink(
+        "AA:BB:CC:DD:EE:FF",
+        client_factory=lambda *a, **k: FakeBleakClient(*a, fail="read_gatt_char", **k),
+    )
+    await link.connect()
+    with pytest.raises(LinkError, match="bonded"):
+        await link.device_info()

@@ -10,7 +10,15 @@ from typing import Any
 from bleak import BleakClient
 from bleak.exc import BleakError
 
-from msa.app.link import ButtonLink, FrameHandler, LinkError
+from msa.app.link import (
+    FIRMWARE_REVISION_UUID,
+    MODEL_NUMBER_UUID,
+    ButtonLink,
+    DeviceInfo,
+    FrameHandler,
+    LinkError,
+    sig_uuid,
+)
 from protocol import frame, gatt
 
 log = logging.getLogger(__name__)
@@ -85,6 +93,20 @@ class BleakLink(ButtonLink):
             return bytes(await self._client().read_gatt_char(gatt.FRAME_UUID))
         except BleakError as error:
             raise LinkError(f"read from the button failed: {error}") from error
+
+    async def device_info(self) -> DeviceInfo:
+        # The OS stack encrypts with its bond on the first encrypted read.
+        client = self._client()
+        values = {}
+        for short in (FIRMWARE_REVISION_UUID, MODEL_NUMBER_UUID):
+            try:
+                values[short] = bytes(await client.read_gatt_char(sig_uuid(short))).decode()
+            except BleakError as error:
+                raise LinkError(
+                    f"could not read the button's device information ({error}): "
+                    "is this phone the bonded one?"
+                ) from error
+        return DeviceInfo(values[FIRMWARE_REVISION_UUID], values[MODEL_NUMBER_UUID])
 
     async def disconnect(self) -> None:
         if self.client is not None and self.client.is_connected:

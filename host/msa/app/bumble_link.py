@@ -23,7 +23,16 @@ from bumble.pairing import PairingConfig, PairingDelegate
 from bumble.transport import Transport, open_transport
 from bumble.transport.common import AsyncPipeSink
 
-from msa.app.link import PREFERRED_MTU, ButtonLink, FrameHandler, LinkError
+from msa.app.link import (
+    DEVICE_INFORMATION_UUID,
+    FIRMWARE_REVISION_UUID,
+    MODEL_NUMBER_UUID,
+    PREFERRED_MTU,
+    ButtonLink,
+    DeviceInfo,
+    FrameHandler,
+    LinkError,
+)
 from protocol import gatt
 
 if TYPE_CHECKING:
@@ -50,6 +59,35 @@ def failing_as_link_error(what: str) -> Iterator[None]:
         raise LinkError(f"{what}: the link dropped") from error
     except Exception as error:  # Bumble raises core.TimeoutError, ATT and HCI errors
         raise LinkError(f"{what}: {error!r}") from error
+
+
+class PhoneController(Controller):
+    """Bumble's virtual controller, with a real controller's LE Create Connection
+    Cancel (Core Vol 4 Part E 7.8.13): the pending connection ends, reported as an LE
+    Connection Complete with Unknown Connection Identifier. Bumble's own keeps it
+    pending for ever, so a phone that gave up on a button whose private address
+    changed (a power cut, a rotation) could never connect again."""
+
+    def on_hci_le_create_connection_cancel_command(
+        self, command: hci.HCI_LE_Create_Connection_Cancel_Command
+    ) -> hci.HCI_StatusReturnParameters:
+        pending, self.pending_le_connection = self.pending_le_connection, None
+        if pending is None:
+            return hci.HCI_StatusReturnParameters(hci.HCI_ErrorCode.COMMAND_DISALLOWED_ERROR)
+        failed = hci.HCI_LE_Connection_Complete_Event(
+            status=hci.HCI_ErrorCode.UNKNOWN_CONNECTION_IDENTIFIER_ERROR,
+            connection_handle=0,
+            role=hci.Role.CENTRAL,
+            peer_address_type=pending.peer_address.address_type,
+            peer_address=pending.peer_address,
+            connection_interval=0,
+            peripheral_latency=0,
+            supervision_timeout=0,
+            central_clock_accuracy=0,
+        )
+        # After the Command Complete that the return value becomes.
+        asyncio.get_running_loop().call_soon(self.send_hci_packet, failed)
+        return hci.HCI_StatusReturnParameters(hci.HCI_ErrorCode.SUCCESS)
 
 
 def phone_address(data_dir: Path) -> str:
@@ -88,7 +126,7 @@ class BumbleLink(ButtonLink):
             self._transport = await open_transport(self._transport_spec)
             device = Device.with_hci("phone", own, self._transport.source, self._transport.sink)
         else:
-            controller = Controller("phone", link=self._local_link)
+            controller = PhoneController("phone", link=self._local_link)
             device = Device(
                 name="phone", address=own, host=Host(controller, AsyncPipeSink(controller))
             )
@@ -106,8 +144,20 @@ class BumbleLink(ButtonLink):
     async def connect(self, timeout: float = 10.0) -> None:
         device = await self._power_on()
         target = hci.Address(self.address, hci.Address.RANDOM_DEVICE_ADDRESS)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
         try:
-            connection = await device.connect(target, timeout=timeout)
+            async with asyncio.timeout(timeout):
+                target = await self._on_air(device, target)
+            # One budget for both: the caller's own time-out must not cut a
+            # connection attempt short (Bumble would leave it pending).
+            left = max(deadline - loop.time(), 1.0)
+            connection = await device.connect(target, timeout=left)
+        except TimeoutError:
+            raise LinkError(
+                f"the button {self.address} is not on the air (no advertisement resolved "
+                f"to it in {timeout:.0f} s): is it in range and powered?"
+            ) from None
         except Exception as error:  # Bumble raises core.TimeoutError and HCI errors
             raise LinkError(f"could not connect to the button {self.address}: {error}") from error
         self.connection = connection
@@ -116,6 +166,16 @@ class BumbleLink(ButtonLink):
             Connection.EVENT_DISCONNECTION,
             lambda reason: self._on_disconnection(connection, reason),
         )
+
+    @staticmethod
+    async def _on_air(device: Device, identity: hci.Address) -> hci.Address:
+        """The address the button advertises under now. A bonded button uses
+        resolvable private addresses: scan for the one our bond's IRK resolves to
+        its identity address. Before bonding it advertises under its identity."""
+        resolver = device.address_resolver
+        if resolver is None or not resolver.can_resolve_to(identity):
+            return identity
+        return await device.find_peer_by_identity_address(identity)
 
     def _on_disconnection(self, connection: Connection, reason: int) -> None:
         log.info("link to %s dropped (reason 0x%02x)", self.address, reason)
@@ -173,6 +233,21 @@ class BumbleLink(ButtonLink):
             raise LinkError("not subscribed to the button")
         with failing_as_link_error("read from the button failed"):
             return bytes(await self.characteristic.read_value())
+
+    async def device_info(self) -> DeviceInfo:
+        connection = self._connection()
+        peer = Peer(connection)
+        with failing_as_link_error("reading the button's device information"):
+            services = await peer.discover_service(UUID.from_16_bits(DEVICE_INFORMATION_UUID))
+            if not services:
+                raise LinkError(f"{self.address} has no Device Information service")
+            values = {}
+            for short in (FIRMWARE_REVISION_UUID, MODEL_NUMBER_UUID):
+                found = await peer.discover_characteristics([UUID.from_16_bits(short)], services[0])
+                if not found:
+                    raise LinkError(f"{self.address} has no characteristic 0x{short:04X}")
+                values[short] = bytes(await found[0].read_value()).decode()
+        return DeviceInfo(values[FIRMWARE_REVISION_UUID], values[MODEL_NUMBER_UUID])
 
     async def disconnect(self) -> None:
         if self.connection is None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,6 +24,25 @@ if TYPE_CHECKING:
 
 FrameHandler = Callable[[bytes], None]
 PREFERRED_MTU = 247
+
+
+# Device Information Service (Bluetooth SIG assigned numbers): what the button runs.
+DEVICE_INFORMATION_UUID = 0x180A
+FIRMWARE_REVISION_UUID = 0x2A26
+MODEL_NUMBER_UUID = 0x2A24
+
+
+def sig_uuid(short: int) -> str:
+    """A 16-bit SIG UUID in its 128-bit form, as bleak names characteristics."""
+    return f"0000{short:04x}-0000-1000-8000-00805f9b34fb"
+
+
+@dataclass(frozen=True)
+class DeviceInfo:
+    """The button's Device Information: readable by the bonded phone alone."""
+
+    firmware_revision: str
+    model_number: str
 
 
 class LinkError(MsaError):
@@ -65,6 +85,10 @@ class ButtonLink(ABC):
     @abstractmethod
     async def read(self) -> bytes:
         """Read the Frame characteristic: the oldest unacknowledged frame."""
+
+    @abstractmethod
+    async def device_info(self) -> DeviceInfo:
+        """Read the firmware version and board (on the encrypted, bonded link)."""
 
     @abstractmethod
     async def disconnect(self) -> None: ...

@@ -1,0 +1,212 @@
+"""Battery life of the button per board profile, from the radio events of an idle day.
+
+The emulated board runs the real firmware, idle: bonded phone in range and linked
+at the 112 app's low-power connection parameters, heartbeats going out. For a
+measured window the emulated radio counts its advertising events, connection
+events and notifications (boards/emulated/radio_events.py). Those counts become
+events per hour (extrapolated from the window, and said so), and with each board
+profile's physical figures (docs/power.md: capacity, sleep current, charge per
+event) an average current and a battery life. The baseline, computed in the same
+run, is each profile's sleep-only life: the ratio says what the radio costs.
+
+    msa bench battery --json [--window 30] [--heartbeat 3]
+
+The heartbeat runs faster than in service (900 s) so that the window holds some;
+the notifications per heartbeat measured are then scaled to the service interval.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import asyncio
+import contextlib
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from boards.emulated.air import Air
+from boards.emulated.emulator import EmulatedBoard
+from msa.app.bumble_link import BumbleLink
+from msa.app.forwarder import Forwarder
+from msa.app.outbox import Outbox
+from msa.app.phone import Phone
+from protocol import frame
+
+BOARDS = Path(__file__).resolve().parents[1] / "boards"
+DEVICE_ID = 0x0BA77E41
+UNREACHABLE_BACKEND = "http://127.0.0.1:9"  # the phone keeps the frames; not measured here
+SERVICE_HEARTBEAT_S = 900  # firmware/settings.py's default
+STEP_TIMEOUT_S = 15.0
+HOURS_PER_DAY = 24
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A board on a battery: docs/power.md gives each figure's source."""
+
+    name: str
+    board: str
+    battery: str
+    capacity_mah: float
+    sleep_ua: float  # between radio events, radio and CPU asleep
+    adv_event_uc: float  # one advertising event on three channels
+    conn_event_uc: float  # one connection event with empty packets
+    frame_uc: float  # one frame: signing, flash write, notification and its ACK
+
+
+PROFILES = (
+    Profile("nrf52840-cr2032", "nrf52840", "CR2032", 225, 1.5, 7, 2.5, 150),
+    Profile("esp32c3-cr2032", "esp32c3", "CR2032", 225, 140, 160, 90, 1000),
+    Profile("esp32c3-lipo", "esp32c3", "LiPo 400 mAh", 400, 140, 160, 90, 1000),
+    Profile("esp32-lipo", "esp32", "LiPo 400 mAh", 400, 800, 250, 150, 1500),
+    # What stock MicroPython gives today: no automatic light sleep with BLE on.
+    Profile("esp32c3-lipo-stock-micropython", "esp32c3", "LiPo 400 mAh", 400, 22_000, 0, 0, 0),
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--window", type=float, default=30.0, help="seconds measured")
+    parser.add_argument("--heartbeat", type=int, default=3, help="seconds, during the run")
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="msa-battery-") as folder:
+        measured = asyncio.run(_measure(Path(folder), args.window, args.heartbeat))
+    if "error" in measured:
+        return measured
+    return {**measured, **estimate(measured["per_hour"], measured["frames_per_heartbeat"])}
+
+
+def board_constants(board: str) -> dict[str, Any]:
+    """The constants of boards/<board>/board.py, read without running it (MicroPython)."""
+    tree = ast.parse((BOARDS / board / "board.py").read_text())
+    constants: dict[str, Any] = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target = node.targets[0]
+            if isinstance(target, ast.Name) and target.id.isupper():
+                with contextlib.suppress(ValueError):
+                    constants[target.id] = ast.literal_eval(node.value)
+    return constants
+
+
+def events_per_hour(board: str, idle: dict[str, float], frames_per_heartbeat: float) -> dict:
+    """A board's own event counts for the measured share of time advertising and
+    connected, at its own intervals (the emulated board's are shorter)."""
+    c = board_constants(board)
+    advertising_s = idle["advertising_s"]
+    connected_s = idle["connected_s"]
+    return {
+        "advertising_events": advertising_s * 1e6 / c["ADV_INTERVAL_US"],
+        "connection_events": connected_s * 1000 / (c["CONN_INTERVAL_MS"] * (1 + c["CONN_LATENCY"])),
+        "frames": frames_per_heartbeat * 3600 / SERVICE_HEARTBEAT_S,
+    }
+
+
+def estimate(per_hour: dict[str, float], frames_per_heartbeat: float) -> dict[str, Any]:
+    """Average current and life per profile; the sleep-only life is the baseline."""
+    profiles: dict[str, Any] = {}
+    for p in PROFILES:
+        events = events_per_hour(p.board, per_hour, frames_per_heartbeat)
+        charge_uc_per_h = (
+            events["advertising_events"] * p.adv_event_uc
+            + events["connection_events"] * p.conn_event_uc
+            + events["frames"] * p.frame_uc
+        )
+        average_ua = p.sleep_ua + charge_uc_per_h / 3600
+        days = p.capacity_mah * 1000 / average_ua / HOURS_PER_DAY
+        sleep_only_days = p.capacity_mah * 1000 / p.sleep_ua / HOURS_PER_DAY
+        away = events_per_hour(p.board, {"advertising_s": 3600, "connected_s": 0}, 0)
+        away_ua = p.sleep_ua + away["advertising_events"] * p.adv_event_uc / 3600
+        profiles[p.name] = {
+            "battery": p.battery,
+            "capacity_mah": p.capacity_mah,
+            "sleep_ua": p.sleep_ua,
+            "events_per_hour": {k: round(v) for k, v in events.items()},
+            "radio_ua": round(charge_uc_per_h / 3600, 2),
+            "avg_current_ua": round(average_ua, 2),
+            "days": round(days, 1),
+            "baseline_sleep_only_days": round(sleep_only_days, 1),
+            "ratio": round(days / sleep_only_days, 3),
+            # Not measured: the same model with the phone away all day (advertising).
+            "phone_away_avg_current_ua": round(away_ua, 2),
+            "phone_away_days": round(p.capacity_mah * 1000 / away_ua / HOURS_PER_DAY, 1),
+        }
+    return {"profiles": profiles}
+
+
+async def _measure(folder: Path, window_s: float, heartbeat_s: int) -> dict[str, Any]:
+    emulated = board_constants("emulated")
+    air = Air()
+    board = EmulatedBoard(folder / "board", air)
+    board.flash_firmware()
+    board.provision({"device_id": DEVICE_ID, "key": "5a" * 32, "heartbeat_s": heartbeat_s})
+    outbox = Outbox(folder / "phone" / "outbox.db")
+    link = BumbleLink(board.address, folder / "phone", local_link=air)
+    phone = Phone(link, outbox, Forwarder(outbox, UNREACHABLE_BACKEND, "-"), DEVICE_ID)
+    heartbeats: list[int] = []
+    phone.on_received = lambda got, _at: (
+        got.type == frame.HEARTBEAT and heartbeats.append(got.counter)
+    )
+    task = None
+    try:
+        await board.power_on()
+        await board.console.expect("queued heartbeat", STEP_TIMEOUT_S)
+        await phone.pair()
+        task = asyncio.create_task(phone.run())
+        await asyncio.wait_for(phone.linked.wait(), STEP_TIMEOUT_S)
+        # What the 112 app asks for once linked (Android: LOW_POWER priority).
+        assert link.device is not None and link.connection is not None
+        await link.device.update_connection_parameters(
+            link.connection,
+            emulated["CONN_INTERVAL_MS"],
+            emulated["CONN_INTERVAL_MS"],
+            emulated["CONN_LATENCY"],
+            emulated["SUPERVISION_TIMEOUT_MS"],
+        )
+        before, heard_before, started = board.radio_events(), len(heartbeats), time.monotonic()
+        await asyncio.sleep(window_s)  # the window measured: the board idles on its own
+        after, heard, window = board.radio_events(), len(heartbeats), time.monotonic() - started
+    except (TimeoutError, AssertionError) as error:
+        return {"error": f"the emulated board did not reach idle: {error!r}"}
+    finally:
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await link.close()
+        await phone.forwarder.close()
+        outbox.close()
+        await board.close()
+        shutil.rmtree(folder, ignore_errors=True)
+    counted = {
+        k: after[k] - before.get(k, 0)
+        for k in (
+            "advertising_s",
+            "advertising_events",
+            "connected_s",
+            "connection_events",
+            "notifications",
+        )
+    }
+    frames_sent = heard - heard_before
+    return {
+        "window_s": round(window, 1),
+        "heartbeat_s_in_run": heartbeat_s,
+        "heartbeat_s_in_service": SERVICE_HEARTBEAT_S,
+        "counted": {k: round(v, 2) for k, v in counted.items()},
+        "per_hour": {k: round(v * 3600 / window, 1) for k, v in counted.items()},
+        "extrapolated": f"per hour = counted x 3600 / {window:.0f} s; frames at the service "
+        f"heartbeat ({SERVICE_HEARTBEAT_S} s) from the notifications per heartbeat measured",
+        "link": {
+            "connection_interval_ms": after.get("connection_interval_ms"),
+            "peripheral_latency": after.get("peripheral_latency"),
+            "advertising_interval_ms": after.get("advertising_interval_ms"),
+        },
+        "frames_per_heartbeat": round(counted["notifications"] / max(frames_sent, 1), 3),
+        "heartbeats_received": frames_sent,
+    }

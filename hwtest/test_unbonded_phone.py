@@ -1,0 +1,72 @@
+"""Only the bonded phone may use the button: a stranger's phone on the same air is
+dropped and never gets a frame, and the bonded phone still gets its alarms."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+
+from hwtest.phones import firmware_version
+from hwtest.scanner import Scanner
+from msa.app.bumble_link import BumbleLink
+from msa.app.link import LinkError
+from msa.demo.stack import Stack
+
+pytestmark = pytest.mark.hil
+
+DROPPED_WITHIN_S = 5.0  # the firmware's grace (2 s) and then some, for a loaded CI
+
+
+async def _stranger_near(stack: Stack, folder) -> BumbleLink:
+    """A suspect's phone: it scans, and picks the one advertiser on this air."""
+    scanner = Scanner(stack.air)
+    await scanner.start()
+    (report,) = (await scanner.advertisements(count=1))[-1:]
+    return BumbleLink(report.address.to_string(False), folder, local_link=stack.air)
+
+
+async def test_an_unbonded_phone_is_refused_and_the_bonded_one_still_gets_alarms(
+    stack: Stack, tmp_path
+):
+    await stack.phone_away()
+    stack.board.set_rpa_timeout(900)  # an address that holds still for the stranger
+    stack.board.console.clear()
+    await stack.board.press()
+    counter = int((await stack.board.console.expect(rb"queued alarm (\d+)")).group(1))
+    frames: list[bytes] = []
+
+    # A stranger that connects and only listens is dropped after the grace time.
+    idle = await _stranger_near(stack, tmp_path / "idle")
+    await idle.connect()
+    await asyncio.wait_for(idle.disconnected.wait(), DROPPED_WITHIN_S)
+    await idle.close()
+
+    # A stranger that pairs gets an encrypted link, but no bond and no access.
+    pairing = await _stranger_near(stack, tmp_path / "pairing")
+    await pairing.connect()
+    with pytest.raises(LinkError):
+        await pairing.pair()
+        await pairing.subscribe(frames.append)
+        await pairing.read()
+    with pytest.raises(LinkError):
+        await pairing.device_info()
+    await asyncio.wait_for(pairing.disconnected.wait(), DROPPED_WITHIN_S)
+    await pairing.close()
+
+    assert frames == []
+    assert stack.board.console.output.count(b"not the bonded phone") == 2
+    bonds = json.loads((stack.board.flash / "data" / "bonds.json").read_text())
+    assert len(bonds) == 1, "the button keeps exactly one bond"
+
+    seen = stack.console.next_alarm()
+    await stack.phone_back()
+    assert (await seen)["counter"] == counter
+    assert (await stack.press()).kind == "alarm"
+
+
+async def test_the_bonded_phone_reads_firmware_version_and_board(stack: Stack):
+    info = await stack.phone.link.device_info()
+    assert info.firmware_revision == firmware_version()
+    assert info.model_number == "emulated"
