@@ -11,7 +11,9 @@ gives the emulated air the same two endings, at once instead of after the timeou
 It also has a notion of range: `out_of_range(address)` carries a device out of
 everyone's reach (its links end by the supervision timeout on both sides, and
 nothing it sends is heard, nor does it hear anything) until `in_range(address)`.
-Range follows the device's address, so it outlasts a power cycle of its radio.
+Range follows the device's identity address (the one it was given, or claimed
+with `claim()`, whatever private address it shows), so it outlasts a power cycle
+of its radio and the rotation of its addresses.
 """
 
 from __future__ import annotations
@@ -36,10 +38,16 @@ def _name(address: hci.Address | str) -> str:
 class Air(LocalLink):
     def __init__(self) -> None:
         super().__init__()
-        self.away: set[str] = set()  # addresses of the devices out of range
+        self.away: set[str] = set()  # identity addresses of the devices out of range
+        self._identities: dict[Controller, str] = {}
+
+    def claim(self, controller: Controller, identity: hci.Address | str) -> None:
+        """`controller` is the device with this identity address, whatever it shows."""
+        self._identities[controller] = _name(identity)
 
     def remove_controller(self, controller: Controller) -> None:
         super().remove_controller(controller)
+        self._identities.pop(controller, None)
         self._end_links_with(controller)
 
     def _end_links_with(self, controller: Controller) -> None:
@@ -68,6 +76,7 @@ class Air(LocalLink):
         if not self.away:
             return False
         names = {_name(controller.random_address), _name(controller.public_address)}
+        names.add(self._identities.get(controller, ""))
         return not names.isdisjoint(self.away)
 
     def send_acl_data(
@@ -85,7 +94,8 @@ class Air(LocalLink):
     def send_ll_control_pdu(
         self, sender_address: hci.Address, receiver_address: hci.Address, packet: ll.ControlPdu
     ) -> None:
-        if self.away and {_name(sender_address), _name(receiver_address)} & self.away:
+        ends = (self.find_le_controller(sender_address), self.find_le_controller(receiver_address))
+        if any(end is not None and self._is_away(end) for end in ends):
             return
         super().send_ll_control_pdu(sender_address, receiver_address, packet)
 

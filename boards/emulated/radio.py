@@ -33,6 +33,7 @@ from bumble.link import LocalLink
 from bumble.pairing import PairingConfig, PairingDelegate
 from bumble.transport.common import AsyncPipeSink
 
+from boards.emulated.air import Air
 from boards.emulated.radio_events import RadioStats
 
 log = logging.getLogger(__name__)
@@ -164,6 +165,8 @@ class Radio:
 
     async def _power_on(self) -> None:
         self.controller = Controller("button", link=self.link)
+        if isinstance(self.link, Air):
+            self.link.claim(self.controller, self.address)
         config = DeviceConfiguration(name="", address=self.address, gap_service_enabled=False)
         config.irk = self.irk[:16]
         self.device = Device(
