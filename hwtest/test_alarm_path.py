@@ -36,7 +36,7 @@ async def test_a_press_reaches_the_console_as_a_stalking_alarm(stack: Stack):
 
 async def test_a_test_alarm_is_shown_as_a_test(stack: Stack):
     stack.board.arm_test_alarm()
-    test = await stack.press()
+    test = await stack.gesture(stack.board.test_gesture())
     real = await stack.press()
     assert (test.kind, real.kind) == ("test_alarm", "alarm")
     assert [e["kind"] for e in stack.console.alarms[-2:]] == ["test_alarm", "alarm"]

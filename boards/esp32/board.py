@@ -7,3 +7,10 @@ BATTERY_DIVIDER = 2.0  # two equal resistors between the cell and the ADC
 LED_PINS = (2,)  # the user LED on most DevKits (the power LED must be desoldered)
 ADV_INTERVAL_US = 500_000
 HEAP_BYTES = 96 * 1024
+# Battery: a LiPo cell (an ESP32 draws too much for a coin cell). read_uv() has
+# the chip's eFuse calibration; measure each batch at two voltages and set the
+# rest here (raw = GAIN * true + OFFSET).
+BATTERY_CELL = "lipo"
+BATTERY_GAIN = 1.0
+BATTERY_OFFSET_MV = 0
+WDT_TIMEOUT_MS = 30_000

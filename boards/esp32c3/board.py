@@ -10,6 +10,11 @@ BATTERY_DIVIDER = 2.0
 RGB_LED_PIN = 8
 ADV_INTERVAL_US = 500_000
 HEAP_BYTES = 96 * 1024
+# Battery: a LiPo cell; calibration as on the ESP32 (raw = GAIN * true + OFFSET).
+BATTERY_CELL = "lipo"
+BATTERY_GAIN = 1.0
+BATTERY_OFFSET_MV = 0
+WDT_TIMEOUT_MS = 30_000
 
 
 def silence():

@@ -12,6 +12,12 @@ LED_PINS = ("P0_13", "P0_14", "P0_15", "P0_16")
 LED_OFF = 1  # the PCA10056's LEDs are active low
 ADV_INTERVAL_US = 500_000
 HEAP_BYTES = 64 * 1024
+# Battery: a CR2032 coin cell (the nRF52840 sleeps at about 1.5 uA); a Feather
+# on its LiPo sets "lipo". Calibration: raw = GAIN * true + OFFSET.
+BATTERY_CELL = "cr2032"
+BATTERY_GAIN = 1.0
+BATTERY_OFFSET_MV = 0
+WDT_TIMEOUT_MS = 30_000
 
 
 def radio():
