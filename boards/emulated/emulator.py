@@ -37,6 +37,7 @@ from boards.emulated.console import Console, make_terminal
 from boards.emulated.hardware import PWRON_RESET, Hardware
 from boards.emulated.interpreter import micropython_path
 from boards.emulated.radio import RadioStats
+from firmware import gesture
 
 log = logging.getLogger(__name__)
 
@@ -210,10 +211,12 @@ class EmulatedBoard:
             await self.press(hold_ms)
 
     async def test_gesture(self) -> None:
-        """The tech desk's test gesture (firmware/gesture.py): hold 4 s, then two taps."""
-        await self.press(4000)
+        """The tech desk's test gesture (firmware/gesture.py): after a rest, a hold
+        of 3 to 6 s, then two taps; the test alarm follows its closing pause."""
+        await asyncio.sleep((gesture.TEST_GAP_MS + 100) / 1000)  # a finger at rest
+        await self.press((gesture.TEST_HOLD_MS + gesture.TEST_HOLD_MAX_MS) // 2)
         await asyncio.sleep(0.4)
-        await self.presses(2, hold_ms=150, gap_ms=400)
+        await self.presses(gesture.TEST_TAPS, hold_ms=150, gap_ms=400)
 
     def hold_button(self) -> None:
         """Press and keep pressing (a button stuck, or squeezed in a bag)."""
