@@ -292,10 +292,12 @@ class Hardware:
         """The share of the time since `since` that `pin`'s pull-up was on (it draws current)."""
         now, on, last, state = time.monotonic(), 0.0, since, True
         for at, p, pull in self.outputs.pulls:
-            if p != pin or at < since:
+            if p != pin:
                 continue
-            on += (at - last) if state else 0.0
-            last, state = at, pull == PULL_UP
+            if at > since:
+                on += (at - last) if state else 0.0
+                last = at
+            state = pull == PULL_UP
         on += (now - last) if state else 0.0
         return on / max(now - since, 1e-9)
 
