@@ -103,7 +103,7 @@ class App:
         if exists(CRASHED):
             with open(CRASHED) as f:
                 note = f.read()
-        elif cause == machine.WDT_RESET:
+        elif cause == getattr(machine, "WDT_RESET", 3):
             note = "watchdog reset"
         if note:
             print("msa: recovered after", note)

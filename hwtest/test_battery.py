@@ -42,11 +42,14 @@ async def test_battery_millivolts_and_percent_reach_the_backend_calibrated(stack
 @pytest.mark.slow
 @pytest.mark.provision(heartbeat_s=1)
 async def test_low_battery_is_raised_once_per_crossing_with_hysteresis(stack: Stack):
-    def beat_at(mv: int):
-        return wait_frame(stack, frame.HEARTBEAT, lambda r, c=count(): r["counter"] > c and abs(r["battery_mv"] - mv) <= 2)
-
-    def count() -> int:
-        return max((r["counter"] for r in frames(stack, frame.HEARTBEAT)), default=0)
+    async def beat_at(mv: int) -> dict:
+        """The next heartbeat after those stored now, once it reads `mv`."""
+        last = max((r["counter"] for r in frames(stack, frame.HEARTBEAT)), default=0)
+        return await wait_frame(
+            stack,
+            frame.HEARTBEAT,
+            lambda r: r["counter"] > last and abs(r["battery_mv"] - mv) <= 2,
+        )
 
     stack.board.set_battery_mv(3700)  # 12 %: below the 20 % threshold
     low = await wait_frames(stack, frame.BATTERY_LOW, 1)

@@ -105,9 +105,7 @@ def test_armed_real_alarm_waits_only_while_it_may_still_be_the_test():
 
 
 @settings(max_examples=300, deadline=None)
-@given(
-    st.lists(st.tuples(st.integers(60, 1500), st.integers(60, 7000)), min_size=1, max_size=8)
-)
+@given(st.lists(st.tuples(st.integers(60, 1500), st.integers(60, 7000)), min_size=1, max_size=8))
 def test_armed_or_not_a_pattern_press_always_raises_an_alarm_or_the_test(steps):
     # Any sequence of real presses (each held >= press_ms) raises something:
     # arming can turn one exact gesture into a test, never into silence.
