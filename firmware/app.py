@@ -38,15 +38,25 @@ def run(board):
         print("msa: not provisioned; the radio stays off")
         return
     print("msa: firmware", VERSION, "on", hardware.name, "device %08x" % provisioned.device_id)
+    app = App(hardware, provisioned)
     try:
-        asyncio.run(App(hardware, provisioned).main())
+        asyncio.run(app.main())
     except Exception as error:  # KeyboardInterrupt (a developer's Ctrl-C) is no Exception
-        crash("main", error)
+        crash("main" if app.up else "start-up", error)
 
 
 def crash(where, error):
     print("msa: crash in", where)
     sys.print_exception(error)
+    previous = None
+    if exists(CRASHED):
+        with open(CRASHED) as f:
+            previous = f.read()
+    if where == "start-up" and previous and previous.startswith(where):
+        # Twice in a row before the button was up: a reset would only loop,
+        # draining the battery. (A board without a radio, a broken flash.)
+        print("msa: start-up failed twice; not restarting")
+        return
     try:
         write_atomic(CRASHED, "%s: %r" % (where, error))
     except Exception:  # the reset matters more than the note
@@ -69,6 +79,7 @@ class App:
         self.hardware = hardware
         self.config = config
         self.flags = 0
+        self.up = False  # all tasks started: from here a crash is worth a reset
         self.beat_now = asyncio.ThreadSafeFlag()
         board = hardware.board
         self.battery = Battery(
@@ -91,6 +102,7 @@ class App:
         supervised("button", button.run(self._on_gesture))
         watchdog_ms = config.watchdog_ms or hardware.watchdog_ms
         wdt = hardware.watchdog(watchdog_ms)
+        self.up = True
         # The loop feeds the watchdog: a hang anywhere stops the feeding.
         while True:
             if wdt is not None:
