@@ -25,13 +25,15 @@ def kinds(stack: Stack) -> list[str]:
     return [event["kind"] for event in stack.console.alarms]
 
 
+@pytest.mark.provision(press_ms=150)  # wide enough apart from debounce_ms for a loaded CI
 async def test_single_press_and_bumps_shorter_than_a_press(stack: Stack):
+    await stack.board.console.expect("alarm on a single press of 150 ms")
     stack.board.console.clear()
     await stack.board.presses(3, hold_ms=10, gap_ms=200)  # contact bounce: under debounce_ms
     await asyncio.sleep(0.2)  # the gaps belong to the gesture: released, then pressed
-    await stack.board.presses(3, hold_ms=40, gap_ms=200)  # bumps: over debounce, under press_ms
+    await stack.board.presses(3, hold_ms=70, gap_ms=200)  # bumps: over debounce, under press_ms
     await asyncio.sleep(0.2)
-    alarm = await stack.press(120)
+    alarm = await stack.press(300)
     assert queued(stack) == [alarm.counter]
     assert kinds(stack) == ["alarm"]
 
