@@ -34,6 +34,7 @@ async def test_a_press_reaches_the_console_as_a_stalking_alarm(stack: Stack):
     assert (await stack.counts())["alarms"] == 1
 
 
+@pytest.mark.slow  # the test gesture takes 7 s
 async def test_a_test_alarm_is_shown_as_a_test(stack: Stack):
     stack.board.arm_test_alarm()
     test = await stack.gesture(stack.board.test_gesture())

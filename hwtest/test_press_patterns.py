@@ -50,6 +50,7 @@ async def test_long_press_pattern(stack: Stack):
     assert kinds(stack) == ["alarm"]
 
 
+@pytest.mark.slow
 @pytest.mark.provision(pattern="multi", presses=3, window_ms=1500)
 async def test_multi_press_pattern_and_presses_that_do_not_add_up(stack: Stack):
     await stack.board.console.expect("alarm on a 3 presses within 1500 ms")
