@@ -29,11 +29,13 @@ class Button:
         self._window = 0
         self._ms = 0  # a millisecond clock that does not wrap (ticks_ms does)
         self._ticks = time.ticks_ms()
+        self._edge_ticks = self._ticks
         pin.irq(self._on_edge)
 
     def _on_edge(self, _pin):
         self._edges += 1
-        self._edge.set()  # an IRQ only counts and wakes; the task does the work
+        self._edge_ticks = time.ticks_ms()  # when, to the ms: the task may wake later
+        self._edge.set()  # an IRQ only counts, notes the time and wakes; the task works
 
     def now(self):
         ticks = time.ticks_ms()
@@ -56,8 +58,9 @@ class Button:
             deadline = g.deadline()
             edge = await self._wait(None if deadline is None else deadline - self.now())
             if edge:
-                t = self.now()
                 level = await self._settle()
+                # The level began at the last edge before it settled.
+                t = self.now() - time.ticks_diff(time.ticks_ms(), self._edge_ticks)
                 if level is None:  # chattering: a broken or wet contact
                     out = []
                     g.stick(out)
