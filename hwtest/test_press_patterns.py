@@ -95,3 +95,20 @@ async def test_test_alarm_needs_the_gesture_and_an_unexpired_arming(stack: Stack
     sent = re.findall(rb"queued (\w+) \d+", stack.board.console.log_path.read_bytes())
     alarms = [k.decode() for k in sent if k != b"heartbeat"]
     assert alarms == ["alarm"] * 3 + ["test_alarm"] + ["alarm"] * 3
+
+
+@pytest.mark.slow
+async def test_an_arming_on_a_button_whose_clock_is_not_set_is_no_arming(stack: Stack):
+    # After a power cut and before the phone is back, the button cannot tell
+    # whether the arming has expired: the test gesture is a real alarm.
+    await stack.phone_away()
+    await stack.board.power_cut()
+    await stack.board.power_on()
+    await stack.board.console.expect("queued heartbeat")
+    stack.board.arm_test_alarm()
+    stack.board.console.clear()
+    await stack.board.test_gesture()
+    await stack.board.console.expect("the phone has not set the clock: not armed")
+    await stack.board.console.expect(r"queued alarm \d+")
+    assert b"queued test_alarm" not in stack.board.console.output
+    assert (stack.board.flash / "data" / "test_armed").exists()  # still there for later
