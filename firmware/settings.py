@@ -95,17 +95,23 @@ def validate(values):
 
 
 class Settings:
-    def __init__(self, values):
-        for name in values:
-            setattr(self, name, values[name])
-        self.key = bytes.fromhex(values["key"])
+    # No methods: once the button has its settings, this module can be
+    # unloaded (firmware/app.py), and its checks give their heap back.
+    pass
 
-    def describe(self):
-        if self.pattern == "long":
-            return "long press of %d ms" % self.hold_ms
-        if self.pattern == "multi":
-            return "%d presses within %d ms" % (self.presses, self.window_ms)
-        return "single press of %d ms" % self.press_ms
+
+def make(values):
+    settings = Settings()
+    for name in values:
+        setattr(settings, name, values[name])
+    settings.key = bytes.fromhex(values["key"])
+    if settings.pattern == "long":
+        settings.description = "long press of %d ms" % settings.hold_ms
+    elif settings.pattern == "multi":
+        settings.description = "%d presses within %d ms" % (settings.presses, settings.window_ms)
+    else:
+        settings.description = "single press of %d ms" % settings.press_ms
+    return settings
 
 
 def load(path=PATH):
@@ -123,9 +129,9 @@ def load(path=PATH):
         if problem.startswith("device_id") or problem.startswith("key") or out is None:
             print("msa: device.json: %s; the radio stays off" % problem)
             return None
-    settings = Settings(out)
+    settings = make(out)
     for problem in problems:
         print("msa: device.json: %s; using the default" % problem)
     if problems:
-        print("msa: settings fall back to defaults; alarm on a", settings.describe())
+        print("msa: settings fall back to defaults; alarm on a", settings.description)
     return settings

@@ -11,15 +11,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from firmware import gesture
-from firmware.settings import Settings, check
+from firmware import settings as provisioning
 
 KEY = "11" * 32
 
 
 def make(armed: bool = False, **values) -> gesture.Gesture:
-    out, problems = check({"device_id": 1, "key": KEY, **values})
+    out, problems = provisioning.check({"device_id": 1, "key": KEY, **values})
     assert problems == []
-    return gesture.Gesture(Settings(out), (lambda: armed) if armed is not None else None)
+    return gesture.Gesture(provisioning.make(out), (lambda: armed) if armed is not None else None)
 
 
 def play(g: gesture.Gesture, presses: list[tuple[int, int]], until: int | None = None):

@@ -16,7 +16,7 @@ def test_a_minimal_provisioning_is_valid_and_alarms_on_a_single_press():
     assert settings.validate(GOOD) == []
     values, _ = settings.check(GOOD)
     assert values["pattern"] == "single"
-    assert settings.Settings(values).describe() == "single press of 50 ms"
+    assert settings.make(values).description == "single press of 50 ms"
 
 
 @pytest.mark.parametrize(
