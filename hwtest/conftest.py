@@ -32,14 +32,29 @@ bench = plugin.bench
 dut = plugin.dut
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "provision(**settings): device.json settings for the board of this case "
+        "(firmware/settings.py), e.g. provision(pattern='long', hold_ms=1500)",
+    )
+
+
+def provisioning(request: pytest.FixtureRequest) -> dict:
+    marker = request.node.get_closest_marker("provision")
+    return dict(marker.kwargs) if marker else {}
+
+
+
+
 @pytest.fixture
-async def stack(target: Target, tmp_path) -> AsyncIterator[Stack]:
+async def stack(target: Target, tmp_path, request) -> AsyncIterator[Stack]:
     if target.kind != "emulated":
         pytest.skip(
             "a real board on a serial port needs the bench strategy of the HIL suite "
             "(flash, provision, bond over bleak), which is not built yet"
         )
-    chain = Stack.fresh(tmp_path / "stack")
+    chain = Stack.fresh(tmp_path / "stack", settings=provisioning(request))
     try:
         await chain.start()
         yield chain
@@ -48,13 +63,13 @@ async def stack(target: Target, tmp_path) -> AsyncIterator[Stack]:
 
 
 @pytest.fixture
-async def board(target: Target, tmp_path) -> AsyncIterator[EmulatedBoard]:
+async def board(target: Target, tmp_path, request) -> AsyncIterator[EmulatedBoard]:
     """A provisioned board on its own air, with no phone and no backend."""
     if target.kind != "emulated":
         pytest.skip("this case drives the emulated board's hardware directly")
     device = EmulatedBoard(tmp_path / "board", Air())
     device.flash_firmware()
-    device.provision({"device_id": 0x0BADCAFE, "key": "42" * 32})
+    device.provision({"device_id": 0x0BADCAFE, "key": "42" * 32, **provisioning(request)})
     try:
         await device.power_on()
         # Queued once the firmware awaits its first press: the button listens.

@@ -10,6 +10,7 @@ VERSION = 1
 ALARM = 0x01
 TEST_ALARM = 0x02
 HEARTBEAT = 0x03
+BATTERY_LOW = 0x04
 # From 0x80: phone -> button control frames, unsigned (they only travel on
 # the encrypted, bonded BLE link).
 ACK = 0x81
@@ -19,13 +20,19 @@ NAMES = {
     ALARM: "alarm",
     TEST_ALARM: "test_alarm",
     HEARTBEAT: "heartbeat",
+    BATTERY_LOW: "battery_low",
     ACK: "ack",
     TIME: "time",
 }
 
 # Minimum payload length per type; longer payloads are accepted and the
 # extra bytes ignored, so that later versions can append fields.
-PAYLOAD_MIN = {ALARM: 6, TEST_ALARM: 6, HEARTBEAT: 10, ACK: 0, TIME: 4}
+PAYLOAD_MIN = {ALARM: 6, TEST_ALARM: 6, HEARTBEAT: 10, BATTERY_LOW: 7, ACK: 0, TIME: 4}
+
+# Heartbeat flags (SPEC §3): what the button wants the police to know.
+STUCK = 0x01  # the button has been held down for longer than a press
+LOW_BATTERY = 0x02  # below the low-battery threshold (and not yet back above it)
+RECOVERED = 0x04  # rebooted by the watchdog or after a crash since the last heartbeat
 
 _HEADER = ">BBIIB"  # version, type, device_id, counter, payload length
 HEADER_SIZE = 11
@@ -146,12 +153,18 @@ def parse(data) -> Frame:
 # it powered up.
 
 
-def alarm_payload(time_s, battery_mv) -> bytes:
-    return struct.pack(">IH", time_s, battery_mv)
+def alarm_payload(time_s, battery_mv, battery_pct=None) -> bytes:
+    data = struct.pack(">IH", time_s, battery_mv)
+    return data if battery_pct is None else data + bytes((battery_pct,))
 
 
-def heartbeat_payload(time_s, battery_mv, uptime_s) -> bytes:
-    return struct.pack(">IHI", time_s, battery_mv, uptime_s)
+def heartbeat_payload(time_s, battery_mv, uptime_s, battery_pct=None, flags=0) -> bytes:
+    data = struct.pack(">IHI", time_s, battery_mv, uptime_s)
+    return data if battery_pct is None else data + bytes((battery_pct, flags))
+
+
+def battery_low_payload(time_s, battery_mv, battery_pct) -> bytes:
+    return struct.pack(">IHB", time_s, battery_mv, battery_pct)
 
 
 def time_payload(time_s) -> bytes:
@@ -159,12 +172,24 @@ def time_payload(time_s) -> bytes:
 
 
 def decode_payload(type, payload) -> dict:
+    # Fields a v1.0 button does not send (battery_pct, flags) decode as None.
     if type in (ALARM, TEST_ALARM):
         time_s, battery_mv = struct.unpack(">IH", payload[:6])
-        return {"time_s": time_s, "battery_mv": battery_mv}
+        pct = payload[6] if len(payload) > 6 else None
+        return {"time_s": time_s, "battery_mv": battery_mv, "battery_pct": pct}
     if type == HEARTBEAT:
         time_s, battery_mv, uptime_s = struct.unpack(">IHI", payload[:10])
-        return {"time_s": time_s, "battery_mv": battery_mv, "uptime_s": uptime_s}
+        pct, flags = (payload[10], payload[11]) if len(payload) > 11 else (None, None)
+        return {
+            "time_s": time_s,
+            "battery_mv": battery_mv,
+            "uptime_s": uptime_s,
+            "battery_pct": pct,
+            "flags": flags,
+        }
+    if type == BATTERY_LOW:
+        time_s, battery_mv, pct = struct.unpack(">IHB", payload[:7])
+        return {"time_s": time_s, "battery_mv": battery_mv, "battery_pct": pct}
     if type == TIME:
         return {"time_s": struct.unpack(">I", payload[:4])[0]}
     return {}

@@ -25,6 +25,7 @@ import os
 import secrets
 import signal
 import termios
+import time
 from pathlib import Path
 from typing import Any
 
@@ -34,10 +35,11 @@ from boards import image
 from boards.emulated import board as definition  # constants only: CPython reads them too
 from boards.emulated.air import Air
 from boards.emulated.console import Console, make_terminal
-from boards.emulated.hardware import Hardware
+from boards.emulated.hardware import PWRON_RESET, Hardware
 from boards.emulated.interpreter import micropython_path
 from boards.emulated.radio import RPA_TIMEOUT_S
 from boards.emulated.radio_events import RadioStats, total
+from firmware import gesture
 
 log = logging.getLogger(__name__)
 
@@ -110,10 +112,12 @@ class EmulatedBoard:
     def provision(self, settings: dict[str, Any]) -> None:
         (self.flash / "device.json").write_text(json.dumps(settings))
 
-    def arm_test_alarm(self) -> None:
-        """What the tech desk does before the test call: the next press is a test alarm."""
+    def arm_test_alarm(self, minutes: float = 15, until: float | None = None) -> None:
+        """What the tech desk does before the test call: for `minutes`, the test
+        gesture (`test_gesture()`) sends a test alarm; every other press stays an alarm."""
+        deadline = int(until if until is not None else time.time() + minutes * 60)
         (self.flash / "data").mkdir(exist_ok=True)
-        (self.flash / "data" / "test_armed").write_bytes(b"")
+        (self.flash / "data" / "test_armed").write_text(json.dumps({"until": deadline}))
 
     def erase_state(self) -> None:
         """Forget counter, outbox and bonds (a factory reset of data/)."""
@@ -171,12 +175,13 @@ class EmulatedBoard:
             reset.cancel()
         if reset.done() and not reset.cancelled() and process is self.process:
             self.hardware.reset_requested.clear()
-            await self.power_cut()
+            await self.power_cut(cause=self.hardware.reset_cause)
             await self.power_on()
 
-    async def power_cut(self) -> None:
+    async def power_cut(self, cause: int = PWRON_RESET) -> None:
         """Take the battery out: the process dies wherever it is; the radio with it."""
         process, self.process = self.process, None
+        self.hardware.reset_cause = cause  # what machine.reset_cause() says next boot
         if process is None:
             return
         with contextlib.suppress(ProcessLookupError):
@@ -212,6 +217,43 @@ class EmulatedBoard:
         self.hardware.set_pin(BUTTON_PIN, 0)
         await asyncio.sleep(hold_ms / 1000)
         self.hardware.set_pin(BUTTON_PIN, 1)
+
+    async def long_press(self, hold_ms: int = 2500) -> None:
+        await self.press(hold_ms)
+
+    async def presses(self, count: int, hold_ms: int = 120, gap_ms: int = 250) -> None:
+        """`count` presses of hold_ms, gap_ms apart (release to press)."""
+        for i in range(count):
+            if i:
+                await asyncio.sleep(gap_ms / 1000)
+            await self.press(hold_ms)
+
+    async def test_gesture(self) -> None:
+        """The tech desk's test gesture (firmware/gesture.py): after a rest, a hold
+        of 3 to 6 s, then two taps; the test alarm follows its closing pause."""
+        await asyncio.sleep((gesture.TEST_GAP_MS + 100) / 1000)  # a finger at rest
+        await self.press((gesture.TEST_HOLD_MS + gesture.TEST_HOLD_MAX_MS) // 2)
+        await asyncio.sleep(0.4)
+        await self.presses(gesture.TEST_TAPS, hold_ms=150, gap_ms=400)
+
+    def hold_button(self) -> None:
+        """Press and keep pressing (a button stuck, or squeezed in a bag)."""
+        self.hardware.set_pin(BUTTON_PIN, 0)
+
+    def release_button(self) -> None:
+        self.hardware.set_pin(BUTTON_PIN, 1)
+
+    async def chatter(self, edges: int = 200, period_ms: float = 2) -> None:
+        """A broken or wet contact: the pin flips every period_ms, then rests released."""
+        for i in range(edges):
+            self.hardware.set_pin(BUTTON_PIN, i % 2)
+            await asyncio.sleep(period_ms / 1000)
+        self.hardware.set_pin(BUTTON_PIN, 1)
+
+    def freeze(self) -> None:
+        """Stop the CPU where it is (a hang): only the watchdog can bring it back."""
+        if self.process is not None:
+            self.process.send_signal(signal.SIGSTOP)
 
     def set_battery_mv(self, millivolts: int) -> None:
         self.hardware.set_battery_mv(millivolts)

@@ -27,6 +27,9 @@ log = logging.getLogger(__name__)
 
 EIO = 5
 IRQ_TIMEOUT_S = 5.0
+WATCHDOG_TICK_S = 0.1
+PWRON_RESET, WDT_RESET, SOFT_RESET = 1, 3, 5  # machine.reset_cause()
+PULL_UP = 1  # machine.Pin.PULL_UP
 
 
 def encode(value: Any) -> Any:
@@ -53,8 +56,12 @@ class Inputs:
     """What the bench sets on the board: pin levels and the battery voltage."""
 
     pins: dict[int, int] = field(default_factory=dict)
-    battery_mv: int = 3000
+    battery_mv: int = 3900
     battery_divider: float = 2.0  # the board's resistor divider before the ADC
+    # The ADC's own error at its pin, as a real one has; board.py's
+    # BATTERY_GAIN / BATTERY_OFFSET_MV are the calibration that undoes it.
+    adc_gain: float = 1.015
+    adc_offset_uv: int = -12_000
 
 
 @dataclass
@@ -62,9 +69,11 @@ class Outputs:
     """What the firmware did with the board's outputs, for the stealth checks."""
 
     pin_writes: list[tuple[int, int]] = field(default_factory=list)
-    watchdog_timeout_ms: int | None = None
+    watchdog_timeout_ms: int | None = None  # None: not running (a reset stops it)
     last_feed: float | None = None
-    resets: int = 0
+    resets: int = 0  # machine.reset() calls
+    pulls: list[tuple[float, int, int | None]] = field(default_factory=list)  # (t, pin, pull)
+    watchdog_resets: int = 0
 
 
 async def _read_line(reader: asyncio.StreamReader) -> bytes:
@@ -196,12 +205,18 @@ class Hardware:
         self.radio_options: dict[str, Any] = {}  # the radio chip's own (irk, rpa_timeout_s)
         self.reset_requested = asyncio.Event()
         self._server: asyncio.AbstractServer | None = None
+        self._dog: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         self.socket_path.unlink(missing_ok=True)
         self._server = await asyncio.start_unix_server(self._on_boot, path=str(self.socket_path))
+        self._dog = asyncio.create_task(self._watch_dog(), name="watchdog")
 
     async def stop(self) -> None:
+        if self._dog is not None:
+            self._dog.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._dog
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
@@ -216,6 +231,7 @@ class Hardware:
             await boot.serve()
         finally:
             writer.close()
+            self.outputs.watchdog_timeout_ms = None  # the CPU reset stops the watchdog
             if self.boot is boot:
                 self.boot = None
                 self.booted.clear()
@@ -238,7 +254,29 @@ class Hardware:
             self.boot.send({"adc": "battery", "uv": self._battery_uv()})
 
     def _battery_uv(self) -> int:
-        return round(self.inputs.battery_mv * 1000 / self.inputs.battery_divider)
+        inputs = self.inputs
+        at_pin = inputs.battery_mv * 1000 / inputs.battery_divider
+        return max(0, round(at_pin * inputs.adc_gain + inputs.adc_offset_uv))
+
+    def inject_fault(self) -> None:
+        """Make the firmware's next read of a pin raise: a crash in the firmware's task."""
+        if self.boot is not None:
+            self.boot.send({"fault": "pin"})
+
+    # -- the watchdog: a hardware timer, outside the CPU ----------------------------
+
+    async def _watch_dog(self) -> None:
+        while True:
+            await asyncio.sleep(WATCHDOG_TICK_S)
+            timeout, fed = self.outputs.watchdog_timeout_ms, self.outputs.last_feed
+            if timeout is None or fed is None or self.boot is None:
+                continue
+            if time.monotonic() - fed > timeout / 1000:
+                log.info("the watchdog was not fed for %d ms: reset", timeout)
+                self.outputs.watchdog_timeout_ms = None
+                self.outputs.watchdog_resets += 1
+                self.reset_cause = WDT_RESET
+                self.reset_requested.set()
 
     # -- the firmware's side (ops from rom/machine.py) --------------------------------
 
@@ -247,6 +285,22 @@ class Hardware:
             self.op_pin_write(pin, value)
         # An input with a pull-up reads high until the bench pulls it down.
         return self.inputs.pins.setdefault(pin, 1)
+
+    def op_pin_pull(self, pin: int, pull: int | None) -> None:
+        self.outputs.pulls.append((time.monotonic(), pin, pull))
+
+    def pull_up_share(self, pin: int, since: float) -> float:
+        """The share of the time since `since` that `pin`'s pull-up was on (it draws current)."""
+        now, on, last, state = time.monotonic(), 0.0, since, True
+        for at, p, pull in self.outputs.pulls:
+            if p != pin:
+                continue
+            if at > since:
+                on += (at - last) if state else 0.0
+                last = at
+            state = pull == PULL_UP
+        on += (now - last) if state else 0.0
+        return on / max(now - since, 1e-9)
 
     def op_pin_write(self, pin: int, value: int) -> None:
         self.outputs.pin_writes.append((pin, int(value)))
@@ -263,6 +317,7 @@ class Hardware:
 
     def op_reset(self) -> None:
         self.outputs.resets += 1
+        self.reset_cause = SOFT_RESET  # as the ESP32 port reports machine.reset()
         self.reset_requested.set()
 
     def op_reset_cause(self) -> int:

@@ -15,3 +15,10 @@ CONN_LATENCY = 2  # with nothing to send, the button answers one event in three
 SUPERVISION_TIMEOUT_MS = 20_000
 UNBONDED_GRACE_MS = 2000  # a link not encrypted with the bond by then is dropped
 SLEEP = "light"  # needs a MicroPython built with automatic light sleep (docs/power.md)
+# Battery: a LiPo cell (an ESP32 draws too much for a coin cell). read_uv() has
+# the chip's eFuse calibration; measure each batch at two voltages and set the
+# rest here (raw = GAIN * true + OFFSET).
+BATTERY_CELL = "lipo"
+BATTERY_GAIN = 1.0
+BATTERY_OFFSET_MV = 0
+WDT_TIMEOUT_MS = 30_000

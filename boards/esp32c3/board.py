@@ -18,6 +18,11 @@ CONN_LATENCY = 2  # with nothing to send, the button answers one event in three
 SUPERVISION_TIMEOUT_MS = 20_000
 UNBONDED_GRACE_MS = 2000  # a link not encrypted with the bond by then is dropped
 SLEEP = "light"  # needs a MicroPython built with automatic light sleep (docs/power.md)
+# Battery: a LiPo cell; calibration as on the ESP32 (raw = GAIN * true + OFFSET).
+BATTERY_CELL = "lipo"
+BATTERY_GAIN = 1.0
+BATTERY_OFFSET_MV = 0
+WDT_TIMEOUT_MS = 30_000
 
 
 def silence():

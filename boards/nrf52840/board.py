@@ -20,6 +20,12 @@ CONN_LATENCY = 2  # with nothing to send, the button answers one event in three
 SUPERVISION_TIMEOUT_MS = 20_000
 UNBONDED_GRACE_MS = 2000  # a link not encrypted with the bond by then is dropped
 SLEEP = "system-on"  # the SoftDevice sleeps between radio events
+# Battery: a CR2032 coin cell (the nRF52840 sleeps at about 1.5 uA); a Feather
+# on its LiPo sets "lipo". Calibration: raw = GAIN * true + OFFSET.
+BATTERY_CELL = "cr2032"
+BATTERY_GAIN = 1.0
+BATTERY_OFFSET_MV = 0
+WDT_TIMEOUT_MS = 30_000
 
 
 def radio():

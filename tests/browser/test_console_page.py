@@ -109,7 +109,7 @@ async def test_a_test_alarm_is_shown_as_a_test_not_as_a_stalking_alarm(stack: St
     await log_in(page, stack)
     stack.board.arm_test_alarm()
 
-    test = await stack.press()
+    test = await stack.gesture(stack.board.test_gesture())
 
     assert test.kind == "test_alarm"
     cards = page.locator("article.alarm")

@@ -5,7 +5,8 @@
 # {"h": hex}, UUIDs as {"u": str}.
 #   board -> host: {"op", "args", "id"} a call; {"sync", "ret"} an IRQ's answer
 #   host -> board: {"re", "ok"|"err"} an answer; {"irq", "data"[, "sync"]};
-#                  {"pin", "value"}; {"adc", "uv"}
+#                  {"pin", "value"}; {"adc", "uv"}; {"fault": "pin"} (a test's
+#                  injected fault: the next pin read raises)
 #
 # Events reach Python from the asyncio idle loop, as real ports deliver IRQs
 # between tasks, never in the middle of other code: the pump task waits on
@@ -30,7 +31,7 @@ _buffer = b""
 _pending = []  # events not yet delivered, oldest first
 _draining = False
 _next_id = 0
-_handlers = {}  # "irq" | "pin" | "adc" -> function(message) -> reply or None
+_handlers = {}  # "irq" | "pin" | "adc" | "fault" -> function(message) -> reply or None
 
 
 def encode(value):
@@ -146,7 +147,7 @@ def _drain():
 
 
 def _deliver(message):
-    for kind in ("irq", "pin", "adc"):
+    for kind in ("irq", "pin", "adc", "fault"):
         if kind in message:
             handler = _handlers.get(kind)
             result = None

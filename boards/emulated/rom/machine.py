@@ -79,11 +79,18 @@ class Pin:
         Pin._all[id] = self
 
     def init(self, mode=-1, pull=-1, value=None):
+        if pull != -1:
+            _emulink.tell("pin_pull", self._id, pull)
         if value is not None:
             self.value(value)
 
+    _fault = False
+
     def value(self, x=None):
         if x is None:
+            if Pin._fault:
+                Pin._fault = False
+                raise RuntimeError("injected fault reading Pin(%r)" % (self._id,))
             return self._value
         self._value = 1 if x else 0
         _emulink.tell("pin_write", self._id, self._value)
@@ -148,5 +155,10 @@ class WDT:
         _emulink.tell("wdt_feed")
 
 
+def _on_fault(message):
+    Pin._fault = True
+
+
 _emulink.on("pin", Pin._on_change)
+_emulink.on("fault", _on_fault)
 _emulink.on("adc", ADC._on_change)

@@ -172,6 +172,8 @@ async def _ingest(request: Request, token: str, req: FrameRequest, urgent: bool)
             time_s=fields["time_s"],
             battery_mv=fields["battery_mv"],
             uptime_s=fields.get("uptime_s"),
+            battery_pct=_percent(fields.get("battery_pct")),
+            flags=fields.get("flags"),
             phone_id=context.phone_id,
             received_at=req.received_at,
             location=req.location,
@@ -188,6 +190,12 @@ async def _ingest(request: Request, token: str, req: FrameRequest, urgent: bool)
     if commit.outcome == "committed" and commit.alarm_id is not None:
         backend.announcer.announce(commit.alarm_id)
     return JSONResponse(_receipt(frame, commit))
+
+
+def _percent(value: int | None) -> int | None:
+    # A signed frame with a charge over 100 % comes from a faulty button: keep
+    # the frame (it may be an alarm), not the impossible figure.
+    return value if value is None or value <= 100 else None
 
 
 def _receipt(frame: wire.Frame, commit: Commit) -> dict[str, Any]:

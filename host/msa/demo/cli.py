@@ -96,9 +96,11 @@ async def _interactive(stack: Stack) -> None:
             await stack.board.power_on()
             print("power restored")
             continue
-        if command == "t":
+        if command == "t":  # the tech desk arms, then makes the test gesture
             stack.board.arm_test_alarm()
-        alarm = await stack.press()
+            alarm = await stack.gesture(stack.board.test_gesture())
+        else:
+            alarm = await stack.press()
         latency = alarm.report()["latency_ms"]
         print(f"{alarm.kind} {alarm.counter} on the console after {latency:.1f} ms")
 

@@ -21,6 +21,7 @@ import shutil
 import signal
 import sys
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -145,8 +146,14 @@ class Alarm:
 
 
 class Stack:
-    def __init__(self, directory: Path, database_url: str | None = None) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        database_url: str | None = None,
+        settings: dict[str, Any] | None = None,
+    ) -> None:
         self.directory = directory
+        self.settings = settings or {}  # device.json beyond id and key (firmware/settings.py)
         self.database_url = database_url or f"sqlite:///{directory / 'backend.db'}"
         self.air = Air()
         self.backend = BackendProcess(self.database_url, directory / "backend.log")
@@ -160,11 +167,16 @@ class Stack:
         self._phone_task: asyncio.Task[None] | None = None
 
     @classmethod
-    def fresh(cls, directory: Path, database_url: str | None = None) -> Stack:
+    def fresh(
+        cls,
+        directory: Path,
+        database_url: str | None = None,
+        settings: dict[str, Any] | None = None,
+    ) -> Stack:
         """A stack in an emptied directory: new keys, new board, new database."""
         shutil.rmtree(directory, ignore_errors=True)
         directory.mkdir(parents=True)
-        return cls(directory, database_url)
+        return cls(directory, database_url, settings)
 
     async def start(self) -> None:
         self.credentials = await run_msa_json("backend", "seed-demo", "--db", self.database_url)
@@ -173,7 +185,7 @@ class Stack:
 
         board = EmulatedBoard(self.directory / "board", self.air)
         board.flash_firmware()
-        board.provision({"device_id": device_id, "key": self.credentials["key"]})
+        board.provision({"device_id": device_id, "key": self.credentials["key"], **self.settings})
         await board.power_on()
         board.hardware.on_notify = self._on_notify
         self.board = board
@@ -246,12 +258,18 @@ class Stack:
 
     async def press(self, hold_ms: int = 150) -> Alarm:
         """Press the button and wait until the alarm is on the console."""
+        assert self.board is not None
+        return await self.gesture(self.board.press(hold_ms))
+
+    async def gesture(self, action: Awaitable[None]) -> Alarm:
+        """Do something with the button (`board.long_press(…)`, `board.presses(…)`,
+        `board.test_gesture()`) and wait until its alarm is on the console."""
         assert self.board is not None and self.console is not None
         # A finger lifts before it presses again; closer presses are one press.
         await asyncio.sleep(max(0.0, self._released + PRESS_GAP_S - time.monotonic()))
         self._presses.append(time.time())
         seen = self.console.next_alarm()
-        await self.board.press(hold_ms)
+        await action
         self._released = time.monotonic()
         event = await asyncio.wait_for(seen, STARTUP_TIMEOUT_S)
         return self.frames[(int(event["device_id"], 16), int(event["counter"]))]

@@ -73,6 +73,8 @@ class NewFrame:
     received_at: int
     location: Location | None
     alarm: NewAlarm | None
+    battery_pct: int | None = None  # None: a firmware 0.1 button does not send it
+    flags: int | None = None  # heartbeat flags (protocol/SPEC.md §3)
 
 
 @dataclass(frozen=True, slots=True)

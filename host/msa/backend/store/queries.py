@@ -38,8 +38,9 @@ WHERE ph.token_sha256 = $1"""
 
 INSERT_FRAME = """
 INSERT INTO frames (device_id, counter, type, raw, time_s, battery_mv, uptime_s, phone_id,
-                    received_at, committed_at, lat, lon, accuracy_m, fix_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+                    received_at, committed_at, lat, lon, accuracy_m, fix_at,
+                    battery_pct, flags)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
 ON CONFLICT (device_id, counter) DO NOTHING
 RETURNING id"""
 

@@ -141,6 +141,8 @@ class SqlStore(ABC):
                 frame.received_at,
                 committed_at,
                 *position,
+                frame.battery_pct,
+                frame.flags,
             )
             if row is None:  # (device, counter) was committed before: compare the bytes
                 first = await fetchrow(

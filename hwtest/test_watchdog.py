@@ -1,0 +1,63 @@
+"""Crash and watchdog recovery (issue 5): the board resets into the same bonded
+state and its outbox is delivered after the reboot, in order, none twice; the
+first heartbeat after it tells the police it happened."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+import pytest
+
+from hwtest.rows import wait_frame
+from msa.demo.stack import Stack
+from protocol import frame
+
+pytestmark = [pytest.mark.hil, pytest.mark.slow]
+
+
+async def queue_alarms(stack: Stack, count: int) -> list[int]:
+    """With the phone away, press `count` times: the alarms wait in the button's flash."""
+    await stack.phone_away()
+    console = stack.board.console
+    console.clear()
+    await stack.board.presses(count, hold_ms=120, gap_ms=250)
+    await console.expect(rb"(?:queued alarm \d+[\s\S]*?){%d}" % count)
+    return [int(n) for n in re.findall(rb"queued alarm (\d+)", console.output)]
+
+
+async def delivered_once_in_order(stack: Stack, counters: list[int]) -> None:
+    await stack.phone_back()
+    await stack.settled()
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 10
+    while len(stack.console.alarms) < len(counters) and loop.time() < deadline:
+        await asyncio.sleep(0.05)  # a condition poll: the console's pushes trail the commits
+    shown = [event["counter"] for event in stack.console.alarms]
+    assert shown == counters, f"stored {counters}, shown {shown}"
+    assert (await stack.counts())["alarms"] == len(counters)
+
+
+async def test_a_crash_in_a_task_resets_the_board_and_the_queue_survives(stack: Stack):
+    counters = await queue_alarms(stack, 3)
+    stack.board.hardware.inject_fault()  # the button task's next pin read raises
+    await stack.board.press(120)
+    await stack.board.console.expect(r"crash in button")
+    await stack.board.console.expect(r"recovered after button: RuntimeError")
+    assert stack.board.hardware.outputs.resets == 1
+
+    await delivered_once_in_order(stack, counters)
+    beat = await wait_frame(stack, frame.HEARTBEAT, lambda r: bool(r["flags"] & frame.RECOVERED))
+    assert beat["counter"] > counters[-1]
+
+
+@pytest.mark.provision(watchdog_ms=3000)
+async def test_a_hung_cpu_is_reset_by_the_watchdog_and_the_queue_survives(stack: Stack):
+    counters = await queue_alarms(stack, 3)
+    stack.board.freeze()  # the CPU stops where it is: nothing feeds the watchdog
+    await stack.board.console.expect(r"recovered after watchdog reset", timeout=15)
+    assert stack.board.hardware.outputs.watchdog_resets == 1
+
+    await delivered_once_in_order(stack, counters)
+    beat = await wait_frame(stack, frame.HEARTBEAT, lambda r: bool(r["flags"] & frame.RECOVERED))
+    assert beat["counter"] > counters[-1]
