@@ -45,8 +45,6 @@ def provisioning(request: pytest.FixtureRequest) -> dict:
     return dict(marker.kwargs) if marker else {}
 
 
-
-
 @pytest.fixture
 async def stack(target: Target, tmp_path, request) -> AsyncIterator[Stack]:
     if target.kind != "emulated":
