@@ -38,7 +38,17 @@ KNOWN = {
     # `self._due = 0`, later time.ticks_add(...): the stubs type ticks as an
     # opaque _TicksMs, not int. Fix: start _due at time.ticks_ms().
     "firmware.sender": "assignment",
+    # Times that are None until a first edge, used only in states that set them:
+    # mypy cannot follow the state machine without annotations.
+    "firmware.gesture": "operator",
+    # The checks build one dict of mixed values (ints, the key's text, None for
+    # what is missing) and Settings gets its attributes from it with setattr;
+    # this module also runs on CPython (the tech desk's validate()).
+    "firmware.settings": "operator, str-format, attr-defined",
 }
+# Everywhere: firmware code has no annotations (MicroPython has no `typing`), so
+# an empty list cannot say what it will hold.
+DISABLED = "var-annotated"
 
 
 @dataclass
@@ -82,11 +92,12 @@ def stub_folders(scratch: Path) -> tuple[Path, Path]:
 
 def _config(stub_path: Path) -> str:
     stub_modules = sorted({p.name.removesuffix(".pyi") for p in stub_path.iterdir()})
-    lines = ["[mypy]", "check_untyped_defs = True", "warn_unused_configs = False", ""]
+    lines = ["[mypy]", "check_untyped_defs = True", "warn_unused_configs = False"]
+    lines += [f"disable_error_code = {DISABLED}", ""]
     lines += [f"[mypy-{','.join(m + ',' + m + '.*' for m in stub_modules)}]"]
     lines += ["ignore_errors = True", ""]
     for module, code in KNOWN.items():
-        lines += [f"[mypy-{module}]", f"disable_error_code = {code}", ""]
+        lines += [f"[mypy-{module}]", f"disable_error_code = {DISABLED}, {code}", ""]
     return "\n".join(lines)
 
 
