@@ -77,7 +77,7 @@ async def _bisect(folder: Path, args: argparse.Namespace) -> dict[str, Any]:
     async def works(heap: int) -> bool:
         nonlocal runs
         runs += 1
-        return await _workload(folder / f"run{runs}", heap, args.presses)
+        return await workload(folder / f"run{runs}", heap, args.presses)
 
     if not await works(total):
         return {"error": f"the workload fails with the full heap of {total} bytes"}
@@ -100,7 +100,7 @@ async def _bisect(folder: Path, args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-async def _workload(folder: Path, heap: int, presses: int) -> bool:
+async def workload(folder: Path, heap: int, presses: int) -> bool:
     """Boot, bond, press, cut the power, press again; False on a MemoryError or a stall."""
     air = Air()
     board = EmulatedBoard(folder / "board", air, heap_bytes=heap - ROM_HEAP_ALLOWANCE)

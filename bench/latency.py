@@ -64,6 +64,7 @@ async def _measure(folder: Path, args: argparse.Namespace) -> dict[str, Any]:
         "p99_ms": round(percentile(latencies, 99), 3),
         "max_ms": round(max(latencies), 3),
         "hops_p50_ms": hops_p50,
+        "hops_p99_ms": {hop: round(percentile(v, 99), 3) for hop, v in steps.items()},
         "hops_share": {hop: round(v / p50, 3) for hop, v in hops_p50.items()},
         # A press counts once held press_ms (debounced over debounce_ms): the
         # floor of press -> notify, by design (docs/decisions.md).

@@ -1,0 +1,30 @@
+"""The firmware within a real board's free heap: the emulated interpreter runs
+with `-X heapsize` at the board's budget, and the whole workload of a button
+(bond, presses, a power cut, presses again) fits; below the firmware's need the
+same workload fails, so the limit is real. The figure itself: msa bench heap."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.heap import workload
+from boards.emulated.emulator import HEAP_BYTES, ROM_HEAP_ALLOWANCE
+
+pytestmark = [pytest.mark.hil, pytest.mark.slow]
+
+PRESSES = 5
+TOO_SMALL = 40 * 1024  # the firmware 0.2 high-water mark is about 64 KB
+
+
+@pytest.fixture(autouse=True)
+def emulated_only(target):
+    if target.kind != "emulated":
+        pytest.skip("the heap limit is set on the emulated interpreter (-X heapsize)")
+
+
+async def test_the_firmware_works_within_the_boards_heap_budget(tmp_path):
+    assert await workload(tmp_path, HEAP_BYTES + ROM_HEAP_ALLOWANCE, PRESSES)
+
+
+async def test_below_the_firmwares_need_the_same_workload_fails(tmp_path):
+    assert not await workload(tmp_path, TOO_SMALL + ROM_HEAP_ALLOWANCE, PRESSES)
