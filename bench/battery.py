@@ -21,26 +21,18 @@ import argparse
 import ast
 import asyncio
 import contextlib
-import shutil
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from boards.emulated.air import Air
-from boards.emulated.emulator import EmulatedBoard
-from msa.app.bumble_link import BumbleLink
-from msa.app.forwarder import Forwarder
-from msa.app.outbox import Outbox
-from msa.app.phone import Phone
+from bench._bonded import STEP_TIMEOUT_S, bonded
 from protocol import frame
 
 BOARDS = Path(__file__).resolve().parents[1] / "boards"
 DEVICE_ID = 0x0BA77E41
-UNREACHABLE_BACKEND = "http://127.0.0.1:9"  # the phone keeps the frames; not measured here
 SERVICE_HEARTBEAT_S = 900  # firmware/settings.py's default
-STEP_TIMEOUT_S = 15.0
 HOURS_PER_DAY = 24
 
 
@@ -141,48 +133,30 @@ def estimate(per_hour: dict[str, float], frames_per_heartbeat: float) -> dict[st
 
 async def _measure(folder: Path, window_s: float, heartbeat_s: int) -> dict[str, Any]:
     emulated = board_constants("emulated")
-    air = Air()
-    board = EmulatedBoard(folder / "board", air)
-    board.flash_firmware()
-    board.provision({"device_id": DEVICE_ID, "key": "5a" * 32, "heartbeat_s": heartbeat_s})
-    outbox = Outbox(folder / "phone" / "outbox.db")
-    link = BumbleLink(board.address, folder / "phone", local_link=air)
-    phone = Phone(link, outbox, Forwarder(outbox, UNREACHABLE_BACKEND, "-"), DEVICE_ID)
     heartbeats: list[int] = []
-    phone.on_received = lambda got, _at: (
-        got.type == frame.HEARTBEAT and heartbeats.append(got.counter)
-    )
-    task = None
+    settings = {"key": "5a" * 32, "heartbeat_s": heartbeat_s}
     try:
-        await board.power_on()
-        await board.console.expect("queued heartbeat", STEP_TIMEOUT_S)
-        await phone.pair()
-        task = asyncio.create_task(phone.run())
-        await asyncio.wait_for(phone.linked.wait(), STEP_TIMEOUT_S)
-        # What the 112 app asks for once linked (Android: LOW_POWER priority).
-        assert link.device is not None and link.connection is not None
-        await link.device.update_connection_parameters(
-            link.connection,
-            emulated["CONN_INTERVAL_MS"],
-            emulated["CONN_INTERVAL_MS"],
-            emulated["CONN_LATENCY"],
-            emulated["SUPERVISION_TIMEOUT_MS"],
-        )
-        before, heard_before, started = board.radio_events(), len(heartbeats), time.monotonic()
-        await asyncio.sleep(window_s)  # the window measured: the board idles on its own
-        after, heard, window = board.radio_events(), len(heartbeats), time.monotonic() - started
+        async with bonded(folder, DEVICE_ID, settings) as chain:
+            board, phone, link = chain.board, chain.phone, chain.link
+            phone.on_received = lambda got, _at: (
+                got.type == frame.HEARTBEAT and heartbeats.append(got.counter)
+            )
+            await asyncio.wait_for(phone.linked.wait(), STEP_TIMEOUT_S)
+            # What the 112 app asks for once linked (Android: LOW_POWER priority).
+            assert link.device is not None and link.connection is not None
+            await link.device.update_connection_parameters(
+                link.connection,
+                emulated["CONN_INTERVAL_MS"],
+                emulated["CONN_INTERVAL_MS"],
+                emulated["CONN_LATENCY"],
+                emulated["SUPERVISION_TIMEOUT_MS"],
+            )
+            before, heard_before, started = board.radio_events(), len(heartbeats), time.monotonic()
+            await asyncio.sleep(window_s)  # the window measured: the board idles on its own
+            after, heard = board.radio_events(), len(heartbeats)
+            window = time.monotonic() - started
     except (TimeoutError, AssertionError) as error:
         return {"error": f"the emulated board did not reach idle: {error!r}"}
-    finally:
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        await link.close()
-        await phone.forwarder.close()
-        outbox.close()
-        await board.close()
-        shutil.rmtree(folder, ignore_errors=True)
     counted = {
         k: after[k] - before.get(k, 0)
         for k in (

@@ -17,25 +17,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import shutil
 import subprocess
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from boards.emulated.air import Air
-from boards.emulated.emulator import HEAP_BYTES, ROM, ROM_HEAP_ALLOWANCE, EmulatedBoard
+from bench._bonded import STEP_TIMEOUT_S, bonded
+from boards.emulated.emulator import HEAP_BYTES, ROM, ROM_HEAP_ALLOWANCE
 from boards.emulated.interpreter import micropython_path
-from msa.app.forwarder import Forwarder
-from msa.app.link import open_link
-from msa.app.outbox import Outbox
-from msa.app.phone import Phone
 from protocol import frame
 
 DEVICE_ID = 0x0BE4C400
-UNREACHABLE_BACKEND = "http://127.0.0.1:9"  # the phone keeps frames; not measured here
-STEP_TIMEOUT_S = 10.0
 PRESS_GAP_S = 0.1  # a finger lifts between presses; closer presses are one press
 
 ROM_PROBE = """
@@ -102,44 +94,22 @@ async def _bisect(folder: Path, args: argparse.Namespace) -> dict[str, Any]:
 
 async def workload(folder: Path, heap: int, presses: int) -> bool:
     """Boot, bond, press, cut the power, press again; False on a MemoryError or a stall."""
-    air = Air()
-    board = EmulatedBoard(folder / "board", air, heap_bytes=heap - ROM_HEAP_ALLOWANCE)
-    board.flash_firmware()
-    board.provision({"device_id": DEVICE_ID, "key": "11" * 32})
-    outbox = Outbox(folder / "phone" / "outbox.db")
-    phone = Phone(
-        open_link("bumble:local", board.address, folder / "phone", local_link=air),
-        outbox,
-        Forwarder(outbox, UNREACHABLE_BACKEND, "-"),
-        DEVICE_ID,
-    )
+    settings = {"key": "11" * 32}
     alarms: asyncio.Queue[int] = asyncio.Queue()
-    phone.on_received = lambda got, _at: got.type == frame.ALARM and alarms.put_nowait(got.counter)
-    task = None
     try:
-        await board.power_on()
-        await board.console.expect("queued heartbeat", STEP_TIMEOUT_S)
-        await phone.pair()
-        task = asyncio.create_task(phone.run())
-        for round_ in range(2):
-            await asyncio.wait_for(phone.linked.wait(), STEP_TIMEOUT_S)
-            for _ in range(presses):
-                await board.press(60)
-                await asyncio.wait_for(alarms.get(), STEP_TIMEOUT_S)
-                await asyncio.sleep(PRESS_GAP_S)
-            if round_ == 0:
-                await board.power_cut()
-                await board.power_on()
-        return b"MemoryError" not in board.console.output
+        async with bonded(folder, DEVICE_ID, settings, heap - ROM_HEAP_ALLOWANCE) as chain:
+            chain.phone.on_received = lambda got, _at: (
+                got.type == frame.ALARM and alarms.put_nowait(got.counter)
+            )
+            for round_ in range(2):
+                await asyncio.wait_for(chain.phone.linked.wait(), STEP_TIMEOUT_S)
+                for _ in range(presses):
+                    await chain.board.press(60)
+                    await asyncio.wait_for(alarms.get(), STEP_TIMEOUT_S)
+                    await asyncio.sleep(PRESS_GAP_S)
+                if round_ == 0:
+                    await chain.board.power_cut()
+                    await chain.board.power_on()
+            return b"MemoryError" not in chain.board.console.output
     except (TimeoutError, AssertionError):
         return False
-    finally:
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        await phone.link.close()
-        await phone.forwarder.close()
-        outbox.close()
-        await board.close()
-        shutil.rmtree(folder, ignore_errors=True)

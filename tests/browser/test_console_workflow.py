@@ -34,24 +34,14 @@ PV = "GE.60.L1.004321/26"
 LOCHRISTI = {"lat": 51.0969, "lon": 3.8742, "accuracy_m": 12.0}
 
 
-@pytest_asyncio.fixture(loop_scope="module")
+@pytest_asyncio.fixture(loop_scope="module", autouse=True)
 async def inbox(monkeypatch) -> AsyncIterator[Inbox]:
-    """The magistrate's mail server; the stack's backend is started pointing at it."""
+    """The magistrate's mail server; autouse, so it is up (and MSA_SMTP set) before
+    conftest's `stack` starts its backend."""
     async with mail_server() as server:
         monkeypatch.setenv("MSA_SMTP", f"127.0.0.1:{server.port}")
         monkeypatch.setenv("MSA_MAIL_FROM", "cic@police.example")
         yield server
-
-
-@pytest_asyncio.fixture(loop_scope="module")
-async def stack(browser, inbox, tmp_path) -> AsyncIterator[Stack]:
-    """The whole chain (as in conftest.py), its backend mailing `inbox`."""
-    chain = Stack.fresh(tmp_path / "stack")
-    try:
-        await chain.start()
-        yield chain
-    finally:
-        await chain.stop()
 
 
 async def log_in(page, stack: Stack) -> None:

@@ -33,6 +33,16 @@ INSTANT = {"type": "string", "format": "date-time", "examples": ["2026-11-23T19:
 DAY = {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}$"}
 OPERATOR_NAME = {"type": "string"}
 
+# A protected person as the console shows one (name and numbers are null when
+# the person is confidential).
+PERSON: dict[str, Schema] = {
+    "id": {"type": "integer"},
+    "confidential": {"type": "boolean"},
+    "name": nullable({"type": "string"}),
+    "phone_number": nullable({"type": "string"}),
+    "national_register_number": nullable({"type": "string"}),
+}
+
 SCHEMAS: dict[str, Schema] = {
     "Error": {
         "type": "object",
@@ -112,22 +122,8 @@ SCHEMAS: dict[str, Schema] = {
     },
     "Person": {
         "type": "object",
-        "required": [
-            "id",
-            "confidential",
-            "name",
-            "phone_number",
-            "national_register_number",
-            "addresses",
-        ],
-        "properties": {
-            "id": {"type": "integer"},
-            "confidential": {"type": "boolean"},
-            "name": nullable({"type": "string"}),
-            "phone_number": nullable({"type": "string"}),
-            "national_register_number": nullable({"type": "string"}),
-            "addresses": {"type": "array", "items": ref("Address")},
-        },
+        "required": [*PERSON, "addresses"],
+        "properties": {**PERSON, "addresses": {"type": "array", "items": ref("Address")}},
     },
     "Case": {
         "type": "object",
@@ -155,23 +151,7 @@ SCHEMAS: dict[str, Schema] = {
             "other_persons": {
                 "type": "array",
                 "description": "the case's other protected persons (confidential: by number)",
-                "items": {
-                    "type": "object",
-                    "required": [
-                        "id",
-                        "confidential",
-                        "name",
-                        "phone_number",
-                        "national_register_number",
-                    ],
-                    "properties": {
-                        "id": {"type": "integer"},
-                        "confidential": {"type": "boolean"},
-                        "name": nullable({"type": "string"}),
-                        "phone_number": nullable({"type": "string"}),
-                        "national_register_number": nullable({"type": "string"}),
-                    },
-                },
+                "items": {"type": "object", "required": [*PERSON], "properties": PERSON},
             },
             "suspect": nullable(
                 {

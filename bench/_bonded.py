@@ -1,0 +1,61 @@
+"""A bare emulated board with its bonded phone and no backend, for the benchmarks
+that measure the button itself (heap, battery): the phone keeps what it gets."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shutil
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from boards.emulated.air import Air
+from boards.emulated.emulator import HEAP_BYTES, EmulatedBoard
+from msa.app.bumble_link import BumbleLink
+from msa.app.forwarder import Forwarder
+from msa.app.outbox import Outbox
+from msa.app.phone import Phone
+
+UNREACHABLE_BACKEND = "http://127.0.0.1:9"  # the phone keeps the frames; not measured here
+STEP_TIMEOUT_S = 15.0
+
+
+@dataclass
+class Bonded:
+    board: EmulatedBoard
+    phone: Phone
+    link: BumbleLink
+
+
+@contextlib.asynccontextmanager
+async def bonded(
+    folder: Path, device_id: int, settings: dict[str, Any], heap_bytes: int = HEAP_BYTES
+) -> AsyncIterator[Bonded]:
+    """Boot a provisioned board, bond its phone and run the phone's link; the
+    phone's `on_received` is the caller's to set before the link comes up."""
+    air = Air()
+    board = EmulatedBoard(folder / "board", air, heap_bytes=heap_bytes)
+    board.flash_firmware()
+    board.provision({"device_id": device_id, **settings})
+    outbox = Outbox(folder / "phone" / "outbox.db")
+    link = BumbleLink(board.address, folder / "phone", local_link=air)
+    phone = Phone(link, outbox, Forwarder(outbox, UNREACHABLE_BACKEND, "-"), device_id)
+    task = None
+    try:
+        await board.power_on()
+        await board.console.expect("queued heartbeat", STEP_TIMEOUT_S)
+        await phone.pair()
+        task = asyncio.create_task(phone.run())
+        yield Bonded(board, phone, link)
+    finally:
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await link.close()
+        await phone.forwarder.close()
+        outbox.close()
+        await board.close()
+        shutil.rmtree(folder, ignore_errors=True)
