@@ -14,7 +14,7 @@ from msa.backend.store import open_store
 from msa.backend.store.base import NewAlarm, NewFrame
 from msa.backend.store.lanes import Lanes
 from protocol import frame
-from tests.backend.util import PHONE, body, signed
+from tests.backend.util import DEVICE_ID, KEY, PHONE, PHONE_TOKEN, body, signed
 
 
 async def _hold(lanes: Lanes) -> tuple[asyncio.Task[None], asyncio.Event]:
@@ -157,3 +157,23 @@ async def test_a_busy_backend_turns_heartbeats_away_and_still_takes_alarms(backe
     again = await backend.client.post("/api/v1/frames", json=heartbeat, headers=PHONE)
     assert again.status_code == 200 and again.json()["status"] == "committed"
     assert gate.in_flight == 0 and gate.turned_away == 1
+
+
+async def test_a_cached_context_never_refuses_a_good_frame(backend):
+    """Heartbeats skip the token lookup for a few seconds (msa.backend.contexts);
+    a button re-provisioned with a new key in that time is still heard at once."""
+    first = await backend.client.post(
+        "/api/v1/frames", json=body(signed(1, frame.HEARTBEAT)), headers=PHONE
+    )
+    assert first.json()["status"] == "committed"
+    cached = backend.app.state.contexts.get((hash_token(PHONE_TOKEN), DEVICE_ID))
+    assert cached is not None and cached.device.mac_key == KEY
+    new_key = bytes(range(32, 64))
+    person_id = backend.seeded["person_id"]
+    await backend.store.register_device(0x00C0FFEE, new_key, person_id)
+    beat = body(signed(2, frame.HEARTBEAT, key=new_key))
+    second = await backend.client.post("/api/v1/frames", json=beat, headers=PHONE)
+    assert second.status_code == 200 and second.json()["status"] == "committed"
+    old_key_beat = body(signed(3, frame.HEARTBEAT))  # the old key is refused from now on
+    third = await backend.client.post("/api/v1/frames", json=old_key_beat, headers=PHONE)
+    assert third.status_code == 422

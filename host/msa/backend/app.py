@@ -20,6 +20,7 @@ from starlette.applications import Starlette
 from msa.backend import actions, console, ingest, locations, openapi, phone_reports
 from msa.backend.admission import RoutineGate
 from msa.backend.alarms import AlarmAnnouncer
+from msa.backend.contexts import ContextCache
 from msa.backend.errors import EXCEPTION_HANDLERS
 from msa.backend.notify import Notifier, SmtpConfig
 from msa.backend.push import LocalHub
@@ -76,5 +77,6 @@ def create_app(database_url: str, *, smtp: SmtpConfig | None = None) -> Starlett
     )
     app.state.channel = channel
     app.state.routine = RoutineGate()
+    app.state.contexts = ContextCache()
     app.state.database_url = database_url
     return app

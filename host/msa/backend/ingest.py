@@ -20,9 +20,10 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from msa.backend.auth import bearer_token, hash_token
+from msa.backend.contexts import ContextCache
 from msa.backend.errors import ApiError
 from msa.backend.services import services
-from msa.backend.store.base import Commit, Location, NewAlarm, NewFrame
+from msa.backend.store.base import Commit, IngestContext, Location, NewAlarm, NewFrame
 from msa.timefmt import parse_iso, to_iso
 from protocol import frame as wire
 
@@ -141,7 +142,12 @@ async def _ingest(request: Request, token: str, req: FrameRequest, urgent: bool)
     frame = req.frame
     device_hex = f"{frame.device_id:08x}"
     backend = services(request)
-    context = await backend.store.ingest_context(hash_token(token), frame.device_id, urgent)
+    key = (hash_token(token), frame.device_id)
+    contexts: ContextCache = request.app.state.contexts
+    context = None if urgent else contexts.get(key)
+    if context is not None and context.device is not None and frame.verify(context.device.mac_key):
+        return await _commit(request, req, context)
+    context = await backend.store.ingest_context(key[0], frame.device_id, urgent)
     if context is None:
         raise ApiError(
             401, "unauthorized", "This phone token is not known; re-provision the phone."
@@ -154,7 +160,16 @@ async def _ingest(request: Request, token: str, req: FrameRequest, urgent: bool)
         )
     if not frame.verify(context.device.mac_key):
         raise ApiError(422, "bad_mac", f"The MAC does not verify with device {device_hex}'s key.")
+    if not urgent:
+        contexts.put(key, context)
+    return await _commit(request, req, context)
 
+
+async def _commit(request: Request, req: FrameRequest, context: IngestContext) -> JSONResponse:
+    """Store a frame that verified; the answer only once it is committed."""
+    frame = req.frame
+    device_hex = f"{frame.device_id:08x}"
+    backend = services(request)
     fields = frame.fields()
     alarm = None
     if frame.type in _ALARM_TYPES:

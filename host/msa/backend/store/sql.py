@@ -123,50 +123,27 @@ class SqlStore(ABC):
         )
 
     async def commit_frame(self, frame: NewFrame) -> Commit:
-        loc = frame.location
-        position = (loc.lat, loc.lon, loc.accuracy_m, loc.fix_at) if loc else (None,) * 4
-        async with self._transaction(urgent=frame.alarm is not None) as conn:
-            committed_at = now_ms()
-            row = await fetchrow(
+        if frame.alarm is None:
+            # One INSERT is a transaction of its own on both engines (autocommit):
+            # a heartbeat costs one statement, not BEGIN, INSERT and COMMIT.
+            async with self._connection() as conn:
+                return await _insert_frame(conn, frame)
+        async with self._transaction(urgent=True) as conn:
+            commit = await _insert_frame(conn, frame)
+            if commit.outcome != "committed":
+                return commit
+            alarm = frame.alarm
+            inserted = await fetchrow(
                 conn,
-                queries.INSERT_FRAME,
-                frame.device_id,
-                frame.counter,
-                frame.type,
-                frame.raw,
-                frame.time_s,
-                frame.battery_mv,
-                frame.uptime_s,
-                frame.phone_id,
-                frame.received_at,
-                committed_at,
-                *position,
-                frame.battery_pct,
-                frame.flags,
+                queries.INSERT_ALARM,
+                commit.frame_id,
+                alarm.kind,
+                alarm.person_id,
+                alarm.case_id,
+                alarm.pressed_at,
             )
-            if row is None:  # (device, counter) was committed before: compare the bytes
-                first = await fetchrow(
-                    conn, queries.COMMITTED_FRAME, frame.device_id, frame.counter
-                )
-                assert first is not None  # a conflicting row exists and rows are never deleted
-                same = bytes(first["raw"]) == frame.raw
-                outcome = "duplicate" if same else "counter_reused"
-                return Commit(outcome, first["id"], first["committed_at"], first["alarm_id"])
-            alarm_id = None
-            if frame.alarm is not None:
-                alarm = frame.alarm
-                inserted = await fetchrow(
-                    conn,
-                    queries.INSERT_ALARM,
-                    row["id"],
-                    alarm.kind,
-                    alarm.person_id,
-                    alarm.case_id,
-                    alarm.pressed_at,
-                )
-                assert inserted is not None
-                alarm_id = inserted["id"]
-        return Commit("committed", row["id"], committed_at, alarm_id)
+            assert inserted is not None
+        return Commit("committed", commit.frame_id, commit.committed_at, inserted["id"])
 
     # --- the console -----------------------------------------------------------
 
@@ -364,6 +341,37 @@ async def insert_audit(conn: Connection, entry: AuditEntry) -> None:
         entry.case_id,
         entry.detail,
     )
+
+
+async def _insert_frame(conn: Connection, frame: NewFrame) -> Commit:
+    """The frame's row, or what (device, counter) holds already: a duplicate when
+    it is the same bytes, a reused counter when it is not."""
+    loc = frame.location
+    position = (loc.lat, loc.lon, loc.accuracy_m, loc.fix_at) if loc else (None,) * 4
+    committed_at = now_ms()
+    row = await fetchrow(
+        conn,
+        queries.INSERT_FRAME,
+        frame.device_id,
+        frame.counter,
+        frame.type,
+        frame.raw,
+        frame.time_s,
+        frame.battery_mv,
+        frame.uptime_s,
+        frame.phone_id,
+        frame.received_at,
+        committed_at,
+        *position,
+        frame.battery_pct,
+        frame.flags,
+    )
+    if row is not None:
+        return Commit("committed", row["id"], committed_at, None)
+    first = await fetchrow(conn, queries.COMMITTED_FRAME, frame.device_id, frame.counter)
+    assert first is not None  # a conflicting row exists and rows are never deleted
+    outcome = "duplicate" if bytes(first["raw"]) == frame.raw else "counter_reused"
+    return Commit(outcome, first["id"], first["committed_at"], first["alarm_id"])
 
 
 async def _existing_case(conn: Connection, reference: str) -> CaseIds:
