@@ -4,7 +4,10 @@ relays. What runs here is the serial path; no real board is involved."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +16,7 @@ from boards.emulated.emulator import EmulatedBoard
 from hwtest.bench import Bench, SerialDut, Target
 from hwtest.conftest import serial_board
 from hwtest.serial_board import SerialBoard
+from hwtest.test_processes import finish, free_port, line_with, start
 from msa.demo.stack import HOPS, Stack
 
 pytestmark = pytest.mark.hil
@@ -190,3 +194,42 @@ def test_bumble_without_a_transport_cannot_reach_a_real_board():
         target.link()
     with pytest.raises(pytest.UsageError, match="use bumble, bumble:TRANSPORT"):
         Target.parse("serial:/dev/ttyUSB0", "bluez")
+
+
+@pytest.mark.slow
+async def test_the_alarm_path_cases_run_on_a_serial_target(tmp_path):
+    """`pytest hwtest/test_alarm_path.py --target serial:PORT` with the `stack` fixture
+    as a bench builds it, against `msa board run` in its own process: its serial pty
+    stands in for the board's USB port, and the phone is Bumble on the board's air over
+    TCP HCI (`--ble bumble:tcp-client:…`) where a bench has a USB dongle. The bench file
+    names the board but has no relay: the cases that press skip, with the reason."""
+    hci = free_port()
+    board = await start(
+        *["board", "run", "--dir", str(tmp_path / "board"), "--hci-port", str(hci)],
+        *["--device-id", "00c0ffee", "--key", "7e" * 32],  # the tech desk's provisioning
+    )
+    try:
+        port = (await line_with(board, "serial port")).split()[4]
+        address = (await line_with(board, "address")).split()[-1]
+        config = tmp_path / "bench.toml"
+        config.write_text(f'[board]\naddress = "{address}"\n')
+        result = await asyncio.create_subprocess_exec(
+            *[sys.executable, "-m", "pytest", "hwtest/test_alarm_path.py", "-q", "-rA"],
+            *["-p", "no:cacheprovider", "--target", f"serial:{port}", "--bench", str(config)],
+            *["--ble", f"bumble:tcp-client:127.0.0.1:{hci}", "--hil-logs", str(tmp_path / "hil")],
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            cwd=Path(__file__).resolve().parents[1],
+        )
+        out = (await asyncio.wait_for(result.communicate(), 100))[0].decode()
+    finally:
+        await finish(board)
+    assert re.search(r"^1 passed, 6 skipped", out.splitlines()[-1]), out[-3000:]
+    passed = "PASSED hwtest/test_alarm_path.py::test_a_frame_with_a_wrong_mac_is_refused"
+    assert passed in out, out[-3000:]
+    reasons = re.findall(r"^SKIPPED \[\d+\] \S+: (.+)$", out, re.M)
+    assert any("bench cannot press the button: no [press] relay" in r for r in reasons), out
+    assert any(f"board on {port} has no process" in r for r in reasons), out
+    kept = tmp_path / "hil" / "test_alarm_path"
+    wrong_mac = kept / "test_a_frame_with_a_wrong_mac_is_refused_and_nothing_is_stored"
+    assert b"msa: firmware" in (wrong_mac / "console.log").read_bytes()  # read from the port

@@ -179,11 +179,12 @@ class Stack:
         directory: Path,
         database_url: str | None = None,
         settings: dict[str, Any] | None = None,
+        **given: Any,  # board, link: see __init__
     ) -> Stack:
         """A stack in an emptied directory: new keys, new board, new database."""
         shutil.rmtree(directory, ignore_errors=True)
         directory.mkdir(parents=True)
-        return cls(directory, database_url, settings)
+        return cls(directory, database_url, settings, **given)
 
     async def start(self) -> None:
         if self.board is None:
