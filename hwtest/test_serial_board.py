@@ -198,7 +198,8 @@ def test_bumble_without_a_transport_cannot_reach_a_real_board():
 
 @pytest.mark.slow
 async def test_the_alarm_path_cases_run_on_a_serial_target(tmp_path):
-    """`pytest hwtest/test_alarm_path.py --target serial:PORT` with the `stack` fixture
+    """`pytest hwtest/test_alarm_path.py hwtest/test_out_of_range.py --target serial:PORT`:
+    the `stack` and `dut` fixtures
     as a bench builds it, against `msa board run` in its own process: its serial pty
     stands in for the board's USB port, and the phone is Bumble on the board's air over
     TCP HCI (`--ble bumble:tcp-client:…`) where a bench has a USB dongle. The bench file
@@ -214,7 +215,8 @@ async def test_the_alarm_path_cases_run_on_a_serial_target(tmp_path):
         config = tmp_path / "bench.toml"
         config.write_text(f'[board]\naddress = "{address}"\n')
         result = await asyncio.create_subprocess_exec(
-            *[sys.executable, "-m", "pytest", "hwtest/test_alarm_path.py", "-q", "-rA"],
+            *[sys.executable, "-m", "pytest", "-q", "-rA"],
+            *["hwtest/test_alarm_path.py", "hwtest/test_out_of_range.py"],
             *["-p", "no:cacheprovider", "--target", f"serial:{port}", "--bench", str(config)],
             *["--ble", f"bumble:tcp-client:127.0.0.1:{hci}", "--hil-logs", str(tmp_path / "hil")],
             stdout=asyncio.subprocess.PIPE,
@@ -224,12 +226,14 @@ async def test_the_alarm_path_cases_run_on_a_serial_target(tmp_path):
         out = (await asyncio.wait_for(result.communicate(), 100))[0].decode()
     finally:
         await finish(board)
-    assert re.search(r"^1 passed, 6 skipped", out.splitlines()[-1]), out[-3000:]
+    assert re.search(r"^1 passed, 7 skipped", out.splitlines()[-1]), out[-3000:]
     passed = "PASSED hwtest/test_alarm_path.py::test_a_frame_with_a_wrong_mac_is_refused"
     assert passed in out, out[-3000:]
     reasons = re.findall(r"^SKIPPED \[\d+\] \S+: (.+)$", out, re.M)
     assert any("bench cannot press the button: no [press] relay" in r for r in reasons), out
     assert any(f"board on {port} has no process" in r for r in reasons), out
+    # `dut` is the stack's board's: it reached the bench, which has no range relay.
+    assert any("cannot take the board out of the phone's radio range" in r for r in reasons), out
     kept = tmp_path / "hil" / "test_alarm_path"
     wrong_mac = kept / "test_a_frame_with_a_wrong_mac_is_refused_and_nothing_is_stored"
     assert b"msa: firmware" in (wrong_mac / "console.log").read_bytes()  # read from the port
