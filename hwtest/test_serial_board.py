@@ -199,11 +199,11 @@ def test_bumble_without_a_transport_cannot_reach_a_real_board():
 @pytest.mark.slow
 async def test_the_alarm_path_cases_run_on_a_serial_target(tmp_path):
     """`pytest hwtest/test_alarm_path.py hwtest/test_out_of_range.py --target serial:PORT`:
-    the `stack` and `dut` fixtures
-    as a bench builds it, against `msa board run` in its own process: its serial pty
-    stands in for the board's USB port, and the phone is Bumble on the board's air over
-    TCP HCI (`--ble bumble:tcp-client:…`) where a bench has a USB dongle. The bench file
-    names the board but has no relay: the cases that press skip, with the reason."""
+    the `stack` and `dut` fixtures as a bench builds them, against `msa board run` in
+    its own process: its serial pty stands in for the board's USB port, and the phone
+    is Bumble on the board's air over TCP HCI (`--ble bumble:tcp-client:…`) where a
+    bench has a USB dongle. The bench file names the board but has no relay: the
+    cases that press skip, with the reason."""
     hci = free_port()
     board = await start(
         *["board", "run", "--dir", str(tmp_path / "board"), "--hci-port", str(hci)],
