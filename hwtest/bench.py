@@ -19,6 +19,8 @@ TOML file (`pytest hwtest --target serial:/dev/ttyUSB0 --bench bench.toml`):
     [range]                    # an RF switch to an attenuator (or a shielded box's door)
     relay = "/dev/ttyUSB2"
     line = "rts"               # active while the board is out of the phone's range
+    [board]                    # the button itself, for the whole chain (`stack`)
+    address = "AA:BB:CC:DD:EE:FF"  # its BLE identity address
 
 docs/qa.md has the wiring.
 """
@@ -59,9 +61,22 @@ class Target:
         kind, _, port = spec.partition(":")
         if kind not in ("emulated", "serial") or (kind == "serial" and not port):
             raise pytest.UsageError(f"--target {spec!r}: use emulated or serial:/dev/ttyUSB0")
-        if ble not in ("bumble", "bleak"):
-            raise pytest.UsageError(f"--ble {ble!r}: use bumble or bleak")
+        if ble.partition(":")[0] not in ("bumble", "bleak"):
+            raise pytest.UsageError(
+                f"--ble {ble!r}: use bumble, bumble:TRANSPORT (usb:0), bleak or bleak:ADAPTER"
+            )
         return cls(kind, port or None, ble)
+
+    def link(self) -> str:
+        """The phone's link for open_link(); skips when a real board cannot be reached so."""
+        if self.kind == "emulated":
+            return "bumble:local"
+        if self.ble == "bumble":
+            pytest.skip(
+                "--ble bumble on a real board needs the Bumble HCI transport of a "
+                "Bluetooth controller: --ble bumble:usb:0 (a USB dongle), or --ble bleak"
+            )
+        return self.ble
 
 
 @dataclass(frozen=True)
@@ -80,6 +95,7 @@ class Bench:
     can: dict[str, str] = field(default_factory=dict)
     cannot: dict[str, str] = field(default_factory=dict)
     relays: dict[str, Relay] = field(default_factory=dict)
+    board: dict[str, Any] = field(default_factory=dict)  # the bench file's [board]
 
     @classmethod
     def emulated(cls, target: Target) -> Bench:
@@ -93,13 +109,19 @@ class Bench:
                 settings = tomllib.loads(config.read_text())
             except (OSError, tomllib.TOMLDecodeError) as error:
                 raise pytest.UsageError(f"--bench {config}: {error}") from None
-        unknown = set(settings) - set(RELAYED)
+        unknown = set(settings) - set(RELAYED) - {"board"}
         if unknown:
             raise pytest.UsageError(
                 f"--bench {config}: unknown section(s) {sorted(unknown)}; "
-                f"a bench can relay {', '.join(RELAYED)} (docs/qa.md)"
+                f"a bench can relay {', '.join(RELAYED)} and name its [board] (docs/qa.md)"
             )
-        bench = cls(target)
+        board = settings.get("board", {})
+        if not isinstance(board, dict) or set(board) - {"address", "baudrate"}:
+            raise pytest.UsageError(
+                f'--bench {config}: [board] takes address = "AA:BB:CC:DD:EE:FF" '
+                "(its BLE identity address) and baudrate = 115200"
+            )
+        bench = cls(target, board=board)
         for name in RELAYED:
             section = settings.get(name)
             if section is None:

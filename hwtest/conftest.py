@@ -13,13 +13,15 @@ of each case's console log (reports/hil/<module>/<case>/) are in hwtest/plugin.p
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
 from boards.emulated.air import Air
 from boards.emulated.emulator import EmulatedBoard
 from hwtest import plugin
-from hwtest.bench import Target
+from hwtest.bench import Bench, SerialDut, Target
+from hwtest.serial_board import BAUDRATE, SerialBoard, forget_os_bond, port_missing
 from msa.demo.stack import Stack
 
 # The plugin's hooks and fixtures, seen by pytest here (a conftest below the
@@ -46,18 +48,40 @@ def provisioning(request: pytest.FixtureRequest) -> dict:
 
 
 @pytest.fixture
-async def stack(target: Target, tmp_path, request) -> AsyncIterator[Stack]:
-    if target.kind != "emulated":
-        pytest.skip(
-            "a real board on a serial port needs the bench strategy of the HIL suite "
-            "(flash, provision, bond over bleak), which is not built yet"
-        )
-    chain = Stack.fresh(tmp_path / "stack", settings=provisioning(request))
+async def stack(target: Target, bench: Bench, tmp_path, request) -> AsyncIterator[Stack]:
+    """The whole chain; on a serial target, around the board on the bench
+    (hwtest/serial_board.py), the phone on --ble bleak or bumble:TRANSPORT."""
+    settings = provisioning(request)
+    if target.kind == "emulated":
+        chain = Stack.fresh(tmp_path / "stack", settings=settings)
+    else:
+        board = serial_board(bench, tmp_path / "board")
+        link = target.link()
+        chain = Stack.fresh(tmp_path / "stack", settings=settings, board=board, link=link)
+        if link.startswith("bleak"):
+            await forget_os_bond(board.address, link.partition(":")[2] or None)
     try:
         await chain.start()
         yield chain
     finally:
         await chain.stop()
+
+
+def serial_board(bench: Bench, directory: Path) -> SerialBoard:
+    """The board on the bench's serial port; skips with the reason when it cannot be."""
+    assert bench.target.port is not None
+    missing = port_missing(bench.target.port)
+    if missing:
+        pytest.skip(missing)
+    if "address" not in bench.board:
+        pytest.skip(
+            "the whole chain needs the button's BLE identity address: "
+            '[board] address = "AA:BB:CC:DD:EE:FF" in the bench file (--bench, docs/qa.md)'
+        )
+    baudrate = int(bench.board.get("baudrate", BAUDRATE))
+    return SerialBoard(
+        bench.target.port, directory, SerialDut(bench), str(bench.board["address"]), baudrate
+    )
 
 
 @pytest.fixture

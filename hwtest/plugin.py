@@ -81,6 +81,9 @@ async def dut(request: pytest.FixtureRequest, bench: Bench) -> AsyncIterator[Dut
             board = request.getfixturevalue("stack").board
         yield EmulatedDut(bench, board)
         return
+    if "stack" in request.fixturenames:  # the stack's board holds the relays' ports
+        yield request.getfixturevalue("stack").board.dut
+        return
     device = SerialDut(bench)
     try:
         yield device

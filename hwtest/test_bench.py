@@ -85,3 +85,5 @@ def test_on_a_serial_target_no_hil_case_passes_without_the_board():
     reasons = re.findall(r"^SKIPPED \[\d+\] \S+: (.+)$", result.stdout, re.M)
     assert reasons and all(r.strip() for r in reasons)
     assert any(f"not the board on {PORT}" in r for r in reasons)
+    # The whole chain (`stack`) needs the board itself: no port, no chain.
+    assert any("no serial port /dev/ttyUSB97: plug the board in" in r for r in reasons)

@@ -8,6 +8,10 @@
 the phone as the app link on Bumble, a console as an SSE client. It records
 when each hop saw each frame, which is what `msa demo --headless` prints and
 what the latency benchmark measures.
+
+Given a `board` (a real button: hwtest/serial_board.py) and a `link` (`bleak`,
+`bumble:usb:0`), the stack seeds the backend with the board's own device id and
+key, read from its device.json, instead of making an emulated board.
 """
 
 from __future__ import annotations
@@ -151,13 +155,16 @@ class Stack:
         directory: Path,
         database_url: str | None = None,
         settings: dict[str, Any] | None = None,
+        board: Any = None,  # a real board (hwtest/serial_board.py); None: an emulated one
+        link: str = "bumble:local",
     ) -> None:
         self.directory = directory
         self.settings = settings or {}  # device.json beyond id and key (firmware/settings.py)
         self.database_url = database_url or f"sqlite:///{directory / 'backend.db'}"
         self.air = Air()
         self.backend = BackendProcess(self.database_url, directory / "backend.log")
-        self.board: EmulatedBoard | None = None
+        self.board: Any = board  # EmulatedBoard, or the real board given
+        self.link = link
         self.phone: Phone | None = None
         self.console: ConsoleClient | None = None
         self.credentials: dict[str, Any] = {}
@@ -172,27 +179,34 @@ class Stack:
         directory: Path,
         database_url: str | None = None,
         settings: dict[str, Any] | None = None,
+        **given: Any,  # board, link: see __init__
     ) -> Stack:
         """A stack in an emptied directory: new keys, new board, new database."""
         shutil.rmtree(directory, ignore_errors=True)
         directory.mkdir(parents=True)
-        return cls(directory, database_url, settings)
+        return cls(directory, database_url, settings, **given)
 
     async def start(self) -> None:
-        self.credentials = await run_msa_json("backend", "seed-demo", "--db", self.database_url)
+        if self.board is None:
+            self.credentials = await run_msa_json("backend", "seed-demo", "--db", self.database_url)
+        else:
+            await self._seed_with_the_boards_key()
         device_id = int(self.credentials["device_id"], 16)
         url = await self.backend.start()
 
-        board = EmulatedBoard(self.directory / "board", self.air)
-        board.flash_firmware()
-        board.provision({"device_id": device_id, "key": self.credentials["key"], **self.settings})
-        await board.power_on()
-        board.hardware.on_notify = self._on_notify
-        self.board = board
+        settings = {"device_id": device_id, "key": self.credentials["key"], **self.settings}
+        if self.board is None:
+            board = EmulatedBoard(self.directory / "board", self.air)
+            board.flash_firmware()
+            board.provision(settings)
+            await board.power_on()
+            board.hardware.on_notify = self._on_notify
+            self.board = board
+        else:
+            await self.board.provision(settings)  # and boots it
+        board = self.board
 
-        link = open_link(
-            "bumble:local", board.address, self.directory / "phone", local_link=self.air
-        )
+        link = open_link(self.link, board.address, self.directory / "phone", local_link=self.air)
         outbox = Outbox(self.directory / "phone" / "outbox.db")
         forwarder = Forwarder(outbox, url, self.credentials["phone_token"])
         self.phone = Phone(link, outbox, forwarder, device_id)
@@ -203,6 +217,25 @@ class Stack:
         self.console = ConsoleClient(url, self.credentials["operator_token"])
         self.console.on_alarm = self._on_console
         await self.console.start()
+
+    async def _seed_with_the_boards_key(self) -> None:
+        """The demo case for the device id on the board, registered with its key."""
+        provisioned = await self.board.read_provisioning()
+        device_id = f"{provisioned['device_id']:08x}"
+        db = ("--db", self.database_url)
+        self.credentials = await run_msa_json("backend", "seed-demo", *db, "--device-id", device_id)
+        registered = await run_msa_json(
+            "backend", "provision", *db, "--case", self.credentials["case_reference"],
+            "--device-id", device_id, "--key", provisioned["key"],
+        )  # fmt: skip
+        self.credentials.update(key=registered["key"], phone_token=registered["phone_token"])
+
+    @property
+    def hops(self) -> tuple[str, ...]:
+        """The hops timed: a real board's notify is seen by the phone first."""
+        if isinstance(self.board, EmulatedBoard):
+            return HOPS
+        return tuple(hop for hop in HOPS if hop != "ble_notify")
 
     @property
     def console_url(self) -> str:
@@ -228,7 +261,11 @@ class Stack:
                 alarm.t["press"] = self._presses.pop(0)
 
     def _on_received(self, received: frame.Frame, at: float) -> None:
-        self._alarm(received).t.setdefault("app_receive", at)
+        alarm = self._alarm(received)
+        alarm.t.setdefault("app_receive", at)
+        is_alarm = received.type in (frame.ALARM, frame.TEST_ALARM)
+        if is_alarm and "press" not in alarm.t and self._presses:  # no notify hook: a real board
+            alarm.t["press"] = self._presses.pop(0)
 
     def _on_console(self, event: dict[str, Any], at: float) -> None:
         alarm = self.frames.get((int(event["device_id"], 16), int(event["counter"])))
@@ -275,18 +312,26 @@ class Stack:
         return self.frames[(int(event["device_id"], 16), int(event["counter"]))]
 
     async def settled(self, timeout: float = STARTUP_TIMEOUT_S) -> None:
-        """Wait until nothing is in flight: the button's and the phone's outboxes are empty."""
+        """Wait until nothing is in flight: the button's and the phone's outboxes are empty.
+
+        A real board's outbox is not readable while its firmware runs: there, the
+        button's queue is what it said it queued and the phone has not received."""
         assert self.board is not None and self.phone is not None
-        queue = self.board.flash / "data" / "outbox"
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        while any(queue.iterdir()) or self.phone.outbox.count("pending"):
+        while (button := self._button_queue()) or self.phone.outbox.count("pending"):
             if loop.time() > deadline:
                 raise TimeoutError(
-                    f"still in flight after {timeout:.0f} s: button {sorted(queue.iterdir())}, "
+                    f"still in flight after {timeout:.0f} s: button {button}, "
                     f"phone {self.phone.outbox.count('pending')} pending"
                 )
             await asyncio.sleep(0.01)  # a condition poll, like Console.expect
+
+    def _button_queue(self) -> list[Any]:
+        assert self.phone is not None
+        if isinstance(self.board, EmulatedBoard):
+            return sorted((self.board.flash / "data" / "outbox").iterdir())
+        return self.board.unacknowledged({counter for _, counter in self.frames})
 
     async def counts(self) -> dict[str, int]:
         """Rows per table in the backend's database."""
