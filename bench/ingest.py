@@ -13,7 +13,7 @@ run seeds a fleet of buttons, then measures in the same database:
 The ratio http / raw is the share of the database's rate the backend delivers
 (goal: at least 0.5).
 
-    msa bench ingest --json [--frames 3000] [--clients 32] [--db sqlite|postgres|both]
+    msa bench ingest --json [--frames 3000] [--clients 16] [--db sqlite|postgres|both]
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from typing import Any
 
 from bench._fleet import Fleet, LoadClient, post, seed
 from msa.backend import pgcluster
+from msa.backend.admission import ROUTINE_LIMIT
 from msa.backend.auth import hash_token
 from msa.backend.store import open_store
 from msa.demo.stack import BackendProcess
@@ -42,7 +43,12 @@ RAW_INSERT = (
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--frames", type=int, default=3000, help="heartbeats per measurement")
-    parser.add_argument("--clients", type=int, default=32, help="concurrent phones")
+    parser.add_argument(
+        "--clients",
+        type=int,
+        default=ROUTINE_LIMIT,
+        help="concurrent phones (default: the backend's routine frames in flight; more get 503)",
+    )
     parser.add_argument("--db", choices=("sqlite", "postgres", "both"), default="both")
 
 
