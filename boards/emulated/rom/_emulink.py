@@ -116,7 +116,10 @@ def call(op, *args):
             if message.get("re") == me:
                 answer = message
             elif "sync" in message:
-                _deliver(message)  # the host waits for it: answer at once
+                # The host waits for it: answer at once, but after the events
+                # that came before it (an encryption update before a read).
+                _drain()
+                _deliver(message)
             elif "poke" not in message:
                 _pending.append(message)
     if _pending and not _draining:
