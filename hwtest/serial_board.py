@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 
-from boards.emulated.console import ConsoleTimeout
+from boards.emulated.console import BoardOutput
 from firmware import gesture
 from hwtest.bench import SerialDut
 from msa.errors import MsaError
@@ -73,17 +73,16 @@ _erase("data")
 """
 
 
-class SerialConsole:
+class SerialConsole(BoardOutput):
     """The board's serial output, logged, with the emulated console's expect()."""
 
     def __init__(self, port: str, log_path: Path, baudrate: int = BAUDRATE) -> None:
+        super().__init__(log_path)
         self.port = port
-        self.log_path = log_path
+        self.where = f"the board on {port}"
         self.baudrate = baudrate
-        self.output = bytearray()  # everything printed since the last clear()
         self.serial: Any = None
         self._log: Any = None
-        self._changed = asyncio.Event()
 
     @property
     def is_open(self) -> bool:
@@ -153,30 +152,7 @@ class SerialConsole:
     def _record(self, data: bytes) -> None:
         if self._log is not None:
             self._log.write(data)
-        self.output += data
-        self._changed.set()
-
-    def clear(self) -> None:
-        self.output.clear()
-
-    async def expect(self, pattern: str | bytes, timeout: float = 10.0) -> re.Match[bytes]:
-        """Wait until the board prints something matching `pattern` (a regex)."""
-        regex = re.compile(pattern.encode() if isinstance(pattern, str) else pattern)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while (match := regex.search(self.output)) is None:
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                tail = bytes(self.output[-600:]).decode(errors="replace")
-                raise ConsoleTimeout(
-                    f"the board on {self.port} did not print {regex.pattern!r} within "
-                    f"{timeout:.0f} s; it printed (last 600 bytes):\n{tail}\n"
-                    f"full log: {self.log_path}"
-                )
-            self._changed.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), remaining)
-        return match
+        self._printed(data)
 
 
 class SerialBoard:

@@ -39,9 +39,46 @@ class ConsoleTimeout(AssertionError):
     """expect() gave up: the message shows what the board did print."""
 
 
-class Console:
+class BoardOutput:
+    """What a board printed since the last clear(), and expect() on it: the emulated
+    console's and a real board's serial console's (hwtest/serial_board.py)."""
+
+    where = "the board"  # for messages
+
     def __init__(self, log_path: Path) -> None:
         self.log_path = log_path
+        self.output = bytearray()  # everything printed since the last clear()
+        self._changed = asyncio.Event()
+
+    def _printed(self, data: bytes) -> None:
+        self.output += data
+        self._changed.set()
+
+    def clear(self) -> None:
+        self.output.clear()
+
+    async def expect(self, pattern: str | bytes, timeout: float = 10.0) -> re.Match[bytes]:
+        """Wait until the board prints something matching `pattern` (a regex)."""
+        regex = re.compile(pattern.encode() if isinstance(pattern, str) else pattern)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while (match := regex.search(self.output)) is None:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                tail = bytes(self.output[-600:]).decode(errors="replace")
+                raise ConsoleTimeout(
+                    f"{self.where} did not print {regex.pattern!r} within {timeout:.0f} s;"
+                    f" it printed (last 600 bytes):\n{tail}\nfull log: {self.log_path}"
+                )
+            self._changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), remaining)
+        return match
+
+
+class Console(BoardOutput):
+    def __init__(self, log_path: Path) -> None:
+        super().__init__(log_path)
         self.log = open(log_path, "ab", buffering=0)  # noqa: SIM115 (lives with the board)
         self._user, user_slave = pty.openpty()
         tty.setraw(user_slave)
@@ -52,8 +89,6 @@ class Console:
         self._line_empty = True
         self._swallow_until_prompt = False
         self.on_soft_reset: SoftReset | None = None
-        self.output = bytearray()  # everything printed since the last clear()
-        self._changed = asyncio.Event()
         loop = asyncio.get_running_loop()
         loop.add_reader(self._user, self._from_user)
 
@@ -93,8 +128,7 @@ class Console:
             asyncio.get_running_loop().remove_reader(self._interp)
             return
         self.log.write(data)
-        self.output += data
-        self._changed.set()
+        self._printed(data)
         if self._swallow_until_prompt:
             # After a soft reset into the raw REPL a real board prints nothing
             # of the friendly banner: wait for its prompt, then ask for raw.
@@ -145,26 +179,3 @@ class Console:
         self._to_user(b"MPY: soft reboot\r\n")
         assert self.on_soft_reset is not None
         asyncio.get_running_loop().create_task(self.on_soft_reset(raw))
-
-    # -- for tests and the bench ---------------------------------------------------------
-
-    def clear(self) -> None:
-        self.output.clear()
-
-    async def expect(self, pattern: str | bytes, timeout: float = 10.0) -> re.Match[bytes]:
-        """Wait until the board prints something matching `pattern` (a regex)."""
-        regex = re.compile(pattern.encode() if isinstance(pattern, str) else pattern)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while (match := regex.search(self.output)) is None:
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                tail = bytes(self.output[-600:]).decode(errors="replace")
-                raise ConsoleTimeout(
-                    f"the board did not print {regex.pattern!r} within {timeout:.0f} s;"
-                    f" it printed (last 600 bytes):\n{tail}\nfull log: {self.log_path}"
-                )
-            self._changed.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), remaining)
-        return match
