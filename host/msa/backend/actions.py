@@ -17,7 +17,6 @@ Bodies must be `application/json`, which a form on another site cannot send.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from starlette.requests import Request
@@ -27,18 +26,14 @@ from starlette.routing import Route
 from msa.backend import workflow
 from msa.backend.alarms import alarm_event
 from msa.backend.auth import require_operator
-from msa.backend.errors import ApiError
+from msa.backend.errors import ApiError, invalid
 from msa.backend.ids import IdConvertor  # noqa: F401 (registers {alarm_id:id})
-from msa.backend.ingest import read_body
+from msa.backend.ingest import parse_json, read_body
 from msa.backend.services import services
 from msa.backend.workflow import Acknowledge, Close, ConfirmTest, Dispatch, OnScene, Step
 from msa.timefmt import now_ms, to_iso
 
 MAX_BODY_BYTES = 1024
-
-
-def invalid(detail: str) -> ApiError:
-    return ApiError(400, "invalid_request", detail)
 
 
 async def _json_body(request: Request) -> dict[str, Any]:
@@ -48,10 +43,7 @@ async def _json_body(request: Request) -> dict[str, Any]:
             415, "unsupported_media_type", "Send the step as JSON (Content-Type: application/json)."
         )
     body = await read_body(request, MAX_BODY_BYTES)
-    try:
-        data = json.loads(body or b"{}")
-    except (ValueError, UnicodeDecodeError) as error:
-        raise invalid(f"The body is not valid JSON: {error}.") from None
+    data = parse_json(body or b"{}")
     if not isinstance(data, dict):
         raise invalid("The body must be a JSON object.")
     return data

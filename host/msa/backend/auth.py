@@ -32,6 +32,18 @@ def bearer_token(request: Request) -> str | None:
     return token if scheme.lower() == "bearer" and token else None
 
 
+def phone_token(request: Request) -> str:
+    """The phone's bearer token; ApiError 401 without one."""
+    token = bearer_token(request)
+    if token is None:
+        raise ApiError(401, "unauthorized", "Send the phone's token: 'Authorization: Bearer …'.")
+    return token
+
+
+def unknown_phone() -> ApiError:
+    return ApiError(401, "unauthorized", "This phone token is not known; re-provision the phone.")
+
+
 async def require_operator(request: Request, role: str = CIC_OPERATOR) -> Operator:
     """The operator behind the request's bearer token or session cookie.
 

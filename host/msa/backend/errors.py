@@ -26,6 +26,11 @@ class ApiError(Exception):
         self.headers = headers or {}
 
 
+def invalid(detail: str) -> ApiError:
+    """A 400 for a request body or field that is not valid."""
+    return ApiError(400, "invalid_request", detail)
+
+
 def error_response(status: int, code: str, detail: str) -> JSONResponse:
     return JSONResponse({"error": code, "detail": detail}, status_code=status)
 

@@ -19,9 +19,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from msa.backend.auth import bearer_token, hash_token
+from msa.backend.auth import hash_token, phone_token, unknown_phone
 from msa.backend.contexts import ContextCache
-from msa.backend.errors import ApiError
+from msa.backend.errors import ApiError, invalid
 from msa.backend.services import services
 from msa.backend.store.base import Commit, IngestContext, Location, NewAlarm, NewFrame
 from msa.timefmt import parse_iso, to_iso
@@ -41,20 +41,13 @@ class FrameRequest:
     location: Location | None
 
 
-def invalid(detail: str) -> ApiError:
-    return ApiError(400, "invalid_request", detail)
-
-
 def parse_body(body: bytes) -> FrameRequest:
     """Validate a request body; raises ApiError 400 saying what is wrong."""
-    try:
-        data = json.loads(body, parse_constant=_reject_constant)
-    except (ValueError, UnicodeDecodeError) as error:
-        raise invalid(f"The body is not valid JSON: {error}.") from None
+    data = parse_json(body)
     if not isinstance(data, dict):
         raise invalid("The body must be a JSON object with 'frame' and 'received_at'.")
     raw = _frame_bytes(data.get("frame"))
-    received_at = _instant(data.get("received_at"), "received_at")
+    received_at = parse_instant(data.get("received_at"), "received_at")
     location = parse_location(data.get("location"))
     try:
         frame = wire.parse(raw)
@@ -66,6 +59,14 @@ def parse_body(body: bytes) -> FrameRequest:
     if frame.counter == 0:
         raise ApiError(400, "malformed_frame", "Button frame counters start at 1; this one is 0.")
     return FrameRequest(raw, frame, received_at, location)
+
+
+def parse_json(body: bytes) -> Any:
+    """A request body's JSON; ApiError 400 for anything else (NaN and Infinity too)."""
+    try:
+        return json.loads(body, parse_constant=_reject_constant)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise invalid(f"The body is not valid JSON: {error}.") from None
 
 
 def _reject_constant(name: str) -> Any:
@@ -83,7 +84,7 @@ def _frame_bytes(value: object) -> bytes:
         raise ApiError(400, "malformed_frame", "The frame is not a hexadecimal string.") from None
 
 
-def _instant(value: object, name: str) -> int:
+def parse_instant(value: object, name: str) -> int:
     if not isinstance(value, str):
         raise invalid(f"'{name}' must be an ISO 8601 time such as 2026-11-23T19:02:03.456Z.")
     try:
@@ -112,7 +113,9 @@ def parse_location(value: object) -> Location | None:
     accuracy_m = None
     if value.get("accuracy_m") is not None:
         accuracy_m = _number(value, "accuracy_m", 0, 1e7)
-    fix_at = None if value.get("fix_at") is None else _instant(value["fix_at"], "location.fix_at")
+    fix_at = value.get("fix_at")
+    if fix_at is not None:
+        fix_at = parse_instant(fix_at, "location.fix_at")
     return Location(lat, lon, accuracy_m, fix_at)
 
 
@@ -126,9 +129,7 @@ async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
 
 
 async def post_frame(request: Request) -> JSONResponse:
-    token = bearer_token(request)
-    if token is None:
-        raise ApiError(401, "unauthorized", "Send the phone's token: 'Authorization: Bearer …'.")
+    token = phone_token(request)
     req = parse_body(await read_body(request))
     if req.frame.type in _ALARM_TYPES:
         return await _ingest(request, token, req, urgent=True)
@@ -149,9 +150,7 @@ async def _ingest(request: Request, token: str, req: FrameRequest, urgent: bool)
         return await _commit(request, req, context)
     context = await backend.store.ingest_context(key[0], frame.device_id, urgent)
     if context is None:
-        raise ApiError(
-            401, "unauthorized", "This phone token is not known; re-provision the phone."
-        )
+        raise unknown_phone()
     if context.device is None:
         raise ApiError(404, "unknown_device", f"No device {device_hex} is registered.")
     if context.linked_device_id != frame.device_id:

@@ -13,17 +13,15 @@ to an alarm of its own device, until the alarm is closed. Body:
 
 from __future__ import annotations
 
-import json
-
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from msa.backend import zones
-from msa.backend.auth import bearer_token, hash_token
-from msa.backend.errors import ApiError
+from msa.backend.auth import hash_token, phone_token, unknown_phone
+from msa.backend.errors import ApiError, invalid
 from msa.backend.ids import IdConvertor  # noqa: F401 (registers {alarm_id:id})
-from msa.backend.ingest import invalid, parse_location, read_body
+from msa.backend.ingest import parse_json, parse_location, read_body
 from msa.backend.services import services
 from msa.timefmt import now_ms
 
@@ -31,24 +29,16 @@ MAX_BODY_BYTES = 1024
 
 
 async def post_location(request: Request) -> JSONResponse:
-    token = bearer_token(request)
-    if token is None:
-        raise ApiError(401, "unauthorized", "Send the phone's token: 'Authorization: Bearer …'.")
+    token = phone_token(request)
     alarm_id: int = request.path_params["alarm_id"]
     body = await read_body(request, MAX_BODY_BYTES)
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as error:
-        raise invalid(f"The body is not valid JSON: {error}.") from None
-    fix = parse_location(data)
+    fix = parse_location(parse_json(body))
     if fix is None or fix.fix_at is None:
         raise invalid("A fix needs 'lat', 'lon' and 'fix_at' (and 'accuracy_m' if known).")
     backend = services(request)
     outcome = await backend.store.add_fix(hash_token(token), alarm_id, fix, now_ms())
     if outcome == "unknown_phone":
-        raise ApiError(
-            401, "unauthorized", "This phone token is not known; re-provision the phone."
-        )
+        raise unknown_phone()
     if outcome == "unknown_alarm":
         raise ApiError(404, "unknown_alarm", f"There is no alarm {alarm_id}.")
     if outcome == "not_linked":

@@ -10,16 +10,15 @@ start and another end is refused with 409 and changes nothing.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from msa.backend.auth import bearer_token, hash_token
-from msa.backend.errors import ApiError
-from msa.backend.ingest import invalid, read_body
+from msa.backend.auth import hash_token, phone_token, unknown_phone
+from msa.backend.errors import ApiError, invalid
+from msa.backend.ingest import parse_instant, parse_json, read_body
 from msa.backend.services import services
 from msa.timefmt import now_ms, parse_iso, to_iso
 
@@ -53,39 +52,24 @@ async def post_check_in(request: Request) -> JSONResponse:
 
 
 async def _phone(request: Request) -> int:
-    token = bearer_token(request)
-    if token is None:
-        raise ApiError(401, "unauthorized", "Send the phone's token: 'Authorization: Bearer …'.")
-    phone_id = await services(request).store.phone_by_token(hash_token(token))
+    phone_id = await services(request).store.phone_by_token(hash_token(phone_token(request)))
     if phone_id is None:
-        raise ApiError(
-            401, "unauthorized", "This phone token is not known; re-provision the phone."
-        )
+        raise unknown_phone()
     return phone_id
 
 
 async def _body(request: Request) -> dict[str, Any]:
-    if bearer_token(request) is None:  # the cheapest refusal first, as for frames
-        raise ApiError(401, "unauthorized", "Send the phone's token: 'Authorization: Bearer …'.")
-    try:
-        data = json.loads(await read_body(request))
-    except (ValueError, UnicodeDecodeError) as error:
-        raise invalid(f"The body is not valid JSON: {error}.") from None
+    phone_token(request)  # the cheapest refusal first, as for frames
+    data = parse_json(await read_body(request))
     if not isinstance(data, dict):
         raise invalid("The body must be a JSON object.")
     return data
 
 
 def _instant(data: dict[str, Any], name: str) -> int:
-    value = data.get(name)
-    if not isinstance(value, str):
-        raise invalid(f"'{name}' must be an ISO 8601 time such as 2026-11-23T19:02:03.456Z.")
-    try:
-        ms = parse_iso(value)
-    except ValueError as error:
-        raise invalid(f"'{name}': {error}.") from None
+    ms = parse_instant(data.get(name), name)
     if not EARLIEST <= ms <= now_ms() + CLOCK_SKEW_MS:
-        raise invalid(f"'{name}' is {value}: not between 2020 and now.")
+        raise invalid(f"'{name}' is {data[name]}: not between 2020 and now.")
     return ms
 
 
