@@ -302,7 +302,7 @@ class SqlStore(ABC):
             "INSERT INTO link_reports (phone_id, off_at, on_at, received_at)"
             " VALUES ($1, $2, $3, $4) ON CONFLICT (phone_id, off_at) DO NOTHING RETURNING id",
             "SELECT on_at = $3 AS same FROM link_reports WHERE phone_id = $1 AND off_at = $2",
-            (phone_id, off_at, on_at, now_ms()),
+            (phone_id, off_at, on_at),
         )
 
     async def commit_check_in(self, phone_id: int, checked_in_at: int) -> str:
@@ -310,16 +310,17 @@ class SqlStore(ABC):
             "INSERT INTO check_ins (phone_id, checked_in_at, received_at)"
             " VALUES ($1, $2, $3) ON CONFLICT (phone_id, checked_in_at) DO NOTHING RETURNING id",
             "SELECT TRUE AS same FROM check_ins WHERE phone_id = $1 AND checked_in_at = $2",
-            (phone_id, checked_in_at, now_ms()),
+            (phone_id, checked_in_at),
         )
 
-    async def _insert_once(self, insert: str, compare: str, args: tuple[object, ...]) -> str:
-        """ "committed", or for a row with the same identity "duplicate" when it
-        holds the same values and "conflict" when it does not."""
+    async def _insert_once(self, insert: str, compare: str, values: tuple[object, ...]) -> str:
+        """Insert `values` and the time of receipt: "committed", or for a row with the
+        same identity "duplicate" when it holds the same values and "conflict" when
+        it does not (`compare` takes the values alone)."""
         async with self._transaction() as conn:
-            if await fetchrow(conn, insert, *args) is not None:
+            if await fetchrow(conn, insert, *values, now_ms()) is not None:
                 return "committed"
-            first = await fetchrow(conn, compare, *args[: compare.count("$")])
+            first = await fetchrow(conn, compare, *values)
         assert first is not None  # the conflicting row exists and rows are never deleted
         return "duplicate" if first["same"] else "conflict"
 
