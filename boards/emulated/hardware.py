@@ -122,7 +122,7 @@ class Boot:
                 await worker
             for future in self._answers.values():
                 future.cancel()
-            await self.radio.power_off()
+            await self.radio.power_off(cut=True)
 
     async def _serve_calls(self) -> None:
         # In order: a gatts_write must land before the notify that follows it.

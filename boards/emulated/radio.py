@@ -65,6 +65,7 @@ ADDR_MODE_PUBLIC, ADDR_MODE_RANDOM, ADDR_MODE_RPA, ADDR_MODE_NRPA = 0, 1, 2, 3
 RPA_TIMEOUT_S = 900.0  # NimBLE's and most controllers' default: a new RPA every 15 min
 DEFAULT_GAP_NAME = "MPY NIMBLE"  # what the port calls itself until told otherwise
 DEFAULT_MTU = 256
+TERMINATE_TIMEOUT_S = 1.0
 
 POWER_OFF = hci.HCI_REMOTE_DEVICE_TERMINATED_CONNECTION_DUE_TO_POWER_OFF_ERROR
 ENOTCONN = 107
@@ -191,20 +192,25 @@ class Radio:
         self.device.on(Device.EVENT_CONNECTION, self._on_connection)
         await self.device.power_on()
 
-    async def power_off(
-        self, reason: int = hci.HCI_REMOTE_DEVICE_TERMINATED_CONNECTION_DUE_TO_POWER_OFF_ERROR
-    ) -> None:
-        """The radio loses power: links drop at once, advertising stops."""
+    async def power_off(self, cut: bool = False) -> None:
+        """The radio goes off: links drop, advertising stops.
+
+        `cut`: the battery went, so nothing is said on the air; the peers' links end
+        by their supervision timeout. Otherwise (`ble.active(False)`) each link is
+        terminated politely, but a terminate the air never answers does not hold
+        the radio on.
+        """
         device, self.device = self.device, None  # no IRQs from here on
         if device is None:
             return
         self._stop_rotation()
         self.stats.closed()
-        for connection in list(device.connections.values()):
-            try:
-                await connection.disconnect(reason)
-            except Exception:  # the link may already be gone
-                log.debug("disconnect on power off failed", exc_info=True)
+        if not cut:
+            for connection in list(device.connections.values()):
+                try:
+                    await asyncio.wait_for(connection.disconnect(POWER_OFF), TERMINATE_TIMEOUT_S)
+                except Exception:  # the link may already be gone
+                    log.debug("disconnect on power off failed", exc_info=True)
         # A radio without power sends nothing: Bumble's controller would go on
         # advertising from its timers, off the air's list but still on the air.
         assert self.controller is not None
