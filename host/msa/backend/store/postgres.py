@@ -54,6 +54,7 @@ class PostgresStore(WorkflowSql, SqlStore):
     dialect = "postgresql"
 
     def __init__(self, pool: asyncpg.Pool, url: str, max_connections: int) -> None:
+        super().__init__()
         self._pool = pool
         self._lanes = Lanes(max_connections, reserved=_ALARM_CONNECTIONS)
         self.url = url
@@ -70,7 +71,7 @@ class PostgresStore(WorkflowSql, SqlStore):
             raise StoreUnavailable(f"cannot reach PostgreSQL at {_public(url)}: {error}") from error
         return cls(pool, url, max_connections)
 
-    async def close(self) -> None:
+    async def _close(self) -> None:
         await self._pool.close()
 
     @asynccontextmanager

@@ -26,6 +26,7 @@ from msa.backend.store.base import (
     Operator,
     PersonDraft,
 )
+from msa.backend.store.group_commit import GroupCommit
 from msa.backend.store.queries import Row
 from msa.timefmt import now_ms
 
@@ -69,6 +70,9 @@ class SqlStore(ABC):
 
     dialect: str
 
+    def __init__(self) -> None:
+        self._routine_frames = GroupCommit(self._commit_routine_frames)
+
     @abstractmethod
     def _transaction(self, urgent: bool = False) -> AbstractAsyncContextManager[Connection]:
         """A connection inside a write transaction, committed when the block ends;
@@ -82,8 +86,12 @@ class SqlStore(ABC):
     async def _lock_migrations(self, conn: Connection) -> None:
         """Keep two processes from migrating the same database at once."""
 
+    async def close(self) -> None:
+        await self._routine_frames.drain()
+        await self._close()
+
     @abstractmethod
-    async def close(self) -> None: ...
+    async def _close(self) -> None: ...
 
     async def migrate(self) -> list[str]:
         async with self._transaction() as conn:
@@ -124,10 +132,7 @@ class SqlStore(ABC):
 
     async def commit_frame(self, frame: NewFrame) -> Commit:
         if frame.alarm is None:
-            # One INSERT is a transaction of its own on both engines (autocommit):
-            # a heartbeat costs one statement, not BEGIN, INSERT and COMMIT.
-            async with self._connection() as conn:
-                return await _insert_frame(conn, frame)
+            return await self._routine_frames.submit(frame)
         async with self._transaction(urgent=True) as conn:
             commit = await _insert_frame(conn, frame)
             if commit.outcome != "committed":
@@ -144,6 +149,15 @@ class SqlStore(ABC):
             )
             assert inserted is not None
         return Commit("committed", commit.frame_id, commit.committed_at, inserted["id"])
+
+    async def _commit_routine_frames(self, frames: list[NewFrame]) -> list[Commit]:
+        if len(frames) == 1:
+            # One INSERT is a transaction of its own on both engines (autocommit):
+            # a lone heartbeat costs one statement, not BEGIN, INSERT and COMMIT.
+            async with self._connection() as conn:
+                return [await _insert_frame(conn, frames[0])]
+        async with self._transaction() as conn:
+            return [await _insert_frame(conn, frame) for frame in frames]
 
     # --- the console -----------------------------------------------------------
 

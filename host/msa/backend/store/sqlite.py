@@ -65,6 +65,7 @@ class SqliteStore(WorkflowSql, SqlStore):
     dialect = "sqlite"
 
     def __init__(self, db: aiosqlite.Connection, path: str) -> None:
+        super().__init__()
         self._db = db
         self._conn = SqliteConnection(db)
         self._lanes = Lanes(1)
@@ -93,7 +94,7 @@ class SqliteStore(WorkflowSql, SqlStore):
             raise StoreUnavailable(f"cannot open SQLite database {path}: {error}") from error
         return cls(db, path)
 
-    async def close(self) -> None:
+    async def _close(self) -> None:
         async with self._lanes.enter():
             await self._db.close()
 
