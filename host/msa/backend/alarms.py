@@ -240,7 +240,8 @@ class AlarmAnnouncer:
     async def _announce(self, alarm_id: int, change: str | None) -> None:
         for wait_s in (*_ANNOUNCE_RETRY_S, None):
             try:
-                alarm = await self._store.alarm(alarm_id)
+                # On the alarm's path to the consoles: ahead of routine traffic.
+                alarm = await self._store.alarm(alarm_id, urgent=True)
             except StoreUnavailable as error:
                 if wait_s is None:
                     log.error("alarm %d committed but not announced: %s", alarm_id, error)

@@ -321,7 +321,9 @@ class Store(Protocol):
         """Store that the phone was online at `checked_in_at`: "committed" or "duplicate"."""
         ...
 
-    async def alarm(self, alarm_id: int) -> Alarm | None: ...
+    async def alarm(self, alarm_id: int, urgent: bool = False) -> Alarm | None:
+        """One alarm with its context; `urgent`: ahead of routine traffic (its announcement)."""
+        ...
 
     async def open_alarms(self) -> list[Alarm]:
         """The alarms not closed yet, oldest first."""

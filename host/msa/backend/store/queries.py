@@ -8,6 +8,7 @@ connection renumbers them). `{where}` in the alarm queries is filled by
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from msa.backend import zones
@@ -36,13 +37,28 @@ LEFT JOIN devices d ON d.device_id = $2
 LEFT JOIN persons p ON p.id = COALESCE(d.person_id, ph.person_id)
 WHERE ph.token_sha256 = $1"""
 
-INSERT_FRAME = """
-INSERT INTO frames (device_id, counter, type, raw, time_s, battery_mv, uptime_s, phone_id,
-                    received_at, committed_at, lat, lon, accuracy_m, fix_at,
-                    battery_pct, flags)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
-ON CONFLICT (device_id, counter) DO NOTHING
-RETURNING id"""
+FRAME_COLUMNS = (
+    "device_id", "counter", "type", "raw", "time_s", "battery_mv", "uptime_s", "phone_id",
+    "received_at", "committed_at", "lat", "lon", "accuracy_m", "fix_at", "battery_pct", "flags",
+)  # fmt: skip
+
+
+@lru_cache(maxsize=64)
+def insert_frames(rows: int) -> str:
+    """One INSERT of `rows` frames (FRAME_COLUMNS each); a row whose
+    (device_id, counter) is taken already is skipped, the others returned."""
+    width = len(FRAME_COLUMNS)
+    values = ",\n       ".join(
+        "(" + ", ".join(f"${row * width + column + 1}" for column in range(width)) + ")"
+        for row in range(rows)
+    )
+    return (
+        f"INSERT INTO frames ({', '.join(FRAME_COLUMNS)})\n"
+        f"VALUES {values}\n"
+        "ON CONFLICT (device_id, counter) DO NOTHING\n"
+        "RETURNING id, device_id, counter"
+    )
+
 
 COMMITTED_FRAME = """
 SELECT f.id, f.raw, f.committed_at, a.id AS alarm_id

@@ -8,6 +8,7 @@ PostgreSQL's `$1` parameters; the SQLite connection renumbers them as `?1`.
 
 from __future__ import annotations
 
+import itertools
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
@@ -151,25 +152,22 @@ class SqlStore(ABC):
         return Commit("committed", commit.frame_id, commit.committed_at, inserted["id"])
 
     async def _commit_routine_frames(self, frames: list[NewFrame]) -> list[Commit]:
-        if len(frames) == 1:
-            # One INSERT is a transaction of its own on both engines (autocommit):
-            # a lone heartbeat costs one statement, not BEGIN, INSERT and COMMIT.
-            async with self._connection() as conn:
-                return [await _insert_frame(conn, frames[0])]
-        async with self._transaction() as conn:
-            return [await _insert_frame(conn, frame) for frame in frames]
+        # One INSERT is a transaction of its own on both engines (autocommit):
+        # a group of heartbeats costs one statement, not BEGIN, INSERTs and COMMIT.
+        async with self._connection() as conn:
+            return await _insert_frames(conn, frames)
 
     # --- the console -----------------------------------------------------------
 
-    async def alarm(self, alarm_id: int) -> Alarm | None:
-        found = await self._alarms("a.id = $1", alarm_id)
+    async def alarm(self, alarm_id: int, urgent: bool = False) -> Alarm | None:
+        found = await self._alarms("a.id = $1", alarm_id, urgent=urgent)
         return found[0] if found else None
 
     async def open_alarms(self) -> list[Alarm]:
         return await self._alarms("a.status <> $1", "closed")
 
-    async def _alarms(self, where: str, *args: object) -> list[Alarm]:
-        async with self._connection() as conn:
+    async def _alarms(self, where: str, *args: object, urgent: bool = False) -> list[Alarm]:
+        async with self._connection(urgent) as conn:
             rows = await conn.fetch(queries.ALARMS.format(where=where), *args)
             if not rows:
                 return []
@@ -359,14 +357,37 @@ async def insert_audit(conn: Connection, entry: AuditEntry) -> None:
 
 
 async def _insert_frame(conn: Connection, frame: NewFrame) -> Commit:
-    """The frame's row, or what (device, counter) holds already: a duplicate when
-    it is the same bytes, a reused counter when it is not."""
+    return (await _insert_frames(conn, [frame]))[0]
+
+
+async def _insert_frames(conn: Connection, frames: list[NewFrame]) -> list[Commit]:
+    """The frames' rows in one statement. A frame whose (device, counter) holds a
+    row already (from before, or from earlier in `frames`) is a duplicate when it
+    is the same bytes, a reused counter when it is not."""
+    committed_at = now_ms()
+    firsts: dict[tuple[int, int], int] = {}  # (device, counter) -> index of its first frame
+    for index, frame in enumerate(frames):
+        firsts.setdefault((frame.device_id, frame.counter), index)
+    new = [frames[index] for index in firsts.values()]
+    rows = await conn.fetch(
+        queries.insert_frames(len(new)),
+        *itertools.chain.from_iterable(_frame_values(frame, committed_at) for frame in new),
+    )
+    inserted = {(row["device_id"], row["counter"]): row["id"] for row in rows}
+    commits = []
+    for index, frame in enumerate(frames):
+        key = (frame.device_id, frame.counter)
+        if key in inserted and firsts[key] == index:
+            commits.append(Commit("committed", inserted[key], committed_at, None))
+        else:
+            commits.append(await _committed_before(conn, frame))
+    return commits
+
+
+def _frame_values(frame: NewFrame, committed_at: int) -> tuple[object, ...]:
     loc = frame.location
     position = (loc.lat, loc.lon, loc.accuracy_m, loc.fix_at) if loc else (None,) * 4
-    committed_at = now_ms()
-    row = await fetchrow(
-        conn,
-        queries.INSERT_FRAME,
+    return (
         frame.device_id,
         frame.counter,
         frame.type,
@@ -381,8 +402,9 @@ async def _insert_frame(conn: Connection, frame: NewFrame) -> Commit:
         frame.battery_pct,
         frame.flags,
     )
-    if row is not None:
-        return Commit("committed", row["id"], committed_at, None)
+
+
+async def _committed_before(conn: Connection, frame: NewFrame) -> Commit:
     first = await fetchrow(conn, queries.COMMITTED_FRAME, frame.device_id, frame.counter)
     assert first is not None  # a conflicting row exists and rows are never deleted
     outcome = "duplicate" if bytes(first["raw"]) == frame.raw else "counter_reused"
