@@ -7,11 +7,14 @@ run seeds a fleet of buttons, then measures in the same database:
   its own durable commit), through the store's own connection (same driver,
   same pragmas), in this process: no HTTP, no token, no MAC, no duplicate
   check: what the database alone allows;
+- raw_grouped: the same rows in multi-row INSERTs of up to 32, as the backend's
+  group commit writes them when heartbeats arrive together (store/group_commit.py);
 - http: signed heartbeats POSTed to `msa backend serve` (a child process) by
   `--clients` concurrent phones: parsing, token, MAC, commit, answer.
 
 The ratio http / raw is the share of the database's rate the backend delivers
-(goal: at least 0.5).
+(goal: at least 0.5); http / raw_grouped says how far the backend's own work per
+request stays from what the database could take when it commits in groups.
 
     msa bench ingest --json [--frames 3000] [--clients 16] [--db sqlite|postgres|both]
 """
@@ -30,6 +33,7 @@ from msa.backend import pgcluster
 from msa.backend.admission import ROUTINE_LIMIT
 from msa.backend.auth import hash_token
 from msa.backend.store import open_store
+from msa.backend.store.group_commit import MAX_GROUP
 from msa.demo.stack import BackendProcess
 from msa.errors import NotAvailable
 from protocol import frame
@@ -71,7 +75,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 async def _measure(url: str, folder: Path, args: argparse.Namespace) -> dict[str, Any]:
     fleet = Fleet(FLEET)
     await seed(url, fleet)
-    raw = await _raw_rate(url, fleet, args.frames, args.clients)
+    raw, grouped = await _raw_rates(url, fleet, args.frames, args.clients)
     backend = BackendProcess(url, folder / "backend.log")
     await backend.start()
     try:
@@ -80,12 +84,15 @@ async def _measure(url: str, folder: Path, args: argparse.Namespace) -> dict[str
         await backend.stop()
     return {
         "raw_per_s": round(raw, 1),
+        "raw_grouped_per_s": round(grouped, 1),
         "http_per_s": round(http, 1),
         "ratio": round(http / raw, 3),
+        "ratio_to_grouped": round(http / grouped, 3),
     }
 
 
-async def _raw_rate(url: str, fleet: Fleet, frames: int, clients: int) -> float:
+async def _raw_rates(url: str, fleet: Fleet, frames: int, clients: int) -> tuple[float, float]:
+    """Rows per second, one INSERT each and in groups of MAX_GROUP (fresh rows each time)."""
     store = await open_store(url)
     try:
         phone_ids = []
@@ -93,17 +100,35 @@ async def _raw_rate(url: str, fleet: Fleet, frames: int, clients: int) -> float:
             context = await store.ingest_context(hash_token(fleet.token(i)), fleet.device_id(i))
             assert context is not None, "the fleet was not seeded"
             phone_ids.append(context.phone_id)
+
+        async def rate(statements: list[tuple[str, list[object]]], rows: int) -> float:
+            async def insert(n: int) -> None:
+                async with store._connection() as conn:  # noqa: SLF001 (the bench's baseline)
+                    await conn.execute(statements[n][0], *statements[n][1])
+
+            start = time.perf_counter()
+            await _in_parallel(clients, len(statements), insert)
+            return rows / (time.perf_counter() - start)
+
         rows = [_row(fleet, n % fleet.size, phone_ids) for n in range(frames)]
-
-        async def insert(n: int) -> None:
-            async with store._connection() as conn:  # noqa: SLF001 (the bench's baseline)
-                await conn.execute(RAW_INSERT, *rows[n])
-
-        start = time.perf_counter()
-        await _in_parallel(clients, frames, insert)
-        return frames / (time.perf_counter() - start)
+        single = await rate([(RAW_INSERT, list(row)) for row in rows], frames)
+        rows = [_row(fleet, n % fleet.size, phone_ids) for n in range(frames)]
+        groups = [rows[n : n + MAX_GROUP] for n in range(0, frames, MAX_GROUP)]
+        grouped = await rate(
+            [(_raw_group_insert(len(g)), [v for row in g for v in row]) for g in groups], frames
+        )
+        return single, grouped
     finally:
         await store.close()
+
+
+def _raw_group_insert(rows: int) -> str:
+    width = RAW_INSERT.count("$")
+    columns, _, _ = RAW_INSERT.partition(" VALUES ")
+    values = ", ".join(
+        "(" + ", ".join(f"${r * width + c + 1}" for c in range(width)) + ")" for r in range(rows)
+    )
+    return f"{columns} VALUES {values}"
 
 
 def _row(fleet: Fleet, i: int, phone_ids: list[int]) -> tuple[object, ...]:
