@@ -8,6 +8,7 @@ PostgreSQL's `$1` parameters; the SQLite connection renumbers them as `?1`.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -134,6 +135,8 @@ class SqlStore(ABC):
     async def commit_frame(self, frame: NewFrame) -> Commit:
         if frame.alarm is None:
             return await self._routine_frames.submit(frame)
+        if self.dialect == "postgresql":
+            return await self._commit_alarm_frame(frame)
         async with self._transaction(urgent=True) as conn:
             commit = await _insert_frame(conn, frame)
             if commit.outcome != "committed":
@@ -151,6 +154,25 @@ class SqlStore(ABC):
             assert inserted is not None
         return Commit("committed", commit.frame_id, commit.committed_at, inserted["id"])
 
+    async def _commit_alarm_frame(self, frame: NewFrame) -> Commit:
+        """The frame and its alarm in one statement (PostgreSQL): one round trip."""
+        assert frame.alarm is not None
+        alarm = frame.alarm
+        committed_at = now_ms()
+        async with self._connection(urgent=True) as conn:
+            inserted = await fetchrow(
+                conn,
+                queries.INSERT_FRAME_AND_ALARM,
+                *_frame_values(frame, committed_at),
+                alarm.kind,
+                alarm.person_id,
+                alarm.case_id,
+                alarm.pressed_at,
+            )
+            if inserted is None:
+                return await _committed_before(conn, frame)
+        return Commit("committed", inserted["frame_id"], committed_at, inserted["id"])
+
     async def _commit_routine_frames(self, frames: list[NewFrame]) -> list[Commit]:
         # One INSERT is a transaction of its own on both engines (autocommit):
         # a group of heartbeats costs one statement, not BEGIN, INSERTs and COMMIT.
@@ -167,20 +189,24 @@ class SqlStore(ABC):
         return await self._alarms("a.status <> $1", "closed")
 
     async def _alarms(self, where: str, *args: object, urgent: bool = False) -> list[Alarm]:
-        async with self._connection(urgent) as conn:
-            rows = await conn.fetch(queries.ALARMS.format(where=where), *args)
-            if not rows:
-                return []
-            found = queries.AlarmRows(
-                rows,
-                await conn.fetch(queries.ALARM_ADDRESSES.format(where=where), *args),
-                await conn.fetch(queries.ALARM_TRAIL.format(where=where), *args),
-                await conn.fetch(queries.ALARM_HISTORY.format(where=where), *args),
-                await conn.fetch(queries.ALARM_NOTIFICATIONS.format(where=where), *args),
-                await conn.fetch(queries.ZONE_AREAS),
-                await conn.fetch(queries.CASE_PERSONS.format(where=where), *args),
-            )
-        return queries.alarms_from_rows(found)
+        async def fetch(sql: str, *arguments: object) -> list[Row]:
+            async with self._connection(urgent) as conn:
+                return await conn.fetch(sql.format(where=where), *arguments)
+
+        rows = await fetch(queries.ALARMS, *args)
+        if not rows:
+            return []
+        # Each on a connection of its own where the engine has several (PostgreSQL):
+        # an alarm's way to the consoles waits for one round trip, not six.
+        details = await asyncio.gather(
+            fetch(queries.ALARM_ADDRESSES, *args),
+            fetch(queries.ALARM_TRAIL, *args),
+            fetch(queries.ALARM_HISTORY, *args),
+            fetch(queries.ALARM_NOTIFICATIONS, *args),
+            fetch(queries.ZONE_AREAS),
+            fetch(queries.CASE_PERSONS, *args),
+        )
+        return queries.alarms_from_rows(queries.AlarmRows(rows, *details))
 
     async def operator_by_token(self, token_sha256: str) -> Operator | None:
         async with self._connection() as conn:
