@@ -34,6 +34,7 @@ from msa.backend.admission import ROUTINE_LIMIT
 from msa.backend.auth import hash_token
 from msa.backend.store import open_store
 from msa.backend.store.group_commit import MAX_GROUP
+from msa.backend.store.queries import value_rows
 from msa.demo.stack import BackendProcess
 from msa.errors import NotAvailable
 from protocol import frame
@@ -123,12 +124,8 @@ async def _raw_rates(url: str, fleet: Fleet, frames: int, clients: int) -> tuple
 
 
 def _raw_group_insert(rows: int) -> str:
-    width = RAW_INSERT.count("$")
     columns, _, _ = RAW_INSERT.partition(" VALUES ")
-    values = ", ".join(
-        "(" + ", ".join(f"${r * width + c + 1}" for c in range(width)) + ")" for r in range(rows)
-    )
-    return f"{columns} VALUES {values}"
+    return f"{columns} VALUES {value_rows(rows, RAW_INSERT.count('$'))}"
 
 
 def _row(fleet: Fleet, i: int, phone_ids: list[int]) -> tuple[object, ...]:

@@ -56,37 +56,34 @@ async def test_items_arriving_during_a_commit_go_together_in_the_next():
     assert group.groups == 2
 
 
+async def submit_while_held(group: GroupCommit, commit: Recorder, items: range) -> list:
+    """Submit `items` while the database is held at the door, let it go once the
+    first group is there, and return every outcome (results and errors)."""
+    commit.gate.clear()
+    tasks = [asyncio.create_task(group.submit(n)) for n in items]
+    while not commit.groups:  # the first group is at the database
+        await asyncio.sleep(0)
+    commit.gate.set()
+    return await asyncio.gather(*tasks, return_exceptions=True)
+
+
 async def test_a_group_is_never_larger_than_its_limit():
     commit = Recorder()
-    commit.gate.clear()
-    group = GroupCommit(commit, max_group=4)
-    tasks = [asyncio.create_task(group.submit(n)) for n in range(10)]
-    await asyncio.sleep(0)
-    commit.gate.set()
-    await asyncio.gather(*tasks)
+    results = await submit_while_held(GroupCommit(commit, max_group=4), commit, range(10))
+    assert results == [f"done {n}" for n in range(10)]
     assert [len(g) for g in commit.groups] == [4, 4, 2]
 
 
 async def test_a_frame_the_database_refuses_fails_alone():
     commit = Recorder(refuse={3})
-    commit.gate.clear()
-    group = GroupCommit(commit)
-    tasks = [asyncio.create_task(group.submit(n)) for n in range(5)]
-    await asyncio.sleep(0)
-    commit.gate.set()
-    results = await asyncio.gather(*tasks, return_exceptions=True)
+    results = await submit_while_held(GroupCommit(commit), commit, range(5))
     assert isinstance(results[3], ValueError)
     assert [r for n, r in enumerate(results) if n != 3] == ["done 0", "done 1", "done 2", "done 4"]
 
 
 async def test_an_unavailable_database_fails_the_whole_group_without_retrying_each():
     commit = Recorder(unavailable=True)
-    commit.gate.clear()
-    group = GroupCommit(commit)
-    tasks = [asyncio.create_task(group.submit(n)) for n in range(3)]
-    await asyncio.sleep(0)
-    commit.gate.set()
-    results = await asyncio.gather(*tasks, return_exceptions=True)
+    results = await submit_while_held(GroupCommit(commit), commit, range(3))
     assert all(isinstance(r, StoreUnavailable) for r in results)
     assert commit.groups == [[0, 1, 2]]
 

@@ -36,7 +36,7 @@ class GroupCommit(Generic[Item, Result]):
         self.max_group = max_group
         self._waiting: list[tuple[Item, asyncio.Future[Result]]] = []
         self._committer: asyncio.Task[None] | None = None
-        self.groups = 0  # transactions committed, for the benchmarks
+        self.groups = 0  # groups committed (the tests check that frames share them)
 
     async def submit(self, item: Item) -> Result:
         """Commit `item` with whatever else is waiting; return once it is committed."""

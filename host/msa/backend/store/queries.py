@@ -43,18 +43,21 @@ FRAME_COLUMNS = (
 )  # fmt: skip
 
 
+def value_rows(rows: int, width: int) -> str:
+    """`rows` parenthesised rows of `width` parameters, numbered on: ($1, $2), ($3, $4)."""
+    return ", ".join(
+        "(" + ", ".join(f"${row * width + column + 1}" for column in range(width)) + ")"
+        for row in range(rows)
+    )
+
+
 @lru_cache(maxsize=64)
 def insert_frames(rows: int) -> str:
     """One INSERT of `rows` frames (FRAME_COLUMNS each); a row whose
     (device_id, counter) is taken already is skipped, the others returned."""
-    width = len(FRAME_COLUMNS)
-    values = ",\n       ".join(
-        "(" + ", ".join(f"${row * width + column + 1}" for column in range(width)) + ")"
-        for row in range(rows)
-    )
     return (
         f"INSERT INTO frames ({', '.join(FRAME_COLUMNS)})\n"
-        f"VALUES {values}\n"
+        f"VALUES {value_rows(rows, len(FRAME_COLUMNS))}\n"
         "ON CONFLICT (device_id, counter) DO NOTHING\n"
         "RETURNING id, device_id, counter"
     )
