@@ -73,15 +73,6 @@ INSERT INTO alarms (frame_id, kind, status, person_id, case_id, pressed_at)
 VALUES ($1, $2, 'open', $3, $4, $5)
 RETURNING id"""
 
-# PostgreSQL only (SQLite has no INSERT in WITH): an alarm's frame and alarm rows in
-# one statement, so one round trip and one commit; no row when the frame was there.
-_WIDTH = len(FRAME_COLUMNS)
-INSERT_FRAME_AND_ALARM = f"""
-WITH frame AS ({insert_frames(1)})
-INSERT INTO alarms (frame_id, kind, status, person_id, case_id, pressed_at)
-SELECT frame.id, ${_WIDTH + 1}, 'open', ${_WIDTH + 2}, ${_WIDTH + 3}, ${_WIDTH + 4} FROM frame
-RETURNING id, frame_id"""
-
 ALARMS = """
 SELECT a.id, a.kind, a.status, a.pressed_at, a.revision,
        a.acknowledged_at, oa.name AS acknowledged_by, a.dispatched_at, od.name AS dispatched_by,

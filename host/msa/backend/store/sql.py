@@ -1,8 +1,9 @@
 """The store's logic, written once in SQL both engines understand.
 
 `SqlStore` implements every `Store` method on a `Connection`; an engine's
-subclass only says how to open a transaction (`_transaction`) or a plain read
-(`_connection`) and maps its driver's failures to `StoreUnavailable`. Queries use
+subclass says how to open a transaction (`_transaction`) or a plain read
+(`_connection`) and maps its driver's failures to `StoreUnavailable` (and may
+write a step in SQL of its own where that saves round trips on the alarm path). Queries use
 PostgreSQL's `$1` parameters; the SQLite connection renumbers them as `?1`.
 """
 
@@ -24,6 +25,7 @@ from msa.backend.store.base import (
     Commit,
     Device,
     IngestContext,
+    NewAlarm,
     NewFrame,
     Operator,
     PersonDraft,
@@ -135,13 +137,14 @@ class SqlStore(ABC):
     async def commit_frame(self, frame: NewFrame) -> Commit:
         if frame.alarm is None:
             return await self._routine_frames.submit(frame)
-        if self.dialect == "postgresql":
-            return await self._commit_alarm_frame(frame)
+        return await self._commit_alarm_frame(frame, frame.alarm)
+
+    async def _commit_alarm_frame(self, frame: NewFrame, alarm: NewAlarm) -> Commit:
+        """The frame and its alarm, ahead of routine traffic, in one transaction."""
         async with self._transaction(urgent=True) as conn:
             commit = await _insert_frame(conn, frame)
             if commit.outcome != "committed":
                 return commit
-            alarm = frame.alarm
             inserted = await fetchrow(
                 conn,
                 queries.INSERT_ALARM,
@@ -153,25 +156,6 @@ class SqlStore(ABC):
             )
             assert inserted is not None
         return Commit("committed", commit.frame_id, commit.committed_at, inserted["id"])
-
-    async def _commit_alarm_frame(self, frame: NewFrame) -> Commit:
-        """The frame and its alarm in one statement (PostgreSQL): one round trip."""
-        assert frame.alarm is not None
-        alarm = frame.alarm
-        committed_at = now_ms()
-        async with self._connection(urgent=True) as conn:
-            inserted = await fetchrow(
-                conn,
-                queries.INSERT_FRAME_AND_ALARM,
-                *_frame_values(frame, committed_at),
-                alarm.kind,
-                alarm.person_id,
-                alarm.case_id,
-                alarm.pressed_at,
-            )
-            if inserted is None:
-                return await _committed_before(conn, frame)
-        return Commit("committed", inserted["frame_id"], committed_at, inserted["id"])
 
     async def _commit_routine_frames(self, frames: list[NewFrame]) -> list[Commit]:
         # One INSERT is a transaction of its own on both engines (autocommit):
@@ -397,7 +381,7 @@ async def _insert_frames(conn: Connection, frames: list[NewFrame]) -> list[Commi
     new = [frames[index] for index in firsts.values()]
     rows = await conn.fetch(
         queries.insert_frames(len(new)),
-        *itertools.chain.from_iterable(_frame_values(frame, committed_at) for frame in new),
+        *itertools.chain.from_iterable(frame_values(frame, committed_at) for frame in new),
     )
     inserted = {(row["device_id"], row["counter"]): row["id"] for row in rows}
     commits = []
@@ -406,11 +390,11 @@ async def _insert_frames(conn: Connection, frames: list[NewFrame]) -> list[Commi
         if key in inserted and firsts[key] == index:
             commits.append(Commit("committed", inserted[key], committed_at, None))
         else:
-            commits.append(await _committed_before(conn, frame))
+            commits.append(await committed_before(conn, frame))
     return commits
 
 
-def _frame_values(frame: NewFrame, committed_at: int) -> tuple[object, ...]:
+def frame_values(frame: NewFrame, committed_at: int) -> tuple[object, ...]:
     loc = frame.location
     position = (loc.lat, loc.lon, loc.accuracy_m, loc.fix_at) if loc else (None,) * 4
     return (
@@ -430,7 +414,7 @@ def _frame_values(frame: NewFrame, committed_at: int) -> tuple[object, ...]:
     )
 
 
-async def _committed_before(conn: Connection, frame: NewFrame) -> Commit:
+async def committed_before(conn: Connection, frame: NewFrame) -> Commit:
     first = await fetchrow(conn, queries.COMMITTED_FRAME, frame.device_id, frame.counter)
     assert first is not None  # a conflicting row exists and rows are never deleted
     outcome = "duplicate" if bytes(first["raw"]) == frame.raw else "counter_reused"
