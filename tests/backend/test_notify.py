@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from msa.backend.app import create_app
-from msa.backend.notify import SmtpConfig, compose
+from msa.backend.notify import DEFAULT_SENDER, SmtpConfig, compose
 from msa.backend.pgcluster import cluster
 from msa.backend.seed import DEMO_MAGISTRATE
 from msa.backend.workflow import Close
@@ -159,6 +159,11 @@ def test_an_smtp_address_needs_a_host_and_a_port(bad):
         return
     with pytest.raises(UsageError, match="HOST:PORT"):
         SmtpConfig.parse(bad)
+
+
+def test_an_smtp_address_without_a_sender_mails_from_the_default():
+    assert SmtpConfig.parse("mail.example:25").sender == DEFAULT_SENDER
+    assert SmtpConfig.parse("mail.example:25", "cic@police.example").sender == "cic@police.example"
 
 
 @pytest.mark.postgres

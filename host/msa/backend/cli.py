@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from msa.backend.notify import DEFAULT_SENDER
 from msa.backend.store import DEFAULT_URL, Store, open_store
 from msa.errors import MsaError, UsageError
 
@@ -49,7 +50,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     )
     serve.add_argument(
         "--mail-from",
-        default=os.environ.get("MSA_MAIL_FROM", "msa-cic@localhost"),
+        default=os.environ.get("MSA_MAIL_FROM", DEFAULT_SENDER),
         metavar="ADDRESS",
         help="sender of the magistrate's mails ($MSA_MAIL_FROM, else %(default)s)",
     )

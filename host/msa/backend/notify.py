@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import smtplib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ log = logging.getLogger(__name__)
 
 ACTOR = "system:mailer"
 RETRY_S: tuple[float, ...] = (1.0, 5.0, 30.0, 60.0)
+DEFAULT_SENDER = "msa-cic@localhost"
 IDLE_CHECK_S = 60.0  # also look at the outbox this often (another process may have queued)
 
 
@@ -39,7 +39,7 @@ IDLE_CHECK_S = 60.0  # also look at the outbox this often (another process may h
 class SmtpConfig:
     host: str
     port: int = 25
-    sender: str = "msa-cic@localhost"
+    sender: str = DEFAULT_SENDER
     timeout_s: float = 10.0
     retry_s: tuple[float, ...] = RETRY_S
 
@@ -53,13 +53,8 @@ class SmtpConfig:
             number = -1
         if not host or not 0 < number < 65536:
             raise UsageError(f"SMTP server {address!r}: write HOST:PORT, e.g. mail.example:25")
-        return cls(host, number, sender or cls.sender)
+        return cls(host, number, sender or DEFAULT_SENDER)
 
-    @classmethod
-    def from_environment(cls) -> SmtpConfig | None:
-        """$MSA_SMTP (host:port) and $MSA_MAIL_FROM; None when $MSA_SMTP is not set."""
-        address = os.environ.get("MSA_SMTP")
-        return cls.parse(address, os.environ.get("MSA_MAIL_FROM")) if address else None
 
 
 def compose(state: dict[str, Any], close: Close, extended_to: str | None) -> tuple[str, str]:
@@ -192,10 +187,3 @@ class Notifier:
 
 def _wait(schedule: Sequence[float], attempts: int) -> float:
     return schedule[min(attempts, len(schedule) - 1)]
-
-
-def due_text(notification: Notification) -> str:
-    """One line for the console: where the mail is."""
-    if notification.sent_at is not None:
-        return f"sent {to_iso(notification.sent_at)}"
-    return f"queued, {notification.attempts} attempt(s)"
