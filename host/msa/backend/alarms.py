@@ -12,6 +12,7 @@ import asyncio
 import logging
 from typing import Any
 
+from msa.backend import workflow
 from msa.backend.push import PushChannel
 from msa.backend.store import Store, StoreUnavailable
 from msa.backend.store.base import (
@@ -51,28 +52,17 @@ def alarm_event(alarm: Alarm) -> dict[str, Any]:
         "person": _person(alarm.person),
         "case": _case(alarm.case),
         "location": _location(alarm.location),
-        "pressed_at": None if alarm.pressed_at is None else to_iso(alarm.pressed_at),
+        "pressed_at": _ms(alarm.pressed_at),
         "received_at": to_iso(alarm.received_at),
         "committed_at": to_iso(alarm.committed_at),
         "revision": alarm.revision,
         "workflow": _workflow(alarm.workflow),
-        "next_steps": next_steps(alarm),
+        "next_steps": workflow.next_steps(alarm.kind, alarm.status),
         "trail": [_trail_point(point) for point in alarm.trail],
         "intervention_zone": alarm.intervention_zone,
         "history": [_history(entry) for entry in alarm.history],
         "magistrate": _magistrate(alarm),
     }
-
-
-def next_steps(alarm: Alarm) -> list[str]:
-    """The workflow steps the operator can take now (the console's buttons)."""
-    status = alarm.status
-    if alarm.kind == "test_alarm":
-        return {"open": ["acknowledge"], "acknowledged": ["confirm_test"]}.get(status, [])
-    following = {"open": "acknowledge", "acknowledged": "dispatch", "dispatched": "on_scene"}
-    return (
-        [following[status]] if status in following else (["close"] if status == "on_scene" else [])
-    )
 
 
 def _ms(value: int | None) -> str | None:

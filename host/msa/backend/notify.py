@@ -56,7 +56,6 @@ class SmtpConfig:
         return cls(host, number, sender or DEFAULT_SENDER)
 
 
-
 def compose(state: dict[str, Any], close: Close, extended_to: str | None) -> tuple[str, str]:
     """The mail's subject and text, from the alarm's row (store/workflow.py STATE).
 

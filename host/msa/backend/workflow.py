@@ -17,6 +17,7 @@ the reason and what to do next.
 
 from __future__ import annotations
 
+import calendar
 import re
 from dataclasses import dataclass
 from typing import Literal
@@ -82,6 +83,29 @@ _FROM = {
     "confirm_test": "acknowledged",
 }
 
+# The steps each kind of alarm may take: a test alarm is confirmed, never patrolled.
+STEPS_OF: dict[str, tuple[str, ...]] = {
+    "alarm": ("acknowledge", "dispatch", "on_scene", "close"),
+    "test_alarm": ("acknowledge", "confirm_test"),
+}
+# (code, detail) of the refusal of a step the alarm's kind does not take.
+_WRONG_KIND = {
+    "test_alarm": (
+        "test_alarm",
+        "This is a provisioning test alarm, not a stalking alarm: no patrol goes. "
+        "Acknowledge it, then confirm the test.",
+    ),
+    "alarm": (
+        "not_a_test",
+        "This is a STALKING ALARM, not a test: a patrol must go. Dispatch one.",
+    ),
+}
+
+
+def next_steps(kind: str, status: str) -> list[str]:
+    """The steps that move an alarm of `kind` on from `status` (the console's buttons)."""
+    return [name for name in STEPS_OF[kind] if _FROM[name] == status]
+
 
 @dataclass(frozen=True, slots=True)
 class State:
@@ -138,17 +162,8 @@ def decide(state: State, step: Step) -> Literal["apply", "unchanged"]:
     Raises Refused when it may not be taken: out of order, of the wrong kind of
     alarm, or a repeat with other data than the first time.
     """
-    if state.kind == "test_alarm" and step.name in ("dispatch", "on_scene", "close"):
-        raise Refused(
-            "test_alarm",
-            "This is a provisioning test alarm, not a stalking alarm: no patrol goes. "
-            "Acknowledge it, then confirm the test.",
-        )
-    if state.kind == "alarm" and step.name == "confirm_test":
-        raise Refused(
-            "not_a_test",
-            "This is a STALKING ALARM, not a test: a patrol must go. Dispatch one.",
-        )
+    if step.name not in STEPS_OF[state.kind]:
+        raise Refused(*_WRONG_KIND[state.kind])
     here = STATUSES.index(state.status)
     target = STATUSES.index(TARGET[step.name])
     if here >= target:
@@ -207,12 +222,8 @@ def add_months(iso_date: str, months: int) -> str:
     index = year * 12 + (month - 1) + months
     year, month = divmod(index, 12)
     month += 1
-    days = [31, 29 if _leap(year) else 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1]
+    days = calendar.monthrange(year, month)[1]
     return f"{year:04d}-{month:02d}-{min(day, days):02d}"
-
-
-def _leap(year: int) -> bool:
-    return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
 
 
 def extended_end(ends_on: str | None, alarm_day: str) -> str:
