@@ -90,6 +90,8 @@ async def test_an_alarm_is_worked_to_closed_and_every_step_is_audited(backend):
     assert audited == [("operator:1", action) for action in steps]
     counts = await backend.store.counts()
     assert (counts["notifications"], counts["measure_extensions"]) == (1, 1)
+    missing = await backend.client.get(f"/api/v1/alarms/{alarm_id + 1}/audit", headers=OPERATOR)
+    assert (missing.status_code, missing.json()["error"]) == (404, "unknown_alarm")
 
 
 @pytest.mark.parametrize("before", [[], ["acknowledge"]])

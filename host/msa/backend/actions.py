@@ -100,10 +100,9 @@ async def take_step(request: Request) -> JSONResponse:
 async def alarm_audit(request: Request) -> JSONResponse:
     await require_operator(request)
     alarm_id: int = request.path_params["alarm_id"]
-    store = services(request).store
-    if await store.alarm(alarm_id) is None:
+    entries = await services(request).store.alarm_audit(alarm_id)
+    if entries is None:
         raise ApiError(404, "unknown_alarm", f"There is no alarm {alarm_id}.")
-    entries = await store.alarm_audit(alarm_id)
     return JSONResponse(
         {
             "alarm_id": alarm_id,

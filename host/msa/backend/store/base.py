@@ -371,8 +371,9 @@ class Store(Protocol):
         self, notification_id: int, error: str, next_attempt_at: int
     ) -> None: ...
 
-    async def alarm_audit(self, alarm_id: int) -> list[AuditEntry]:
-        """Everything audited about one alarm (deliveries and reads too), oldest first."""
+    async def alarm_audit(self, alarm_id: int) -> list[AuditEntry] | None:
+        """Everything audited about one alarm (deliveries and reads too), oldest first;
+        None when there is no such alarm."""
         ...
 
     async def operator_by_token(self, token_sha256: str) -> Operator | None: ...

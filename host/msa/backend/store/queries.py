@@ -122,11 +122,16 @@ WHERE au.subject IN (SELECT 'alarm:' || a.id FROM alarms a WHERE {where})
   AND au.action NOT IN ('alarm.push', 'alarm.read')
 ORDER BY au.id"""
 
-ALARM_NOTIFICATIONS = """
-SELECT id, alarm_id, recipient, subject, body, created_at, attempts, next_attempt_at,
-       last_error, sent_at
+# The columns of a `Notification`, for the mailer's queue and the alarm's mails.
+NOTIFICATION_COLUMNS = (
+    "id, alarm_id, recipient, subject, body, created_at, attempts, next_attempt_at,"
+    " last_error, sent_at"
+)
+
+ALARM_NOTIFICATIONS = f"""
+SELECT {NOTIFICATION_COLUMNS}
 FROM notifications
-WHERE alarm_id IN (SELECT a.id FROM alarms a WHERE {where})"""
+WHERE alarm_id IN (SELECT a.id FROM alarms a WHERE {{where}})"""
 
 ZONE_AREAS = """
 SELECT z.name AS zone, za.south, za.west, za.north, za.east

@@ -206,12 +206,7 @@ class SqlStore(ABC):
 
     async def audit_trail(self, case_id: int) -> list[AuditEntry]:
         async with self._connection() as conn:
-            rows = await conn.fetch(
-                "SELECT at, actor, action, subject, case_id, detail FROM audit"
-                " WHERE case_id = $1 ORDER BY id",
-                case_id,
-            )
-        return [AuditEntry(**row) for row in rows]
+            return await audit_entries(conn, "case_id = $1", case_id)
 
     async def counts(self) -> dict[str, int]:
         columns = ", ".join(
@@ -364,6 +359,15 @@ async def insert_audit(conn: Connection, entry: AuditEntry) -> None:
         entry.case_id,
         entry.detail,
     )
+
+
+async def audit_entries(conn: Connection, where: str, value: object) -> list[AuditEntry]:
+    """The audit entries matching `where` (a fixed condition on $1, never input), in order."""
+    rows = await conn.fetch(
+        f"SELECT at, actor, action, subject, case_id, detail FROM audit WHERE {where} ORDER BY id",
+        value,
+    )
+    return [AuditEntry(**row) for row in rows]
 
 
 async def _insert_frame(conn: Connection, frame: NewFrame) -> Commit:

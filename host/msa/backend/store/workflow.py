@@ -24,8 +24,8 @@ from msa.backend.store.base import (
     StoreUnavailable,
     ZoneArea,
 )
-from msa.backend.store.queries import ZONE_AREAS, Row
-from msa.backend.store.sql import Connection, fetchrow, insert_audit
+from msa.backend.store.queries import NOTIFICATION_COLUMNS, ZONE_AREAS, Row
+from msa.backend.store.sql import Connection, audit_entries, fetchrow, insert_audit
 from msa.backend.workflow import Close, ConfirmTest, Dispatch, Step
 
 BELGIUM = ZoneInfo("Europe/Brussels")
@@ -56,11 +56,6 @@ UPDATES = {
     "close": "status = 'closed', closed_at = $3, closed_by = $4, outcome = $5, pv_number = $6",
     "confirm_test": "status = 'closed', closed_at = $3, closed_by = $4, outcome = 'test'",
 }
-
-NOTIFICATION_COLUMNS = (
-    "id, alarm_id, recipient, subject, body, created_at, attempts, next_attempt_at,"
-    " last_error, sent_at"
-)
 
 
 def belgian_day(ms: int) -> str:
@@ -247,14 +242,11 @@ class WorkflowSql:
                 next_attempt_at,
             )
 
-    async def alarm_audit(self, alarm_id: int) -> list[AuditEntry]:
+    async def alarm_audit(self, alarm_id: int) -> list[AuditEntry] | None:
         async with self._connection() as conn:
-            rows = await conn.fetch(
-                "SELECT at, actor, action, subject, case_id, detail FROM audit"
-                " WHERE subject = $1 ORDER BY id",
-                f"alarm:{alarm_id}",
-            )
-        return [AuditEntry(**row) for row in rows]
+            if await fetchrow(conn, "SELECT id FROM alarms WHERE id = $1", alarm_id) is None:
+                return None
+            return await audit_entries(conn, "subject = $1", f"alarm:{alarm_id}")
 
 
 def _state(row: Row) -> workflow.State:
