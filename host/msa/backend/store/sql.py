@@ -221,8 +221,6 @@ class SqlStore(ABC):
 
     async def find_case(self, reference: str) -> CaseIds | None:
         async with self._connection() as conn:
-            if not await conn.fetch("SELECT id FROM cases WHERE reference = $1", reference):
-                return None
             return await _existing_case(conn, reference)
 
     async def create_case(self, draft: CaseDraft) -> CaseIds:
@@ -253,7 +251,9 @@ class SqlStore(ABC):
                 now_ms(),
             )
             if row is None:
-                return await _existing_case(conn, draft.reference)
+                existing = await _existing_case(conn, draft.reference)
+                assert existing is not None  # the reference conflicted, and cases stay
+                return existing
             case_id = row["id"]
             person_ids = tuple([await _insert_person(conn, case_id, p) for p in draft.persons])
             if draft.suspect is not None:
@@ -425,12 +425,14 @@ async def committed_before(conn: Connection, frame: NewFrame) -> Commit:
     return Commit(outcome, first["id"], first["committed_at"], first["alarm_id"])
 
 
-async def _existing_case(conn: Connection, reference: str) -> CaseIds:
+async def _existing_case(conn: Connection, reference: str) -> CaseIds | None:
     rows = await conn.fetch(
         "SELECT c.id AS case_id, p.id AS person_id FROM cases c"
         " LEFT JOIN persons p ON p.case_id = c.id WHERE c.reference = $1 ORDER BY p.id",
         reference,
     )
+    if not rows:
+        return None
     person_ids = tuple(row["person_id"] for row in rows if row["person_id"] is not None)
     return CaseIds(rows[0]["case_id"], person_ids, created=False)
 
