@@ -120,16 +120,15 @@ async def list_zones(request: Request) -> JSONResponse:
     return JSONResponse({"zones": sorted({area.zone for area in areas})})
 
 
-STEPS = "acknowledge|dispatch|on-scene|close|confirm-test"
+STEPS = ("acknowledge", "dispatch", "on-scene", "close", "confirm-test")
 
 
 async def _route_step(request: Request) -> JSONResponse:
-    if request.path_params["step"] not in STEPS.split("|"):
+    if request.path_params["step"] not in STEPS:
         raise ApiError(
             404,
             "unknown_step",
-            f"No such step; the steps are {STEPS.replace('|', ', ')}. "
-            "An alarm cannot be cancelled.",
+            f"No such step; the steps are {', '.join(STEPS)}. An alarm cannot be cancelled.",
         )
     return await take_step(request)
 
