@@ -23,6 +23,7 @@ from typing import Any
 import httpx
 
 from bench._fleet import OPERATOR_TOKEN, Fleet, seed, start_flood
+from bench.latency import percentile
 from msa.backend import pgcluster
 from msa.demo.console_client import ConsoleClient
 from msa.demo.stack import BackendProcess
@@ -68,7 +69,7 @@ async def _measure(url: str, folder: Path, args: argparse.Namespace) -> dict[str
     finally:
         await console.stop()
         await backend.stop()
-    idle_p99, flood_p99 = _p99(idle), _p99(under_flood)
+    idle_p99, flood_p99 = percentile(idle, 99), percentile(under_flood, 99)
     return {
         "database": url.split(":", 1)[0],
         "alarms": args.alarms,
@@ -97,7 +98,3 @@ async def _alarm_latencies(
         latencies.append((time.perf_counter() - start) * 1000)
         await asyncio.sleep(ALARM_GAP_S)  # pacing between alarms, not synchronisation
     return latencies
-
-
-def _p99(values: list[float]) -> float:
-    return statistics.quantiles(values, n=100, method="inclusive")[98]

@@ -1,4 +1,5 @@
-"""What the backend stored, for the HIL cases that check telemetry end to end."""
+"""What the backend stored, for the HIL cases that check telemetry end to end, and
+wait_until: the one condition poll the HIL cases share."""
 
 from __future__ import annotations
 
@@ -23,16 +24,38 @@ def frames(stack: Stack, kind: int) -> list[dict[str, Any]]:
     return [dict(row) for row in rows]
 
 
+async def wait_until(
+    condition: Callable[[], bool],
+    timeout: float,
+    what: str | Callable[[], str],
+    every: float = 0.01,
+) -> None:
+    """Poll condition() until it is true; on timeout raise TimeoutError saying what
+    did not happen (a callable `what` is asked then, to tell the state at that time)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        if loop.time() > deadline:
+            raise TimeoutError(f"not within {timeout:g} s: {what() if callable(what) else what}")
+        await asyncio.sleep(every)  # a condition poll, like Console.expect
+
+
 async def wait_frames(
     stack: Stack, kind: int, count: int, timeout: float = 30.0
 ) -> list[dict[str, Any]]:
     """Wait until the backend holds at least `count` frames of `kind`."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while len(found := frames(stack, kind)) < count:
-        if loop.time() > deadline:
-            raise TimeoutError(f"the backend has {len(found)} of {count} frames of type {kind}")
-        await asyncio.sleep(0.05)  # a condition poll on the database, like Stack.settled
+    found: list[dict[str, Any]] = []
+
+    def enough() -> bool:
+        found[:] = frames(stack, kind)
+        return len(found) >= count
+
+    await wait_until(
+        enough,
+        timeout,
+        lambda: f"{count} frames of type {kind} in the backend (it has {len(found)})",
+        every=0.05,  # a query on the database, like Stack.settled's
+    )
     return found
 
 
@@ -40,10 +63,17 @@ async def wait_frame(
     stack: Stack, kind: int, test: Callable[[dict[str, Any]], bool], timeout: float = 30.0
 ) -> dict[str, Any]:
     """Wait until the backend holds a frame of `kind` for which test(row) is true."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not (found := [row for row in frames(stack, kind) if test(row)]):
-        if loop.time() > deadline:
-            raise TimeoutError(f"no frame of type {kind} passed the test: {frames(stack, kind)}")
-        await asyncio.sleep(0.05)
-    return found[0]
+    passed: list[dict[str, Any]] = []
+
+    def found() -> bool:
+        rows = frames(stack, kind)
+        passed[:] = [row for row in rows if test(row)]
+        return bool(passed)
+
+    await wait_until(
+        found,
+        timeout,
+        lambda: f"a frame of type {kind} that passes the test: {frames(stack, kind)}",
+        every=0.05,
+    )
+    return passed[0]

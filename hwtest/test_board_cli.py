@@ -8,6 +8,8 @@ import sys
 
 import pytest
 
+from hwtest.rows import wait_until
+
 pytestmark = pytest.mark.hil
 
 
@@ -60,9 +62,12 @@ async def test_a_running_board_is_pressed_and_power_cycled_from_the_command_line
 
 async def log_with(path, text, times, timeout=10.0):
     """The console log once `text` is in it `times` times (a condition wait)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while (log := path.read_text()).count(text) < times:
-        assert loop.time() < deadline, f"{text!r} not {times} times in {path}:\n{log}"
-        await asyncio.sleep(0.02)
+    log = ""
+
+    def seen() -> bool:
+        nonlocal log
+        log = path.read_text()
+        return log.count(text) >= times
+
+    await wait_until(seen, timeout, lambda: f"{text!r} {times} times in {path}:\n{log}", every=0.02)
     return log

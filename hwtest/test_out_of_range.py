@@ -10,21 +10,13 @@ import re
 import pytest
 
 from hwtest.bench import Dut
+from hwtest.rows import wait_until
 from msa.demo.stack import PRESS_GAP_S, Stack
 
 pytestmark = pytest.mark.hil
 
 AWAY_PRESSES = 3  # before a power cut while away; one more after it
 RETURN_TIMEOUT_S = 30.0
-
-
-async def wait_until(condition, timeout: float, what: str) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        if loop.time() > deadline:
-            raise TimeoutError(f"not within {timeout:.0f} s: {what}")
-        await asyncio.sleep(0.01)  # a condition poll, like Console.expect
 
 
 def shown_counters(stack: Stack) -> list[int]:
@@ -58,7 +50,7 @@ async def test_presses_out_of_range_are_kept_and_delivered_in_order_once(stack: 
     await wait_until(
         lambda: set(counters) <= set(shown_counters(stack)),
         RETURN_TIMEOUT_S,
-        f"the alarms {counters} on the console (it has {shown_counters(stack)})",
+        lambda: f"the alarms {counters} on the console (it has {shown_counters(stack)})",
     )
     await stack.settled()
 

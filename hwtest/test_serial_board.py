@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from boards.emulated.emulator import EmulatedBoard
-from hwtest.bench import Bench, SerialDut, Target
+from hwtest.bench import Bench, EmulatedDut, SerialDut, Target
 from hwtest.conftest import serial_board
 from hwtest.serial_board import SerialBoard
 from hwtest.test_processes import finish, free_port, line_with, start
@@ -43,11 +43,9 @@ class HandsOnTheEmulatedBoard(SerialDut):
         super().__init__(bench)
         self.board = board
 
-    async def _hold(self, hold_ms: int) -> None:
-        await self.board.press(hold_ms)
-
-    async def _power(self, on: bool) -> None:
-        await (self.board.power_on() if on else self.board.power_cut())
+    # The same hands as the emulated bench's: both use nothing but self.board.
+    _hold = EmulatedDut._hold
+    _power = EmulatedDut._power
 
 
 def relay_bench(tmp_path: Path) -> Bench:

@@ -46,9 +46,9 @@ async def test_an_unbonded_phone_is_refused_and_the_bonded_one_still_gets_alarms
     # A stranger that pairs gets an encrypted link, but no bond and no access.
     pairing = await _stranger_near(stack, tmp_path / "pairing")
     await pairing.connect()
+    await pairing.pair()
+    await pairing.subscribe(frames.append)
     with pytest.raises(LinkError):
-        await pairing.pair()
-        await pairing.subscribe(frames.append)
         await pairing.read()
     with pytest.raises(LinkError):
         await pairing.device_info()

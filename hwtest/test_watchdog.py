@@ -4,12 +4,11 @@ first heartbeat after it tells the police it happened."""
 
 from __future__ import annotations
 
-import asyncio
 import re
 
 import pytest
 
-from hwtest.rows import wait_frame
+from hwtest.rows import wait_frame, wait_until
 from msa.demo.stack import Stack
 from protocol import frame
 
@@ -26,15 +25,19 @@ async def queue_alarms(stack: Stack, count: int) -> list[int]:
     return [int(n) for n in re.findall(rb"queued alarm (\d+)", console.output)]
 
 
+def shown(stack: Stack) -> list[int]:
+    return [event["counter"] for event in stack.console.alarms]
+
+
 async def delivered_once_in_order(stack: Stack, counters: list[int]) -> None:
     await stack.phone_back()
     await stack.settled()
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 10
-    while len(stack.console.alarms) < len(counters) and loop.time() < deadline:
-        await asyncio.sleep(0.05)  # a condition poll: the console's pushes trail the commits
-    shown = [event["counter"] for event in stack.console.alarms]
-    assert shown == counters, f"stored {counters}, shown {shown}"
+    await wait_until(  # the console's pushes trail the commits
+        lambda: len(stack.console.alarms) >= len(counters),
+        10,
+        lambda: f"the alarms {counters} on the console (it has {shown(stack)})",
+    )
+    assert shown(stack) == counters, f"stored {counters}, shown {shown(stack)}"
     assert (await stack.counts())["alarms"] == len(counters)
 
 

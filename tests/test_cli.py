@@ -1,19 +1,22 @@
 """The `msa` command: help, clear errors with meaningful exit codes, the demo."""
 
 import json
+import os
 import subprocess
 import sys
 
 import pytest
 
 
-def msa(*args, timeout=60, cwd=None):
+def msa(*args, timeout=60, cwd=None, env=None):
+    """Run `msa ARGS`; env is merged over this process's environment."""
     return subprocess.run(
         [sys.executable, "-m", "msa.cli", *args],
         capture_output=True,
         text=True,
         timeout=timeout,
         cwd=cwd,
+        env={**os.environ, **(env or {})},
     )
 
 

@@ -1,9 +1,7 @@
 """`msa firmware build`: the firmware precompiled with mpy-cross, laid out as the flash."""
 
 import json
-import os
 import subprocess
-import sys
 
 import pytest
 
@@ -11,16 +9,7 @@ from boards import image
 from boards.emulated.interpreter import micropython_path
 from msa.firmware.build import ARCH, MANIFEST, Build, BuildError, build
 from msa.firmware.deploy import plan, wrong_board
-
-
-def msa(*args, env=None):
-    return subprocess.run(
-        [sys.executable, "-m", "msa.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, **(env or {})},
-    )
+from tests.test_cli import msa
 
 
 @pytest.mark.parametrize("board", image.BOARDS)

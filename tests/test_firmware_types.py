@@ -1,13 +1,11 @@
 """The firmware type-checks against MicroPython's ESP32 stubs: nothing in it runs
 only on the unix port (`msa firmware check`, host/msa/firmware/typecheck.py)."""
 
-import subprocess
-import sys
-
 import pytest
 
 from boards import image
 from msa.firmware.typecheck import check
+from tests.test_cli import msa
 
 
 @pytest.mark.parametrize("board", image.BOARDS)
@@ -29,11 +27,6 @@ def test_the_check_finds_what_only_the_unix_port_has(tmp_path):
 
 
 def test_msa_firmware_check_prints_findings_and_exits_0_when_clean():
-    result = subprocess.run(
-        [sys.executable, "-m", "msa.cli", "firmware", "check", "--board", "esp32"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = msa("firmware", "check", "--board", "esp32", timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.strip().endswith("esp32: no findings")

@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from starlette.applications import Starlette
 
 from msa.backend import pgcluster
 from msa.backend.app import create_app
+from msa.backend.notify import SmtpConfig
 from msa.backend.seed import seed_demo
 from msa.backend.server import READY_PREFIX
 from msa.backend.store import Store, open_store
@@ -65,13 +67,16 @@ class Backend:
     contract: Contract
 
 
-@pytest.fixture
-async def backend(database_url: str) -> AsyncIterator[Backend]:
-    """The started app with the demo case seeded, and an HTTP client on it.
+@asynccontextmanager
+async def started_backend(
+    database_url: str, smtp: SmtpConfig | None = None
+) -> AsyncIterator[Backend]:
+    """The started app with the demo case seeded, and an HTTP client on it; its
+    magistrate's mails go to `smtp` (or stay queued without it).
 
     Every answer the client gets is checked against the OpenAPI description.
     """
-    app = create_app(database_url)
+    app = create_app(database_url, smtp=smtp)
     contract = Contract()
     async with app.router.lifespan_context(app):
         store = app.state.services.store
@@ -83,6 +88,13 @@ async def backend(database_url: str) -> AsyncIterator[Backend]:
             event_hooks={"response": [contract.on_response]},
         ) as client:
             yield Backend(app, client, store, seeded, contract)
+
+
+@pytest.fixture
+async def backend(database_url: str) -> AsyncIterator[Backend]:
+    """The started app with the demo case seeded, its answers contract-checked."""
+    async with started_backend(database_url) as started:
+        yield started
 
 
 @dataclass

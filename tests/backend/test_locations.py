@@ -8,19 +8,11 @@ import pytest
 from msa.backend import zones
 from msa.backend.auth import hash_token
 from msa.backend.store.base import ZoneArea
-from protocol import frame
-from tests.backend.util import LOCATION, OPERATOR, PHONE, body, signed
+from tests.backend.test_workflow import press
+from tests.backend.util import LOCATION, OPERATOR, PHONE
 
 GHENT_CENTRE = {"lat": 51.0543, "lon": 3.7174}  # the alarm's own fix (util.LOCATION)
 LOCHRISTI = {"lat": 51.0969, "lon": 3.8742}
-
-
-async def press(backend, counter=1, kind=frame.ALARM):
-    response = await backend.client.post(
-        "/api/v1/frames", json=body(signed(counter, kind)), headers=PHONE
-    )
-    assert response.status_code == 200, response.text
-    return response.json()["alarm_id"]
 
 
 def fix(second, place=LOCHRISTI, accuracy_m=15.0):

@@ -4,18 +4,16 @@ queued in the close's transaction, sent after, retried while the server is down.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 
 import httpx
 import pytest
 
-from msa.backend.app import create_app
 from msa.backend.notify import DEFAULT_SENDER, SmtpConfig, compose
 from msa.backend.pgcluster import cluster
 from msa.backend.seed import DEMO_MAGISTRATE
 from msa.backend.workflow import Close
-from tests.backend.conftest import seed
+from tests.backend.conftest import Backend, started_backend
 from tests.backend.smtp import free_port, mail_server
 from tests.backend.util import OPERATOR, PHONE, body, signed
 
@@ -24,18 +22,10 @@ SENDER = "cic@police.example"
 FAST_RETRY = (0.1,)  # the schedule's figures are not under test, the retrying is
 
 
-@asynccontextmanager
-async def backend_with_smtp(
-    database_url: str, port: int | None
-) -> AsyncIterator[httpx.AsyncClient]:
+def backend_with_smtp(database_url: str, port: int | None) -> AbstractAsyncContextManager[Backend]:
+    """The started backend, its mails to the SMTP server on `port` (queued if None)."""
     smtp = None if port is None else SmtpConfig("127.0.0.1", port, SENDER, retry_s=FAST_RETRY)
-    app = create_app(database_url, smtp=smtp)
-    async with app.router.lifespan_context(app):
-        await seed(app.state.services.store)
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://backend") as client:
-            client.app = app
-            yield client
+    return started_backend(database_url, smtp)
 
 
 async def close_real_alarm(client: httpx.AsyncClient, counter: int = 1) -> dict:
@@ -71,9 +61,9 @@ async def until(condition, timeout_s: float = 10.0) -> None:
 
 async def test_closing_a_real_alarm_mails_the_magistrate(database_url):
     port = free_port()
-    async with mail_server(port) as inbox, backend_with_smtp(database_url, port) as client:
-        with client.app.state.channel.subscribe() as updates:
-            closed = await close_real_alarm(client)
+    async with mail_server(port) as inbox, backend_with_smtp(database_url, port) as backend:
+        with backend.app.state.channel.subscribe() as updates:
+            closed = await close_real_alarm(backend.client)
             mail_from, recipients, mail = await inbox.next()
             event = await next_change(updates, "magistrate")
     assert event["alarm_id"] == closed["alarm_id"] and event["revision"] == closed["revision"] + 1
@@ -91,9 +81,9 @@ async def test_closing_a_real_alarm_mails_the_magistrate(database_url):
 
 async def test_a_mail_server_that_is_down_loses_nothing(database_url):
     port = free_port()  # nothing listens there yet
-    async with backend_with_smtp(database_url, port) as client:
-        store = client.app.state.services.store
-        closed = await close_real_alarm(client)
+    async with backend_with_smtp(database_url, port) as backend:
+        store = backend.store
+        closed = await close_real_alarm(backend.client)
         # The close was answered with the mail already in the outbox.
         assert closed["magistrate"]["status"] == "queued"
         assert (await store.counts())["notifications"] == 1
@@ -118,8 +108,8 @@ async def test_a_mail_server_that_is_down_loses_nothing(database_url):
 
 
 async def test_a_mail_queued_without_a_server_is_sent_by_the_next_backend(database_url):
-    async with backend_with_smtp(database_url, None) as client:
-        closed = await close_real_alarm(client)
+    async with backend_with_smtp(database_url, None) as backend:
+        closed = await close_real_alarm(backend.client)
         assert closed["magistrate"]["status"] == "queued"
     port = free_port()
     async with mail_server(port) as inbox, backend_with_smtp(database_url, port):
@@ -173,7 +163,8 @@ async def test_a_step_during_a_database_outage_is_503_and_its_retry_goes_through
     del pg_cluster  # only for its skip/fail rule: this test needs a cluster it may stop
     port = free_port()
     with cluster() as pg:
-        async with mail_server(port) as inbox, backend_with_smtp(pg.url, port) as client:
+        async with mail_server(port) as inbox, backend_with_smtp(pg.url, port) as backend:
+            client = backend.client
             pressed = await client.post("/api/v1/frames", json=body(signed(1)), headers=PHONE)
             steps = f"/api/v1/alarms/{pressed.json()['alarm_id']}"
             assert (await client.post(f"{steps}/acknowledge", json={}, headers=OPERATOR)).is_success
@@ -191,8 +182,7 @@ async def test_a_step_during_a_database_outage_is_503_and_its_retry_goes_through
                 answer = await client.post(f"{steps}/{name}", json=data, headers=OPERATOR)
                 assert answer.status_code == 200, answer.text
             _, recipients, mail = await inbox.next()
-            store = client.app.state.services.store
-            audit = [e.action for e in await store.alarm_audit(pressed.json()["alarm_id"])]
+            audit = [e.action for e in await backend.store.alarm_audit(pressed.json()["alarm_id"])]
     assert recipients == [DEMO_MAGISTRATE] and PV in mail["Subject"]
     assert audit[:5] == [
         "alarm.acknowledge",

@@ -43,15 +43,23 @@ def db(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path}/msa.db"
 
 
+@pytest.fixture
+def case_file(tmp_path: Path) -> Path:
+    """CASE as the JSON file `msa backend case-add` reads."""
+    path = tmp_path / "case.json"
+    path.write_text(json.dumps(CASE))
+    return path
+
+
 def run_json(*args: str) -> dict:
     result = msa(*args, "--json")
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 
 
-def test_a_provisioned_button_and_phone_carry_an_alarm_to_their_case(db: str, tmp_path: Path):
-    case_file = tmp_path / "case.json"
-    case_file.write_text(json.dumps(CASE))
+def test_a_provisioned_button_and_phone_carry_an_alarm_to_their_case(
+    db: str, tmp_path: Path, case_file: Path
+):
     added = run_json("backend", "case-add", str(case_file), "--db", db)
     assert added["created"] is True and len(added["person_ids"]) == 2
     assert run_json("backend", "case-add", str(case_file), "--db", db)["created"] is False
@@ -80,9 +88,9 @@ def test_a_provisioned_button_and_phone_carry_an_alarm_to_their_case(db: str, tm
         server.stop()
 
 
-def test_re_provisioning_a_button_revokes_the_old_phone_token(db: str, tmp_path: Path):
-    case_file = tmp_path / "case.json"
-    case_file.write_text(json.dumps(CASE))
+def test_re_provisioning_a_button_revokes_the_old_phone_token(
+    db: str, tmp_path: Path, case_file: Path
+):
     run_json("backend", "case-add", str(case_file), "--db", db)
     args = ("backend", "provision", "--case", CASE["reference"], "--device-id", "0badf00d")
     first = run_json(*args, "--db", db)
@@ -131,9 +139,7 @@ def test_a_bad_case_file_gets_one_clear_line_and_stores_nothing(db, tmp_path, ch
         (["--case", CASE["reference"], "--device-id", "01", "--key", "abcd"], "must be 32 bytes"),
     ],
 )
-def test_bad_provisioning_arguments_change_nothing(db, tmp_path, args, message):
-    case_file = tmp_path / "case.json"
-    case_file.write_text(json.dumps(CASE))
+def test_bad_provisioning_arguments_change_nothing(db, case_file, args, message):
     run_json("backend", "case-add", str(case_file), "--db", db)
     before = asyncio.run(count_rows(db))
     result = msa("backend", "provision", *args, "--db", db)
