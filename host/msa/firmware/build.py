@@ -121,7 +121,8 @@ def compile_error(output: str, source: str) -> str:
     return f"{where.group(1)}:{where.group(2)}: {last}"
 
 
-def _sha256(path: Path) -> str:
+def sha256_of(path: Path) -> str:
+    """The file's sha256 as build.json records it (hex)."""
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
@@ -171,7 +172,7 @@ def build(board: str, out: Path, sources: dict[str, Path] | None = None) -> Buil
                 shown,
                 source.stat().st_size,
                 mpy_bytes,
-                _sha256(destination),
+                sha256_of(destination),
             )
         )
     manifest = result.figures()
