@@ -31,7 +31,6 @@ class Outbox:
                 self._next = int(f.read())
         except (OSError, ValueError):
             self._next = 1
-        self._reserved = self._next  # everything below may have been used before
         # A frame is named by its counter (hex, so names sort in order) and type.
         # A .tmp file is a write that a power cut interrupted: it never counted.
         names = os.listdir(self.queue)
@@ -41,7 +40,7 @@ class Outbox:
         self._names = sorted(n for n in names if not n.endswith(".tmp"))
         if self._names:  # belt and braces: never below a counter already used
             self._next = max(self._next, int(self._names[-1][:8], 16) + 1)
-            self._reserved = self._next
+        self._reserved = self._next  # everything below may have been used before
 
     def take_counter(self):
         counter = self._next

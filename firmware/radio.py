@@ -64,8 +64,6 @@ class Radio:
         self.adv_interval_us = hardware.adv_interval_us
         self.grace_ms = getattr(hardware.board, "UNBONDED_GRACE_MS", GRACE_MS)
         self.conn = None
-        self.encrypted = False
-        self.bonded = False
         self.trusted = False  # encrypted with the one bond: frames and reads allowed
         self.mtu = _DEFAULT_MTU
         self.advertising = False
@@ -76,7 +74,6 @@ class Radio:
         self._private = False
         self._deadline = None  # ticks_ms by which the link must be trusted
         self._refuse = False  # drop the link at once (it is not the bonded phone)
-        self.refused = 0  # links dropped for not being the bonded phone
 
         ble.active(True)
         ble.config(gap_name="", bond=True, le_secure=True, mitm=False, io=_IO_NO_INPUT_OUTPUT)
@@ -123,7 +120,6 @@ class Radio:
         if left > 0 and not self._refuse:
             return left
         print("msa: dropped a link that is not the bonded phone's")
-        self.refused += 1
         self._deadline = None
         try:
             self.ble.gap_disconnect(self.conn)
@@ -143,14 +139,14 @@ class Radio:
     def _irq(self, event, data):
         result = None
         if event == _IRQ_CENTRAL_CONNECT:
-            self.conn, self.encrypted, self.bonded, self.trusted = data[0], False, False, False
+            self.conn, self.trusted = data[0], False
             self.mtu = _DEFAULT_MTU
             self.advertising = False
             self._refuse = False
             self._deadline = time.ticks_add(time.ticks_ms(), self.grace_ms) if self.closed else None
         elif event == _IRQ_CENTRAL_DISCONNECT:
             if data[0] == self.conn:
-                self.conn, self.encrypted, self.bonded, self.trusted = None, False, False, False
+                self.conn, self.trusted = None, False
                 self._deadline = None
             self.advertising = False
         elif event == _IRQ_GATTS_WRITE:
@@ -172,8 +168,7 @@ class Radio:
         elif event == _IRQ_ENCRYPTION_UPDATE:
             conn, encrypted, _authenticated, bonded, _key_size = data
             if conn == self.conn:
-                self.encrypted, self.bonded = bool(encrypted), bool(bonded)
-                self.trusted = self.encrypted and self.bonded
+                self.trusted = bool(encrypted) and bool(bonded)
                 self._refuse = self.closed and not self.trusted
                 self.new_link = self.trusted
         elif event == _IRQ_GET_SECRET:

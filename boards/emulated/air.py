@@ -86,17 +86,22 @@ class Air(LocalLink):
         transport: PhysicalTransport,
         data: bytes,
     ) -> None:
-        receiver = self.find_le_controller(destination_address)
-        if self._is_away(sender_controller) or (receiver and self._is_away(receiver)):
-            return  # lost on the air
+        if self.away:  # nobody away (the usual case): no look-ups on each packet
+            receiver = self.find_le_controller(destination_address)
+            if self._is_away(sender_controller) or (receiver and self._is_away(receiver)):
+                return  # lost on the air
         super().send_acl_data(sender_controller, destination_address, transport, data)
 
     def send_ll_control_pdu(
         self, sender_address: hci.Address, receiver_address: hci.Address, packet: ll.ControlPdu
     ) -> None:
-        ends = (self.find_le_controller(sender_address), self.find_le_controller(receiver_address))
-        if any(end is not None and self._is_away(end) for end in ends):
-            return
+        if self.away:
+            ends = (
+                self.find_le_controller(sender_address),
+                self.find_le_controller(receiver_address),
+            )
+            if any(end is not None and self._is_away(end) for end in ends):
+                return
         super().send_ll_control_pdu(sender_address, receiver_address, packet)
 
     def send_advertising_pdu(self, sender: Controller, packet: ll.AdvertisingPdu) -> None:
@@ -108,7 +113,7 @@ class Air(LocalLink):
                 loop.call_soon(controller.on_ll_advertising_pdu, packet)
         if isinstance(packet, ll.ConnectInd):
             # Delivered with call_soon like the PDU itself, so it runs after it.
-            asyncio.get_running_loop().call_soon(self._check_established, sender, packet)
+            loop.call_soon(self._check_established, sender, packet)
 
     def _check_established(self, central: Controller, packet: ll.ConnectInd) -> None:
         connection = central.le_connections.get(packet.advertiser_address)

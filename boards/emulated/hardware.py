@@ -201,7 +201,7 @@ class Hardware:
         self.halted = asyncio.Event()  # no process connected: the radio is off
         self.halted.set()
         self.on_notify: Callable[[bytes], None] | None = None
-        self.reset_cause = 1  # PWRON_RESET
+        self.reset_cause = PWRON_RESET
         self.radio_options: dict[str, Any] = {}  # the radio chip's own (irk, rpa_timeout_s)
         self.reset_requested = asyncio.Event()
         self._server: asyncio.AbstractServer | None = None

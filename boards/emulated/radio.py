@@ -137,7 +137,7 @@ class Radio:
         self.address = hci.Address(address, hci.Address.RANDOM_DEVICE_ADDRESS)  # identity
         # The chip's identity resolving key (NimBLE keeps it in NVS); it goes to the
         # bonded phone in pairing, so that the phone alone can resolve our RPAs.
-        self.irk = irk or bytes(reversed(bytes(self.address))) * 3
+        self.irk = (irk or bytes(reversed(bytes(self.address))) * 3)[:16]
         self.rpa_timeout_s = rpa_timeout_s
         self.addr_mode = ADDR_MODE_RANDOM
         self._rpa_made: float | None = None
@@ -169,7 +169,7 @@ class Radio:
         if isinstance(self.link, Air):
             self.link.claim(self.controller, self.address)
         config = DeviceConfiguration(name="", address=self.address, gap_service_enabled=False)
-        config.irk = self.irk[:16]
+        config.irk = self.irk
         self.device = Device(
             config=config, host=Host(self.controller, AsyncPipeSink(self.controller))
         )
@@ -298,9 +298,8 @@ class Radio:
         assert self._adv_args is not None
         kind, interval_ms = self._adv_args
         if self.addr_mode == ADDR_MODE_RPA and self._rpa_due():
-            await self._use_address(device, hci.Address.generate_private_address(self.irk[:16]))
+            await self._new_rpa(device)
             self.stats.rpa_rotations += 1
-            self._rpa_made = time.monotonic()
         await device.start_advertising(
             advertising_type=kind,
             advertising_interval_min=interval_ms,
@@ -329,8 +328,11 @@ class Radio:
         elif mode == ADDR_MODE_NRPA:
             await self._use_address(device, hci.Address.generate_private_address())
         else:  # the first RPA now: 'mac' reports it at once, as NimBLE does
-            await self._use_address(device, hci.Address.generate_private_address(self.irk[:16]))
-            self._rpa_made = time.monotonic()
+            await self._new_rpa(device)
+
+    async def _new_rpa(self, device: Device) -> None:
+        await self._use_address(device, hci.Address.generate_private_address(self.irk))
+        self._rpa_made = time.monotonic()
 
     def _rpa_due(self) -> bool:
         made = self._rpa_made

@@ -251,21 +251,24 @@ class Stack:
             )
         return self.frames[key]
 
+    def _match_press(self, alarm: Alarm, received: frame.Frame) -> None:
+        """The oldest unmatched press is this alarm's, at the first hop that sees it
+        (the notify on the emulated board; the app on a real board, which has no hook)."""
+        is_alarm = received.type in (frame.ALARM, frame.TEST_ALARM)
+        if is_alarm and "press" not in alarm.t and self._presses:
+            alarm.t["press"] = self._presses.pop(0)
+
     def _on_notify(self, data: bytes) -> None:
         with contextlib.suppress(frame.FrameError):
             received = frame.parse(data)
             alarm = self._alarm(received)
             alarm.t.setdefault("ble_notify", time.time())
-            is_alarm = received.type in (frame.ALARM, frame.TEST_ALARM)
-            if is_alarm and "press" not in alarm.t and self._presses:
-                alarm.t["press"] = self._presses.pop(0)
+            self._match_press(alarm, received)
 
     def _on_received(self, received: frame.Frame, at: float) -> None:
         alarm = self._alarm(received)
         alarm.t.setdefault("app_receive", at)
-        is_alarm = received.type in (frame.ALARM, frame.TEST_ALARM)
-        if is_alarm and "press" not in alarm.t and self._presses:  # no notify hook: a real board
-            alarm.t["press"] = self._presses.pop(0)
+        self._match_press(alarm, received)
 
     def _on_console(self, event: dict[str, Any], at: float) -> None:
         alarm = self.frames.get((int(event["device_id"], 16), int(event["counter"])))

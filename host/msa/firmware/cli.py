@@ -15,8 +15,7 @@ import tempfile
 from pathlib import Path
 
 from boards import image
-from msa.errors import UsageError
-from msa.firmware.build import Build, build
+from msa.firmware.build import Build, build, check_board
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -63,8 +62,7 @@ def _check(args: argparse.Namespace) -> int:
 
     boards = args.board or list(image.BOARDS)
     for board in boards:
-        if board not in image.BOARDS:
-            raise UsageError(f"unknown board {board!r}; one of: {', '.join(image.BOARDS)}")
+        check_board(board)
     failed = 0
     for board in boards:
         with tempfile.TemporaryDirectory(prefix="msa-check-") as scratch:

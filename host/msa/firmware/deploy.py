@@ -12,14 +12,13 @@ are never touched.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 from msa.errors import MsaError, NotAvailable
-from msa.firmware.build import Build
+from msa.firmware.build import Build, sha256_of
 
 if TYPE_CHECKING:
     from mpremote.transport_serial import SerialTransport
@@ -165,7 +164,7 @@ def _check_folder(build: Build, folder: Path) -> None:
     """The build folder still holds what build.json says (nothing edited since)."""
     for f in build.files:
         path = folder / f.path
-        if not path.is_file() or hashlib.sha256(path.read_bytes()).hexdigest() != f.sha256:
+        if not path.is_file() or sha256_of(path) != f.sha256:
             raise DeployError(
                 f"{path} is not the file msa firmware build made (missing or changed): "
                 "build again with msa firmware build"
@@ -182,8 +181,7 @@ def _write(transport: SerialTransport, path: str, data: bytes) -> None:
 
 
 def _verify(build: Build, on_board: dict[str, str], port: str) -> None:
-    wrong = [f.path for f in build.files if on_board.get(f.path) != f.sha256]
-    extra = plan(build, on_board)[1]
+    wrong, extra, _ = plan(build, on_board)
     if wrong or extra:
         raise DeployError(
             f"the flash of the board on {port} does not hold the build after the deploy "
