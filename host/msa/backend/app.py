@@ -16,12 +16,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 
 from msa.backend import actions, console, ingest, locations, openapi, phone_reports
 from msa.backend.admission import RoutineGate
 from msa.backend.alarms import AlarmAnnouncer
 from msa.backend.contexts import ContextCache
 from msa.backend.errors import EXCEPTION_HANDLERS
+from msa.backend.failsafe import Failsafe
 from msa.backend.notify import Notifier, SmtpConfig
 from msa.backend.push import LocalHub
 from msa.backend.services import Services
@@ -74,6 +76,7 @@ def create_app(database_url: str, *, smtp: SmtpConfig | None = None) -> Starlett
         ],
         lifespan=lifespan,
         exception_handlers=EXCEPTION_HANDLERS,
+        middleware=[Middleware(Failsafe)],
     )
     app.state.channel = channel
     app.state.routine = RoutineGate()
