@@ -40,6 +40,7 @@ from boards.emulated.interpreter import micropython_path
 from boards.emulated.radio import RPA_TIMEOUT_S
 from boards.emulated.radio_events import RadioStats, total
 from firmware import gesture
+from msa import children
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +159,7 @@ class EmulatedBoard:
             cwd=self.flash,
             env=env,
             start_new_session=True,
-            preexec_fn=_take_terminal,
+            preexec_fn=children.preexec(_take_terminal),
         )
         os.close(slave)
         self.console.attach(master, raw_repl=raw_repl)

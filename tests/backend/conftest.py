@@ -21,6 +21,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
+from msa import children
 from msa.backend import pgcluster
 from msa.backend.app import create_app
 from msa.backend.notify import SmtpConfig
@@ -120,6 +121,7 @@ def start_server(database_url: str, log: Path, timeout_s: float = 30) -> Server:
             stdout=subprocess.PIPE,
             stderr=stderr,
             text=True,
+            preexec_fn=children.preexec(),
         )
     assert process.stdout is not None
     ready, _, _ = select.select([process.stdout], [], [], timeout_s)

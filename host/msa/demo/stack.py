@@ -34,6 +34,7 @@ import httpx
 
 from boards.emulated.air import Air
 from boards.emulated.emulator import EmulatedBoard
+from msa import children
 from msa.app.forwarder import Forwarder
 from msa.app.link import open_link
 from msa.app.outbox import Outbox
@@ -67,6 +68,7 @@ class BackendProcess:
             *msa_command("backend", "serve", "--db", self.database_url, "--port", str(self.port)),
             stdout=asyncio.subprocess.PIPE,
             stderr=self._log,
+            preexec_fn=children.preexec(),
         )
         assert self.process.stdout is not None
         try:
@@ -118,6 +120,7 @@ async def run_msa_json(*args: str) -> dict[str, Any]:
         *msa_command(*args, "--json"),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
+        preexec_fn=children.preexec(),
     )
     out, err = await process.communicate()
     if process.returncode != 0:
