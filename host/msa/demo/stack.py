@@ -21,7 +21,6 @@ import contextlib
 import json
 import logging
 import os
-import shutil
 import signal
 import sys
 import time
@@ -34,7 +33,7 @@ import httpx
 
 from boards.emulated.air import Air
 from boards.emulated.emulator import EmulatedBoard
-from msa import children
+from msa import children, folders
 from msa.app.forwarder import Forwarder
 from msa.app.link import open_link
 from msa.app.outbox import Outbox
@@ -184,9 +183,11 @@ class Stack:
         settings: dict[str, Any] | None = None,
         **given: Any,  # board, link: see __init__
     ) -> Stack:
-        """A stack in an emptied directory: new keys, new board, new database."""
-        shutil.rmtree(directory, ignore_errors=True)
-        directory.mkdir(parents=True)
+        """A stack in an emptied directory: new keys, new board, new database.
+
+        Only a folder the demo made (or an empty one) is emptied; UsageError otherwise.
+        """
+        folders.fresh(directory, "msa demo")
         return cls(directory, database_url, settings, **given)
 
     async def start(self) -> None:
