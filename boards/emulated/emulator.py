@@ -40,7 +40,7 @@ from boards.emulated.interpreter import micropython_path
 from boards.emulated.radio import RPA_TIMEOUT_S
 from boards.emulated.radio_events import RadioStats, total
 from firmware import gesture
-from msa import children
+from msa import children, cleanup
 
 log = logging.getLogger(__name__)
 
@@ -205,11 +205,23 @@ class EmulatedBoard:
         await self.power_on(raw_repl=raw_repl)
 
     async def close(self) -> None:
-        await self.power_cut()
+        """Power off and release the console and the hardware, whatever fails first."""
+        await cleanup.release(
+            self._stop_watching, self.power_cut, self._close_console, self.hardware.stop
+        )
+
+    async def _stop_watching(self) -> None:
+        # A watchdog reset under way would power the board on again after the cut.
+        watcher, self._watcher = self._watcher, None
+        if watcher is not None and watcher is not asyncio.current_task():
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+
+    def _close_console(self) -> None:
         if self.console is not None:
             self.console.close()
             self.console = None
-        await self.hardware.stop()
 
     # -- the bench ------------------------------------------------------------------
 

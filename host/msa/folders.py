@@ -43,9 +43,7 @@ def claim(path: Path, owner: str) -> Path:
         if marker.is_file():
             found = marker.read_text().strip()
             if found != owner:
-                raise UsageError(
-                    f"{path} belongs to {found}, not {owner}; choose another --dir"
-                )
+                raise UsageError(f"{path} belongs to {found}, not {owner}; choose another --dir")
             return path
         if any(path.iterdir()):
             raise UsageError(

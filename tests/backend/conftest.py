@@ -105,10 +105,15 @@ class Server:
     log: Path
 
     def stop(self, timeout_s: float = 15) -> int:
-        """SIGTERM, then the exit code."""
+        """SIGTERM, then the exit code; SIGKILL after `timeout_s` (and TimeoutExpired)."""
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(timeout_s)
+        try:
+            return self.process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            raise
 
 
 def start_server(database_url: str, log: Path, timeout_s: float = 30) -> Server:

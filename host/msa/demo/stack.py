@@ -33,7 +33,7 @@ import httpx
 
 from boards.emulated.air import Air
 from boards.emulated.emulator import EmulatedBoard
-from msa import children, folders
+from msa import children, cleanup, folders
 from msa.app.forwarder import Forwarder
 from msa.app.link import open_link
 from msa.app.outbox import Outbox
@@ -356,16 +356,17 @@ class Stack:
         return await self.phone.forwarder.post(data, time.time(), GHENT.current())
 
     async def stop(self) -> None:
-        await self.phone_away()
+        """Release everything (each step runs whatever an earlier one raised)."""
+        steps: list[cleanup.Step] = [self.phone_away]
         if self.console is not None:
-            await self.console.stop()
+            steps.append(self.console.stop)
         if self.phone is not None:
-            await self.phone.link.close()
-            await self.phone.forwarder.close()
-            self.phone.outbox.close()
+            phone = self.phone
+            steps += [phone.link.close, phone.forwarder.close, phone.outbox.close]
         if self.board is not None:
-            await self.board.close()
-        await self.backend.stop()
+            steps.append(self.board.close)
+        steps.append(self.backend.stop)
+        await cleanup.release(*steps)
 
 
 def default_directory() -> Path:
