@@ -251,3 +251,18 @@ async def test_an_older_databases_plaintext_keys_are_wrapped_by_the_migration(
         # (docs/operations.md); the tables' own files are rewritten.
         files = [file for file in files if "base" in file.parts]
     assert_nowhere_in_files(KEY, files)
+
+
+def test_kek_new_makes_a_kek_the_environment_and_the_file_give_alike(tmp_path: Path):
+    path = tmp_path / "kek"
+    made = json.loads(msa("backend", "kek-new", str(path), "--json").stdout)
+    assert made == {"kek_file": str(path), "kek_id": kek_at(path).id}
+    again = msa("backend", "kek-new", str(path))
+    assert again.returncode == 2 and "never overwritten" in again.stderr
+    assert kek_at(path).id == made["kek_id"]  # the file is as it was
+
+    db = ("--db", f"sqlite:///{tmp_path}/msa.db")
+    seeded = msa("backend", "seed-demo", *db, env={"MSA_KEK": path.read_text()})
+    assert seeded.returncode == 0, seeded.stderr
+    # The database's keys are under that KEK: given as a file, it is accepted.
+    assert msa("backend", "migrate", *db, "--kek-file", str(path)).returncode == 0

@@ -34,8 +34,9 @@ from msa.private_files import write_private
 
 KEK_ENV = "MSA_KEK"
 KEK_BYTES = 32
+DEVICE_KEY_BYTES = 32
 NONCE_BYTES = 12
-WRAPPED_BYTES = NONCE_BYTES + 32 + 16
+WRAPPED_BYTES = NONCE_BYTES + DEVICE_KEY_BYTES + 16  # nonce, ciphertext, GCM tag
 _HEX_KEK = re.compile(r"[0-9a-fA-F]{64}")
 _KEK_FILE_LIMIT = 256  # bytes read of a KEK file: 64 digits and some white space
 _ASSOCIATED = b"msa device key v1:"
@@ -62,7 +63,9 @@ class Kek:
         self._aead = AESGCM(secret)
 
     def wrap(self, device_id: int, key: bytes) -> bytes:
-        """`key` encrypted for device `device_id`: WRAPPED_BYTES long."""
+        """`key` (a device's 32 bytes) encrypted for device `device_id`: WRAPPED_BYTES long."""
+        if len(key) != DEVICE_KEY_BYTES:
+            raise ValueError(f"a device key is {DEVICE_KEY_BYTES} bytes, not {len(key)}")
         nonce = os.urandom(NONCE_BYTES)
         return nonce + self._aead.encrypt(nonce, key, _associated(device_id))
 

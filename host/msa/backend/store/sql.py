@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
@@ -37,6 +38,8 @@ from msa.backend.store.base import (
 from msa.backend.store.group_commit import GroupCommit
 from msa.backend.store.queries import Row
 from msa.timefmt import now_ms
+
+log = logging.getLogger(__name__)
 
 
 class Connection(Protocol):
@@ -118,10 +121,11 @@ class SqlStore(ABC):
             for migration in migrations.load():
                 if migration.version in done:
                     continue
-                if migration.version == device_keys.MIGRATION:
+                wraps = migration.version == device_keys.MIGRATION
+                if wraps:
                     carried = await device_keys.plaintext_keys(conn)
                 await conn.run_script(migrations.render(migration.sql, self.dialect))
-                if carried:  # raises without a KEK: the whole migration rolls back
+                if wraps and carried:  # raises without a KEK: the whole migration rolls back
                     await device_keys.store_wrapped(conn, self._kek, carried)
                 await conn.execute(
                     "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
@@ -133,6 +137,7 @@ class SqlStore(ABC):
             if self._kek is not None:
                 await device_keys.check_kek(conn, self._kek)
         if carried:
+            log.warning("wrapped %d device keys that were in plain text", len(carried))
             await self._erase_freed_space()
         return applied
 
