@@ -1,4 +1,4 @@
-"""The backend as an ASGI application: `create_app(database_url)`.
+"""The backend as an ASGI application: `create_app(database_url, kek=kek)`.
 
 Routes: `POST /api/v1/frames` (ingest.py) and `POST /api/v1/alarms/{id}/locations`
 (locations.py), for phones; `GET /console`, `/console/login`,
@@ -24,6 +24,7 @@ from msa.backend.alarms import AlarmAnnouncer
 from msa.backend.contexts import ContextCache
 from msa.backend.errors import EXCEPTION_HANDLERS
 from msa.backend.failsafe import Failsafe
+from msa.backend.keys import Kek
 from msa.backend.notify import Notifier, SmtpConfig
 from msa.backend.push import LocalHub
 from msa.backend.services import Services
@@ -32,8 +33,9 @@ from msa.backend.store import open_store
 log = logging.getLogger(__name__)
 
 
-def create_app(database_url: str, *, smtp: SmtpConfig | None = None) -> Starlette:
-    """The backend on the database at `database_url` (see `msa.backend.store`).
+def create_app(database_url: str, *, smtp: SmtpConfig | None = None, kek: Kek) -> Starlette:
+    """The backend on the database at `database_url` (see `msa.backend.store`), its
+    device keys wrapped under `kek` (msa.backend.keys).
 
     `smtp` is where the magistrate's mails go; without it they stay queued in the
     outbox (and are sent by the next backend started with one).
@@ -44,7 +46,7 @@ def create_app(database_url: str, *, smtp: SmtpConfig | None = None) -> Starlett
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        store = await open_store(database_url)
+        store = await open_store(database_url, kek)
         announcer = AlarmAnnouncer(store, channel)
         notifier = None
         try:

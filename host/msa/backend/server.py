@@ -25,6 +25,7 @@ import uvicorn
 from uvicorn.config import LOGGING_CONFIG
 
 from msa.backend.app import create_app
+from msa.backend.keys import Kek
 from msa.backend.notify import SmtpConfig
 from msa.backend.push import PushChannel
 
@@ -87,9 +88,10 @@ def serve(
     access_log: bool = False,
     log_level: str = "warning",
     smtp: SmtpConfig | None = None,
+    kek: Kek,
 ) -> bool:
     """Serve until SIGTERM/SIGINT; False when the server could not start."""
-    app = create_app(database_url, smtp=smtp)
+    app = create_app(database_url, smtp=smtp, kek=kek)
     config = uvicorn.Config(
         app,
         host=host,
