@@ -164,7 +164,7 @@ async def test_a_busy_backend_turns_heartbeats_away_and_still_takes_alarms(backe
 
 async def test_a_cached_context_never_refuses_a_good_frame(backend):
     """Heartbeats skip the token lookup for a few seconds (msa.backend.contexts);
-    a button re-provisioned with a new key in that time is still heard at once."""
+    a button re-provisioned with a new key (epoch) in that time is heard at once."""
     first = await backend.client.post(
         "/api/v1/frames", json=body(signed(1, frame.HEARTBEAT)), headers=PHONE
     )
@@ -173,10 +173,15 @@ async def test_a_cached_context_never_refuses_a_good_frame(backend):
     assert cached is not None and cached.device.mac_key == KEY
     new_key = bytes(range(32, 64))
     person_id = backend.seeded["person_id"]
-    await backend.store.register_device(0x00C0FFEE, new_key, person_id)
-    beat = body(signed(2, frame.HEARTBEAT, key=new_key))
-    second = await backend.client.post("/api/v1/frames", json=beat, headers=PHONE)
+    assert await backend.store.register_device(0x00C0FFEE, new_key, person_id) == 1
+    await backend.store.link_phone(hash_token("new-token"), person_id, 0x00C0FFEE)
+    new_phone = {"Authorization": "Bearer new-token"}
+    beat = body(signed(1 << 24 | 2, frame.HEARTBEAT, key=new_key))
+    second = await backend.client.post("/api/v1/frames", json=beat, headers=new_phone)
     assert second.status_code == 200 and second.json()["status"] == "committed"
-    old_key_beat = body(signed(3, frame.HEARTBEAT))  # the old key is refused from now on
-    third = await backend.client.post("/api/v1/frames", json=old_key_beat, headers=PHONE)
-    assert third.status_code == 422
+    # The cached old token does not reach the new epoch, nor the old key sign in it.
+    third = await backend.client.post("/api/v1/frames", json=beat, headers=PHONE)
+    assert third.status_code == 403 and third.json()["error"] == "wrong_epoch"
+    forged = body(signed(1 << 24 | 3, frame.HEARTBEAT))
+    fourth = await backend.client.post("/api/v1/frames", json=forged, headers=new_phone)
+    assert fourth.status_code == 422

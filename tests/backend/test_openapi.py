@@ -79,6 +79,7 @@ async def test_every_documented_answer_is_given_and_matches(backend):
     await store.register_device(0x00BADBAD, bytes(32), backend.seeded["person_id"])
     await post("/api/v1/frames", body(signed(2, device_id=0x00BADBAD, key=bytes(32))), PHONE)  # 403
     await post("/api/v1/frames", body(signed(2, device_id=0x00DEAD00)), PHONE)  # 404
+    await post("/api/v1/frames", body(signed(1 << 24 | 1)), PHONE)  # 403 wrong_epoch
     await post("/api/v1/frames", body(signed(1, battery_mv=1)), PHONE)  # 409
     await post("/api/v1/frames", body(signed(2, key=bytes(32))), PHONE)  # 422
     late = body(signed(2, frame.HEARTBEAT), received_at="2999-01-01T00:00:00Z")

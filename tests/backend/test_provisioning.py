@@ -75,7 +75,11 @@ def test_a_provisioned_button_and_phone_carry_an_alarm_to_their_case(
         "backend", "provision", "--case", CASE["reference"], "--person", "2",
         "--device-id", "0badf00d", "--device-json", str(device_json), "--db", db, *kek_option,
     )  # fmt: skip
-    assert json.loads(device_json.read_text()) == {"device_id": 0x0BADF00D, "key": issued["key"]}
+    assert json.loads(device_json.read_text()) == {
+        "device_id": 0x0BADF00D,
+        "key": issued["key"],
+        "epoch": 0,
+    }
     operator = run_json("backend", "operator-add", "cic-brussel-1", "--db", db)
 
     server = start_server(db, tmp_path / "backend.log", kek_file)
@@ -94,7 +98,7 @@ def test_a_provisioned_button_and_phone_carry_an_alarm_to_their_case(
         server.stop()
 
 
-def test_re_provisioning_a_button_revokes_the_old_phone_token(
+def test_re_provisioning_gives_a_new_key_epoch_and_each_token_its_own_epoch(
     db: str, tmp_path: Path, case_file: Path, kek_file: Path, kek_option: tuple[str, str]
 ):
     run_json("backend", "case-add", str(case_file), "--db", db)
@@ -102,17 +106,30 @@ def test_re_provisioning_a_button_revokes_the_old_phone_token(
     first = run_json(*args, "--db", db, *kek_option)
     second = run_json(*args, "--db", db, *kek_option)
     assert first["phone_token"] != second["phone_token"] and first["key"] != second["key"]
-    server = start_server(db, tmp_path / "backend.log", kek_file)
-    try:
+    assert (first["epoch"], second["epoch"]) == (0, 1)
+
+    def beat(key: str, counter: int) -> dict:
         raw = frame.sign(
-            bytes.fromhex(second["key"]), frame.HEARTBEAT, 0x0BADF00D, 1,
+            bytes.fromhex(key), frame.HEARTBEAT, 0x0BADF00D, counter,
             frame.heartbeat_payload(1764000000, 3000, 60),
         )  # fmt: skip
-        body = {"frame": raw.hex(), "received_at": "2026-11-23T19:02:03.456Z"}
-        for token, status in ((first["phone_token"], 401), (second["phone_token"], 200)):
+        return {"frame": raw.hex(), "received_at": "2026-11-23T19:02:03.456Z"}
+
+    new_epoch = 1 << 24 | 1  # the first counter of epoch 1: above every epoch-0 counter
+    server = start_server(db, tmp_path / "backend.log", kek_file)
+    try:
+        for token, body, status, answer in (
+            (second["phone_token"], beat(second["key"], new_epoch), 200, "committed"),
+            (first["phone_token"], beat(second["key"], new_epoch + 1), 403, "wrong_epoch"),
+            (second["phone_token"], beat(first["key"], 7), 403, "wrong_epoch"),
+            (second["phone_token"], beat(first["key"], new_epoch + 2), 422, "bad_mac"),
+            # A frame of the old epoch still in the old phone's outbox is still taken.
+            (first["phone_token"], beat(first["key"], 7), 200, "committed"),
+        ):
             headers = {"Authorization": f"Bearer {token}"}
             response = httpx.post(f"{server.url}/api/v1/frames", json=body, headers=headers)
             assert response.status_code == status, response.text
+            assert answer in (response.json().get("status"), response.json().get("error"))
     finally:
         server.stop()
 
@@ -151,3 +168,17 @@ def test_bad_provisioning_arguments_change_nothing(db, case_file, kek_option, ar
     result = msa("backend", "provision", *args, "--db", db, *kek_option)
     assert result.returncode == 2 and message in result.stderr
     assert asyncio.run(count_rows(db)) == before
+
+
+def test_provisioning_to_a_path_that_cannot_be_written_changes_nothing(
+    db: str, tmp_path: Path, case_file: Path, kek_option: tuple[str, str]
+):
+    run_json("backend", "case-add", str(case_file), "--db", db)
+    args = ("backend", "provision", "--case", CASE["reference"], "--device-id", "0badf00d")
+    issued = run_json(*args, "--db", db, *kek_option)
+    bad = tmp_path / "no-such-folder" / "device.json"
+    result = msa(*args, "--device-json", str(bad), "--db", db, *kek_option)
+    assert result.returncode == 2 and "nothing was registered" in result.stderr
+    # The button and the phone provisioned first are still the device's: epoch 0.
+    again = run_json(*args, "--db", db, *kek_option)
+    assert (issued["epoch"], again["epoch"]) == (0, 1)

@@ -39,9 +39,10 @@ async def test_seeding_again_with_new_secrets_rotates_them(store):
     new = {"phone_token": "new-phone", "operator_token": "new-operator"}
     await seed_demo(store, device_id=DEVICE_ID, key=bytes(32), **new)
     assert await store.counts() == counts
-    assert await store.ingest_context(hash_token(PHONE_TOKEN), DEVICE_ID) is None
+    old = await store.ingest_context(hash_token(PHONE_TOKEN), DEVICE_ID)
+    assert old.token_epoch == 0 and old.device.key_status == "retired"  # its frames drain
     context = await store.ingest_context(hash_token("new-phone"), DEVICE_ID)
-    assert context.device.mac_key == bytes(32)
+    assert context.token_epoch == 1 and context.device.mac_key == bytes(32)
     assert await store.operator_by_token(hash_token("new-operator")) is not None
 
 

@@ -256,29 +256,48 @@ async def _provision(store: Store, args: argparse.Namespace) -> int:
     person_id = case.person_ids[args.person - 1]
     key = args.key or secrets.token_bytes(32)
     phone_token = new_token()
-    await store.register_device(args.device_id, key, person_id)
-    await store.link_phone(hash_token(phone_token), person_id, args.device_id)
-    device_json = {"device_id": args.device_id, "key": key.hex()}
+    if args.device_json is not None:
+        _check_writable(args.device_json)  # before the database changes, not after
+    # The device's key of a new epoch and the phone's token for it: both or neither.
+    epoch = await store.provision_device(args.device_id, key, person_id, hash_token(phone_token))
+    device_json = {"device_id": args.device_id, "key": key.hex(), "epoch": epoch}
     if args.device_json is not None:
         try:
             write_private(args.device_json, json.dumps(device_json) + "\n")
         except OSError as error:
-            raise UsageError(f"cannot write {args.device_json}: {error.strerror}") from None
+            raise UsageError(
+                f"cannot write {args.device_json}: {error.strerror}; the device is registered "
+                f"with key epoch {epoch}: run the same command again to issue a new one"
+            ) from None
     result = {
         "case_reference": args.case,
         "device_id": f"{args.device_id:08x}",
+        "epoch": epoch,
         "key": key.hex(),
         "phone_token": phone_token,
         "device_json": device_json,
     }
     lines = [
         f"device {args.device_id:08x} registered for person {args.person} of case {args.case}",
-        f"phone token  {phone_token}   (give it to the phone's app; it replaces any earlier one)",
+        f"key epoch    {epoch}   (frames of earlier epochs are still taken, with their tokens)",
+        f"phone token  {phone_token}   (for the frames of epoch {epoch}; give it to the app)",
         f"button key   {key.hex()}",
     ]
     if args.device_json is not None:
         lines.append(f"device.json  written to {args.device_json}")
     return _print(args, result, lines)
+
+
+def _check_writable(path: Path) -> None:
+    """UsageError unless a file can be written at `path` (tried for real, then removed)."""
+    if path.is_dir():
+        raise UsageError(f"{path} is a folder: give the path of the device.json to write")
+    try:
+        probe = path.with_name(f".{path.name}.{secrets.token_hex(4)}.probe")
+        write_private(probe, "")
+        probe.unlink()
+    except OSError as error:
+        raise UsageError(f"cannot write {path}: {error.strerror}; nothing was registered") from None
 
 
 async def _operator_add(store: Store, args: argparse.Namespace) -> int:

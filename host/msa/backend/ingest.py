@@ -10,6 +10,7 @@ read-then-write here.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +34,7 @@ from msa.backend.store.base import Commit, IngestContext, Location, NewAlarm, Ne
 from msa.timefmt import now_ms, to_iso
 from protocol import frame as wire
 
+log = logging.getLogger(__name__)
 _ALARM_TYPES = {wire.ALARM: "alarm", wire.TEST_ALARM: "test_alarm"}
 
 
@@ -106,22 +108,63 @@ async def _ingest(request: Request, token: str, req: FrameRequest, urgent: bool)
     key = (hash_token(token), frame.device_id)
     contexts: ContextCache = request.app.state.contexts
     context = None if urgent else contexts.get(key)
-    if context is not None and context.device is not None and frame.verify(context.device.mac_key):
+    if context is not None and _verified(frame, context):
         return await _commit(request, req, context)
     context = await backend.store.ingest_context(key[0], frame.device_id, urgent)
     if context is None:
         raise unknown_phone()
-    if context.device is None:
+    device = context.device
+    if device is None:
         raise ApiError(404, "unknown_device", f"No device {device_hex} is registered.")
     if context.linked_device_id != frame.device_id:
         raise ApiError(
             403, "device_not_linked", f"Device {device_hex} is not linked to this phone."
         )
-    if not frame.verify(context.device.mac_key):
-        raise ApiError(422, "bad_mac", f"The MAC does not verify with device {device_hex}'s key.")
+    epoch = frame.counter >> 24
+    if epoch != context.token_epoch:
+        raise ApiError(
+            403,
+            "wrong_epoch",
+            f"The frame is of device {device_hex}'s key epoch {epoch}; this phone token is "
+            f"for epoch {context.token_epoch}: send it with the token of its epoch.",
+        )
+    if device.mac_key is None:
+        raise ApiError(422, "bad_mac", f"Device {device_hex} has no key of epoch {epoch}.")
+    if not frame.verify(device.mac_key):
+        raise ApiError(
+            422, "bad_mac", f"The MAC does not verify with device {device_hex}'s key {epoch}."
+        )
+    if device.key_status == "revoked":
+        await backend.store.record_security_event(
+            frame.device_id, frame.counter, frame.type, context.phone_id
+        )
+        log.warning(
+            "security: a %s from device %s under its revoked key %d (counter %d) was refused",
+            frame.name,
+            device_hex,
+            epoch,
+            frame.counter,
+        )
+        raise ApiError(
+            403,
+            "key_revoked",
+            f"Device {device_hex}'s key {epoch} was revoked (a lost or stolen button): "
+            "nothing stored; the CIC is told.",
+        )
     if not urgent:
         contexts.put(key, context)
     return await _commit(request, req, context)
+
+
+def _verified(frame: wire.Frame, context: IngestContext) -> bool:
+    """Whether a cached context lets the frame in without asking the database."""
+    device = context.device
+    return (
+        device is not None
+        and device.mac_key is not None
+        and device.key_status != "revoked"
+        and frame.verify(device.mac_key)
+    )
 
 
 async def _commit(request: Request, req: FrameRequest, context: IngestContext) -> JSONResponse:

@@ -501,7 +501,13 @@ def document() -> dict[str, Any]:
                         "invalid_time",
                     ),
                     "401": error("no phone token, or an unknown one", "unauthorized"),
-                    "403": error("the device is not linked to this phone", "device_not_linked"),
+                    "403": error(
+                        "the device is not linked to this phone, the frame's key epoch is not "
+                        "this token's, or its key was revoked (SPEC §4)",
+                        "device_not_linked",
+                        "wrong_epoch",
+                        "key_revoked",
+                    ),
                     "404": error("no such device", "unknown_device"),
                     "409": error("another frame with this counter was committed", "counter_reused"),
                     "422": error("the MAC does not verify", "bad_mac"),

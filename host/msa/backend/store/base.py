@@ -23,12 +23,18 @@ class StoreUnavailable(MsaError):
 
 # --- ingestion ---------------------------------------------------------------
 
+KeyStatus = Literal["active", "retired", "revoked"]
+
 
 @dataclass(frozen=True, slots=True)
 class Device:
+    """A device with the key of one epoch (None: the device has no such epoch)."""
+
     device_id: int
-    mac_key: bytes
+    mac_key: bytes | None
     status: str
+    epoch: int = 0
+    key_status: KeyStatus | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +46,20 @@ class IngestContext:
     device: Device | None
     person_id: int | None  # the device's person, else the phone's
     case_id: int | None
+    token_epoch: int = 0  # the epoch the phone's token belongs to (SPEC §4)
+
+
+@dataclass(frozen=True, slots=True)
+class SecurityEvent:
+    """A frame refused because its key was revoked (SPEC §4)."""
+
+    at: int
+    kind: str
+    device_id: int
+    epoch: int
+    counter: int
+    frame_type: int
+    phone_id: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -302,9 +322,10 @@ class Store(Protocol):
     async def close(self) -> None: ...
 
     async def ingest_context(
-        self, token_sha256: str, device_id: int, urgent: bool = False
+        self, token_sha256: str, device_id: int, urgent: bool = False, epoch: int | None = None
     ) -> IngestContext | None:
-        """The phone with this token hash, and the device; None for an unknown token.
+        """The phone with this token hash, and the device with its key of `epoch`
+        (default: the token's epoch); None for an unknown token.
         `urgent` (for an alarm) goes before routine work waiting for the database.
         The device's key is unwrapped: StoreUnavailable when it does not unwrap
         under the store's KEK (the phone keeps the frame and retries)."""
@@ -399,14 +420,40 @@ class Store(Protocol):
         """Create a case with its persons, addresses and suspect; idempotent by reference."""
         ...
 
-    async def register_device(self, device_id: int, mac_key: bytes, person_id: int | None) -> None:
-        """Create the device, or give an existing one this key and person; the key
-        is stored wrapped under the store's KEK (KekError without one)."""
+    async def register_device(self, device_id: int, mac_key: bytes, person_id: int | None) -> int:
+        """Create the device with this key as its epoch 0, or give an existing one
+        this person and this key as its next epoch (the earlier keys retired);
+        return the epoch. The key is stored wrapped under the store's KEK
+        (KekError without one)."""
         ...
 
-    async def link_phone(self, token_sha256: str, person_id: int, device_id: int) -> int:
-        """Link the phone with this token to a person's device (replacing the device's
-        previous phone); return the phone's id."""
+    async def link_phone(
+        self, token_sha256: str, person_id: int, device_id: int, epoch: int | None = None
+    ) -> int:
+        """Give the device's phone this token for `epoch` (default: the device's
+        latest); the tokens of other epochs stay theirs. Return the phone's id."""
+        ...
+
+    async def provision_device(
+        self, device_id: int, mac_key: bytes, person_id: int, token_sha256: str
+    ) -> int:
+        """register_device and link_phone in one transaction: both or neither.
+        Return the new epoch."""
+        ...
+
+    async def revoke_key(self, device_id: int, epoch: int) -> bool:
+        """Revoke the device's key of `epoch` (a lost or stolen button): its frames
+        are refused from now on. False when there is no such key."""
+        ...
+
+    async def record_security_event(
+        self, device_id: int, counter: int, frame_type: int, phone_id: int | None
+    ) -> None:
+        """A frame under a revoked key was refused: keep it for the CIC (once per frame)."""
+        ...
+
+    async def security_events(self) -> list[SecurityEvent]:
+        """The security events, oldest first."""
         ...
 
     async def add_operator(self, name: str, token_sha256: str, role: str) -> int:

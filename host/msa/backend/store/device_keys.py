@@ -49,8 +49,8 @@ async def store_wrapped(conn: Connection, kek: Kek | None, keys: list[tuple[int,
 async def check_kek(conn: Connection, kek: Kek) -> None:
     """KekError when any device key is wrapped under another KEK than `kek`."""
     rows = await conn.fetch(
-        "SELECT kek_id, count(*) AS devices FROM devices"
-        " WHERE kek_id IS NULL OR kek_id <> $1 GROUP BY kek_id ORDER BY count(*) DESC",
+        "SELECT kek_id, count(*) AS devices FROM device_keys"
+        " WHERE kek_id <> $1 GROUP BY kek_id ORDER BY count(*) DESC",
         kek.id,
     )
     if rows:

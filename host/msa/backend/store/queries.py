@@ -29,13 +29,16 @@ from msa.backend.store.base import (
 Row = dict[str, Any]
 
 INGEST_CONTEXT = """
-SELECT ph.id AS phone_id, ph.device_id AS linked_device_id,
-       d.device_id, d.mac_key_wrapped, d.kek_id, d.status AS device_status,
+SELECT ph.id AS phone_id, ph.device_id AS linked_device_id, pt.epoch AS token_epoch,
+       d.device_id, d.status AS device_status,
+       k.epoch AS key_epoch, k.mac_key_wrapped, k.kek_id, k.status AS key_status,
        p.id AS person_id, p.case_id
-FROM phones ph
+FROM phone_tokens pt
+JOIN phones ph ON ph.id = pt.phone_id
 LEFT JOIN devices d ON d.device_id = $2
+LEFT JOIN device_keys k ON k.device_id = d.device_id AND k.epoch = COALESCE($3, pt.epoch)
 LEFT JOIN persons p ON p.id = COALESCE(d.person_id, ph.person_id)
-WHERE ph.token_sha256 = $1"""
+WHERE pt.token_sha256 = $1"""
 
 FRAME_COLUMNS = (
     "device_id", "counter", "type", "raw", "time_s", "battery_mv", "uptime_s", "phone_id",

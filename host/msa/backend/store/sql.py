@@ -33,13 +33,16 @@ from msa.backend.store.base import (
     NewFrame,
     Operator,
     PersonDraft,
+    SecurityEvent,
     StoreUnavailable,
 )
 from msa.backend.store.group_commit import GroupCommit
 from msa.backend.store.queries import Row
+from msa.errors import UsageError
 from msa.timefmt import now_ms
 
 log = logging.getLogger(__name__)
+MAX_EPOCH = 255  # a counter's top byte (protocol/SPEC.md §4)
 
 
 class Connection(Protocol):
@@ -144,21 +147,34 @@ class SqlStore(ABC):
     # --- ingestion -------------------------------------------------------------
 
     async def ingest_context(
-        self, token_sha256: str, device_id: int, urgent: bool = False
+        self, token_sha256: str, device_id: int, urgent: bool = False, epoch: int | None = None
     ) -> IngestContext | None:
         async with self._connection(urgent) as conn:
-            row = await fetchrow(conn, queries.INGEST_CONTEXT, token_sha256, device_id)
+            row = await fetchrow(conn, queries.INGEST_CONTEXT, token_sha256, device_id, epoch)
         if row is None:
             return None
         device = None
         if row["device_id"] is not None:
-            try:
-                key = device_keys.unwrapped(self._kek, row)
-            except KekError as error:  # 503: the phone keeps the frame and retries
-                raise StoreUnavailable(str(error)) from error
-            device = Device(row["device_id"], key, row["device_status"])
+            key = None
+            if row["key_epoch"] is not None:
+                try:
+                    key = device_keys.unwrapped(self._kek, row)
+                except KekError as error:  # 503: the phone keeps the frame and retries
+                    raise StoreUnavailable(str(error)) from error
+            device = Device(
+                row["device_id"],
+                key,
+                row["device_status"],
+                row["token_epoch"] if epoch is None else epoch,
+                row["key_status"],
+            )
         return IngestContext(
-            row["phone_id"], row["linked_device_id"], device, row["person_id"], row["case_id"]
+            row["phone_id"],
+            row["linked_device_id"],
+            device,
+            row["person_id"],
+            row["case_id"],
+            row["token_epoch"],
         )
 
     async def commit_frame(self, frame: NewFrame) -> Commit:
@@ -296,23 +312,79 @@ class SqlStore(ABC):
                 )
         return CaseIds(case_id, person_ids, created=True)
 
-    async def register_device(self, device_id: int, mac_key: bytes, person_id: int | None) -> None:
-        wrapped, kek_id = device_keys.wrapped_row(self._kek, device_id, mac_key)
+    async def register_device(self, device_id: int, mac_key: bytes, person_id: int | None) -> int:
         async with self._transaction() as conn:
-            await conn.execute(
-                "INSERT INTO devices (device_id, mac_key_wrapped, kek_id, person_id, status,"
-                " created_at) VALUES ($1, $2, $3, $4, 'active', $5) ON CONFLICT (device_id)"
-                " DO UPDATE SET mac_key_wrapped = excluded.mac_key_wrapped,"
-                " kek_id = excluded.kek_id, person_id = excluded.person_id",
-                device_id,
-                wrapped,
-                kek_id,
-                person_id,
-                now_ms(),
-            )
+            return await self._register_device(conn, device_id, mac_key, person_id)
 
-    async def link_phone(self, token_sha256: str, person_id: int, device_id: int) -> int:
-        return await self._upsert_returning_id(
+    async def _register_device(
+        self, conn: Connection, device_id: int, mac_key: bytes, person_id: int | None
+    ) -> int:
+        now = now_ms()
+        await conn.execute(
+            "INSERT INTO devices (device_id, person_id, status, created_at)"
+            " VALUES ($1, $2, 'active', $3) ON CONFLICT (device_id)"
+            " DO UPDATE SET person_id = excluded.person_id",
+            device_id,
+            person_id,
+            now,
+        )
+        last = await fetchrow(
+            conn,
+            "SELECT device_id, epoch, mac_key_wrapped, kek_id, status FROM device_keys"
+            " WHERE device_id = $1 ORDER BY epoch DESC LIMIT 1",
+            device_id,
+        )
+        if last is None:
+            epoch = 0
+        elif last["status"] == "active" and device_keys.unwrapped(self._kek, last) == mac_key:
+            return int(last["epoch"])  # the same key again: no new epoch
+        else:
+            epoch = int(last["epoch"]) + 1
+        if epoch > MAX_EPOCH:
+            raise UsageError(
+                f"device {device_id:08x} has used all {MAX_EPOCH + 1} key epochs: "
+                "give the button a new device id"
+            )
+        await conn.execute(
+            "UPDATE device_keys SET status = 'retired', ended_at = $2"
+            " WHERE device_id = $1 AND status = 'active'",
+            device_id,
+            now,
+        )
+        wrapped, kek_id = device_keys.wrapped_row(self._kek, device_id, mac_key)
+        await conn.execute(
+            "INSERT INTO device_keys (device_id, epoch, mac_key_wrapped, kek_id, status,"
+            " created_at) VALUES ($1, $2, $3, $4, 'active', $5)",
+            device_id,
+            epoch,
+            wrapped,
+            kek_id,
+            now,
+        )
+        return epoch
+
+    async def link_phone(
+        self, token_sha256: str, person_id: int, device_id: int, epoch: int | None = None
+    ) -> int:
+        async with self._transaction() as conn:
+            return await self._link_phone(conn, token_sha256, person_id, device_id, epoch)
+
+    async def _link_phone(
+        self,
+        conn: Connection,
+        token_sha256: str,
+        person_id: int,
+        device_id: int,
+        epoch: int | None,
+    ) -> int:
+        if epoch is None:
+            last = await fetchrow(
+                conn, "SELECT max(epoch) AS epoch FROM device_keys WHERE device_id = $1", device_id
+            )
+            epoch = 0 if last is None or last["epoch"] is None else int(last["epoch"])
+        now = now_ms()
+        row = await fetchrow(
+            conn,
             "INSERT INTO phones (token_sha256, person_id, device_id, created_at)"
             " VALUES ($1, $2, $3, $4) ON CONFLICT (device_id) DO UPDATE"
             " SET token_sha256 = excluded.token_sha256, person_id = excluded.person_id"
@@ -320,8 +392,78 @@ class SqlStore(ABC):
             token_sha256,
             person_id,
             device_id,
-            now_ms(),
+            now,
         )
+        assert row is not None  # DO UPDATE always returns the row
+        phone_id = int(row["id"])
+        # The epoch's earlier token (if any) gives way; other epochs keep theirs.
+        await conn.execute(
+            "DELETE FROM phone_tokens WHERE phone_id = $1 AND epoch = $2", phone_id, epoch
+        )
+        await conn.execute(
+            "INSERT INTO phone_tokens (token_sha256, phone_id, epoch, created_at)"
+            " VALUES ($1, $2, $3, $4)",
+            token_sha256,
+            phone_id,
+            epoch,
+            now,
+        )
+        return phone_id
+
+    async def provision_device(
+        self, device_id: int, mac_key: bytes, person_id: int, token_sha256: str
+    ) -> int:
+        async with self._transaction() as conn:
+            epoch = await self._register_device(conn, device_id, mac_key, person_id)
+            await self._link_phone(conn, token_sha256, person_id, device_id, epoch)
+        return epoch
+
+    async def revoke_key(self, device_id: int, epoch: int) -> bool:
+        async with self._transaction() as conn:
+            row = await fetchrow(
+                conn,
+                "UPDATE device_keys SET status = 'revoked', ended_at = $3"
+                " WHERE device_id = $1 AND epoch = $2 RETURNING epoch",
+                device_id,
+                epoch,
+                now_ms(),
+            )
+        return row is not None
+
+    async def record_security_event(
+        self, device_id: int, counter: int, frame_type: int, phone_id: int | None
+    ) -> None:
+        async with self._transaction(urgent=True) as conn:
+            await conn.execute(
+                "INSERT INTO security_events (at, kind, device_id, epoch, counter, frame_type,"
+                " phone_id) VALUES ($1, 'revoked_key_frame', $2, $3, $4, $5, $6)"
+                " ON CONFLICT (device_id, counter) DO NOTHING",
+                now_ms(),
+                device_id,
+                counter >> 24,
+                counter,
+                frame_type,
+                phone_id,
+            )
+
+    async def security_events(self) -> list[SecurityEvent]:
+        async with self._connection() as conn:
+            rows = await conn.fetch(
+                "SELECT at, kind, device_id, epoch, counter, frame_type, phone_id"
+                " FROM security_events ORDER BY id"
+            )
+        return [
+            SecurityEvent(
+                int(r["at"]),
+                r["kind"],
+                int(r["device_id"]),
+                int(r["epoch"]),
+                int(r["counter"]),
+                int(r["frame_type"]),
+                r["phone_id"],
+            )
+            for r in rows
+        ]
 
     async def add_operator(self, name: str, token_sha256: str, role: str) -> int:
         return await self._upsert_returning_id(
@@ -340,9 +482,9 @@ class SqlStore(ABC):
     async def phone_by_token(self, token_sha256: str) -> int | None:
         async with self._connection() as conn:
             row = await fetchrow(
-                conn, "SELECT id FROM phones WHERE token_sha256 = $1", token_sha256
+                conn, "SELECT phone_id FROM phone_tokens WHERE token_sha256 = $1", token_sha256
             )
-        return None if row is None else int(row["id"])
+        return None if row is None else int(row["phone_id"])
 
     async def commit_link_report(self, phone_id: int, off_at: int, on_at: int) -> str:
         return await self._insert_once(

@@ -115,10 +115,11 @@ class WorkflowSql:
         async with self._transaction() as conn:
             row = await fetchrow(
                 conn,
-                "SELECT ph.id AS phone_id, ph.device_id AS phone_device, a.id AS alarm_id,"
-                " a.status, f.device_id AS alarm_device FROM phones ph"
+                "SELECT ph.id AS phone_id, ph.device_id AS phone_device, pt.epoch AS token_epoch,"
+                " a.id AS alarm_id, a.status, f.device_id AS alarm_device, f.counter"
+                " FROM phone_tokens pt JOIN phones ph ON ph.id = pt.phone_id"
                 " LEFT JOIN alarms a ON a.id = $2 LEFT JOIN frames f ON f.id = a.frame_id"
-                " WHERE ph.token_sha256 = $1",
+                " WHERE pt.token_sha256 = $1",
                 token_sha256,
                 alarm_id,
             )
@@ -126,7 +127,9 @@ class WorkflowSql:
                 return "unknown_phone"
             if row["alarm_id"] is None:
                 return "unknown_alarm"
-            if row["phone_device"] != row["alarm_device"]:
+            # A token reaches the alarms of its own key epoch only (SPEC §4).
+            same_epoch = int(row["counter"]) >> 24 == row["token_epoch"]
+            if row["phone_device"] != row["alarm_device"] or not same_epoch:
                 return "not_linked"
             if row["status"] == "closed":
                 return "closed"
