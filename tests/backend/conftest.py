@@ -24,9 +24,11 @@ from starlette.applications import Starlette
 from msa.backend import pgcluster
 from msa.backend.app import create_app
 from msa.backend.notify import SmtpConfig
-from msa.backend.seed import seed_demo
+from msa.backend.login import issue_login_link
+from msa.backend.seed import DEMO_OPERATOR, seed_demo
 from msa.backend.server import READY_PREFIX
 from msa.backend.store import Store, open_store
+from msa.backend.store.sessions import session_store
 from tests.backend.contract import Contract
 from tests.backend.util import DEVICE_ID, KEY, OPERATOR_TOKEN, PHONE_TOKEN
 
@@ -138,6 +140,17 @@ async def seed_database(database_url: str) -> None:
         await seed(seeding)
     finally:
         await seeding.close()
+
+
+async def login_path(database_url: str, operator: str = DEMO_OPERATOR, **options: int) -> str:
+    """A fresh single-use log-in link's path (`/console/login?code=…`) for `operator`."""
+    store = await open_store(database_url)
+    try:
+        link = await issue_login_link(session_store(store), operator, **options)
+    finally:
+        await store.close()
+    assert link is not None, f"no operator {operator!r}"
+    return link.path
 
 
 async def count_rows(database_url: str) -> dict[str, int]:
