@@ -23,8 +23,8 @@ from starlette.applications import Starlette
 
 from msa.backend import pgcluster
 from msa.backend.app import create_app
-from msa.backend.notify import SmtpConfig
 from msa.backend.login import issue_login_link
+from msa.backend.notify import SmtpConfig
 from msa.backend.seed import DEMO_OPERATOR, seed_demo
 from msa.backend.server import READY_PREFIX
 from msa.backend.store import Store, open_store

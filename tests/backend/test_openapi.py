@@ -11,10 +11,10 @@ from starlette.routing import Match, Route
 from msa.backend import actions
 from msa.backend.auth import hash_token
 from msa.backend.login import issue_login_link
+from msa.backend.openapi import STEPS, document
 from msa.backend.seed import DEMO_OPERATOR
 from msa.backend.store.sessions import session_store
 from msa.backend.throttle import FailureThrottle
-from msa.backend.openapi import STEPS, document
 from protocol import frame
 from tests.backend.contract import Contract
 from tests.backend.util import OPERATOR, PHONE, body, signed
