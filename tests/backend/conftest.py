@@ -12,7 +12,7 @@ import select
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -112,12 +112,14 @@ class Server:
         return self.process.wait(timeout_s)
 
 
-def start_server(database_url: str, log: Path, timeout_s: float = 30) -> Server:
-    """`msa backend serve --port 0` as a subprocess, once it printed its address."""
+def start_server(
+    database_url: str, log: Path, timeout_s: float = 30, options: Sequence[str] = ()
+) -> Server:
+    """`msa backend serve --port 0 [options]` as a subprocess, once it printed its address."""
     with log.open("w") as stderr:
         command = [sys.executable, "-m", "msa.cli", "backend", "serve"]
         process = subprocess.Popen(
-            [*command, "--db", database_url, "--port", "0"],
+            [*command, "--db", database_url, "--port", "0", *options],
             cwd=ROOT,
             stdout=subprocess.PIPE,
             stderr=stderr,
