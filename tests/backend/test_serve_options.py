@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -21,6 +22,7 @@ from cryptography.x509.oid import NameOID
 from msa.backend.auth import SESSION_COOKIE
 from tests.backend.conftest import Server, login_path, seed_database, start_server
 from tests.backend.util import OPERATOR, EventStream
+from tests.test_cli import msa
 
 ACCESS_LINE = re.compile(r"access (\S+) ([A-Z]+) (\S+) (\d{3}) (\d+\.\d)ms$")
 PROXY = {"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https"}
@@ -150,3 +152,21 @@ def test_a_trusted_proxys_forwarded_headers_give_the_source_and_https(tmp_path):
     assert [line[:4] for line in access_lines(server.log)] == [
         ("203.0.113.9", "GET", "/console/login", "303")
     ]
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (("--tls-cert", "{cert}"), "HTTPS needs both --tls-cert FILE and --tls-key FILE"),
+        (("--tls-cert", "{cert}", "--tls-key", "{missing}"), "no such file"),
+        (("--tls-cert", "{key}", "--tls-key", "{key}"), "cannot use"),
+        (("--public-url", "ftp://cic.example"), "is not an origin"),
+    ],
+)
+def test_bad_serve_options_are_one_clear_line(tmp_path, options, message):
+    cert, key = self_signed_certificate(tmp_path)
+    files = {"cert": cert, "key": key, "missing": tmp_path / "missing.pem"}
+    args = [option.format(**files) for option in options]
+    result = msa("backend", "serve", "--db", f"sqlite:///{tmp_path}/msa.db", "--port", "0", *args)
+    assert result.returncode == 2 and message in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr and result.stdout == ""
