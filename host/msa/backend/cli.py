@@ -246,6 +246,7 @@ async def _seed(store: Store, args: argparse.Namespace) -> int:
         "device_id": f"{args.device_id:08x}",
         "key": key.hex(),
         "phone_token": phone_token,
+        "operator": DEMO_OPERATOR,
         "operator_token": operator_token,
         "console_login": (await _issue_link(store, DEMO_OPERATOR, 10)).path,
     }
