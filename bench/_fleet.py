@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from msa.backend.auth import hash_token
+from msa.backend.keys import Kek
 from msa.backend.seed import DEMO_CASE
 from msa.backend.store import open_store
 from msa.timefmt import to_iso
@@ -69,9 +70,9 @@ class Fleet:
         return {"frame": raw.hex(), "received_at": received_at, "location": LOCATION}
 
 
-async def seed(database_url: str, fleet: Fleet) -> None:
+async def seed(database_url: str, fleet: Fleet, kek: Kek) -> None:
     """One case whose person carries every button of the fleet, and an operator."""
-    store = await open_store(database_url)
+    store = await open_store(database_url, kek)
     try:
         await store.migrate()
         person_id = (await store.create_case(DEMO_CASE)).person_ids[0]

@@ -25,6 +25,7 @@ import httpx
 from bench._fleet import OPERATOR_TOKEN, Fleet, seed, start_flood
 from bench.latency import percentile
 from msa.backend import pgcluster
+from msa.backend.keys import kek_at
 from msa.demo.console_client import ConsoleClient
 from msa.demo.stack import BackendProcess
 from protocol import frame
@@ -51,8 +52,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 async def _measure(url: str, folder: Path, args: argparse.Namespace) -> dict[str, Any]:
     fleet = Fleet(FLEET)
-    await seed(url, fleet)
-    backend = BackendProcess(url, folder / "backend.log")
+    kek_file = folder / "kek"
+    await seed(url, fleet, kek_at(kek_file))
+    backend = BackendProcess(url, folder / "backend.log", kek_file)
     await backend.start()
     console = ConsoleClient(backend.url, OPERATOR_TOKEN)
     try:

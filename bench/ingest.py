@@ -32,6 +32,7 @@ from bench._fleet import Fleet, LoadClient, post, seed
 from msa.backend import pgcluster
 from msa.backend.admission import ROUTINE_LIMIT
 from msa.backend.auth import hash_token
+from msa.backend.keys import Kek, kek_at
 from msa.backend.store import open_store
 from msa.backend.store.group_commit import MAX_GROUP
 from msa.backend.store.queries import value_rows
@@ -75,9 +76,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 async def _measure(url: str, folder: Path, args: argparse.Namespace) -> dict[str, Any]:
     fleet = Fleet(FLEET)
-    await seed(url, fleet)
-    raw, grouped = await _raw_rates(url, fleet, args.frames, args.clients)
-    backend = BackendProcess(url, folder / "backend.log")
+    kek_file = folder / "kek"
+    await seed(url, fleet, kek_at(kek_file))
+    raw, grouped = await _raw_rates(url, fleet, args.frames, args.clients, kek_at(kek_file))
+    backend = BackendProcess(url, folder / "backend.log", kek_file)
     await backend.start()
     try:
         http = await _http_rate(backend.url, fleet, args.frames, args.clients)
@@ -92,9 +94,11 @@ async def _measure(url: str, folder: Path, args: argparse.Namespace) -> dict[str
     }
 
 
-async def _raw_rates(url: str, fleet: Fleet, frames: int, clients: int) -> tuple[float, float]:
+async def _raw_rates(
+    url: str, fleet: Fleet, frames: int, clients: int, kek: Kek
+) -> tuple[float, float]:
     """Rows per second, one INSERT each and in groups of MAX_GROUP (fresh rows each time)."""
-    store = await open_store(url)
+    store = await open_store(url, kek)
     try:
         phone_ids = []
         for i in range(fleet.size):

@@ -66,13 +66,14 @@ def test_a_wrong_bench_file_is_a_usage_error(tmp_path, text, message):
         Bench.serial(SERIAL, config)
 
 
+@pytest.mark.timeout(240)
 def test_on_a_serial_target_no_hil_case_passes_without_the_board():
     """Every HIL case either drives the target or is skipped with its reason."""
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "hwtest", "-m", "hil"],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=180,
         cwd=Path(__file__).resolve().parents[1],
         env={
             **os.environ,

@@ -48,6 +48,15 @@ async def test_a_running_board_is_pressed_and_power_cycled_from_the_command_line
         await msa("board", "battery", "2900", "--dir", str(folder))
         await msa("board", "power", "cycle", "--dir", str(folder))
         status = json.loads(await msa("board", "status", "--json", "--dir", str(folder)))
+        # The folder is the running board's: a second board on the same flash is refused.
+        second = await asyncio.create_subprocess_exec(
+            *[sys.executable, "-m", "msa.cli", "board", "run", "--dir", str(folder)],
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        _, refusal = await asyncio.wait_for(second.communicate(), 30)
+        assert second.returncode == 2
+        assert f"in use by msa board run (pid {running.pid})" in refusal.decode()
         # booted, and booted again after the cut
         log = await log_with(folder / "console.log", "msa: firmware", times=2)
     finally:

@@ -70,6 +70,7 @@ async def test_a_second_deploy_writes_only_what_differs(board: EmulatedBoard):
 
 async def test_a_build_for_another_board_is_refused_and_nothing_written(board: EmulatedBoard):
     before = firmware_files(board)
+    board.console.clear()
     process = await asyncio.create_subprocess_exec(
         *[sys.executable, "-m", "msa.cli", "firmware", "deploy"],
         *["--port", board.serial_port, "--board", "esp32"],
@@ -80,3 +81,8 @@ async def test_a_build_for_another_board_is_refused_and_nothing_written(board: E
     assert process.returncode == 1
     assert "says it is a 'linux" in err.decode() and "nothing was written" in err.decode()
     assert firmware_files(board) == before
+    # Refused, the board runs its firmware again: a press still raises an alarm.
+    await board.console.expect("msa: firmware", timeout=30)
+    await board.console.expect("queued heartbeat", timeout=30)
+    await board.press()
+    await board.console.expect("queued alarm", timeout=30)

@@ -45,10 +45,11 @@ async def finish(process: asyncio.subprocess.Process) -> None:
         await process.wait()
 
 
-async def test_board_phone_and_backend_in_separate_processes(tmp_path):
+async def test_board_phone_and_backend_in_separate_processes(tmp_path, kek_file):
     database = f"sqlite:///{tmp_path / 'backend.db'}"
-    seeded = await run_msa_json("backend", "seed-demo", "--db", database)
-    backend = BackendProcess(database, tmp_path / "backend.log")
+    kek = ("--kek-file", str(kek_file))
+    seeded = await run_msa_json("backend", "seed-demo", "--db", database, *kek)
+    backend = BackendProcess(database, tmp_path / "backend.log", kek_file)
     url = await backend.start()
     hci = free_port()
     board = await start(

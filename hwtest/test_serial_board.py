@@ -195,6 +195,7 @@ def test_bumble_without_a_transport_cannot_reach_a_real_board():
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(240)
 async def test_the_alarm_path_cases_run_on_a_serial_target(tmp_path):
     """`pytest hwtest/test_alarm_path.py hwtest/test_out_of_range.py --target serial:PORT`:
     the `stack` and `dut` fixtures as a bench builds them, against `msa board run` in
@@ -221,7 +222,7 @@ async def test_the_alarm_path_cases_run_on_a_serial_target(tmp_path):
             stderr=asyncio.subprocess.STDOUT,
             cwd=Path(__file__).resolve().parents[1],
         )
-        out = (await asyncio.wait_for(result.communicate(), 100))[0].decode()
+        out = (await asyncio.wait_for(result.communicate(), 180))[0].decode()
     finally:
         await finish(board)
     assert re.search(r"^1 passed, 7 skipped", out.splitlines()[-1]), out[-3000:]

@@ -73,3 +73,24 @@ def test_the_headless_demo_prints_one_json_object_per_alarm(tmp_path):
         assert alarm["latency_ms"] == alarm["hops_ms"]["console_push"] > 0
     assert alarms[1]["counter"] > alarms[0]["counter"]
     assert "CIC console   http://127.0.0.1:" in result.stderr
+
+
+def test_the_demo_refuses_to_empty_a_folder_it_did_not_make(tmp_path):
+    precious = tmp_path / "thesis"
+    precious.mkdir()
+    (precious / "chapter1.tex").write_text("years of work")
+    result = msa("demo", "--headless", "--presses", "1", "--dir", str(precious))
+    assert result.returncode == 2
+    assert "not empty and not made by msa demo" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert [p.name for p in precious.iterdir()] == ["chapter1.tex"]
+
+
+def test_an_os_error_is_one_line_and_exit_1(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    # --dir under a file: the board cannot create its folder
+    result = msa("board", "run", "--dir", str(blocker / "board"))
+    assert result.returncode == 1, result.stderr
+    line = result.stderr.strip()
+    assert "\n" not in line and line.startswith("msa board: ") and str(blocker) in line

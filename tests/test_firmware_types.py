@@ -26,7 +26,8 @@ def test_the_check_finds_what_only_the_unix_port_has(tmp_path):
     assert 'no attribute "monotonic"' in findings[1].message
 
 
+@pytest.mark.timeout(240)
 def test_msa_firmware_check_prints_findings_and_exits_0_when_clean():
-    result = msa("firmware", "check", "--board", "esp32", timeout=120)
+    result = msa("firmware", "check", "--board", "esp32", timeout=180)
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.strip().endswith("esp32: no findings")

@@ -26,6 +26,7 @@ from boards.emulated.air import Air
 from boards.emulated.emulator import EmulatedBoard
 from msa.app.bumble_link import PhoneController
 from msa.errors import NotAvailable, UsageError
+from msa.folders import FolderLock
 
 DEFAULT_DIR = Path(".msa/board")
 
@@ -90,6 +91,11 @@ async def _ask(directory: Path, request: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _serve(args: argparse.Namespace) -> int:
+    with FolderLock(args.dir, "msa board run"):
+        return await _run_board(args)
+
+
+async def _run_board(args: argparse.Namespace) -> int:
     board = EmulatedBoard(args.dir, Air())
     board.flash_firmware()
     if args.device_id is not None:

@@ -21,6 +21,9 @@ from pathlib import Path
 
 CTRL_A, CTRL_B, CTRL_C, CTRL_D = b"\x01", b"\x02", b"\x03", b"\x04"
 FRIENDLY_PROMPT = b">>> "
+# What a USB serial bridge holds for a host that does not read: past it, output
+# is dropped, as a real board's is; the host's event loop never waits on a reader.
+SERIAL_BUFFER_BYTES = 64 * 1024
 
 SoftReset = Callable[[bool], Awaitable[None]]  # argument: into the raw REPL
 
@@ -33,6 +36,60 @@ def make_terminal() -> tuple[int, int]:
     attrs[3] &= ~termios.ECHO
     termios.tcsetattr(slave, termios.TCSANOW, attrs)
     return master, slave
+
+
+class Pipe:
+    """Non-blocking writes to a pty master, through a bounded buffer.
+
+    Bytes the other side does not take yet wait here (and are written when it
+    can take them); past `limit` waiting bytes, the oldest are dropped and
+    counted in `dropped`. A write never blocks the caller.
+    """
+
+    def __init__(self, fd: int, limit: int = SERIAL_BUFFER_BYTES) -> None:
+        self.fd = fd
+        self.limit = limit
+        self.dropped = 0
+        self._waiting = bytearray()
+        self._watching = False
+        os.set_blocking(fd, False)
+
+    def write(self, data: bytes) -> None:
+        self._waiting += data
+        self._flush()
+        excess = len(self._waiting) - self.limit
+        if excess > 0:
+            del self._waiting[:excess]
+            self.dropped += excess
+
+    def _flush(self) -> None:
+        while self._waiting:
+            try:
+                written = os.write(self.fd, self._waiting)
+            except BlockingIOError:
+                break
+            except OSError:  # the other side is gone: nobody will read this
+                self.dropped += len(self._waiting)
+                self._waiting.clear()
+                break
+            del self._waiting[:written]
+        self._watch(bool(self._waiting))
+
+    def _watch(self, wanted: bool) -> None:
+        if wanted == self._watching:
+            return
+        loop = asyncio.get_running_loop()
+        if wanted:
+            loop.add_writer(self.fd, self._flush)
+        else:
+            loop.remove_writer(self.fd)
+        self._watching = wanted
+
+    def close(self) -> None:
+        if self._watching:
+            with contextlib.suppress(RuntimeError):
+                self._watch(False)
+        self._waiting.clear()
 
 
 class ConsoleTimeout(AssertionError):
@@ -82,6 +139,8 @@ class Console(BoardOutput):
         self.log = open(log_path, "ab", buffering=0)  # noqa: SIM115 (lives with the board)
         self._user, user_slave = pty.openpty()
         tty.setraw(user_slave)
+        self._to_port = Pipe(self._user)
+        self._to_interp: Pipe | None = None
         self.port = os.ttyname(user_slave)
         self._user_slave = user_slave  # kept open so the port survives mpremote closing it
         self._interp: int | None = None
@@ -96,6 +155,7 @@ class Console(BoardOutput):
         self.detach()
         loop = asyncio.get_running_loop()
         loop.remove_reader(self._user)
+        self._to_port.close()
         for fd in (self._user, self._user_slave):
             with contextlib.suppress(OSError):
                 os.close(fd)
@@ -107,6 +167,7 @@ class Console(BoardOutput):
         """Relay a newly started interpreter; with raw_repl, bring it to the raw REPL."""
         self.detach()
         self._interp = master
+        self._to_interp = Pipe(master)
         self._raw = raw_repl
         self._swallow_until_prompt = raw_repl
         asyncio.get_running_loop().add_reader(master, self._from_interpreter)
@@ -114,6 +175,9 @@ class Console(BoardOutput):
     def detach(self) -> None:
         if self._interp is not None:
             asyncio.get_running_loop().remove_reader(self._interp)
+            if self._to_interp is not None:
+                self._to_interp.close()
+                self._to_interp = None
             with contextlib.suppress(OSError):
                 os.close(self._interp)
             self._interp = None
@@ -122,6 +186,8 @@ class Console(BoardOutput):
         assert self._interp is not None
         try:
             data = os.read(self._interp, 4096)
+        except BlockingIOError:
+            return
         except OSError:
             data = b""
         if not data:  # the process is gone
@@ -134,29 +200,35 @@ class Console(BoardOutput):
             # of the friendly banner: wait for its prompt, then ask for raw.
             if FRIENDLY_PROMPT in self.output[-len(data) - 4 :]:
                 self._swallow_until_prompt = False
-                os.write(self._interp, b"\r" + CTRL_A)
+                self._to_interpreter(b"\r" + CTRL_A)
             return
         self._to_user(data)
 
     def _to_user(self, data: bytes) -> None:
-        with contextlib.suppress(OSError):
-            os.write(self._user, data)
+        self._to_port.write(data)
+
+    def _to_interpreter(self, data: bytes) -> None:
+        if self._to_interp is not None:
+            self._to_interp.write(data)
+
+    @property
+    def dropped(self) -> int:
+        """Bytes of output dropped because nobody read the serial port."""
+        return self._to_port.dropped
 
     # -- the user's side (mpremote, a terminal) -------------------------------------
 
     def _from_user(self) -> None:
         try:
             data = os.read(self._user, 4096)
-        except OSError:
+        except OSError:  # BlockingIOError included: nothing to read after all
             return
         for byte in (data[i : i + 1] for i in range(len(data))):
             if byte == CTRL_D and self._line_empty and self.on_soft_reset is not None:
                 self._soft_reset()
                 continue
             self._track(byte)
-            if self._interp is not None:
-                with contextlib.suppress(OSError):
-                    os.write(self._interp, byte)
+            self._to_interpreter(byte)
 
     def _track(self, byte: bytes) -> None:
         if byte == CTRL_A:

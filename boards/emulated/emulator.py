@@ -12,6 +12,10 @@
     await board.power_on()
     await board.press()
     await board.power_cut(); await board.power_on()
+
+What holds a secret is its owner's alone (0600): identity.json (the radio's IRK),
+device.json (the button's key), and whatever the firmware writes in data/ (its
+bonds, its counter): the interpreter runs with umask 077.
 """
 
 from __future__ import annotations
@@ -40,6 +44,8 @@ from boards.emulated.interpreter import micropython_path
 from boards.emulated.radio import RPA_TIMEOUT_S
 from boards.emulated.radio_events import RadioStats, total
 from firmware import gesture
+from msa import children, cleanup
+from msa.private_files import write_private
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +98,7 @@ class EmulatedBoard:
             if "irk" in identity:
                 return identity
             identity["irk"] = secrets.token_bytes(16).hex()  # a folder from before privacy
-            path.write_text(json.dumps(identity))
+            write_private(path, json.dumps(identity))
             return identity
         address = bytearray(secrets.token_bytes(6))
         address[0] |= 0xC0  # a random static address
@@ -101,7 +107,7 @@ class EmulatedBoard:
             "unique_id": secrets.token_bytes(6).hex(),
             "irk": secrets.token_bytes(16).hex(),  # the radio's identity resolving key
         }
-        path.write_text(json.dumps(identity))
+        write_private(path, json.dumps(identity))
         return identity
 
     # -- flash ----------------------------------------------------------------
@@ -110,7 +116,7 @@ class EmulatedBoard:
         return image.write(self.flash, "emulated")
 
     def provision(self, settings: dict[str, Any]) -> None:
-        (self.flash / "device.json").write_text(json.dumps(settings))
+        write_private(self.flash / "device.json", json.dumps(settings))
 
     def arm_test_alarm(self, minutes: float = 15, until: float | None = None) -> None:
         """What the tech desk does before the test call: for `minutes`, the test
@@ -158,7 +164,8 @@ class EmulatedBoard:
             cwd=self.flash,
             env=env,
             start_new_session=True,
-            preexec_fn=_take_terminal,
+            preexec_fn=children.preexec(_take_terminal),
+            umask=0o077,
         )
         os.close(slave)
         self.console.attach(master, raw_repl=raw_repl)
@@ -204,11 +211,23 @@ class EmulatedBoard:
         await self.power_on(raw_repl=raw_repl)
 
     async def close(self) -> None:
-        await self.power_cut()
+        """Power off and release the console and the hardware, whatever fails first."""
+        await cleanup.release(
+            self._stop_watching, self.power_cut, self._close_console, self.hardware.stop
+        )
+
+    async def _stop_watching(self) -> None:
+        # A watchdog reset under way would power the board on again after the cut.
+        watcher, self._watcher = self._watcher, None
+        if watcher is not None and watcher is not asyncio.current_task():
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+
+    def _close_console(self) -> None:
         if self.console is not None:
             self.console.close()
             self.console = None
-        await self.hardware.stop()
 
     # -- the bench ------------------------------------------------------------------
 

@@ -83,6 +83,21 @@ async def _read_line(reader: asyncio.StreamReader) -> bytes:
         return b""
 
 
+async def _cancelled(task: asyncio.Task[None]) -> None:
+    """Cancel `task` and wait until it has ended.
+
+    Python 3.11's asyncio.wait_for loses a cancellation that arrives as its inner
+    future completes (gh-86296): a radio call under way in Bumble at the instant of
+    a power cut then carries on, and a single cancel() leaves the task running for
+    ever. Cancel again until it ends.
+    """
+    while not task.done():
+        task.cancel()
+        await asyncio.wait({task}, timeout=0.05)
+    if not task.cancelled() and task.exception() is not None:
+        log.debug("the radio's calls ended with %r", task.exception())
+
+
 class Boot:
     """One power-up: the MicroPython process's connection to its hardware."""
 
@@ -117,9 +132,7 @@ class Boot:
                     self._calls.put_nowait(message)
         finally:
             self.closed = True
-            worker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await worker
+            await _cancelled(worker)
             for future in self._answers.values():
                 future.cancel()
             await self.radio.power_off(cut=True)

@@ -8,6 +8,7 @@ command). A module provides `register(parser)` and `run(args) -> int`.
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import sys
 
@@ -27,6 +28,21 @@ COMMANDS: dict[str, tuple[str, str]] = {
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
+
+
+def describe_os_error(error: OSError) -> str:
+    """An OSError as one line: what failed, on what, and what to look at."""
+    what = error.strerror or str(error) or type(error).__name__
+    where = f" ({error.filename})" if error.filename else ""
+    hint = {
+        errno.ENOENT: "check the path",
+        errno.EACCES: "check the permissions",
+        errno.EPERM: "check the permissions",
+        errno.ENOSPC: "free some disk space",
+        errno.EADDRINUSE: "choose another port",
+        errno.ECONNREFUSED: "is the other side running?",
+    }.get(error.errno or 0)
+    return f"{what}{where}" + (f": {hint}" if hint else "")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -63,6 +79,9 @@ def main(argv: list[str] | None = None) -> int:
     except MsaError as error:
         print(f"msa {name}: {error}", file=sys.stderr)
         return error.exit_code
+    except OSError as error:  # a path, a port, a full disk: one line, not a traceback
+        print(f"msa {name}: {describe_os_error(error)}", file=sys.stderr)
+        return EXIT_FAILURE
     except KeyboardInterrupt:
         return 130
 

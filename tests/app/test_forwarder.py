@@ -12,9 +12,11 @@ from protocol import frame
 
 
 @pytest.fixture
-async def seeded(tmp_path):
+async def seeded(tmp_path, kek_file):
     url = f"sqlite:///{tmp_path / 'backend.db'}"
-    credentials = await run_msa_json("backend", "seed-demo", "--db", url)
+    credentials = await run_msa_json(
+        "backend", "seed-demo", "--db", url, "--kek-file", str(kek_file)
+    )
     return url, credentials
 
 
@@ -24,9 +26,11 @@ def alarm(credentials, counter, key=None):
     return frame.parse(frame.sign(key, frame.ALARM, device, counter, frame.alarm_payload(0, 3000)))
 
 
-async def test_frames_wait_while_the_backend_is_down_and_go_when_it_returns(seeded, tmp_path):
+async def test_frames_wait_while_the_backend_is_down_and_go_when_it_returns(
+    seeded, tmp_path, kek_file
+):
     url, credentials = seeded
-    backend = BackendProcess(url, tmp_path / "backend.log")
+    backend = BackendProcess(url, tmp_path / "backend.log", kek_file)
     address = await backend.start()  # learn a free port, then take the backend away
     port = int(address.rsplit(":", 1)[1])
     await backend.stop()
@@ -42,7 +46,7 @@ async def test_frames_wait_while_the_backend_is_down_and_go_when_it_returns(seed
     delivered = asyncio.Event()
     forwarder.on_delivered = lambda entry, answer: delivered.set()
     running = asyncio.create_task(forwarder.run())
-    backend = BackendProcess(url, tmp_path / "backend2.log", port=port)
+    backend = BackendProcess(url, tmp_path / "backend2.log", kek_file, port=port)
     try:
         await backend.start()
         await asyncio.wait_for(delivered.wait(), 60)
@@ -53,9 +57,9 @@ async def test_frames_wait_while_the_backend_is_down_and_go_when_it_returns(seed
     assert outbox.count("pending") == 0
 
 
-async def test_a_refused_frame_is_kept_as_rejected_and_not_retried(seeded, tmp_path):
+async def test_a_refused_frame_is_kept_as_rejected_and_not_retried(seeded, tmp_path, kek_file):
     url, credentials = seeded
-    backend = BackendProcess(url, tmp_path / "backend.log")
+    backend = BackendProcess(url, tmp_path / "backend.log", kek_file)
     address = await backend.start()
     outbox = Outbox(tmp_path / "phone.db")
     outbox.put(alarm(credentials, 1, key=bytes(32)), None)

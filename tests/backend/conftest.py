@@ -21,8 +21,10 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
+from msa import children
 from msa.backend import pgcluster
 from msa.backend.app import create_app
+from msa.backend.keys import Kek
 from msa.backend.login import issue_login_link
 from msa.backend.notify import SmtpConfig
 from msa.backend.seed import DEMO_OPERATOR, seed_demo
@@ -46,9 +48,9 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-async def store(database_url: str) -> AsyncIterator[Store]:
+async def store(database_url: str, kek: Kek) -> AsyncIterator[Store]:
     """The migrated store, empty."""
-    opened = await open_store(database_url)
+    opened = await open_store(database_url, kek)
     await opened.migrate()
     yield opened
     await opened.close()
@@ -71,14 +73,14 @@ class Backend:
 
 @asynccontextmanager
 async def started_backend(
-    database_url: str, smtp: SmtpConfig | None = None
+    database_url: str, kek: Kek, smtp: SmtpConfig | None = None
 ) -> AsyncIterator[Backend]:
     """The started app with the demo case seeded, and an HTTP client on it; its
     magistrate's mails go to `smtp` (or stay queued without it).
 
     Every answer the client gets is checked against the OpenAPI description.
     """
-    app = create_app(database_url, smtp=smtp)
+    app = create_app(database_url, smtp=smtp, kek=kek)
     contract = Contract()
     async with app.router.lifespan_context(app):
         store = app.state.services.store
@@ -93,9 +95,9 @@ async def started_backend(
 
 
 @pytest.fixture
-async def backend(database_url: str) -> AsyncIterator[Backend]:
+async def backend(database_url: str, kek: Kek) -> AsyncIterator[Backend]:
     """The started app with the demo case seeded, its answers contract-checked."""
-    async with started_backend(database_url) as started:
+    async with started_backend(database_url, kek) as started:
         yield started
 
 
@@ -106,24 +108,34 @@ class Server:
     log: Path
 
     def stop(self, timeout_s: float = 15) -> int:
-        """SIGTERM, then the exit code."""
+        """SIGTERM, then the exit code; SIGKILL after `timeout_s` (and TimeoutExpired)."""
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(timeout_s)
+        try:
+            return self.process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            raise
 
 
 def start_server(
-    database_url: str, log: Path, timeout_s: float = 30, options: Sequence[str] = ()
+    database_url: str,
+    log: Path,
+    kek_file: Path,
+    timeout_s: float = 30,
+    options: Sequence[str] = (),
 ) -> Server:
     """`msa backend serve --port 0 [options]` as a subprocess, once it printed its address."""
     with log.open("w") as stderr:
         command = [sys.executable, "-m", "msa.cli", "backend", "serve"]
         process = subprocess.Popen(
-            [*command, "--db", database_url, "--port", "0", *options],
+            [*command, "--db", database_url, "--port", "0", "--kek-file", str(kek_file), *options],
             cwd=ROOT,
             stdout=subprocess.PIPE,
             stderr=stderr,
             text=True,
+            preexec_fn=children.preexec(),
         )
     assert process.stdout is not None
     ready, _, _ = select.select([process.stdout], [], [], timeout_s)
@@ -135,8 +147,8 @@ def start_server(
     return Server(process, line.removeprefix(READY_PREFIX).strip(), log)
 
 
-async def seed_database(database_url: str) -> None:
-    seeding = await open_store(database_url)
+async def seed_database(database_url: str, kek: Kek) -> None:
+    seeding = await open_store(database_url, kek)
     try:
         await seeding.migrate()
         await seed(seeding)
@@ -164,10 +176,10 @@ async def count_rows(database_url: str) -> dict[str, int]:
 
 
 @pytest.fixture
-def server(database_url: str, tmp_path: Path) -> Iterator[Server]:
+def server(database_url: str, tmp_path: Path, kek: Kek, kek_file: Path) -> Iterator[Server]:
     """A seeded backend subprocess on an ephemeral port."""
-    asyncio.run(seed_database(database_url))
-    running = start_server(database_url, tmp_path / "backend.log")
+    asyncio.run(seed_database(database_url, kek))
+    running = start_server(database_url, tmp_path / "backend.log", kek_file)
     yield running
     if running.process.poll() is None:
         running.stop()

@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from bench._fleet import Fleet, seed
+from msa.backend.keys import kek_at
 from msa.backend.store import open_store
 from msa.demo.stack import BackendProcess
 from protocol import frame
@@ -61,10 +62,11 @@ class PhonesSending:
     """The fleet's phones sending to `msa backend serve`, and the backend's url
     they send to (a restarted backend has a new one)."""
 
-    def __init__(self, database_url: str, tmp_path: Path) -> None:
+    def __init__(self, database_url: str, tmp_path: Path, kek_file: Path) -> None:
         self.database_url = database_url
         self.log = tmp_path / "backend.log"
-        self.backend = BackendProcess(database_url, self.log)
+        self.kek_file = kek_file
+        self.backend = BackendProcess(database_url, self.log, kek_file)
         self.url: list[str] = []
         self.phones: list[Phone] = []
         self.acks, self.total = asyncio.Event(), [0]
@@ -72,7 +74,7 @@ class PhonesSending:
 
     async def __aenter__(self) -> PhonesSending:
         fleet = Fleet(PHONES)
-        await seed(self.database_url, fleet)
+        await seed(self.database_url, fleet, kek_at(self.kek_file))
         self.url.append(await self.backend.start())
         self.phones = [Phone(fleet, i) for i in range(PHONES)]
         self.sending = asyncio.gather(
@@ -90,22 +92,22 @@ class PhonesSending:
         """Wait for every phone to have every frame acknowledged, through the crash."""
         assert self.sending is not None
         crashed_at = self.total[0]
-        await asyncio.wait_for(self.sending, 120)
+        await asyncio.wait_for(self.sending, 90)  # inside the test's own bound
         assert crashed_at < PHONES * FRAMES_PER_PHONE, "the crash came after the flood"
         assert sum(p.retries for p in self.phones) > 0, "no phone felt the crash"
 
 
 @pytest.mark.parametrize("engine", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 async def test_sigkill_mid_flood_loses_no_acknowledged_frame(
-    engine: str, tmp_path: Path, request: pytest.FixtureRequest
+    engine: str, tmp_path: Path, kek_file: Path, request: pytest.FixtureRequest
 ):
     if engine == "sqlite":
         database_url = f"sqlite:///{tmp_path}/msa.db"
     else:
         database_url = request.getfixturevalue("pg_cluster").create_database("crash")
-    async with PhonesSending(database_url, tmp_path) as flood:
+    async with PhonesSending(database_url, tmp_path, kek_file) as flood:
         await flood.backend.kill()
-        flood.backend = BackendProcess(database_url, flood.log)
+        flood.backend = BackendProcess(database_url, flood.log, kek_file)
         flood.url[0] = await flood.backend.start()
         await flood.finish()
         # Every acknowledged frame, sent once more, is a duplicate: it was committed.
@@ -118,9 +120,11 @@ async def test_sigkill_mid_flood_loses_no_acknowledged_frame(
 
 
 @pytest.mark.postgres
-async def test_postgres_restart_under_load_loses_nothing(tmp_path: Path, pg_cluster):
+async def test_postgres_restart_under_load_loses_nothing(
+    tmp_path: Path, kek_file: Path, pg_cluster
+):
     database_url = pg_cluster.create_database("restart")
-    async with PhonesSending(database_url, tmp_path) as flood:
+    async with PhonesSending(database_url, tmp_path, kek_file) as flood:
         await asyncio.to_thread(pg_cluster.stop, "immediate")  # as if the server crashed
         await asyncio.to_thread(pg_cluster.start)
         await flood.finish()  # the same backend process, reconnected

@@ -175,11 +175,11 @@ async def test_a_body_that_is_not_json_is_refused(backend):
 
 
 @pytest.mark.postgres
-async def test_database_down_is_503_and_the_retry_commits(pg_cluster, tmp_path):
+async def test_database_down_is_503_and_the_retry_commits(pg_cluster, tmp_path, kek):
     """The phone's retry after a 503 is committed once the database is back."""
     del pg_cluster  # only for its skip/fail rule: this test needs a cluster it may stop
     with cluster() as pg:
-        app = create_app(pg.url)
+        app = create_app(pg.url, kek=kek)
         async with app.router.lifespan_context(app):
             await seed(app.state.services.store)
             transport = httpx.ASGITransport(app=app)

@@ -10,6 +10,7 @@ import pytest
 
 from bench._fleet import Fleet, seed
 from msa.backend.auth import hash_token
+from msa.backend.keys import Kek
 from msa.backend.store import open_store
 from msa.backend.store.base import NewAlarm, NewFrame
 from msa.backend.store.lanes import Lanes
@@ -109,10 +110,12 @@ def _frame(
     )
 
 
-async def test_an_alarm_commits_before_the_heartbeats_queued_ahead_of_it(database_url: str):
+async def test_an_alarm_commits_before_the_heartbeats_queued_ahead_of_it(
+    database_url: str, kek: Kek
+):
     fleet = Fleet(4)
-    await seed(database_url, fleet)
-    store = await open_store(database_url)
+    await seed(database_url, fleet, kek)
+    store = await open_store(database_url, kek)
     try:
         contexts = [
             await store.ingest_context(hash_token(fleet.token(i)), fleet.device_id(i))

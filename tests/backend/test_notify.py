@@ -9,6 +9,7 @@ from contextlib import AbstractAsyncContextManager
 import httpx
 import pytest
 
+from msa.backend.keys import Kek
 from msa.backend.notify import DEFAULT_SENDER, SmtpConfig, compose
 from msa.backend.pgcluster import cluster
 from msa.backend.seed import DEMO_MAGISTRATE
@@ -22,10 +23,12 @@ SENDER = "cic@police.example"
 FAST_RETRY = (0.1,)  # the schedule's figures are not under test, the retrying is
 
 
-def backend_with_smtp(database_url: str, port: int | None) -> AbstractAsyncContextManager[Backend]:
+def backend_with_smtp(
+    database_url: str, kek: Kek, port: int | None
+) -> AbstractAsyncContextManager[Backend]:
     """The started backend, its mails to the SMTP server on `port` (queued if None)."""
     smtp = None if port is None else SmtpConfig("127.0.0.1", port, SENDER, retry_s=FAST_RETRY)
-    return started_backend(database_url, smtp)
+    return started_backend(database_url, kek, smtp)
 
 
 async def close_real_alarm(client: httpx.AsyncClient, counter: int = 1) -> dict:
@@ -59,9 +62,9 @@ async def until(condition, timeout_s: float = 10.0) -> None:
             await asyncio.sleep(0.02)
 
 
-async def test_closing_a_real_alarm_mails_the_magistrate(database_url):
+async def test_closing_a_real_alarm_mails_the_magistrate(database_url, kek):
     port = free_port()
-    async with mail_server(port) as inbox, backend_with_smtp(database_url, port) as backend:
+    async with mail_server(port) as inbox, backend_with_smtp(database_url, kek, port) as backend:
         with backend.app.state.channel.subscribe() as updates:
             closed = await close_real_alarm(backend.client)
             mail_from, recipients, mail = await inbox.next()
@@ -79,9 +82,9 @@ async def test_closing_a_real_alarm_mails_the_magistrate(database_url):
     assert event["history"][-1]["actor"] == "system:mailer"
 
 
-async def test_a_mail_server_that_is_down_loses_nothing(database_url):
+async def test_a_mail_server_that_is_down_loses_nothing(database_url, kek):
     port = free_port()  # nothing listens there yet
-    async with backend_with_smtp(database_url, port) as backend:
+    async with backend_with_smtp(database_url, kek, port) as backend:
         store = backend.store
         closed = await close_real_alarm(backend.client)
         # The close was answered with the mail already in the outbox.
@@ -107,12 +110,12 @@ async def test_a_mail_server_that_is_down_loses_nothing(database_url):
     assert inbox.mails.empty()  # sent once
 
 
-async def test_a_mail_queued_without_a_server_is_sent_by_the_next_backend(database_url):
-    async with backend_with_smtp(database_url, None) as backend:
+async def test_a_mail_queued_without_a_server_is_sent_by_the_next_backend(database_url, kek):
+    async with backend_with_smtp(database_url, kek, None) as backend:
         closed = await close_real_alarm(backend.client)
         assert closed["magistrate"]["status"] == "queued"
     port = free_port()
-    async with mail_server(port) as inbox, backend_with_smtp(database_url, port):
+    async with mail_server(port) as inbox, backend_with_smtp(database_url, kek, port):
         _, recipients, mail = await inbox.next()
     assert (
         recipients == [DEMO_MAGISTRATE] and f"alarm {closed['alarm_id']} closed" in mail["Subject"]
@@ -157,13 +160,13 @@ def test_an_smtp_address_without_a_sender_mails_from_the_default():
 
 
 @pytest.mark.postgres
-async def test_a_step_during_a_database_outage_is_503_and_its_retry_goes_through(pg_cluster):
+async def test_a_step_during_a_database_outage_is_503_and_its_retry_goes_through(pg_cluster, kek):
     """PostgreSQL stops between two steps: the step is refused whole (503), the
     operator's retry commits, and the mailer, which lived through it, sends."""
     del pg_cluster  # only for its skip/fail rule: this test needs a cluster it may stop
     port = free_port()
     with cluster() as pg:
-        async with mail_server(port) as inbox, backend_with_smtp(pg.url, port) as backend:
+        async with mail_server(port) as inbox, backend_with_smtp(pg.url, kek, port) as backend:
             client = backend.client
             pressed = await client.post("/api/v1/frames", json=body(signed(1)), headers=PHONE)
             steps = f"/api/v1/alarms/{pressed.json()['alarm_id']}"

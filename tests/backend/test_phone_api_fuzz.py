@@ -19,6 +19,7 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
+from msa.backend.keys import Kek
 from msa.backend.openapi import document
 from msa.backend.store import open_store
 from tests.backend.conftest import Server, count_rows, seed_database, start_server
@@ -41,10 +42,12 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 @pytest.fixture(scope="module")
-def live(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    asyncio.run(seed_database(database_url))
+def live(
+    database_url: str, tmp_path_factory: pytest.TempPathFactory, kek: Kek, kek_file: Path
+) -> Iterator[Server]:
+    asyncio.run(seed_database(database_url, kek))
     log = Path(tmp_path_factory.mktemp("openapi-log")) / "backend.log"
-    running = start_server(database_url, log)
+    running = start_server(database_url, log, kek_file)
     yield running
     running.stop()
 

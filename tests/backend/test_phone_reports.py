@@ -31,21 +31,22 @@ async def test_a_report_with_the_same_start_and_another_end_is_refused(backend):
 
 
 @pytest.mark.parametrize(
-    ("body", "says"),
+    ("body", "code", "says"),
     [
-        ({**OFF, "bluetooth_on_at": "2026-11-23T07:59:59Z"}, "before"),
-        ({"bluetooth_off_at": OFF["bluetooth_off_at"]}, "bluetooth_on_at"),
-        ({**OFF, "bluetooth_off_at": "2026-11-23T08:00:00"}, "time zone"),
-        ({**OFF, "bluetooth_on_at": "2999-01-01T00:00:00Z"}, "between 2020 and now"),
-        ({**OFF, "bluetooth_off_at": 1764000000}, "ISO 8601"),
-        ([OFF], "JSON object"),
+        ({**OFF, "bluetooth_on_at": "2026-11-23T07:59:59Z"}, "invalid_request", "before"),
+        ({"bluetooth_off_at": OFF["bluetooth_off_at"]}, "invalid_request", "bluetooth_on_at"),
+        ({**OFF, "bluetooth_off_at": "2026-11-23T08:00:00"}, "invalid_request", "time zone"),
+        ({**OFF, "bluetooth_on_at": "2999-01-01T00:00:00Z"}, "invalid_time", "five minutes past"),
+        ({**OFF, "bluetooth_off_at": "2019-12-31T23:59:59Z"}, "invalid_time", "2020-01-01"),
+        ({**OFF, "bluetooth_off_at": 1764000000}, "invalid_request", "ISO 8601"),
+        ([OFF], "invalid_request", "JSON object"),
     ],
 )
-async def test_an_invalid_link_report_is_refused_and_changes_nothing(backend, body, says):
+async def test_an_invalid_link_report_is_refused_and_changes_nothing(backend, body, code, says):
     before = await backend.store.counts()
     refused = await backend.client.post(LINK, json=body, headers=PHONE)
     assert refused.status_code == 400
-    assert refused.json()["error"] == "invalid_request" and says in refused.json()["detail"]
+    assert refused.json()["error"] == code and says in refused.json()["detail"]
     assert await backend.store.counts() == before
 
 

@@ -46,6 +46,12 @@ def db(tmp_path: Path) -> str:
 
 
 @pytest.fixture
+def kek_option(kek_file: Path) -> tuple[str, str]:
+    """The option that gives a command the KEK."""
+    return ("--kek-file", str(kek_file))
+
+
+@pytest.fixture
 def case_file(tmp_path: Path) -> Path:
     """CASE as the JSON file `msa backend case-add` reads."""
     path = tmp_path / "case.json"
@@ -60,7 +66,7 @@ def run_json(*args: str) -> dict:
 
 
 def test_a_provisioned_button_and_phone_carry_an_alarm_to_their_case(
-    db: str, tmp_path: Path, case_file: Path
+    db: str, tmp_path: Path, case_file: Path, kek_file: Path, kek_option: tuple[str, str]
 ):
     added = run_json("backend", "case-add", str(case_file), "--db", db)
     assert added["created"] is True and len(added["person_ids"]) == 2
@@ -69,12 +75,12 @@ def test_a_provisioned_button_and_phone_carry_an_alarm_to_their_case(
     device_json = tmp_path / "device.json"
     issued = run_json(
         "backend", "provision", "--case", CASE["reference"], "--person", "2",
-        "--device-id", "0badf00d", "--device-json", str(device_json), "--db", db,
+        "--device-id", "0badf00d", "--device-json", str(device_json), "--db", db, *kek_option,
     )  # fmt: skip
     assert json.loads(device_json.read_text()) == {"device_id": 0x0BADF00D, "key": issued["key"]}
     operator = run_json("backend", "operator-add", "cic-brussel-1", "--db", db)
 
-    server = start_server(db, tmp_path / "backend.log")
+    server = start_server(db, tmp_path / "backend.log", kek_file)
     try:
         key = bytes.fromhex(issued["key"])
         raw = frame.sign(key, frame.ALARM, 0x0BADF00D, 1, frame.alarm_payload(1764000000, 3000))
@@ -96,14 +102,14 @@ def test_a_provisioned_button_and_phone_carry_an_alarm_to_their_case(
 
 
 def test_re_provisioning_a_button_revokes_the_old_phone_token(
-    db: str, tmp_path: Path, case_file: Path
+    db: str, tmp_path: Path, case_file: Path, kek_file: Path, kek_option: tuple[str, str]
 ):
     run_json("backend", "case-add", str(case_file), "--db", db)
     args = ("backend", "provision", "--case", CASE["reference"], "--device-id", "0badf00d")
-    first = run_json(*args, "--db", db)
-    second = run_json(*args, "--db", db)
+    first = run_json(*args, "--db", db, *kek_option)
+    second = run_json(*args, "--db", db, *kek_option)
     assert first["phone_token"] != second["phone_token"] and first["key"] != second["key"]
-    server = start_server(db, tmp_path / "backend.log")
+    server = start_server(db, tmp_path / "backend.log", kek_file)
     try:
         raw = frame.sign(
             bytes.fromhex(second["key"]), frame.HEARTBEAT, 0x0BADF00D, 1,
@@ -146,10 +152,10 @@ def test_a_bad_case_file_gets_one_clear_line_and_stores_nothing(db, tmp_path, ch
         (["--case", CASE["reference"], "--device-id", "01", "--key", "abcd"], "must be 32 bytes"),
     ],
 )
-def test_bad_provisioning_arguments_change_nothing(db, case_file, args, message):
+def test_bad_provisioning_arguments_change_nothing(db, case_file, kek_option, args, message):
     run_json("backend", "case-add", str(case_file), "--db", db)
     before = asyncio.run(count_rows(db))
-    result = msa("backend", "provision", *args, "--db", db)
+    result = msa("backend", "provision", *args, "--db", db, *kek_option)
     assert result.returncode == 2 and message in result.stderr
     assert asyncio.run(count_rows(db)) == before
 

@@ -45,9 +45,10 @@ async def test_seeding_again_with_new_secrets_rotates_them(store):
     assert await store.operator_by_token(hash_token("new-operator")) is not None
 
 
-def test_seed_demo_command_prints_the_device_and_tokens(database_url, capsys):
+def test_seed_demo_command_prints_the_device_and_tokens(database_url, kek_file, capsys):
+    command = ["backend", "seed-demo", "--db", database_url, "--kek-file", str(kek_file)]
     for _ in range(2):
-        assert main(["backend", "seed-demo", "--db", database_url, "--json"]) == 0
+        assert main([*command, "--json"]) == 0
         printed = json.loads(capsys.readouterr().out)
     assert printed["device_id"] == "00c0ffee"
     assert len(bytes.fromhex(printed["key"])) == 32

@@ -7,8 +7,8 @@ import asyncio
 import ipaddress
 import re
 import ssl
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from msa.backend.auth import SESSION_COOKIE
+from msa.backend.keys import Kek
 from tests.backend.conftest import Server, login_path, seed_database, start_server
 from tests.backend.util import OPERATOR, EventStream
 from tests.test_cli import msa
@@ -61,15 +62,21 @@ def self_signed_certificate(folder: Path) -> tuple[Path, Path]:
     return cert_file, key_file
 
 
-@contextmanager
-def serving(database_url: str, tmp_path: Path, *options: str) -> Iterator[Server]:
+@pytest.fixture
+def serving(kek: Kek, kek_file: Path) -> Callable[..., AbstractContextManager[Server]]:
     """A seeded backend process with `options`, stopped whatever happens."""
-    asyncio.run(seed_database(database_url))
-    server = start_server(database_url, tmp_path / "backend.log", options=options)
-    try:
-        yield server
-    finally:
-        server.stop()
+
+    @contextmanager
+    def started(database_url: str, tmp_path: Path, *options: str) -> Iterator[Server]:
+        asyncio.run(seed_database(database_url, kek))
+        log = tmp_path / "backend.log"
+        server = start_server(database_url, log, kek_file, options=options)
+        try:
+            yield server
+        finally:
+            server.stop()
+
+    return started
 
 
 def access_lines(log: Path) -> list[tuple[str, ...]]:
@@ -80,7 +87,9 @@ def access_lines(log: Path) -> list[tuple[str, ...]]:
     ]
 
 
-def test_with_a_certificate_it_serves_https_and_the_cookie_is_secure(database_url, tmp_path):
+def test_with_a_certificate_it_serves_https_and_the_cookie_is_secure(
+    database_url, tmp_path, serving
+):
     cert, key = self_signed_certificate(tmp_path)
     with serving(database_url, tmp_path, "--tls-cert", str(cert), "--tls-key", str(key)) as server:
         assert server.url.startswith("https://127.0.0.1:")
@@ -101,7 +110,7 @@ def test_with_a_certificate_it_serves_https_and_the_cookie_is_secure(database_ur
     assert access_lines(server.log) == []  # no --access-log, no access lines
 
 
-def test_the_access_log_has_one_line_per_request_and_no_secrets(tmp_path):
+def test_the_access_log_has_one_line_per_request_and_no_secrets(tmp_path, serving):
     database_url = f"sqlite:///{tmp_path}/msa.db"
     with serving(database_url, tmp_path, "--access-log") as server:
 
@@ -137,7 +146,7 @@ def test_the_access_log_has_one_line_per_request_and_no_secrets(tmp_path):
     assert refused[0].endswith("log-in refused: source=127.0.0.1 reason=unknown_code")
 
 
-def test_a_trusted_proxys_forwarded_headers_give_the_source_and_https(tmp_path):
+def test_a_trusted_proxys_forwarded_headers_give_the_source_and_https(tmp_path, serving):
     database_url = f"sqlite:///{tmp_path}/msa.db"
     options = ("--access-log", "--forwarded-allow-ips", "127.0.0.1")
     with serving(database_url, tmp_path, *options) as server:
@@ -163,10 +172,11 @@ def test_a_trusted_proxys_forwarded_headers_give_the_source_and_https(tmp_path):
         (("--public-url", "ftp://cic.example"), "is not an origin"),
     ],
 )
-def test_bad_serve_options_are_one_clear_line(tmp_path, options, message):
+def test_bad_serve_options_are_one_clear_line(tmp_path, kek_file, options, message):
     cert, key = self_signed_certificate(tmp_path)
     files = {"cert": cert, "key": key, "missing": tmp_path / "missing.pem"}
     args = [option.format(**files) for option in options]
-    result = msa("backend", "serve", "--db", f"sqlite:///{tmp_path}/msa.db", "--port", "0", *args)
+    db = f"sqlite:///{tmp_path}/msa.db"
+    result = msa("backend", "serve", "--db", db, "--kek-file", str(kek_file), "--port", "0", *args)
     assert result.returncode == 2 and message in result.stderr, result.stderr
     assert "Traceback" not in result.stderr and result.stdout == ""

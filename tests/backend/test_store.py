@@ -98,9 +98,9 @@ async def test_create_case_is_idempotent_by_reference(store):
     assert await store.counts() == counts
 
 
-async def test_a_locked_sqlite_database_is_unavailable_not_an_error(tmp_path):
+async def test_a_locked_sqlite_database_is_unavailable_not_an_error(tmp_path, kek):
     path = str(tmp_path / "msa.db")
-    store = await SqliteStore.open(path, busy_timeout_ms=50)
+    store = await SqliteStore.open(path, busy_timeout_ms=50, kek=kek)
     await store.migrate()
     await seed(store)
     blocker = sqlite3.connect(path, isolation_level=None)

@@ -10,7 +10,7 @@ import logging
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bumble import hci
 from bumble.controller import Controller
@@ -33,6 +33,7 @@ from msa.app.link import (
     FrameHandler,
     LinkError,
 )
+from msa.private_files import write_private
 from protocol import gatt
 
 if TYPE_CHECKING:
@@ -41,6 +42,15 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DISCONNECT_TIMEOUT_S = 5.0
+
+
+class PrivateJsonKeyStore(JsonKeyStore):
+    """Bumble's JSON key store, its file (the bonds' keys) its owner's alone (0600)
+    from the first byte; Bumble's own `save` creates it with the process's umask."""
+
+    async def save(self, db: dict[str, dict[str, dict[str, Any]]]) -> None:
+        self.filename.parent.mkdir(parents=True, exist_ok=True)
+        write_private(self.filename, json.dumps(db, sort_keys=True, indent=4))
 
 
 @contextlib.contextmanager
@@ -130,7 +140,7 @@ class BumbleLink(ButtonLink):
             device = Device(
                 name="phone", address=own, host=Host(controller, AsyncPipeSink(controller))
             )
-        device.keystore = JsonKeyStore("phone", str(self.data_dir / "bonds.json"))
+        device.keystore = PrivateJsonKeyStore("phone", str(self.data_dir / "bonds.json"))
         device.pairing_config_factory = lambda _connection: PairingConfig(
             sc=True,
             mitm=False,

@@ -3,7 +3,7 @@
 A frame enters once (its identity is `(device_id, counter)`), waits as `pending`
 until the backend answers 200, and leaves. A frame the backend refuses for good
 (a 4xx) stays as `rejected`, with the reason, for the app to show: it is never
-silently dropped.
+silently dropped. The file holds where the victim was: it is its owner's alone (0600).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from msa.private_files import create_private
 from protocol import frame
 
 SCHEMA = """
@@ -51,6 +52,7 @@ class Entry:
 class Outbox:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
+        create_private(path)  # SQLite gives its -wal and -shm files the same mode
         self.db = sqlite3.connect(path, isolation_level=None)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")  # an ACK promises the frame is on disk

@@ -26,9 +26,9 @@ from starlette.routing import Route
 from msa.backend import workflow
 from msa.backend.alarms import alarm_event
 from msa.backend.auth import require_operator
+from msa.backend.bodies import json_object, read_body
 from msa.backend.errors import ApiError, invalid
 from msa.backend.ids import IdConvertor  # noqa: F401 (registers {alarm_id:id})
-from msa.backend.ingest import parse_json, read_body
 from msa.backend.services import services
 from msa.backend.workflow import Acknowledge, Close, ConfirmTest, Dispatch, OnScene, Step
 from msa.timefmt import now_ms, to_iso
@@ -43,10 +43,7 @@ async def _json_body(request: Request) -> dict[str, Any]:
             415, "unsupported_media_type", "Send the step as JSON (Content-Type: application/json)."
         )
     body = await read_body(request, MAX_BODY_BYTES)
-    data = parse_json(body or b"{}")
-    if not isinstance(data, dict):
-        raise invalid("The body must be a JSON object.")
-    return data
+    return json_object(body or b"{}")
 
 
 def _text(data: dict[str, Any], key: str, *, required: bool = True) -> str | None:

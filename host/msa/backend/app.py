@@ -1,4 +1,4 @@
-"""The backend as an ASGI application: `create_app(database_url)`.
+"""The backend as an ASGI application: `create_app(database_url, kek=kek)`.
 
 Routes: `POST /api/v1/frames` (ingest.py) and `POST /api/v1/alarms/{id}/locations`
 (locations.py), for phones; `GET /console`, `/console/login`, `/console/logout`
@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 
 from msa.backend import actions, console, ingest, locations, login, openapi, phone_reports
 from msa.backend.admission import RoutineGate
@@ -23,6 +24,8 @@ from msa.backend.alarms import AlarmAnnouncer
 from msa.backend.auth import SessionPolicy
 from msa.backend.contexts import ContextCache
 from msa.backend.errors import EXCEPTION_HANDLERS
+from msa.backend.failsafe import Failsafe
+from msa.backend.keys import Kek
 from msa.backend.notify import Notifier, SmtpConfig
 from msa.backend.push import LocalHub
 from msa.backend.services import Services
@@ -32,9 +35,14 @@ log = logging.getLogger(__name__)
 
 
 def create_app(
-    database_url: str, *, smtp: SmtpConfig | None = None, public_url: str | None = None
+    database_url: str,
+    *,
+    smtp: SmtpConfig | None = None,
+    kek: Kek,
+    public_url: str | None = None,
 ) -> Starlette:
-    """The backend on the database at `database_url` (see `msa.backend.store`).
+    """The backend on the database at `database_url` (see `msa.backend.store`), its
+    device keys wrapped under `kek` (msa.backend.keys).
 
     `smtp` is where the magistrate's mails go; without it they stay queued in the
     outbox (and are sent by the next backend started with one). `public_url`
@@ -46,7 +54,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        store = await open_store(database_url)
+        store = await open_store(database_url, kek)
         announcer = AlarmAnnouncer(store, channel)
         notifier = None
         try:
@@ -79,6 +87,7 @@ def create_app(
         ],
         lifespan=lifespan,
         exception_handlers=EXCEPTION_HANDLERS,
+        middleware=[Middleware(Failsafe)],
     )
     app.state.channel = channel
     app.state.routine = RoutineGate()

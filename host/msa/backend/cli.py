@@ -1,18 +1,21 @@
 """`msa backend`: serve the backend, migrate its database, seed a demo case.
 
-    msa backend serve [--db URL] [--host 127.0.0.1] [--port 8080] [--smtp HOST:PORT]
-                      [--tls-cert FILE --tls-key FILE] [--public-url URL]
-                      [--forwarded-allow-ips IPS] [--access-log]
-    msa backend migrate [--db URL] [--json]
-    msa backend seed-demo [--db URL] [--device-id 00c0ffee] [--json]
+    msa backend kek-new PATH [--json]                              # once, the operator
+    msa backend serve [--db URL] [--kek-file PATH] [--host 127.0.0.1] [--port 8080]
+                      [--smtp HOST:PORT] [--tls-cert FILE --tls-key FILE]
+                      [--public-url URL] [--forwarded-allow-ips IPS] [--access-log]
+    msa backend migrate [--db URL] [--kek-file PATH] [--json]
+    msa backend seed-demo [--db URL] [--kek-file PATH] [--device-id 00c0ffee] [--json]
     msa backend case-add CASE.json [--db URL] [--json]             # the reference officer
     msa backend provision --case REF --person 1 --device-id ID     # the tech desk
-                          [--key HEX] [--device-json PATH] [--db URL] [--json]
+                          [--key HEX] [--device-json PATH] [--db URL] [--kek-file PATH] [--json]
     msa backend operator-add NAME [--db URL] [--json]              # a CIC operator's token
     msa backend login-link NAME [--minutes 10] [--public-url URL]  # a single-use log-in link
 
-`--db` defaults to $MSA_DATABASE_URL, else sqlite:///.msa/msa.db; `--public-url`
-(where operators' browsers reach the backend) to $MSA_PUBLIC_URL.
+`--db` defaults to $MSA_DATABASE_URL, else sqlite:///.msa/msa.db. `--kek-file`
+(else $MSA_KEK, 64 hex digits) is the key-encryption key of the device keys
+(msa.backend.keys): serve, seed-demo and provision need it. `--public-url` (where
+operators' browsers reach the backend) defaults to $MSA_PUBLIC_URL.
 """
 
 from __future__ import annotations
@@ -26,9 +29,11 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from msa.backend.keys import Kek, load_kek, new_kek_file, require_kek
 from msa.backend.notify import DEFAULT_SENDER
 from msa.backend.store import DEFAULT_URL, Store, open_store
 from msa.errors import MsaError, UsageError
+from msa.private_files import write_private
 
 if TYPE_CHECKING:
     from msa.backend.login import LoginLink
@@ -40,8 +45,15 @@ DEMO_DEVICE_ID = 0x00C0FFEE
 def register(parser: argparse.ArgumentParser) -> None:
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
 
+    kek_new = actions.add_parser(
+        "kek-new", help="make a key-encryption key file for the device keys (mode 0600)"
+    )
+    kek_new.add_argument("path", type=Path, help="the file to write (never overwritten)")
+    kek_new.add_argument("--json", action="store_true", help="print JSON")
+
     serve = actions.add_parser("serve", help="serve the phone API and the CIC console")
     _add_db(serve)
+    _add_kek(serve)
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (%(default)s)")
     serve.add_argument(
         "--port",
@@ -82,12 +94,14 @@ def register(parser: argparse.ArgumentParser) -> None:
 
     migrate = actions.add_parser("migrate", help="apply the schema migrations not applied yet")
     _add_db(migrate)
+    _add_kek(migrate)
     migrate.add_argument("--json", action="store_true", help="print JSON")
 
     seed = actions.add_parser(
         "seed-demo", help="create the Ghent demo case, a device, its phone and an operator"
     )
     _add_db(seed)
+    _add_kek(seed)
     seed.add_argument(
         "--device-id",
         type=_device_id,
@@ -120,6 +134,7 @@ def register(parser: argparse.ArgumentParser) -> None:
         "--device-json", type=Path, metavar="PATH", help="also write the button's device.json here"
     )
     _add_db(provision)
+    _add_kek(provision)
     provision.add_argument("--json", action="store_true", help="print JSON")
 
     operator = actions.add_parser(
@@ -142,6 +157,13 @@ def register(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.action == "serve":
         return _serve(args)
+    if args.action == "kek-new":
+        return _kek_new(args)
+    # Without --kek-file, $MSA_KEK: case-add and operator-add use it only to wrap
+    # keys an older database holds in plain text, when they migrate it.
+    kek = load_kek(getattr(args, "kek_file", None))
+    if args.action in ("seed-demo", "provision"):
+        require_kek(kek)
     actions = {
         "migrate": _migrate,
         "seed-demo": _seed,
@@ -151,7 +173,7 @@ def run(args: argparse.Namespace) -> int:
         "login-link": _login_link,
     }
     action = actions[args.action]
-    return asyncio.run(_with_store(args.db, lambda store: action(store, args)))
+    return asyncio.run(_with_store(args.db, lambda store: action(store, args), kek))
 
 
 def _add_db(parser: argparse.ArgumentParser) -> None:
@@ -160,6 +182,15 @@ def _add_db(parser: argparse.ArgumentParser) -> None:
         default=os.environ.get("MSA_DATABASE_URL", DEFAULT_URL),
         metavar="URL",
         help="sqlite:///path.db or postgresql://user@host:port/db (%(default)s)",
+    )
+
+
+def _add_kek(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--kek-file",
+        type=Path,
+        metavar="PATH",
+        help="the device keys' key-encryption key, 64 hex digits (else $MSA_KEK)",
     )
 
 
@@ -212,8 +243,10 @@ def _key(text: str) -> bytes:
     return key
 
 
-async def _with_store(url: str, action: Callable[[Store], Awaitable[int]]) -> int:
-    store = await open_store(url)
+async def _with_store(
+    url: str, action: Callable[[Store], Awaitable[int]], kek: Kek | None = None
+) -> int:
+    store = await open_store(url, kek)
     try:
         return await action(store)
     finally:
@@ -291,7 +324,10 @@ async def _provision(store: Store, args: argparse.Namespace) -> int:
     await store.link_phone(hash_token(phone_token), person_id, args.device_id)
     device_json = {"device_id": args.device_id, "key": key.hex()}
     if args.device_json is not None:
-        args.device_json.write_text(json.dumps(device_json) + "\n", encoding="utf-8")
+        try:
+            write_private(args.device_json, json.dumps(device_json) + "\n")
+        except OSError as error:
+            raise UsageError(f"cannot write {args.device_json}: {error.strerror}") from None
     result = {
         "case_reference": args.case,
         "device_id": f"{args.device_id:08x}",
@@ -364,6 +400,13 @@ def _link_lines(link: LoginLink, public_url: str) -> list[str]:
     ]
 
 
+def _kek_new(args: argparse.Namespace) -> int:
+    kek = new_kek_file(args.path)
+    result = {"kek_file": str(args.path), "kek_id": kek.id}
+    line = f"KEK {kek.id} written to {args.path} (mode 0600); keep it apart from backups"
+    return _print(args, result, [line])
+
+
 def _print(args: argparse.Namespace, result: dict[str, Any], lines: list[str]) -> int:
     """`result` as one JSON object with --json, else `lines` for a human."""
     print(json.dumps(result) if args.json else "\n".join(lines))
@@ -378,14 +421,17 @@ def _serve(args: argparse.Namespace) -> int:
         raise UsageError(f"--port {args.port} is not a port number (0 to 65535)")
     smtp = SmtpConfig.parse(args.smtp, args.mail_from) if args.smtp else None
     tls = _tls(args.tls_cert, args.tls_key)
-    # Migrate first: a database that cannot be reached is one clear line, not a traceback.
-    asyncio.run(_with_store(args.db, _migrate_quietly))
+    kek = require_kek(load_kek(args.kek_file))
+    # Migrate first: a database that cannot be reached, or whose keys are under
+    # another KEK, is one clear line, not a traceback.
+    asyncio.run(_with_store(args.db, _migrate_quietly, kek))
     served = serve(
         args.db,
         host=args.host,
         port=args.port,
         access_log=args.access_log,
         smtp=smtp,
+        kek=kek,
         tls=tls,
         forwarded_allow_ips=args.forwarded_allow_ips,
         public_url=args.public_url,

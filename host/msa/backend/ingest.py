@@ -10,8 +10,6 @@ read-then-write here.
 
 from __future__ import annotations
 
-import json
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,14 +18,21 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from msa.backend.auth import hash_token, phone_token, unknown_phone
+from msa.backend.bodies import (
+    in_window,
+    json_object,
+    out_of_window,
+    parse_any_instant,
+    parse_location,
+    read_body,
+)
 from msa.backend.contexts import ContextCache
 from msa.backend.errors import ApiError, invalid
 from msa.backend.services import services
 from msa.backend.store.base import Commit, IngestContext, Location, NewAlarm, NewFrame
-from msa.timefmt import parse_iso, to_iso
+from msa.timefmt import now_ms, to_iso
 from protocol import frame as wire
 
-MAX_BODY_BYTES = 4096
 _ALARM_TYPES = {wire.ALARM: "alarm", wire.TEST_ALARM: "test_alarm"}
 
 
@@ -42,13 +47,14 @@ class FrameRequest:
 
 
 def parse_body(body: bytes) -> FrameRequest:
-    """Validate a request body; raises ApiError 400 saying what is wrong."""
-    data = parse_json(body)
-    if not isinstance(data, dict):
-        raise invalid("The body must be a JSON object with 'frame' and 'received_at'.")
+    """Validate a request body; raises ApiError 400 saying what is wrong.
+
+    The phone's times keep the time rule (SPEC §7.3), except on an alarm: an
+    alarm is never turned away for a clock, so there a `received_at` out of the
+    rule becomes the backend's own clock and a fix time out of it unknown.
+    """
+    data = json_object(body, "a JSON object with 'frame' and 'received_at'")
     raw = _frame_bytes(data.get("frame"))
-    received_at = parse_instant(data.get("received_at"), "received_at")
-    location = parse_location(data.get("location"))
     try:
         frame = wire.parse(raw)
     except wire.FrameError as error:
@@ -58,19 +64,17 @@ def parse_body(body: bytes) -> FrameRequest:
         raise ApiError(400, "malformed_frame", f"A {frame.name} frame is for the button only.")
     if frame.counter == 0:
         raise ApiError(400, "malformed_frame", "Button frame counters start at 1; this one is 0.")
+    is_alarm = frame.type in _ALARM_TYPES
+    received_at = parse_any_instant(data.get("received_at"), "received_at")
+    if not in_window(received_at):
+        if not is_alarm:
+            raise out_of_window("received_at", data["received_at"])
+        received_at = now_ms()
+    location = parse_location(data.get("location"), keep_bad_time=is_alarm)
+    time_s = frame.fields()["time_s"]
+    if time_s and not in_window(time_s * 1000) and not is_alarm:
+        raise out_of_window(f"the {frame.name} frame's time_s", time_s)
     return FrameRequest(raw, frame, received_at, location)
-
-
-def parse_json(body: bytes) -> Any:
-    """A request body's JSON; ApiError 400 for anything else (NaN and Infinity too)."""
-    try:
-        return json.loads(body, parse_constant=_reject_constant)
-    except (ValueError, UnicodeDecodeError) as error:
-        raise invalid(f"The body is not valid JSON: {error}.") from None
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")
 
 
 def _frame_bytes(value: object) -> bytes:
@@ -82,50 +86,6 @@ def _frame_bytes(value: object) -> bytes:
         return bytes.fromhex(value)
     except ValueError:
         raise ApiError(400, "malformed_frame", "The frame is not a hexadecimal string.") from None
-
-
-def parse_instant(value: object, name: str) -> int:
-    if not isinstance(value, str):
-        raise invalid(f"'{name}' must be an ISO 8601 time such as 2026-11-23T19:02:03.456Z.")
-    try:
-        return parse_iso(value)
-    except ValueError as error:
-        raise invalid(f"'{name}': {error}.") from None
-
-
-def _number(data: dict[str, Any], key: str, low: float, high: float) -> float:
-    value = data.get(key)
-    # bool is an int in Python, but true is no coordinate.
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise invalid(f"'location.{key}' must be a number.")
-    if not low <= value <= high:
-        raise invalid(f"'location.{key}' must lie between {low:g} and {high:g}; it is {value}.")
-    return float(value)
-
-
-def parse_location(value: object) -> Location | None:
-    if value is None:
-        return None
-    if not isinstance(value, dict):
-        raise invalid("'location' must be an object with lat and lon, or null.")
-    lat = _number(value, "lat", -90, 90)
-    lon = _number(value, "lon", -180, 180)
-    accuracy_m = None
-    if value.get("accuracy_m") is not None:
-        accuracy_m = _number(value, "accuracy_m", 0, 1e7)
-    fix_at = value.get("fix_at")
-    if fix_at is not None:
-        fix_at = parse_instant(fix_at, "location.fix_at")
-    return Location(lat, lon, accuracy_m, fix_at)
-
-
-async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise invalid(f"The body is larger than {limit} bytes.")
-    return bytes(body)
 
 
 async def post_frame(request: Request) -> JSONResponse:
@@ -175,7 +135,8 @@ async def _commit(request: Request, req: FrameRequest, context: IngestContext) -
         if context.person_id is None or context.case_id is None:  # phones always have a person
             raise RuntimeError(f"device {device_hex} belongs to no person and no case")
         time_s = fields["time_s"]
-        pressed_at = time_s * 1000 if time_s else None  # 0: the button's clock was not set
+        # 0: the button's clock was not set; out of the time rule: set wrong (SPEC §7.3)
+        pressed_at = time_s * 1000 if time_s and in_window(time_s * 1000) else None
         alarm = NewAlarm(_ALARM_TYPES[frame.type], context.person_id, context.case_id, pressed_at)
     commit = await backend.store.commit_frame(
         NewFrame(

@@ -8,7 +8,8 @@ to an alarm of its own device, until the alarm is closed. Body:
 `fix_at` is required: (alarm, fix_at) is a fix's identity, so a retry is a
 `duplicate` and stores nothing. Answers: 200 `{"status": "committed" | "duplicate",
 "alarm_id", "intervention_zone"}`; 400 `invalid_request`; 401 `unauthorized`;
-404 `unknown_alarm`; 403 `not_your_alarm`; 409 `alarm_closed` (final: drop the fix).
+404 `unknown_alarm`; 403 `not_your_alarm`; 409 `alarm_closed` (final: drop the fix);
+400 `invalid_time` for a `fix_at` out of the time rule (SPEC §7.3).
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ from starlette.routing import Route
 
 from msa.backend import zones
 from msa.backend.auth import hash_token, phone_token, unknown_phone
+from msa.backend.bodies import parse_json, parse_location, read_body
 from msa.backend.errors import ApiError, invalid
 from msa.backend.ids import IdConvertor  # noqa: F401 (registers {alarm_id:id})
-from msa.backend.ingest import parse_json, parse_location, read_body
 from msa.backend.services import services
 from msa.timefmt import now_ms
 

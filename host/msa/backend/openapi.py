@@ -52,6 +52,18 @@ SCHEMAS: dict[str, Schema] = {
             "detail": {"type": "string", "description": "a sentence for a human"},
         },
     },
+    "InternalError": {
+        "type": "object",
+        "required": ["error", "detail", "request_id"],
+        "properties": {
+            "error": {"const": "internal_error"},
+            "detail": {"type": "string"},
+            "request_id": {
+                "type": "string",
+                "description": "also in the answer's X-Request-Id header and the log line",
+            },
+        },
+    },
     "Location": {
         "type": "object",
         "required": ["lat", "lon"],
@@ -383,6 +395,10 @@ def ok(description: str, schema: Schema) -> dict[str, Any]:
     return {"description": description, "content": {JSON: {"schema": schema}}}
 
 
+INTERNAL_ERROR = ok(
+    "an unexpected failure of the backend, logged under the request id (failsafe.py)",
+    ref("InternalError"),
+)
 UNAVAILABLE = error("the database cannot commit now: nothing was stored; retry", "unavailable")
 BUSY_OR_UNAVAILABLE = error(
     "nothing was stored; retry after Retry-After: the database cannot commit now, or the "
@@ -568,7 +584,13 @@ def document() -> dict[str, Any]:
                 },
                 "responses": {
                     "200": ok("committed now, or a duplicate of a committed frame", ref("Receipt")),
-                    "400": error("a bad body or frame", "invalid_request", "malformed_frame"),
+                    "400": error(
+                        "a bad body or frame, or a time out of range (never for an alarm: "
+                        "SPEC §7.3)",
+                        "invalid_request",
+                        "malformed_frame",
+                        "invalid_time",
+                    ),
                     "401": error("no phone token, or an unknown one", "unauthorized"),
                     "403": error("the device is not linked to this phone", "device_not_linked"),
                     "404": error("no such device", "unknown_device"),
@@ -587,7 +609,9 @@ def document() -> dict[str, Any]:
                 "requestBody": {"required": True, "content": {JSON: {"schema": ref("LinkReport")}}},
                 "responses": {
                     "200": ok("committed now, or the same report again", ref("LinkReportReceipt")),
-                    "400": error("a bad body, or a time out of range", "invalid_request"),
+                    "400": error(
+                        "a bad body, or a time out of range", "invalid_request", "invalid_time"
+                    ),
                     "401": PHONE_UNKNOWN,
                     "409": error("the same start with another end", "report_conflict"),
                     "503": UNAVAILABLE,
@@ -603,7 +627,9 @@ def document() -> dict[str, Any]:
                 "requestBody": {"required": True, "content": {JSON: {"schema": ref("CheckIn")}}},
                 "responses": {
                     "200": ok("committed now, or the same check-in again", ref("CheckInReceipt")),
-                    "400": error("a bad body, or a time out of range", "invalid_request"),
+                    "400": error(
+                        "a bad body, or a time out of range", "invalid_request", "invalid_time"
+                    ),
                     "401": PHONE_UNKNOWN,
                     "503": UNAVAILABLE,
                 },
@@ -619,7 +645,9 @@ def document() -> dict[str, Any]:
                 "requestBody": {"required": True, "content": {JSON: {"schema": ref("Fix")}}},
                 "responses": {
                     "200": ok("stored, or a duplicate of a stored fix", ref("FixReceipt")),
-                    "400": error("a bad body", "invalid_request"),
+                    "400": error(
+                        "a bad body, or a fix time out of range", "invalid_request", "invalid_time"
+                    ),
                     "401": error("no phone token, or an unknown one", "unauthorized"),
                     "403": error("not this phone's alarm", "not_your_alarm"),
                     "404": error("no such alarm", "unknown_alarm"),
@@ -701,6 +729,9 @@ def document() -> dict[str, Any]:
     }
     for name, (description, body, refusals) in STEPS.items():
         paths[f"/api/v1/alarms/{{alarm_id}}/{name}"] = _step(name, description, body, refusals)
+    for operations in paths.values():
+        for operation in operations.values():
+            operation["responses"]["500"] = INTERNAL_ERROR
     return {
         "openapi": "3.1.0",
         "info": {
@@ -708,7 +739,9 @@ def document() -> dict[str, Any]:
             "version": "1",
             "summary": "Mobile stalking alarm: the phones' API and the CIC console's.",
             "description": 'Errors are `{"error": CODE, "detail": sentence}`; see '
-            "docs/backend.md. An alarm cannot be cancelled: there is no such operation.",
+            "docs/backend.md. Every answer carries an `X-Request-Id`. Bodies are at most "
+            "a few KiB, nest at most 8 levels and hold no number longer than 32 characters. "
+            "An alarm cannot be cancelled: there is no such operation.",
         },
         "paths": paths,
         "components": {

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import shlex
 import shutil
 import socket
 import subprocess
@@ -21,6 +22,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
+from msa import children
 from msa.errors import NotAvailable
 
 USER = "msa"
@@ -117,6 +119,13 @@ class PgCluster:
         """Stop the server (`immediate` is like a crash); `start()` brings it back."""
         self._pg("pg_ctl", "-D", str(self.data_dir), "-m", mode, "-w", "stop", check=False)
 
+    def cleanup_command(self) -> list[str]:
+        """A command that stops the server at once and deletes its folder."""
+        stop = [*self._as_postgres, str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir)]
+        stop += ["-m", "immediate", "-w", "stop"]
+        script = f"{shlex.join(stop)} >/dev/null 2>&1; rm -rf {shlex.quote(str(self.data_dir))}"
+        return ["sh", "-c", script]
+
     def _pg(self, program: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         command = [*self._as_postgres, str(self.bin_dir / program), *args]
         return _run(command, cwd=self.data_dir, check=check)
@@ -131,8 +140,11 @@ def cluster(*, settings: Mapping[str, str] | None = None) -> Iterator[PgCluster]
     """
     binaries = bin_dir()
     data_dir = Path(tempfile.mkdtemp(prefix="msa-pg-"))
+    pg = PgCluster(data_dir, binaries, settings or {})
+    # pg_ctl daemonises the server: if this process is killed, the watcher
+    # stops it and deletes its folder.
+    watcher = children.guard(pg.cleanup_command())
     try:
-        pg = PgCluster(data_dir, binaries, settings or {})
         pg.init()
         pg.start()
         try:
@@ -141,6 +153,8 @@ def cluster(*, settings: Mapping[str, str] | None = None) -> Iterator[PgCluster]
             pg.stop("immediate")
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
+        watcher.kill()
+        watcher.wait()
 
 
 def _as_postgres_prefix() -> list[str]:

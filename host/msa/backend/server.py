@@ -29,6 +29,7 @@ from uvicorn.config import LOGGING_CONFIG
 from msa.backend.access_log import LOGGER as ACCESS_LOGGER
 from msa.backend.access_log import AccessLog
 from msa.backend.app import create_app
+from msa.backend.keys import Kek
 from msa.backend.notify import SmtpConfig
 from msa.backend.push import PushChannel
 
@@ -103,6 +104,7 @@ def serve(
     access_log: bool = False,
     log_level: str = "warning",
     smtp: SmtpConfig | None = None,
+    kek: Kek,
     tls: Tls | None = None,
     forwarded_allow_ips: str | None = None,
     public_url: str | None = None,
@@ -113,7 +115,7 @@ def serve(
     on X-Forwarded-For/-Proto from those, and only those; without it they are
     ignored. `public_url` is the origin browsers see (see `create_app`).
     """
-    app = create_app(database_url, smtp=smtp, public_url=public_url)
+    app = create_app(database_url, smtp=smtp, kek=kek, public_url=public_url)
     config = uvicorn.Config(
         AccessLog(app) if access_log else app,
         host=host,

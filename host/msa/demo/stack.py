@@ -12,6 +12,9 @@ what the latency benchmark measures.
 Given a `board` (a real button: hwtest/serial_board.py) and a `link` (`bleak`,
 `bumble:usb:0`), the stack seeds the backend with the board's own device id and
 key, read from its device.json, instead of making an emulated board.
+
+The stack's folder is its owner's alone (0700), and it makes the backend's
+key-encryption key there (`kek`, 0600) unless one is there already.
 """
 
 from __future__ import annotations
@@ -21,7 +24,6 @@ import contextlib
 import json
 import logging
 import os
-import shutil
 import signal
 import sys
 import time
@@ -34,10 +36,12 @@ import httpx
 
 from boards.emulated.air import Air
 from boards.emulated.emulator import EmulatedBoard
+from msa import children, cleanup, folders
 from msa.app.forwarder import Forwarder
 from msa.app.link import open_link
 from msa.app.outbox import Outbox
 from msa.app.phone import GHENT, Phone
+from msa.backend.keys import kek_at
 from msa.demo.console_client import ConsoleClient
 from msa.errors import MsaError
 from msa.timefmt import parse_iso
@@ -51,11 +55,13 @@ PRESS_GAP_S = 0.1
 
 
 class BackendProcess:
-    """`msa backend serve` as a child process on a free port."""
+    """`msa backend serve` as a child process on a free port, its device keys
+    wrapped under the KEK in `kek_file`."""
 
-    def __init__(self, database_url: str, log_path: Path, port: int = 0) -> None:
+    def __init__(self, database_url: str, log_path: Path, kek_file: Path, port: int = 0) -> None:
         self.database_url = database_url
         self.log_path = log_path
+        self.kek_file = kek_file
         self.port = port
         self.url = ""
         self.process: asyncio.subprocess.Process | None = None
@@ -63,10 +69,12 @@ class BackendProcess:
 
     async def start(self) -> str:
         self._log = open(self.log_path, "ab")  # noqa: SIM115 (closed in stop)
+        serve = ("backend", "serve", "--db", self.database_url, "--port", str(self.port))
         self.process = await asyncio.create_subprocess_exec(
-            *msa_command("backend", "serve", "--db", self.database_url, "--port", str(self.port)),
+            *msa_command(*serve, "--kek-file", str(self.kek_file)),
             stdout=asyncio.subprocess.PIPE,
             stderr=self._log,
+            preexec_fn=children.preexec(),
         )
         assert self.process.stdout is not None
         try:
@@ -118,6 +126,7 @@ async def run_msa_json(*args: str) -> dict[str, Any]:
         *msa_command(*args, "--json"),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
+        preexec_fn=children.preexec(),
     )
     out, err = await process.communicate()
     if process.returncode != 0:
@@ -161,8 +170,9 @@ class Stack:
         self.directory = directory
         self.settings = settings or {}  # device.json beyond id and key (firmware/settings.py)
         self.database_url = database_url or f"sqlite:///{directory / 'backend.db'}"
+        self.kek_file = directory / "kek"
         self.air = Air()
-        self.backend = BackendProcess(self.database_url, directory / "backend.log")
+        self.backend = BackendProcess(self.database_url, directory / "backend.log", self.kek_file)
         self.board: Any = board  # EmulatedBoard, or the real board given
         self.link = link
         self.phone: Phone | None = None
@@ -181,14 +191,17 @@ class Stack:
         settings: dict[str, Any] | None = None,
         **given: Any,  # board, link: see __init__
     ) -> Stack:
-        """A stack in an emptied directory: new keys, new board, new database."""
-        shutil.rmtree(directory, ignore_errors=True)
-        directory.mkdir(parents=True)
+        """A stack in an emptied directory: new keys, new board, new database.
+
+        Only a folder the demo made (or an empty one) is emptied; UsageError otherwise.
+        """
+        folders.fresh(directory, "msa demo").chmod(0o700)  # it holds the KEK
         return cls(directory, database_url, settings, **given)
 
     async def start(self) -> None:
+        kek_at(self.kek_file)
         if self.board is None:
-            self.credentials = await run_msa_json("backend", "seed-demo", "--db", self.database_url)
+            self.credentials = await run_msa_json("backend", "seed-demo", *self._backend_options)
         else:
             await self._seed_with_the_boards_key()
         device_id = int(self.credentials["device_id"], 16)
@@ -222,13 +235,17 @@ class Stack:
         """The demo case for the device id on the board, registered with its key."""
         provisioned = await self.board.read_provisioning()
         device_id = f"{provisioned['device_id']:08x}"
-        db = ("--db", self.database_url)
+        db = self._backend_options
         self.credentials = await run_msa_json("backend", "seed-demo", *db, "--device-id", device_id)
         registered = await run_msa_json(
             "backend", "provision", *db, "--case", self.credentials["case_reference"],
             "--device-id", device_id, "--key", provisioned["key"],
         )  # fmt: skip
         self.credentials.update(key=registered["key"], phone_token=registered["phone_token"])
+
+    @property
+    def _backend_options(self) -> tuple[str, ...]:
+        return ("--db", self.database_url, "--kek-file", str(self.kek_file))
 
     @property
     def hops(self) -> tuple[str, ...]:
@@ -353,16 +370,17 @@ class Stack:
         return await self.phone.forwarder.post(data, time.time(), GHENT.current())
 
     async def stop(self) -> None:
-        await self.phone_away()
+        """Release everything (each step runs whatever an earlier one raised)."""
+        steps: list[cleanup.Step] = [self.phone_away]
         if self.console is not None:
-            await self.console.stop()
+            steps.append(self.console.stop)
         if self.phone is not None:
-            await self.phone.link.close()
-            await self.phone.forwarder.close()
-            self.phone.outbox.close()
+            phone = self.phone
+            steps += [phone.link.close, phone.forwarder.close, phone.outbox.close]
         if self.board is not None:
-            await self.board.close()
-        await self.backend.stop()
+            steps.append(self.board.close)
+        steps.append(self.backend.stop)
+        await cleanup.release(*steps)
 
 
 def default_directory() -> Path:

@@ -131,9 +131,11 @@ def deploy(
         query = f"manifest({paths!r}, {_folders(build)!r})"
         machine = str(transport.eval("machine()"))
         if wrong_board(board, machine):
+            _restart(transport)  # refused: the board goes back to its firmware
             raise DeployError(
                 f"the board on {port} says it is a {machine!r}, not an {board}: "
-                "deploy the build for its board (--board); nothing was written"
+                "deploy the build for its board (--board); nothing was written, "
+                "and the board runs its firmware again"
             )
         write, remove, unchanged = plan(build, transport.eval(query))
         report = DeployReport(port, board, machine)
@@ -145,10 +147,11 @@ def deploy(
         _verify(build, after, port)
         report.written, report.removed, report.unchanged = write, remove, unchanged
         report.verified = len(build.files)
-        transport.exit_raw_repl()
-        if reboot:  # Ctrl-D at the friendly REPL: a soft reboot that runs main.py
-            transport.serial.write(b"\x04")
+        if reboot:
+            _restart(transport)
             report.rebooted = True
+        else:
+            transport.exit_raw_repl()
         return report
     except TransportError as error:
         raise DeployError(
@@ -158,6 +161,12 @@ def deploy(
         ) from None
     finally:
         transport.close()
+
+
+def _restart(transport: SerialTransport) -> None:
+    """Leave the raw REPL and soft-reboot: the board runs main.py (its firmware)."""
+    transport.exit_raw_repl()
+    transport.serial.write(b"\x04")  # Ctrl-D at the friendly REPL
 
 
 def _check_folder(build: Build, folder: Path) -> None:

@@ -291,7 +291,12 @@ class Store(Protocol):
     dialect: str
 
     async def migrate(self) -> list[str]:
-        """Apply the migrations not applied yet, in order; return their versions."""
+        """Apply the migrations not applied yet, in order; return their versions.
+
+        Device keys left in plain text by an older schema are wrapped under the
+        store's KEK on the way (KekError without one: nothing is applied then).
+        With a KEK, KekError when the database's keys are wrapped under another.
+        """
         ...
 
     async def close(self) -> None: ...
@@ -300,7 +305,9 @@ class Store(Protocol):
         self, token_sha256: str, device_id: int, urgent: bool = False
     ) -> IngestContext | None:
         """The phone with this token hash, and the device; None for an unknown token.
-        `urgent` (for an alarm) goes before routine work waiting for the database."""
+        `urgent` (for an alarm) goes before routine work waiting for the database.
+        The device's key is unwrapped: StoreUnavailable when it does not unwrap
+        under the store's KEK (the phone keeps the frame and retries)."""
         ...
 
     async def commit_frame(self, frame: NewFrame) -> Commit:
@@ -393,7 +400,8 @@ class Store(Protocol):
         ...
 
     async def register_device(self, device_id: int, mac_key: bytes, person_id: int | None) -> None:
-        """Create the device, or give an existing one this key and person."""
+        """Create the device, or give an existing one this key and person; the key
+        is stored wrapped under the store's KEK (KekError without one)."""
         ...
 
     async def link_phone(self, token_sha256: str, person_id: int, device_id: int) -> int:

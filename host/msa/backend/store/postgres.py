@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 
 import asyncpg
 
+from msa.backend.keys import Kek
 from msa.backend.store import queries
 from msa.backend.store.base import Commit, NewAlarm, NewFrame, StoreUnavailable
 from msa.backend.store.lanes import Lanes
@@ -73,15 +74,19 @@ class PostgresStore(WorkflowSql, SessionSql, SqlStore):
 
     dialect = "postgresql"
 
-    def __init__(self, pool: asyncpg.Pool, url: str, max_connections: int) -> None:
-        super().__init__()
+    def __init__(
+        self, pool: asyncpg.Pool, url: str, max_connections: int, kek: Kek | None = None
+    ) -> None:
+        super().__init__(kek)
         self._pool = pool
         self._lanes = Lanes(max_connections, reserved=_ALARM_CONNECTIONS)
         self.url = url
 
     @classmethod
-    async def open(cls, url: str, *, max_connections: int = 10) -> PostgresStore:
-        """Connect a pool to the database at `url`."""
+    async def open(
+        cls, url: str, *, max_connections: int = 10, kek: Kek | None = None
+    ) -> PostgresStore:
+        """Connect a pool to the database at `url`; `kek` wraps and unwraps device keys."""
         try:
             # All open from the start: an alarm must not wait for a connection handshake.
             pool = await asyncpg.create_pool(
@@ -89,7 +94,7 @@ class PostgresStore(WorkflowSql, SessionSql, SqlStore):
             )
         except (*_TRANSIENT, asyncpg.PostgresError) as error:
             raise StoreUnavailable(f"cannot reach PostgreSQL at {_public(url)}: {error}") from error
-        return cls(pool, url, max_connections)
+        return cls(pool, url, max_connections, kek)
 
     async def _close(self) -> None:
         await self._pool.close()
@@ -135,6 +140,13 @@ class PostgresStore(WorkflowSql, SessionSql, SqlStore):
 
     async def _lock_migrations(self, conn: Connection) -> None:
         await conn.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK)
+
+    async def _erase_freed_space(self) -> None:
+        # Dead row versions stay in the table's pages until a rewrite; VACUUM FULL
+        # writes the live ones to a new file (the server's WAL still holds the old
+        # rows until it recycles them: docs/operations.md).
+        async with self._connection() as conn:
+            await conn.execute("VACUUM FULL devices")
 
     def _unavailable(self, error: BaseException) -> StoreUnavailable:
         detail = str(error) or type(error).__name__

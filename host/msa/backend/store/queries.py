@@ -30,7 +30,7 @@ Row = dict[str, Any]
 
 INGEST_CONTEXT = """
 SELECT ph.id AS phone_id, ph.device_id AS linked_device_id,
-       d.device_id, d.mac_key, d.status AS device_status,
+       d.device_id, d.mac_key_wrapped, d.kek_id, d.status AS device_status,
        p.id AS person_id, p.case_id
 FROM phones ph
 LEFT JOIN devices d ON d.device_id = $2

@@ -5,18 +5,22 @@ subclass says how to open a transaction (`_transaction`) or a plain read
 (`_connection`) and maps its driver's failures to `StoreUnavailable` (and may
 write a step in SQL of its own where that saves round trips on the alarm path). Queries use
 PostgreSQL's `$1` parameters; the SQLite connection renumbers them as `?1`.
+Device keys are wrapped under the store's KEK on the way in and unwrapped on the
+way out (store/device_keys.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
-from msa.backend.store import migrations, queries
+from msa.backend.keys import Kek, KekError
+from msa.backend.store import device_keys, migrations, queries
 from msa.backend.store.base import (
     Alarm,
     AuditEntry,
@@ -29,10 +33,13 @@ from msa.backend.store.base import (
     NewFrame,
     Operator,
     PersonDraft,
+    StoreUnavailable,
 )
 from msa.backend.store.group_commit import GroupCommit
 from msa.backend.store.queries import Row
 from msa.timefmt import now_ms
+
+log = logging.getLogger(__name__)
 
 
 class Connection(Protocol):
@@ -74,8 +81,9 @@ class SqlStore(ABC):
 
     dialect: str
 
-    def __init__(self) -> None:
+    def __init__(self, kek: Kek | None = None) -> None:
         self._routine_frames = GroupCommit(self._commit_routine_frames)
+        self._kek = kek  # None: a store that reads no device key (counts, cases)
 
     @abstractmethod
     def _transaction(self, urgent: bool = False) -> AbstractAsyncContextManager[Connection]:
@@ -97,7 +105,12 @@ class SqlStore(ABC):
     @abstractmethod
     async def _close(self) -> None: ...
 
+    @abstractmethod
+    async def _erase_freed_space(self) -> None:
+        """Rewrite the database so that no deleted bytes (plaintext keys) stay in it."""
+
     async def migrate(self) -> list[str]:
+        carried: list[tuple[int, bytes]] = []
         async with self._transaction() as conn:
             await self._lock_migrations(conn)
             await conn.execute(migrations.CREATE_LEDGER)
@@ -108,7 +121,12 @@ class SqlStore(ABC):
             for migration in migrations.load():
                 if migration.version in done:
                     continue
+                wraps = migration.version == device_keys.MIGRATION
+                if wraps:
+                    carried = await device_keys.plaintext_keys(conn)
                 await conn.run_script(migrations.render(migration.sql, self.dialect))
+                if wraps and carried:  # raises without a KEK: the whole migration rolls back
+                    await device_keys.store_wrapped(conn, self._kek, carried)
                 await conn.execute(
                     "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
                     migration.version,
@@ -116,6 +134,11 @@ class SqlStore(ABC):
                     now_ms(),
                 )
                 applied.append(migration.version)
+            if self._kek is not None:
+                await device_keys.check_kek(conn, self._kek)
+        if carried:
+            log.warning("wrapped %d device keys that were in plain text", len(carried))
+            await self._erase_freed_space()
         return applied
 
     # --- ingestion -------------------------------------------------------------
@@ -129,7 +152,11 @@ class SqlStore(ABC):
             return None
         device = None
         if row["device_id"] is not None:
-            device = Device(row["device_id"], bytes(row["mac_key"]), row["device_status"])
+            try:
+                key = device_keys.unwrapped(self._kek, row)
+            except KekError as error:  # 503: the phone keeps the frame and retries
+                raise StoreUnavailable(str(error)) from error
+            device = Device(row["device_id"], key, row["device_status"])
         return IngestContext(
             row["phone_id"], row["linked_device_id"], device, row["person_id"], row["case_id"]
         )
@@ -270,13 +297,16 @@ class SqlStore(ABC):
         return CaseIds(case_id, person_ids, created=True)
 
     async def register_device(self, device_id: int, mac_key: bytes, person_id: int | None) -> None:
+        wrapped, kek_id = device_keys.wrapped_row(self._kek, device_id, mac_key)
         async with self._transaction() as conn:
             await conn.execute(
-                "INSERT INTO devices (device_id, mac_key, person_id, status, created_at)"
-                " VALUES ($1, $2, $3, 'active', $4) ON CONFLICT (device_id)"
-                " DO UPDATE SET mac_key = excluded.mac_key, person_id = excluded.person_id",
+                "INSERT INTO devices (device_id, mac_key_wrapped, kek_id, person_id, status,"
+                " created_at) VALUES ($1, $2, $3, $4, 'active', $5) ON CONFLICT (device_id)"
+                " DO UPDATE SET mac_key_wrapped = excluded.mac_key_wrapped,"
+                " kek_id = excluded.kek_id, person_id = excluded.person_id",
                 device_id,
-                mac_key,
+                wrapped,
+                kek_id,
                 person_id,
                 now_ms(),
             )

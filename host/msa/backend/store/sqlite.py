@@ -3,7 +3,8 @@
 One connection, in WAL mode with `synchronous=FULL` (a commit survives a power
 cut), foreign keys on. Its operations take turns through one-place `Lanes`
 (alarms first), which is also what makes a transaction: SQLite has one writer
-at a time anyway.
+at a time anyway. The file is created mode 0600; SQLite gives its -wal and -shm
+files the same mode.
 """
 
 from __future__ import annotations
@@ -17,11 +18,13 @@ from pathlib import Path
 
 import aiosqlite
 
+from msa.backend.keys import Kek
 from msa.backend.store.base import StoreUnavailable
 from msa.backend.store.lanes import Lanes
 from msa.backend.store.sessions import SessionSql
 from msa.backend.store.sql import Connection, Row, SqlStore
 from msa.backend.store.workflow import WorkflowSql
+from msa.private_files import create_private
 
 _PARAMETER = re.compile(r"\$(\d+)")
 
@@ -65,23 +68,26 @@ class SqliteStore(WorkflowSql, SessionSql, SqlStore):
 
     dialect = "sqlite"
 
-    def __init__(self, db: aiosqlite.Connection, path: str) -> None:
-        super().__init__()
+    def __init__(self, db: aiosqlite.Connection, path: str, kek: Kek | None = None) -> None:
+        super().__init__(kek)
         self._db = db
         self._conn = SqliteConnection(db)
         self._lanes = Lanes(1)
         self.path = path
 
     @classmethod
-    async def open(cls, path: str, *, busy_timeout_ms: int = 5000) -> SqliteStore:
+    async def open(
+        cls, path: str, *, busy_timeout_ms: int = 5000, kek: Kek | None = None
+    ) -> SqliteStore:
         """Open (creating it and its folder if needed) the database file at `path`.
 
         A write that waits longer than `busy_timeout_ms` for another process's
-        lock fails with StoreUnavailable.
+        lock fails with StoreUnavailable. `kek` wraps and unwraps device keys.
         """
         try:
             if path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
+                create_private(Path(path))
             db = await aiosqlite.connect(path, isolation_level=None)
             db.row_factory = _dict_row
             for pragma in (
@@ -93,7 +99,7 @@ class SqliteStore(WorkflowSql, SessionSql, SqlStore):
                 await db.execute(f"PRAGMA {pragma}")
         except (OSError, sqlite3.Error) as error:
             raise StoreUnavailable(f"cannot open SQLite database {path}: {error}") from error
-        return cls(db, path)
+        return cls(db, path, kek)
 
     async def _close(self) -> None:
         async with self._lanes.enter():
@@ -101,6 +107,13 @@ class SqliteStore(WorkflowSql, SessionSql, SqlStore):
 
     async def _lock_migrations(self, conn: Connection) -> None:
         pass  # BEGIN IMMEDIATE already holds the database's one write lock
+
+    async def _erase_freed_space(self) -> None:
+        # VACUUM writes every live page anew (through the WAL); the checkpoint
+        # moves them into the file and empties the WAL of the old pages.
+        async with self._connection() as conn:
+            await conn.execute("VACUUM")
+            await conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     @asynccontextmanager
     async def _connection(self, urgent: bool = False) -> AsyncIterator[SqliteConnection]:
