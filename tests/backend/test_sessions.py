@@ -11,6 +11,7 @@ import pytest
 from msa.backend.auth import IDLE_MS, SESSION_COOKIE, SHIFT_MS, SessionPolicy, hash_token
 from msa.backend.login import issue_login_link, while_session_lasts
 from msa.backend.seed import DEMO_OPERATOR
+from msa.backend.store import StoreUnavailable
 from msa.backend.store.base import Operator
 from msa.backend.store.sessions import NewSession, Session, session_store
 from msa.backend.throttle import BURST
@@ -365,3 +366,19 @@ async def test_a_stream_ends_at_its_sessions_end_or_log_out():
     sent = await chunks_until(body, clock, clock() + 10 * MINUTE)
     assert sent == 3  # until the next touch, a minute after the last: then it ends
     assert stream.closed
+
+
+async def test_a_database_away_does_not_end_a_stream(caplog):
+    class Unreachable(Touches):
+        async def touch_session(self, session_id: int, at: int) -> bool:
+            self.at.append(at)
+            raise StoreUnavailable("the database is away")
+
+    clock = Clock()
+    touches, stream = Unreachable(), Stream(clock)
+    policy = SessionPolicy(clock=clock)
+    body = while_session_lasts(stream.__aiter__(), streamed_session(clock), touches, policy)
+    assert await chunks_until(body, clock, clock() + 5 * MINUTE) == 20
+    await body.aclose()
+    assert len(touches.at) == 4  # every minute, each failing, none ending the stream
+    assert caplog.text.count("could not record a console stream's activity") == 4

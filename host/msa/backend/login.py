@@ -78,6 +78,28 @@ _LOG_OUT_FORM = """<form method="post" action="/console/logout">
 <p><a href="/console">Back to the console</a></p>"""
 
 
+@dataclass(frozen=True, slots=True)
+class LoginLink:
+    operator: Operator
+    path: str  # /console/login?code=…: the secret is in it
+    expires_at: int
+
+
+async def issue_login_link(
+    store: SessionStore, operator_name: str, minutes: int = LINK_MINUTES, now: int | None = None
+) -> LoginLink | None:
+    """A new single-use log-in link for the operator; None when there is no such operator."""
+    if not 1 <= minutes <= MAX_LINK_MINUTES:
+        raise ValueError(f"a log-in link works 1 to {MAX_LINK_MINUTES} minutes, not {minutes}")
+    code = new_token()
+    created_at = now_ms() if now is None else now
+    expires_at = created_at + minutes * 60_000
+    operator = await store.add_login_link(operator_name, hash_token(code), created_at, expires_at)
+    if operator is None:
+        return None
+    return LoginLink(operator, f"/console/login?code={code}", expires_at)
+
+
 def page(title: str, reason: str, status: int, more: str = _HOW_TO_LOG_IN, **kw: Any) -> Response:
     text = _PAGE.format(title=html.escape(title), reason=html.escape(reason), more=more)
     return HTMLResponse(text, status_code=status, headers={**PAGE_HEADERS, **kw})
@@ -203,25 +225,26 @@ async def while_session_lasts(
                 touched_at = now
                 touching = asyncio.create_task(store.touch_session(session.id, now))
     finally:
-        if touching is not None:
+        if touching is not None and not touching.done():
             touching.cancel()
+        elif touching is not None:
+            _still_open(touching)  # its failure, if any, is logged
         closing = getattr(body, "aclose", None)
         if closing is not None:
             await closing()
 
 
 def _still_open(touch: asyncio.Task[bool]) -> bool:
-    """A finished touch's answer: False once the session was ended; a store that
-    could not be reached keeps the stream going (the alarms matter more)."""
+    """A finished touch's answer: False once the session was ended. A touch that
+    failed keeps the stream going (the alarms matter more), and is logged."""
     if touch.cancelled():
         return True
     error = touch.exception()
     if isinstance(error, StoreUnavailable):
         log.warning("could not record a console stream's activity: %s", error)
-        return True
-    if error is not None:
-        raise error
-    return touch.result()
+    elif error is not None:
+        log.error("recording a console stream's activity failed: %r", error)
+    return error is not None or touch.result()
 
 
 routes = [
@@ -229,25 +252,3 @@ routes = [
     Route("/console/login", login),
     Route("/console/logout", logout, methods=["GET", "POST"]),
 ]
-
-
-@dataclass(frozen=True, slots=True)
-class LoginLink:
-    operator: Operator
-    path: str  # /console/login?code=…: the secret is in it
-    expires_at: int
-
-
-async def issue_login_link(
-    store: SessionStore, operator_name: str, minutes: int = LINK_MINUTES, now: int | None = None
-) -> LoginLink | None:
-    """A new single-use log-in link for the operator; None when there is no such operator."""
-    if not 1 <= minutes <= MAX_LINK_MINUTES:
-        raise ValueError(f"a log-in link works 1 to {MAX_LINK_MINUTES} minutes, not {minutes}")
-    code = new_token()
-    created_at = now_ms() if now is None else now
-    expires_at = created_at + minutes * 60_000
-    operator = await store.add_login_link(operator_name, hash_token(code), created_at, expires_at)
-    if operator is None:
-        return None
-    return LoginLink(operator, f"/console/login?code={code}", expires_at)
