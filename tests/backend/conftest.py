@@ -12,7 +12,7 @@ import select
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,10 +25,12 @@ from msa import children
 from msa.backend import pgcluster
 from msa.backend.app import create_app
 from msa.backend.keys import Kek
+from msa.backend.login import issue_login_link
 from msa.backend.notify import SmtpConfig
-from msa.backend.seed import seed_demo
+from msa.backend.seed import DEMO_OPERATOR, seed_demo
 from msa.backend.server import READY_PREFIX
 from msa.backend.store import Store, open_store
+from msa.backend.store.sessions import session_store
 from tests.backend.contract import Contract
 from tests.backend.util import DEVICE_ID, KEY, OPERATOR_TOKEN, PHONE_TOKEN
 
@@ -117,12 +119,18 @@ class Server:
             raise
 
 
-def start_server(database_url: str, log: Path, kek_file: Path, timeout_s: float = 30) -> Server:
-    """`msa backend serve --port 0` as a subprocess, once it printed its address."""
+def start_server(
+    database_url: str,
+    log: Path,
+    kek_file: Path,
+    timeout_s: float = 30,
+    options: Sequence[str] = (),
+) -> Server:
+    """`msa backend serve --port 0 [options]` as a subprocess, once it printed its address."""
     with log.open("w") as stderr:
         command = [sys.executable, "-m", "msa.cli", "backend", "serve"]
         process = subprocess.Popen(
-            [*command, "--db", database_url, "--port", "0", "--kek-file", str(kek_file)],
+            [*command, "--db", database_url, "--port", "0", "--kek-file", str(kek_file), *options],
             cwd=ROOT,
             stdout=subprocess.PIPE,
             stderr=stderr,
@@ -146,6 +154,17 @@ async def seed_database(database_url: str, kek: Kek) -> None:
         await seed(seeding)
     finally:
         await seeding.close()
+
+
+async def login_path(database_url: str, operator: str = DEMO_OPERATOR, **options: int) -> str:
+    """A fresh single-use log-in link's path (`/console/login?code=…`) for `operator`."""
+    store = await open_store(database_url)
+    try:
+        link = await issue_login_link(session_store(store), operator, **options)
+    finally:
+        await store.close()
+    assert link is not None, f"no operator {operator!r}"
+    return link.path
 
 
 async def count_rows(database_url: str) -> dict[str, int]:

@@ -12,7 +12,8 @@ import pytest
 
 from msa.backend.store import open_store
 from protocol import frame
-from tests.backend.util import OPERATOR, OPERATOR_TOKEN, PHONE, EventStream, body, signed
+from tests.backend.conftest import login_path
+from tests.backend.util import OPERATOR, PHONE, EventStream, body, signed
 
 STREAM = "/api/v1/console/stream"
 
@@ -143,17 +144,16 @@ async def test_the_stream_and_alarm_reads_need_an_operator(server):
             assert (await client.get("/api/v1/alarms/1", headers=headers)).status_code == 401
         page = await client.get("/console")
         assert page.status_code == 401
-        assert "/console/login?token=" in page.text
+        assert "msa backend login-link" in page.text
 
 
-async def test_login_sets_a_session_cookie_for_the_page_and_the_stream(server):
+async def test_a_login_link_opens_a_session_for_the_page_and_the_stream(server, database_url):
     async with httpx.AsyncClient(base_url=server.url) as client:
-        refused = await client.get("/console/login", params={"token": "nobody"})
-        assert refused.status_code == 401
-        login = await client.get("/console/login", params={"token": OPERATOR_TOKEN})
+        login = await client.get(await login_path(database_url))
         assert login.status_code == 303 and login.headers["location"] == "/console"
         cookie = login.headers["set-cookie"]
         assert "HttpOnly" in cookie and "samesite=strict" in cookie.lower()
+        assert "Secure" not in cookie  # plain HTTP: a Secure cookie would never come back
         page = await client.get("/console")
         assert page.status_code == 200
         assert "/console/static/console.js" in page.text

@@ -10,7 +10,11 @@ from starlette.routing import Match, Route
 
 from msa.backend import actions
 from msa.backend.auth import hash_token
+from msa.backend.login import issue_login_link
 from msa.backend.openapi import STEPS, document
+from msa.backend.seed import DEMO_OPERATOR
+from msa.backend.store.sessions import session_store
+from msa.backend.throttle import FailureThrottle
 from protocol import frame
 from tests.backend.contract import Contract
 from tests.backend.util import OPERATOR, PHONE, body, signed
@@ -30,11 +34,8 @@ def test_the_description_is_valid_openapi_3_1():
 
 
 def test_documented_operations_and_the_apps_routes_are_the_same(backend):
-    api_routes = [
-        route
-        for route in backend.app.routes
-        if isinstance(route, Route) and route.path.startswith("/api/")
-    ]
+    # Every route: the API's, and the console's pages (only its static files are not).
+    api_routes = [route for route in backend.app.routes if isinstance(route, Route)]
     reached = set()
     for template, operations in document()["paths"].items():
         concrete = template.replace("{alarm_id}", "7")
@@ -66,6 +67,9 @@ async def test_every_documented_answer_is_given_and_matches(backend):
     await store.add_operator("zone officer", hash_token(OTHER_ROLE), "zone_officer")
     other_role = {"Authorization": f"Bearer {OTHER_ROLE}"}
     nobody = {"Authorization": "Bearer nobody"}
+    # Room for the refusals below; the throttle's own answers come at the end.
+    policy = backend.app.state.session_policy
+    policy.throttle = FailureThrottle(burst=1000, clock=policy.now)
 
     async def post(path, data, headers):
         return await client.post(path, json=data, headers=headers)
@@ -156,6 +160,32 @@ async def test_every_documented_answer_is_given_and_matches(backend):
     await post(f"{test_steps}/acknowledge", {}, OPERATOR)
     await post(f"{test_steps}/confirm-test", {}, OPERATOR)  # 200
     await post(locations, {**fix, "fix_at": "2026-11-23T19:04:00Z"}, PHONE)  # 409: closed
+
+    # The console's pages: log in (and each way it fails), the page, log out.
+    await client.get("/console")  # 401
+    await client.get("/console", headers=other_role)  # 403
+    await client.get("/console/login")  # 400
+    await client.get("/console/login", params={"code": "not-a-code"})  # 401
+    link = await issue_login_link(session_store(store), DEMO_OPERATOR)
+    await client.get(link.path)  # 303, and the cookie
+    await client.get("/console")  # 200
+    await client.get("/console/logout")  # 200
+    await client.post("/console/logout", headers={"Origin": "https://elsewhere.example"})  # 403
+    await client.post("/console/logout", headers={"Origin": "http://backend"})  # 303
+
+    # 429: an address out of log-in tries (with the clock stopped, it gets none back).
+    stopped = policy.now()
+    policy.clock = lambda: stopped
+    policy.throttle = FailureThrottle(clock=policy.now)
+    for _ in range(policy.throttle.burst):
+        await client.get("/api/v1/zones", headers=nobody)  # 401
+    for path in (f"/api/v1/alarms/{alarm}", f"/api/v1/alarms/{alarm}/audit", "/api/v1/zones"):
+        await client.get(path, headers=OPERATOR)  # 429 even so: not looked at
+    await client.get("/api/v1/console/stream", headers=OPERATOR)
+    await client.get("/console", headers=OPERATOR)
+    await client.get(link.path)
+    for name in STEPS:
+        await post(f"{steps}/{name}", {}, OPERATOR)
 
     contract: Contract = backend.contract
     wanted = {

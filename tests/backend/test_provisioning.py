@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from pathlib import Path
 
 import httpx
 import pytest
 
+from msa.timefmt import parse_iso
 from protocol import frame
 from tests.backend.conftest import count_rows, start_server
 from tests.test_cli import msa
@@ -94,6 +96,11 @@ def test_a_provisioned_button_and_phone_carry_an_alarm_to_their_case(
         alarm = httpx.get(f"{server.url}/api/v1/alarms/{receipt['alarm_id']}", headers=cic)
         assert alarm.status_code == 200
         assert "Yasmine El Idrissi" in alarm.text and CASE["reference"] in alarm.text
+        # The operator's browser logs in with the link operator-add printed.
+        with httpx.Client(base_url=server.url) as browser:
+            assert browser.get(operator["login_path"]).status_code == 303
+            alarm = browser.get(f"/api/v1/alarms/{receipt['alarm_id']}")
+            assert alarm.status_code == 200 and "Yasmine El Idrissi" in alarm.text
     finally:
         server.stop()
 
@@ -182,3 +189,35 @@ def test_provisioning_to_a_path_that_cannot_be_written_changes_nothing(
     # The button and the phone provisioned first are still the device's: epoch 0.
     again = run_json(*args, "--db", db, *kek_option)
     assert (issued["epoch"], again["epoch"]) == (0, 1)
+
+
+def test_login_link_prints_a_fresh_single_use_link_for_an_operator(db: str):
+    added = run_json("backend", "operator-add", "cic-brussel-1", "--db", db)
+    assert added["login_url"] == "http://127.0.0.1:8080" + added["login_path"]
+    assert added["login_path"].startswith("/console/login?code=")
+    assert added["token"] not in added["login_path"]
+    public = ("--public-url", "https://cic.example/")
+    link = run_json("backend", "login-link", "cic-brussel-1", "--minutes", "3", *public, "--db", db)
+    assert link["login_url"] == "https://cic.example" + link["login_path"]
+    assert link["login_path"] != added["login_path"]
+    minutes = (parse_iso(link["expires_at"]) - time.time() * 1000) / 60_000
+    assert 2 < minutes <= 3
+    human = msa("backend", "login-link", "cic-brussel-1", "--db", db)
+    assert human.returncode == 0 and "works once" in human.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("nobody",), "no operator 'nobody'"),
+        (("cic-brussel-1", "--minutes", "0"), "a link works 1 to 60 minutes"),
+        (("cic-brussel-1", "--minutes", "61"), "a link works 1 to 60 minutes"),
+        (("cic-brussel-1", "--public-url", "cic.example"), "is not an origin"),
+        (("cic-brussel-1", "--public-url", "https://cic.example/console"), "is not an origin"),
+    ],
+)
+def test_login_link_refuses_with_one_clear_line(db: str, args, message):
+    run_json("backend", "operator-add", "cic-brussel-1", "--db", db)
+    result = msa("backend", "login-link", *args, "--db", db)
+    assert result.returncode == 2 and message in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr

@@ -116,3 +116,14 @@ async def stack(browser, tmp_path) -> AsyncIterator[Stack]:
         yield chain
     finally:
         await chain.stop()
+
+
+async def log_in(page: Any, stack: Stack) -> None:
+    """The operator opens the log-in link seed-demo printed (it works once); the
+    console is live once the backlog arrived."""
+    from playwright.async_api import expect
+
+    response = await page.goto(stack.console_url)
+    assert response is not None and response.status == 200
+    await expect(page).to_have_url(stack.backend.url + "/console")
+    await expect(page.locator("#status")).to_have_text("live")

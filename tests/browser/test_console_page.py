@@ -16,6 +16,7 @@ from msa.app.phone import GHENT
 from msa.backend.alarms import HEADLINES
 from msa.backend.seed import DEMO_CASE
 from msa.demo.stack import Stack
+from tests.browser.conftest import log_in
 
 try:
     from playwright.async_api import expect
@@ -38,14 +39,6 @@ def section(card, heading: str):
     return card.locator("section").filter(
         has=card.page.get_by_role("heading", name=heading, exact=True)
     )
-
-
-async def log_in(page, stack: Stack) -> None:
-    """The operator opens the login link; the console is live once the backlog arrived."""
-    response = await page.goto(stack.console_url)
-    assert response is not None and response.status == 200
-    await expect(page).to_have_url(stack.backend.url + "/console")
-    await expect(page.locator("#status")).to_have_text("live")
 
 
 @pytest.mark.hil
@@ -143,8 +136,8 @@ async def test_without_logging_in_the_console_shows_no_alarms(stack: Stack, page
 
     assert response is not None and response.status == 401
     await expect(page.get_by_role("heading")).to_have_text("Log in to the CIC console")
-    await expect(page.get_by_text("You are not logged in.")).to_be_visible()
-    await expect(page.get_by_text("/console/login?token=")).to_be_visible()
+    await expect(page.get_by_text("Log in first")).to_be_visible()
+    await expect(page.get_by_text("msa backend login-link YOUR_NAME")).to_be_visible()
     await expect(page.locator("article.alarm")).to_have_count(0)
     await expect(page.get_by_text(re.compile(STALKING))).to_have_count(0)
     await expect(page.get_by_text(PERSON.full_name)).to_have_count(0)
@@ -152,21 +145,50 @@ async def test_without_logging_in_the_console_shows_no_alarms(stack: Stack, page
     assert stream.status == 401
     assert (await stream.json())["error"] == "unauthorized"
 
-    # A token that is not an operator's does not log in.
-    response = await page.goto(base + "/console/login?token=not-an-operator-token")
+    # A code that is not a log-in link's does not log in.
+    response = await page.goto(base + "/console/login?code=not-a-log-in-code")
     assert response is not None and response.status == 401
-    await expect(page.get_by_text("That operator token is not known.")).to_be_visible()
+    await expect(page.get_by_text("This log-in link is not known")).to_be_visible()
     assert await page.context.cookies() == []
 
-    # The same browser, logged in, gets the open alarm at once (so it was there to see) ...
+    # The same browser, logged in, gets the open alarm at once (so it was there to see).
     await log_in(page, stack)
     await expect(page.locator("article.alarm .headline")).to_have_text(STALKING)
     await expect(page.locator("article.alarm")).to_contain_text(PERSON.full_name)
+    assert not [problem for problem in page.problems if problem.startswith("uncaught")]
 
-    # ... and logged out, it is back to the login help, without the alarm.
-    response = await page.goto(base + "/console/logout")
-    assert response is not None and response.status == 401
+
+@pytest.mark.hil
+async def test_log_out_ends_the_session_and_the_link_does_not_work_twice(stack: Stack, page):
+    await stack.press()
+    base = stack.backend.url
+    link = stack.console_url
+    await page.goto(link)
+    await expect(page.locator("#status")).to_have_text("live")
+    await expect(page.locator("article.alarm .headline")).to_have_text(STALKING)
+    [cookie] = await page.context.cookies()
+    assert (cookie["name"], cookie["httpOnly"], cookie["sameSite"]) == (
+        "msa_console",
+        True,
+        "Strict",
+    )
+    assert cookie["secure"] is False  # plain HTTP on this machine
+
+    await page.get_by_role("button", name="Log out").click()
+
     await expect(page).to_have_url(base + "/console")
-    await expect(page.get_by_text("You are not logged in.")).to_be_visible()
+    await expect(page.get_by_text("Log in first")).to_be_visible()
     await expect(page.get_by_text(re.compile(STALKING))).to_have_count(0)
+    assert await page.context.cookies() == []
+    # The session is over in the backend, not just forgotten by this browser.
+    stale = await page.request.get(
+        base + "/api/v1/zones", headers={"Cookie": f"msa_console={cookie['value']}"}
+    )
+    assert stale.status == 401
+    assert "logged out" in (await stale.json())["detail"]
+    # And the link it came from does not open another.
+    response = await page.goto(link)
+    assert response is not None and response.status == 401
+    await expect(page.get_by_text("was used already")).to_be_visible()
+    assert await page.context.cookies() == []
     assert not [problem for problem in page.problems if problem.startswith("uncaught")]

@@ -21,6 +21,7 @@ from msa.backend.seed import DEMO_CASE, DEMO_MAGISTRATE
 from msa.backend.workflow import extended_end
 from msa.demo.stack import Stack
 from tests.backend.smtp import Inbox, mail_server
+from tests.browser.conftest import log_in
 
 try:
     from playwright.async_api import expect
@@ -42,11 +43,6 @@ async def inbox(monkeypatch) -> AsyncIterator[Inbox]:
         monkeypatch.setenv("MSA_SMTP", f"127.0.0.1:{server.port}")
         monkeypatch.setenv("MSA_MAIL_FROM", "cic@police.example")
         yield server
-
-
-async def log_in(page, stack: Stack) -> None:
-    await page.goto(stack.console_url)
-    await expect(page.locator("#status")).to_have_text("live")
 
 
 def section(card, heading: str):

@@ -1,8 +1,8 @@
 """The backend as an ASGI application: `create_app(database_url, kek=kek)`.
 
 Routes: `POST /api/v1/frames` (ingest.py) and `POST /api/v1/alarms/{id}/locations`
-(locations.py), for phones; `GET /console`, `/console/login`,
-`GET /api/v1/console/stream`, `GET /api/v1/alarms/{id}` (console.py) and the
+(locations.py), for phones; `GET /console`, `/console/login`, `/console/logout`
+(login.py), `GET /api/v1/console/stream`, `GET /api/v1/alarms/{id}` (console.py) and the
 workflow steps (actions.py), for CIC operators; `GET /api/v1/openapi.json`
 (openapi.py) describes them all. Starting the app opens the store,
 applies the migrations and starts the magistrate's mailer (with an SMTP server);
@@ -18,9 +18,10 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
-from msa.backend import actions, console, ingest, locations, openapi, phone_reports
+from msa.backend import actions, console, ingest, locations, login, openapi, phone_reports
 from msa.backend.admission import RoutineGate
 from msa.backend.alarms import AlarmAnnouncer
+from msa.backend.auth import SessionPolicy
 from msa.backend.contexts import ContextCache
 from msa.backend.errors import EXCEPTION_HANDLERS
 from msa.backend.failsafe import Failsafe
@@ -33,12 +34,19 @@ from msa.backend.store import open_store
 log = logging.getLogger(__name__)
 
 
-def create_app(database_url: str, *, smtp: SmtpConfig | None = None, kek: Kek) -> Starlette:
+def create_app(
+    database_url: str,
+    *,
+    smtp: SmtpConfig | None = None,
+    kek: Kek,
+    public_url: str | None = None,
+) -> Starlette:
     """The backend on the database at `database_url` (see `msa.backend.store`), its
     device keys wrapped under `kek` (msa.backend.keys).
 
     `smtp` is where the magistrate's mails go; without it they stay queued in the
-    outbox (and are sent by the next backend started with one).
+    outbox (and are sent by the next backend started with one). `public_url`
+    (`https://cic.example`) is the origin browsers use, when a proxy stands between.
     `app.state.channel` is the push channel (a `LocalHub`); once started,
     `app.state.services` holds the store, channel, announcer and notifier.
     """
@@ -74,6 +82,7 @@ def create_app(database_url: str, *, smtp: SmtpConfig | None = None, kek: Kek) -
             *locations.routes,
             *actions.routes,
             *console.routes,
+            *login.routes,
             *openapi.routes,
         ],
         lifespan=lifespan,
@@ -84,4 +93,5 @@ def create_app(database_url: str, *, smtp: SmtpConfig | None = None, kek: Kek) -
     app.state.routine = RoutineGate()
     app.state.contexts = ContextCache()
     app.state.database_url = database_url
+    app.state.session_policy = SessionPolicy(public_url)
     return app

@@ -2,17 +2,20 @@
 
     msa backend kek-new PATH [--json]                              # once, the operator
     msa backend serve [--db URL] [--kek-file PATH] [--host 127.0.0.1] [--port 8080]
-                      [--smtp HOST:PORT]
+                      [--smtp HOST:PORT] [--tls-cert FILE --tls-key FILE]
+                      [--public-url URL] [--forwarded-allow-ips IPS] [--access-log]
     msa backend migrate [--db URL] [--kek-file PATH] [--json]
     msa backend seed-demo [--db URL] [--kek-file PATH] [--device-id 00c0ffee] [--json]
     msa backend case-add CASE.json [--db URL] [--json]             # the reference officer
     msa backend provision --case REF --person 1 --device-id ID     # the tech desk
                           [--key HEX] [--device-json PATH] [--db URL] [--kek-file PATH] [--json]
     msa backend operator-add NAME [--db URL] [--json]              # a CIC operator's token
+    msa backend login-link NAME [--minutes 10] [--public-url URL]  # a single-use log-in link
 
 `--db` defaults to $MSA_DATABASE_URL, else sqlite:///.msa/msa.db. `--kek-file`
 (else $MSA_KEK, 64 hex digits) is the key-encryption key of the device keys
-(msa.backend.keys): serve, seed-demo and provision need it.
+(msa.backend.keys): serve, seed-demo and provision need it. `--public-url` (where
+operators' browsers reach the backend) defaults to $MSA_PUBLIC_URL.
 """
 
 from __future__ import annotations
@@ -24,13 +27,17 @@ import os
 import secrets
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from msa.backend.keys import Kek, load_kek, new_kek_file, require_kek
 from msa.backend.notify import DEFAULT_SENDER
 from msa.backend.store import DEFAULT_URL, Store, open_store
 from msa.errors import MsaError, UsageError
 from msa.private_files import write_private
+
+if TYPE_CHECKING:
+    from msa.backend.login import LoginLink
+    from msa.backend.server import Tls
 
 DEMO_DEVICE_ID = 0x00C0FFEE
 
@@ -54,7 +61,24 @@ def register(parser: argparse.ArgumentParser) -> None:
         default=8080,
         help="port (%(default)s); 0 takes a free one, printed once listening",
     )
-    serve.add_argument("--access-log", action="store_true", help="log every request to stderr")
+    serve.add_argument(
+        "--access-log", action="store_true", help="log every request to stderr (one line each)"
+    )
+    serve.add_argument("--tls-cert", type=Path, metavar="FILE", help="serve HTTPS: the certificate")
+    serve.add_argument("--tls-key", type=Path, metavar="FILE", help="serve HTTPS: its key")
+    serve.add_argument(
+        "--public-url",
+        type=_public_url,
+        default=os.environ.get("MSA_PUBLIC_URL"),
+        metavar="URL",
+        help="where browsers reach the backend, e.g. https://cic.example ($MSA_PUBLIC_URL)",
+    )
+    serve.add_argument(
+        "--forwarded-allow-ips",
+        metavar="IPS",
+        help="reverse proxies (comma-separated addresses) whose X-Forwarded-For/-Proto to "
+        "trust; without it, none",
+    )
     serve.add_argument(
         "--smtp",
         default=os.environ.get("MSA_SMTP"),
@@ -113,10 +137,21 @@ def register(parser: argparse.ArgumentParser) -> None:
     _add_kek(provision)
     provision.add_argument("--json", action="store_true", help="print JSON")
 
-    operator = actions.add_parser("operator-add", help="add a CIC operator (or renew the token)")
+    operator = actions.add_parser(
+        "operator-add", help="add a CIC operator (or renew the token); prints a log-in link"
+    )
     operator.add_argument("name", help="the operator's login name")
+    _add_link_options(operator)
     _add_db(operator)
     operator.add_argument("--json", action="store_true", help="print JSON")
+
+    link = actions.add_parser(
+        "login-link", help="a log-in link for a CIC operator: works once, for a few minutes"
+    )
+    link.add_argument("name", help="the operator's login name")
+    _add_link_options(link)
+    _add_db(link)
+    link.add_argument("--json", action="store_true", help="print JSON")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -135,6 +170,7 @@ def run(args: argparse.Namespace) -> int:
         "case-add": _case_add,
         "provision": _provision,
         "operator-add": _operator_add,
+        "login-link": _login_link,
     }
     action = actions[args.action]
     return asyncio.run(_with_store(args.db, lambda store: action(store, args), kek))
@@ -156,6 +192,33 @@ def _add_kek(parser: argparse.ArgumentParser) -> None:
         metavar="PATH",
         help="the device keys' key-encryption key, 64 hex digits (else $MSA_KEK)",
     )
+
+
+def _add_link_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--minutes",
+        type=int,
+        default=10,
+        help="how long the link works, 1 to 60 minutes (%(default)s)",
+    )
+    parser.add_argument(
+        "--public-url",
+        type=_public_url,
+        default=os.environ.get("MSA_PUBLIC_URL", "http://127.0.0.1:8080"),
+        metavar="URL",
+        help="where browsers reach the backend ($MSA_PUBLIC_URL, else %(default)s)",
+    )
+
+
+def _public_url(text: str) -> str:
+    from msa.backend.auth import parse_origin
+
+    url = text.rstrip("/")
+    if parse_origin(url) is None or url.count("/") != 2 or "?" in url or "#" in url:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an origin: write http(s)://HOST[:PORT], without a path"
+        )
+    return url
 
 
 def _device_id(text: str) -> int:
@@ -198,7 +261,7 @@ async def _migrate(store: Store, args: argparse.Namespace) -> int:
 
 async def _seed(store: Store, args: argparse.Namespace) -> int:
     from msa.backend.auth import new_token
-    from msa.backend.seed import seed_demo
+    from msa.backend.seed import DEMO_OPERATOR, seed_demo
 
     await store.migrate()
     key = secrets.token_bytes(32)
@@ -216,8 +279,9 @@ async def _seed(store: Store, args: argparse.Namespace) -> int:
         "device_id": f"{args.device_id:08x}",
         "key": key.hex(),
         "phone_token": phone_token,
+        "operator": DEMO_OPERATOR,
         "operator_token": operator_token,
-        "console_login": f"/console/login?token={operator_token}",
+        "console_login": (await _issue_link(store, DEMO_OPERATOR, 10)).path,
     }
     return _print(args, result, [f"{key:15} {value}" for key, value in result.items()])
 
@@ -306,12 +370,53 @@ async def _operator_add(store: Store, args: argparse.Namespace) -> int:
     await store.migrate()
     token = new_token()
     await store.add_operator(args.name, hash_token(token), CIC_OPERATOR)
-    result = {
-        "operator": args.name,
-        "token": token,
-        "console_login": f"/console/login?token={token}",
+    link = await _issue_link(store, args.name, args.minutes)
+    result = {"operator": args.name, "token": token, **_link_fields(link, args.public_url)}
+    lines = [
+        f"operator     {args.name}",
+        f"token        {token}   (for scripts: Authorization: Bearer …)",
+        *_link_lines(link, args.public_url),
+    ]
+    return _print(args, result, lines)
+
+
+async def _login_link(store: Store, args: argparse.Namespace) -> int:
+    await store.migrate()
+    link = await _issue_link(store, args.name, args.minutes)
+    result = {"operator": args.name, **_link_fields(link, args.public_url)}
+    return _print(args, result, _link_lines(link, args.public_url))
+
+
+async def _issue_link(store: Store, name: str, minutes: int) -> LoginLink:
+    from msa.backend.login import MAX_LINK_MINUTES, issue_login_link
+    from msa.backend.store.sessions import session_store
+
+    if not 1 <= minutes <= MAX_LINK_MINUTES:
+        raise UsageError(f"--minutes {minutes}: a link works 1 to {MAX_LINK_MINUTES} minutes")
+    link = await issue_login_link(session_store(store), name, minutes)
+    if link is None:
+        raise UsageError(f"no operator {name!r}: add one first (msa backend operator-add NAME)")
+    return link
+
+
+def _link_fields(link: LoginLink, public_url: str) -> dict[str, str]:
+    from msa.timefmt import to_iso
+
+    return {
+        "login_url": public_url + link.path,
+        "login_path": link.path,
+        "expires_at": to_iso(link.expires_at),
     }
-    return _print(args, result, [f"{key:14} {value}" for key, value in result.items()])
+
+
+def _link_lines(link: LoginLink, public_url: str) -> list[str]:
+    from msa.timefmt import to_iso
+
+    return [
+        f"log-in link  {public_url + link.path}",
+        f"             works once, until {to_iso(link.expires_at)}; open it in the console's "
+        "browser",
+    ]
 
 
 def _kek_new(args: argparse.Namespace) -> int:
@@ -334,15 +439,44 @@ def _serve(args: argparse.Namespace) -> int:
     if not 0 <= args.port <= 65535:
         raise UsageError(f"--port {args.port} is not a port number (0 to 65535)")
     smtp = SmtpConfig.parse(args.smtp, args.mail_from) if args.smtp else None
+    tls = _tls(args.tls_cert, args.tls_key)
     kek = require_kek(load_kek(args.kek_file))
     # Migrate first: a database that cannot be reached, or whose keys are under
     # another KEK, is one clear line, not a traceback.
     asyncio.run(_with_store(args.db, _migrate_quietly, kek))
-    if not serve(
-        args.db, host=args.host, port=args.port, access_log=args.access_log, smtp=smtp, kek=kek
-    ):
+    served = serve(
+        args.db,
+        host=args.host,
+        port=args.port,
+        access_log=args.access_log,
+        smtp=smtp,
+        kek=kek,
+        tls=tls,
+        forwarded_allow_ips=args.forwarded_allow_ips,
+        public_url=args.public_url,
+    )
+    if not served:
         raise MsaError(f"could not listen on {args.host}:{args.port} (see the log above)")
     return 0
+
+
+def _tls(cert: Path | None, key: Path | None) -> Tls | None:
+    """The certificate and key, checked now: a bad file is one clear line."""
+    import ssl
+
+    from msa.backend.server import Tls
+
+    if cert is None and key is None:
+        return None
+    if cert is None or key is None:
+        raise UsageError("HTTPS needs both --tls-cert FILE and --tls-key FILE")
+    try:
+        ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(cert, key)
+    except FileNotFoundError as error:
+        raise UsageError(f"cannot read {error.filename}: no such file") from None
+    except (OSError, ssl.SSLError) as error:
+        raise UsageError(f"cannot use {cert} with {key} for HTTPS: {error}") from None
+    return Tls(str(cert), str(key))
 
 
 async def _migrate_quietly(store: Store) -> int:

@@ -1,4 +1,5 @@
-"""The CIC console: its page, operator login, the live alarm stream, alarm reads.
+"""The CIC console: its static files, the live alarm stream, alarm reads (its page
+and the log-in: login.py).
 
 `GET /api/v1/console/stream` is a server-sent-events stream. On connect it sends
 every alarm not closed yet, then `event: ready`, then each alarm as it is
@@ -19,21 +20,15 @@ from pathlib import Path
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import (
-    FileResponse,
-    HTMLResponse,
-    JSONResponse,
-    RedirectResponse,
-    Response,
-    StreamingResponse,
-)
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from msa.backend.alarms import alarm_event
-from msa.backend.auth import SESSION_COOKIE, hash_token, require_operator
+from msa.backend.auth import require_operator
 from msa.backend.errors import ApiError
 from msa.backend.ids import IdConvertor  # noqa: F401 (registers {alarm_id:id})
+from msa.backend.login import keeps_session_alive
 from msa.backend.push import Subscription
 from msa.backend.services import services
 from msa.backend.store import Store, StoreUnavailable
@@ -45,58 +40,6 @@ log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
 KEEPALIVE_S = 15.0
 RECONNECT_MS = 2000
-
-# No external resources at all: the console works offline and takes no injected script.
-_PAGE_HEADERS = {
-    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "Cache-Control": "no-store",
-}
-
-_LOGIN_HELP = """<!doctype html><meta charset="utf-8"><title>msa console: log in</title>
-<h1>Log in to the CIC console</h1>
-<p>{reason} Open <code>/console/login?token=YOUR_OPERATOR_TOKEN</code>
-(the tech desk issues operator tokens; for a demo,
-<code>msa backend seed-demo</code> prints one).</p>
-"""
-
-
-async def console_page(request: Request) -> Response:
-    try:
-        await require_operator(request)
-    except ApiError as error:
-        return HTMLResponse(
-            _LOGIN_HELP.format(
-                reason="You are not logged in." if error.status == 401 else error.detail
-            ),
-            status_code=error.status,
-            headers=_PAGE_HEADERS,
-        )
-    return FileResponse(STATIC / "console.html", headers=_PAGE_HEADERS)
-
-
-async def login(request: Request) -> Response:
-    token = request.query_params.get("token", "")
-    operator = await services(request).store.operator_by_token(hash_token(token)) if token else None
-    if operator is None:
-        return HTMLResponse(
-            _LOGIN_HELP.format(reason="That operator token is not known."),
-            status_code=401,
-            headers=_PAGE_HEADERS,
-        )
-    await services(request).store.audit(
-        [AuditEntry(now_ms(), _actor(operator), "operator.login", _actor(operator))]
-    )
-    response = RedirectResponse("/console", status_code=303)
-    response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="strict", path="/")
-    return response
-
-
-async def logout(_request: Request) -> Response:
-    response = RedirectResponse("/console", status_code=303)
-    response.delete_cookie(SESSION_COOKIE, path="/")
-    return response
 
 
 async def read_alarm(request: Request) -> JSONResponse:
@@ -199,10 +142,7 @@ async def _audit_deliveries(
 
 
 routes = [
-    Route("/console", console_page),
-    Route("/console/login", login),
-    Route("/console/logout", logout),
     Mount("/console/static", StaticFiles(directory=STATIC), name="console-static"),
-    Route("/api/v1/console/stream", stream),
+    Route("/api/v1/console/stream", keeps_session_alive(stream)),
     Route("/api/v1/alarms/{alarm_id:id}", read_alarm),
 ]

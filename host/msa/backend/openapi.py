@@ -407,10 +407,30 @@ BUSY_OR_UNAVAILABLE = error(
     "busy",
 )
 PHONE_UNKNOWN = error("no phone token, or an unknown one", "unauthorized")
-NOT_AN_OPERATOR = {
-    "401": error("no operator token or session cookie, or an unknown one", "unauthorized"),
-    "403": error("an operator of another role", "forbidden"),
+RETRY_AFTER = {"Retry-After": {"description": "seconds", "schema": {"type": "integer"}}}
+THROTTLED = {
+    **error(
+        "a bearer token from an address with too many failed log-ins: not even looked at; "
+        "retry after Retry-After",
+        "too_many_failures",
+    ),
+    "headers": RETRY_AFTER,
 }
+NOT_AN_OPERATOR = {
+    "401": error(
+        "no operator token or session, an unknown token, or a session that ended (idle, "
+        "over its 12 hours, logged out)",
+        "unauthorized",
+    ),
+    "403": error("an operator of another role", "forbidden"),
+    "429": THROTTLED,
+}
+CROSS_ORIGIN = error(
+    "an operator of another role, or a browser session's request whose Origin (or Referer) "
+    "is not the console's own",
+    "forbidden",
+    "cross_origin",
+)
 ALARM_ID = {
     "name": "alarm_id",
     "in": "path",
@@ -456,6 +476,7 @@ def _step(name: str, description: str, body: Schema, refusals: tuple[str, ...]) 
         ),
         "400": error("a missing or malformed field, or an unknown zone", "invalid_request"),
         **NOT_AN_OPERATOR,
+        "403": CROSS_ORIGIN,
         "404": error("no such alarm", "unknown_alarm"),
         "415": error("the body is not application/json", "unsupported_media_type"),
         "503": UNAVAILABLE,
@@ -476,6 +497,76 @@ def _step(name: str, description: str, body: Schema, refusals: tuple[str, ...]) 
             "responses": responses,
         }
     }
+
+
+def page(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"text/html": {"schema": {"type": "string"}}}}
+
+
+def to_console(description: str) -> dict[str, Any]:
+    return {"description": description, "headers": {"Location": {"schema": {"const": "/console"}}}}
+
+
+# The console's pages (login.py): HTML for a person, not JSON.
+PAGES: dict[str, Any] = {
+    "/console": {
+        "get": {
+            "operationId": "console_page",
+            "summary": "The CIC console page, for a logged-in operator.",
+            "tags": ["console pages"],
+            "security": OPERATOR,
+            "responses": {
+                "200": page("the console"),
+                "401": page("not logged in, or the session ended: how to log in"),
+                "403": page("an operator of another role"),
+                "429": {
+                    **page("a bearer token from an address with too many failed log-ins"),
+                    "headers": RETRY_AFTER,
+                },
+            },
+        }
+    },
+    "/console/login": {
+        "get": {
+            "operationId": "log_in",
+            "summary": "Open a single-use log-in link (`msa backend login-link NAME`): sets "
+            "the session cookie (HttpOnly, SameSite=Strict, Path=/, Secure over HTTPS).",
+            "tags": ["console pages"],
+            "security": [],
+            "parameters": [
+                {"name": "code", "in": "query", "required": True, "schema": {"type": "string"}}
+            ],
+            "responses": {
+                "303": to_console("logged in: the session cookie is set"),
+                "400": page("no code in the link"),
+                "401": page("a code unknown, used already or expired: refused, logged, counted"),
+                "429": {
+                    **page("too many failed log-ins from this address"),
+                    "headers": RETRY_AFTER,
+                },
+            },
+        }
+    },
+    "/console/logout": {
+        "get": {
+            "operationId": "log_out_page",
+            "summary": "A page with the log-out button.",
+            "tags": ["console pages"],
+            "security": [],
+            "responses": {"200": page("the log-out button")},
+        },
+        "post": {
+            "operationId": "log_out",
+            "summary": "End the session in the database and drop the cookie.",
+            "tags": ["console pages"],
+            "security": [{"consoleSession": []}, {}],
+            "responses": {
+                "303": to_console("logged out (also when the session had ended already)"),
+                "403": page("the Origin (or Referer) is not the console's own: nothing ended"),
+            },
+        },
+    },
+}
 
 
 def document() -> dict[str, Any]:
@@ -631,6 +722,7 @@ def document() -> dict[str, Any]:
                 },
             }
         },
+        **PAGES,
         "/api/v1/openapi.json": {
             "get": {
                 "operationId": "openapi",
@@ -667,7 +759,13 @@ def document() -> dict[str, Any]:
                     "description": "the phone's token, issued at provisioning",
                 },
                 "operatorToken": {"type": "http", "scheme": "bearer"},
-                "consoleSession": {"type": "apiKey", "in": "cookie", "name": "msa_console"},
+                "consoleSession": {
+                    "type": "apiKey",
+                    "in": "cookie",
+                    "name": "msa_console",
+                    "description": "a session opened by a log-in link; a state-changing "
+                    "request must come from the console's own Origin",
+                },
             },
         },
     }

@@ -4,8 +4,9 @@ Once it listens, `serve` prints exactly one line to stdout,
 
     msa backend: listening on http://127.0.0.1:PORT
 
-(with the bound port, also for `port=0`), and nothing else goes to stdout: logs go
-to stderr. SIGTERM or SIGINT end the alarm streams, finish the requests under
+(with the bound port, also for `port=0`; `https://` when given a certificate),
+and nothing else goes to stdout: logs go to stderr, the access log too (one line
+per request, access_log.py). SIGTERM or SIGINT end the alarm streams, finish the requests under
 way, close the database, and return.
 """
 
@@ -19,11 +20,14 @@ import signal
 import socket
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from types import FrameType
 
 import uvicorn
 from uvicorn.config import LOGGING_CONFIG
 
+from msa.backend.access_log import LOGGER as ACCESS_LOGGER
+from msa.backend.access_log import AccessLog
 from msa.backend.app import create_app
 from msa.backend.keys import Kek
 from msa.backend.notify import SmtpConfig
@@ -50,7 +54,8 @@ class _Server(uvicorn.Server):
         port = self.servers[0].sockets[0].getsockname()[1]
         host = self.config.host
         host = f"[{host}]" if ":" in host else host
-        print(f"{READY_PREFIX}http://{host}:{port}", flush=True)
+        scheme = "https" if self.config.is_ssl else "http"
+        print(f"{READY_PREFIX}{scheme}://{host}:{port}", flush=True)
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
@@ -77,7 +82,18 @@ def _log_config(level: str) -> dict[str, object]:
     config = copy.deepcopy(LOGGING_CONFIG)
     config["handlers"]["access"]["stream"] = "ext://sys.stderr"  # stdout: the ready line only
     config["loggers"]["msa"] = {"handlers": ["default"], "level": level.upper()}
+    # Written only when --access-log put the middleware in: whatever the level.
+    access = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    config["loggers"][ACCESS_LOGGER] = access
     return config
+
+
+@dataclass(frozen=True, slots=True)
+class Tls:
+    """A certificate (PEM, with its chain) and its private key: serve HTTPS."""
+
+    cert_file: str
+    key_file: str
 
 
 def serve(
@@ -89,18 +105,30 @@ def serve(
     log_level: str = "warning",
     smtp: SmtpConfig | None = None,
     kek: Kek,
+    tls: Tls | None = None,
+    forwarded_allow_ips: str | None = None,
+    public_url: str | None = None,
 ) -> bool:
-    """Serve until SIGTERM/SIGINT; False when the server could not start."""
-    app = create_app(database_url, smtp=smtp, kek=kek)
+    """Serve until SIGTERM/SIGINT; False when the server could not start.
+
+    `forwarded_allow_ips` (addresses of reverse proxies, comma-separated) turns
+    on X-Forwarded-For/-Proto from those, and only those; without it they are
+    ignored. `public_url` is the origin browsers see (see `create_app`).
+    """
+    app = create_app(database_url, smtp=smtp, kek=kek, public_url=public_url)
     config = uvicorn.Config(
-        app,
+        AccessLog(app) if access_log else app,
         host=host,
         port=port,
         lifespan="on",
-        access_log=access_log,
+        access_log=False,  # uvicorn's would log query strings: log-in codes
         log_level=log_level,
         log_config=_log_config(log_level),
         timeout_graceful_shutdown=GRACE_S,
+        proxy_headers=forwarded_allow_ips is not None,
+        forwarded_allow_ips=forwarded_allow_ips,
+        ssl_certfile=None if tls is None else tls.cert_file,
+        ssl_keyfile=None if tls is None else tls.key_file,
     )
     server = _Server(config, app.state.channel)
     try:

@@ -53,6 +53,10 @@ async def _main(args: argparse.Namespace) -> int:
     try:
         await stack.start()
         say(f"msa demo: CIC console   {stack.console_url}")
+        say(
+            "msa demo:   (the link works once, for 10 minutes; another: msa backend "
+            f"login-link {stack.credentials['operator']} --db {stack.database_url})"
+        )
         say(f"msa demo: button        {stack.board.address if stack.board else '?'}")
         say(f"msa demo: case          {stack.credentials['case_reference']}")
         if args.headless:

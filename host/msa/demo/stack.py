@@ -256,6 +256,7 @@ class Stack:
 
     @property
     def console_url(self) -> str:
+        """The log-in link seed-demo made: it works once, for ten minutes."""
         return self.backend.url + self.credentials["console_login"]
 
     # -- hop timings -----------------------------------------------------------

@@ -21,6 +21,7 @@ import aiosqlite
 from msa.backend.keys import Kek
 from msa.backend.store.base import StoreUnavailable
 from msa.backend.store.lanes import Lanes
+from msa.backend.store.sessions import SessionSql
 from msa.backend.store.sql import Connection, Row, SqlStore
 from msa.backend.store.workflow import WorkflowSql
 from msa.private_files import create_private
@@ -62,7 +63,7 @@ class SqliteConnection:
             raise ValueError(f"unterminated SQL statement in script: {statement.strip()[:80]}")
 
 
-class SqliteStore(WorkflowSql, SqlStore):
+class SqliteStore(WorkflowSql, SessionSql, SqlStore):
     """A `Store` in one SQLite file (or `:memory:`)."""
 
     dialect = "sqlite"
