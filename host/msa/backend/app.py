@@ -21,6 +21,7 @@ from msa.backend import actions, console, ingest, locations, openapi, phone_repo
 from msa.backend.admission import RoutineGate
 from msa.backend.alarms import AlarmAnnouncer
 from msa.backend.contexts import ContextCache
+from msa.backend.deliveries import DeliveryAudit
 from msa.backend.errors import EXCEPTION_HANDLERS
 from msa.backend.notify import Notifier, SmtpConfig
 from msa.backend.push import LocalHub
@@ -36,7 +37,7 @@ def create_app(database_url: str, *, smtp: SmtpConfig | None = None) -> Starlett
     `smtp` is where the magistrate's mails go; without it they stay queued in the
     outbox (and are sent by the next backend started with one).
     `app.state.channel` is the push channel (a `LocalHub`); once started,
-    `app.state.services` holds the store, channel, announcer and notifier.
+    `app.state.services` holds the store, channel, announcer, delivery audit and notifier.
     """
     channel = LocalHub()
 
@@ -44,6 +45,7 @@ def create_app(database_url: str, *, smtp: SmtpConfig | None = None) -> Starlett
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         store = await open_store(database_url)
         announcer = AlarmAnnouncer(store, channel)
+        deliveries = DeliveryAudit(store)
         notifier = None
         try:
             await store.migrate()
@@ -54,13 +56,14 @@ def create_app(database_url: str, *, smtp: SmtpConfig | None = None) -> Starlett
                 notifier.start()
             else:
                 log.warning("no SMTP server (--smtp): the magistrate's mails stay queued")
-            app.state.services = Services(store, channel, announcer, notifier)
+            app.state.services = Services(store, channel, announcer, deliveries, notifier)
             yield
         finally:
             channel.close()
             if notifier is not None:
                 await notifier.aclose()
             await announcer.aclose()
+            await deliveries.aclose()  # what the consoles were sent, audited before it closes
             await store.close()
 
     app = Starlette(

@@ -1,9 +1,12 @@
 """The SQLite store: one file, nothing to install; the default engine.
 
-One connection, in WAL mode with `synchronous=FULL` (a commit survives a power
-cut), foreign keys on. Its operations take turns through one-place `Lanes`
+One connection writes, in WAL mode with `synchronous=FULL` (a commit survives a
+power cut), foreign keys on. Its operations take turns through one-place `Lanes`
 (alarms first), which is also what makes a transaction: SQLite has one writer
-at a time anyway.
+at a time anyway. A second connection, `query_only`, does the reads (alarms for
+the consoles, tokens): in WAL mode a reader neither waits for the writer nor
+holds it up, so an alarm's way to the consoles never queues behind commits.
+(`:memory:` is one database per connection: there the writer reads too.)
 """
 
 from __future__ import annotations
@@ -45,7 +48,15 @@ class SqliteConnection:
         await self._db.execute_fetchall(_sqlite_sql(sql), args)
 
     async def fetch(self, sql: str, *args: object) -> list[Row]:
-        return list(await self._db.execute_fetchall(_sqlite_sql(sql), args))
+        cursor = await self._db.execute(_sqlite_sql(sql), args)
+        try:
+            return list(await cursor.fetchall())
+        except BaseException:
+            # A row that fails to convert (text that is not UTF-8) leaves the statement
+            # open, and with it a read transaction on an old snapshot, until the
+            # cursor is collected: every read until then would miss newer commits.
+            await cursor.close()
+            raise
 
     async def run_script(self, script: str) -> None:
         # Not executescript(): it would commit the transaction we are in.
@@ -64,11 +75,16 @@ class SqliteStore(WorkflowSql, SqlStore):
 
     dialect = "sqlite"
 
-    def __init__(self, db: aiosqlite.Connection, path: str) -> None:
+    def __init__(
+        self, db: aiosqlite.Connection, path: str, reader: aiosqlite.Connection | None = None
+    ) -> None:
         super().__init__()
         self._db = db
         self._conn = SqliteConnection(db)
         self._lanes = Lanes(1)
+        self._reader = reader
+        self._read_conn = None if reader is None else SqliteConnection(reader)
+        self._read_lanes = Lanes(1)
         self.path = path
 
     @classmethod
@@ -78,23 +94,25 @@ class SqliteStore(WorkflowSql, SqlStore):
         A write that waits longer than `busy_timeout_ms` for another process's
         lock fails with StoreUnavailable.
         """
+        busy = f"busy_timeout = {int(busy_timeout_ms)}"
+        db = reader = None
         try:
             if path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
-            db = await aiosqlite.connect(path, isolation_level=None)
-            db.row_factory = _dict_row
-            for pragma in (
-                "journal_mode = WAL",
-                "synchronous = FULL",
-                "foreign_keys = ON",
-                f"busy_timeout = {int(busy_timeout_ms)}",
-            ):
-                await db.execute(f"PRAGMA {pragma}")
+            db = await _connect(path, "journal_mode = WAL", "synchronous = FULL", busy)
+            await db.execute("PRAGMA foreign_keys = ON")
+            if path != ":memory:":
+                reader = await _connect(path, "query_only = ON", busy)
         except (OSError, sqlite3.Error) as error:
+            if db is not None:
+                await db.close()
             raise StoreUnavailable(f"cannot open SQLite database {path}: {error}") from error
-        return cls(db, path)
+        return cls(db, path, reader)
 
     async def _close(self) -> None:
+        if self._reader is not None:
+            async with self._read_lanes.enter():
+                await self._reader.close()
         async with self._lanes.enter():
             await self._db.close()
 
@@ -106,6 +124,16 @@ class SqliteStore(WorkflowSql, SqlStore):
         async with self._lanes.enter(urgent):
             with _unavailable_on_failure(self.path):
                 yield self._conn
+
+    @asynccontextmanager
+    async def _reading(self, urgent: bool = False) -> AsyncIterator[SqliteConnection]:
+        if self._read_conn is None:
+            async with self._connection(urgent) as conn:
+                yield conn
+            return
+        async with self._read_lanes.enter(urgent):
+            with _unavailable_on_failure(self.path):
+                yield self._read_conn
 
     @asynccontextmanager
     async def _transaction(self, urgent: bool = False) -> AsyncIterator[SqliteConnection]:
@@ -123,6 +151,18 @@ class SqliteStore(WorkflowSql, SqlStore):
                     if self._db.in_transaction:
                         await self._db.execute("ROLLBACK")
                     raise
+
+
+async def _connect(path: str, *pragmas: str) -> aiosqlite.Connection:
+    db = await aiosqlite.connect(path, isolation_level=None)
+    db.row_factory = _dict_row
+    try:
+        for pragma in pragmas:
+            await db.execute(f"PRAGMA {pragma}")
+    except BaseException:
+        await db.close()
+        raise
+    return db
 
 
 @contextmanager

@@ -1,0 +1,113 @@
+"""The audit of alarm deliveries to the consoles: written beside the stream, never in its way.
+
+Every alarm handed to an operator is audited (`alarm.push`). The stream only
+records the entry; a task of the app writes the entries in batches (one
+statement for many). They go in the store's routine lane, behind no alarm: a
+burst of alarms never waits for its own audit trail. An entry that has waited
+`URGENT_AFTER_S` takes its batch into the alarms' lane, so that however long a
+burst lasts the trail is written within seconds.
+
+Bounded: with `LIMIT` entries waiting (the database is down) `record` waits for
+room, and the console's stream with it: a delivery is never left unaudited.
+A write that fails is logged as an error and tried again; `aclose` writes what
+is left before the store closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import time
+from collections.abc import Iterable
+
+from msa.backend.store import Store, StoreUnavailable
+from msa.backend.store.base import AuditEntry
+from msa.backend.store.queries import describe
+
+log = logging.getLogger(__name__)
+
+LIMIT = 20_000  # entries waiting: a few MB; minutes of deliveries to every console
+BATCH = 500
+URGENT_AFTER_S = 1.0
+_RETRY_S = (0.1, 0.5, 2.0, 5.0)  # then every 5 s
+FLUSH_TIMEOUT_S = 10.0
+
+
+class DeliveryAudit:
+    """Writes the audit entries it is given, in the background (see module docstring)."""
+
+    def __init__(self, store: Store, limit: int = LIMIT, batch: int = BATCH) -> None:
+        self._store = store
+        self._batch = batch
+        self._waiting: asyncio.Queue[tuple[float, AuditEntry]] = asyncio.Queue(limit)
+        self._recorded = 0
+        self._written = 0
+        self._progress = asyncio.Condition()
+        self._writer: asyncio.Task[None] | None = None
+
+    async def record(self, entries: Iterable[AuditEntry]) -> None:
+        """Have `entries` written; returns at once unless `LIMIT` entries wait already."""
+        if self._writer is None:
+            self._writer = asyncio.create_task(self._write_forever(), name="delivery audit")
+        now = time.monotonic()
+        for entry in entries:
+            await self._waiting.put((now, entry))
+            self._recorded += 1
+
+    async def flush(self, timeout_s: float = FLUSH_TIMEOUT_S) -> bool:
+        """Wait until every entry recorded before the call is written (True), or
+        `timeout_s` went by (False: the database is failing; it is logged)."""
+        target = self._recorded
+        try:
+            async with asyncio.timeout(timeout_s), self._progress:
+                await self._progress.wait_for(lambda: self._written >= target)
+        except TimeoutError:
+            return False
+        return True
+
+    async def aclose(self) -> None:
+        """Write what is waiting (for up to `FLUSH_TIMEOUT_S`), then stop."""
+        if self._writer is None:
+            return
+        if not await self.flush():
+            log.error(
+                "AUDIT INCOMPLETE: %d alarm deliveries not written at shutdown",
+                self._recorded - self._written,
+            )
+        self._writer.cancel()
+        await asyncio.gather(self._writer, return_exceptions=True)
+
+    async def _write_forever(self) -> None:
+        while True:
+            batch = [await self._waiting.get()]
+            while len(batch) < self._batch and not self._waiting.empty():
+                batch.append(self._waiting.get_nowait())
+            await self._write(batch)
+            async with self._progress:
+                self._written += len(batch)
+                self._progress.notify_all()
+
+    async def _write(self, batch: list[tuple[float, AuditEntry]]) -> None:
+        entries = [entry for _, entry in batch]
+        for attempt in itertools.count():
+            urgent = time.monotonic() - batch[0][0] > URGENT_AFTER_S
+            try:
+                await self._store.audit(entries, urgent=urgent)
+                return
+            except StoreUnavailable as error:
+                wait_s = _RETRY_S[min(attempt, len(_RETRY_S) - 1)]
+                log.error(
+                    "AUDIT DELAYED: %d alarm deliveries not written yet (%s); again in %g s",
+                    len(entries),
+                    error,
+                    wait_s,
+                )
+                await asyncio.sleep(wait_s)
+            except Exception as error:  # an entry the database refuses: never the others
+                if len(entries) == 1:
+                    log.error("AUDIT LOST: %s refused: %s", entries[0], describe(error))
+                    return
+                for one in batch:
+                    await self._write([one])
+                return
