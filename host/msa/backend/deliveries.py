@@ -3,9 +3,9 @@
 Every alarm handed to an operator is audited (`alarm.push`). The stream only
 records the entry; a task of the app writes the entries in batches (one
 statement for many). They go in the store's routine lane, behind no alarm: a
-burst of alarms never waits for its own audit trail. An entry that has waited
-`URGENT_AFTER_S` takes its batch into the alarms' lane, so that however long a
-burst lasts the trail is written within seconds.
+burst of alarms never waits for its own audit trail. Once its oldest entry has
+waited `URGENT_AFTER_S`, a batch goes with the alarms (`Lanes` promotes it), so
+that however long a burst lasts the trail is written within seconds.
 
 Bounded: with `LIMIT` entries waiting (the database is down) `record` waits for
 room, and the console's stream with it: a delivery is never left unaudited.
@@ -37,9 +37,16 @@ FLUSH_TIMEOUT_S = 10.0
 class DeliveryAudit:
     """Writes the audit entries it is given, in the background (see module docstring)."""
 
-    def __init__(self, store: Store, limit: int = LIMIT, batch: int = BATCH) -> None:
+    def __init__(
+        self,
+        store: Store,
+        limit: int = LIMIT,
+        batch: int = BATCH,
+        flush_timeout_s: float = FLUSH_TIMEOUT_S,
+    ) -> None:
         self._store = store
         self._batch = batch
+        self._flush_timeout_s = flush_timeout_s
         self._waiting: asyncio.Queue[tuple[float, AuditEntry]] = asyncio.Queue(limit)
         self._recorded = 0
         self._written = 0
@@ -48,17 +55,20 @@ class DeliveryAudit:
 
     async def record(self, entries: Iterable[AuditEntry]) -> None:
         """Have `entries` written; returns at once unless `LIMIT` entries wait already."""
-        if self._writer is None:
+        if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write_forever(), name="delivery audit")
         now = time.monotonic()
         for entry in entries:
             await self._waiting.put((now, entry))
             self._recorded += 1
 
-    async def flush(self, timeout_s: float = FLUSH_TIMEOUT_S) -> bool:
+    async def flush(self, timeout_s: float | None = None) -> bool:
         """Wait until every entry recorded before the call is written (True), or
-        `timeout_s` went by (False: the database is failing; it is logged)."""
+        `timeout_s` (by default the `flush_timeout_s` given) went by (False: the
+        database is failing, and the writer says so in the log)."""
         target = self._recorded
+        if timeout_s is None:
+            timeout_s = self._flush_timeout_s
         try:
             async with asyncio.timeout(timeout_s), self._progress:
                 await self._progress.wait_for(lambda: self._written >= target)
@@ -67,7 +77,7 @@ class DeliveryAudit:
         return True
 
     async def aclose(self) -> None:
-        """Write what is waiting (for up to `FLUSH_TIMEOUT_S`), then stop."""
+        """Write what is waiting (for up to `flush_timeout_s`), then stop."""
         if self._writer is None:
             return
         if not await self.flush():
@@ -91,9 +101,9 @@ class DeliveryAudit:
     async def _write(self, batch: list[tuple[float, AuditEntry]]) -> None:
         entries = [entry for _, entry in batch]
         for attempt in itertools.count():
-            urgent = time.monotonic() - batch[0][0] > URGENT_AFTER_S
+            waited_s = time.monotonic() - batch[0][0]
             try:
-                await self._store.audit(entries, urgent=urgent)
+                await self._store.audit(entries, max(0.0, URGENT_AFTER_S - waited_s))
                 return
             except StoreUnavailable as error:
                 wait_s = _RETRY_S[min(attempt, len(_RETRY_S) - 1)]

@@ -400,8 +400,11 @@ class Store(Protocol):
 
     async def operator_by_token(self, token_sha256: str) -> Operator | None: ...
 
-    async def audit(self, entries: Sequence[AuditEntry], urgent: bool = False) -> None:
-        """Append the entries, in one transaction; `urgent` goes before routine work."""
+    async def audit(
+        self, entries: Sequence[AuditEntry], promote_after_s: float | None = None
+    ) -> None:
+        """Append the entries, in one transaction: routine work, unless it has waited
+        `promote_after_s` for the database (then it goes with the alarms)."""
         ...
 
     async def audit_trail(self, case_id: int) -> list[AuditEntry]:

@@ -105,10 +105,12 @@ class PostgresStore(WorkflowSql, SqlStore):
             raise self._unavailable(error) from error
 
     @asynccontextmanager
-    async def _transaction(self, urgent: bool = False) -> AsyncIterator[Connection]:
+    async def _transaction(
+        self, urgent: bool = False, promote_after_s: float | None = None
+    ) -> AsyncIterator[Connection]:
         try:
             async with (
-                self._lanes.enter(urgent),
+                self._lanes.enter(urgent, promote_after_s),
                 self._pool.acquire(timeout=_ACQUIRE_TIMEOUT_S) as raw,
                 raw.transaction(),
             ):

@@ -86,9 +86,12 @@ class SqlStore(ABC):
         self._routine_frames = GroupCommit(self._commit_routine_frames)
 
     @abstractmethod
-    def _transaction(self, urgent: bool = False) -> AbstractAsyncContextManager[Connection]:
+    def _transaction(
+        self, urgent: bool = False, promote_after_s: float | None = None
+    ) -> AbstractAsyncContextManager[Connection]:
         """A connection inside a write transaction, committed when the block ends;
-        `urgent` (an alarm's) goes before routine work waiting for the database."""
+        `urgent` (an alarm's) goes before routine work waiting for the database, and
+        so does routine work that has waited `promote_after_s` (see `Lanes`)."""
 
     @abstractmethod
     def _connection(self, urgent: bool = False) -> AbstractAsyncContextManager[Connection]:
@@ -244,8 +247,10 @@ class SqlStore(ABC):
             )
         return Operator(row["id"], row["name"], row["role"]) if row else None
 
-    async def audit(self, entries: Sequence[AuditEntry], urgent: bool = False) -> None:
-        async with self._transaction(urgent) as conn:
+    async def audit(
+        self, entries: Sequence[AuditEntry], promote_after_s: float | None = None
+    ) -> None:
+        async with self._transaction(promote_after_s=promote_after_s) as conn:
             for start in range(0, len(entries), _AUDIT_ROWS):
                 chunk = entries[start : start + _AUDIT_ROWS]
                 await conn.execute(

@@ -136,8 +136,10 @@ class SqliteStore(WorkflowSql, SqlStore):
                 yield self._read_conn
 
     @asynccontextmanager
-    async def _transaction(self, urgent: bool = False) -> AsyncIterator[SqliteConnection]:
-        async with self._lanes.enter(urgent):
+    async def _transaction(
+        self, urgent: bool = False, promote_after_s: float | None = None
+    ) -> AsyncIterator[SqliteConnection]:
+        async with self._lanes.enter(urgent, promote_after_s):
             with _unavailable_on_failure(self.path):
                 await self._db.execute("BEGIN IMMEDIATE")
                 try:
