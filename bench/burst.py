@@ -25,6 +25,7 @@ import json
 import statistics
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -142,28 +143,37 @@ async def _measure(url: str, folder: Path, args: argparse.Namespace) -> dict[str
     await seed(url, fleet)
     backend = BackendProcess(url, folder / f"backend-{url.split(':', 1)[0]}.log")
     await backend.start()
-    consoles = [LiveConsole(backend.url) for _ in range(args.consoles)]
-    figures: dict[str, Any] = {}
+    try:
+        async with _consoles(backend.url, args.consoles) as consoles:
+            idle = await _one_at_a_time(backend.url, fleet, consoles, args.alarms)
+            burst = await _burst(backend.url, fleet, consoles, args.alarms, args.senders)
+            figures = {
+                "idle_p50_ms": _ms(idle, 50),
+                "idle_p99_ms": _ms(idle, 99),
+                **burst,
+                "ratio": _ratio(burst["burst_p99_ms"], _ms(idle, 99)),
+                "burst_dropped_consoles": sum(console.dropped for console in consoles),
+                "audit_complete_after_ms": await _audit_lag(url, consoles),
+            }
+        if args.heartbeats > 0:
+            async with _consoles(backend.url, args.consoles) as consoles:
+                figures.update(await _beside_heartbeats(backend.url, fleet, consoles, args))
+                figures["heartbeats_dropped_consoles"] = sum(c.dropped for c in consoles)
+    finally:
+        await backend.stop()
+    return figures
+
+
+@contextlib.asynccontextmanager
+async def _consoles(url: str, count: int) -> AsyncIterator[list[LiveConsole]]:
+    consoles = [LiveConsole(url) for _ in range(count)]
     try:
         for console in consoles:
             await console.start()
-        idle = await _one_at_a_time(backend.url, fleet, consoles, args.alarms)
-        burst = await _burst(backend.url, fleet, consoles, args.alarms, args.senders)
-        figures = {
-            "idle_p50_ms": _ms(idle, 50),
-            "idle_p99_ms": _ms(idle, 99),
-            **burst,
-            "ratio": _ratio(burst["burst_p99_ms"], _ms(idle, 99)),
-        }
-        if args.heartbeats > 0:
-            figures.update(await _beside_heartbeats(backend.url, fleet, consoles, args))
-        figures["dropped_consoles"] = sum(console.dropped for console in consoles)
-        figures["audit_complete_after_ms"] = await _audit_lag(url, consoles)
+        yield consoles
     finally:
         for console in consoles:
             await console.stop()
-        await backend.stop()
-    return figures
 
 
 async def _one_at_a_time(

@@ -169,6 +169,18 @@ WHERE person_id IN (SELECT a.person_id FROM alarms a WHERE {where})
 ORDER BY id"""
 
 
+def alarm_reads(where: str, args: tuple[object, ...]) -> list[tuple[str, tuple[object, ...]]]:
+    """ALARMS and its companion queries for `where`, with their arguments, in the
+    order of `AlarmRows`' fields."""
+    companions = (ALARM_ADDRESSES, ALARM_TRAIL, ALARM_HISTORY, ALARM_NOTIFICATIONS)
+    return [
+        (ALARMS.format(where=where), args),
+        *((sql.format(where=where), args) for sql in companions),
+        (ZONE_AREAS, ()),
+        (CASE_PERSONS.format(where=where), args),
+    ]
+
+
 @dataclass(frozen=True, slots=True)
 class AlarmRows:
     """The rows of ALARMS and its companion queries, for one `where`."""

@@ -221,24 +221,25 @@ class SqlStore(ABC):
     async def _load_alarms(
         self, where: str, args: tuple[object, ...], urgent: bool
     ) -> list[Alarm | UnreadableAlarm]:
-        async def fetch(sql: str, *arguments: object) -> list[Row]:
-            async with self._reading(urgent) as conn:
-                return await conn.fetch(sql.format(where=where), *arguments)
+        found = await self._alarm_rows(queries.alarm_reads(where, args), urgent)
+        return [] if found is None else queries.alarms_from_rows(found)
 
-        rows = await fetch(queries.ALARMS, *args)
+    async def _alarm_rows(
+        self, reads: list[tuple[str, tuple[object, ...]]], urgent: bool
+    ) -> queries.AlarmRows | None:
+        """The rows of `reads` (queries.alarm_reads); None when ALARMS finds none."""
+
+        async def fetch(sql: str, args: tuple[object, ...]) -> list[Row]:
+            async with self._reading(urgent) as conn:
+                return await conn.fetch(sql, *args)
+
+        rows = await fetch(*reads[0])
         if not rows:
-            return []
+            return None
         # Each on a connection of its own where the engine has several (PostgreSQL):
         # an alarm's way to the consoles waits for one round trip, not six.
-        details = await asyncio.gather(
-            fetch(queries.ALARM_ADDRESSES, *args),
-            fetch(queries.ALARM_TRAIL, *args),
-            fetch(queries.ALARM_HISTORY, *args),
-            fetch(queries.ALARM_NOTIFICATIONS, *args),
-            fetch(queries.ZONE_AREAS),
-            fetch(queries.CASE_PERSONS, *args),
-        )
-        return queries.alarms_from_rows(queries.AlarmRows(rows, *details))
+        details = await asyncio.gather(*(fetch(*read) for read in reads[1:]))
+        return queries.AlarmRows(rows, *details)
 
     async def operator_by_token(self, token_sha256: str) -> Operator | None:
         async with self._reading() as conn:

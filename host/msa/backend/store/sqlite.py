@@ -1,29 +1,38 @@
 """The SQLite store: one file, nothing to install; the default engine.
 
-One connection writes, in WAL mode with `synchronous=FULL` (a commit survives a
-power cut), foreign keys on. Its operations take turns through one-place `Lanes`
-(alarms first), which is also what makes a transaction: SQLite has one writer
-at a time anyway. A second connection, `query_only`, does the reads (alarms for
-the consoles, tokens): in WAL mode a reader neither waits for the writer nor
-holds it up, so an alarm's way to the consoles never queues behind commits.
-(`:memory:` is one database per connection: there the writer reads too.)
+One connection writes (aiosqlite), in WAL mode with `synchronous=FULL` (a commit
+survives a power cut), foreign keys on. Its operations take turns through
+one-place `Lanes` (alarms first), which is also what makes a transaction: SQLite
+has one writer at a time anyway. A second connection, `query_only`, does the
+reads (alarms for the consoles, tokens): in WAL mode a reader neither waits for
+the writer nor holds it up, so an alarm's way to the consoles never queues
+behind commits. (`:memory:` is one database per connection: there the writer
+reads too.) The reader is a `SqliteReader`: a thread of its own, to which a
+whole read of alarms, seven statements, is one hop (aiosqlite makes each call
+a hop, and offers no public way to run several in one).
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, contextmanager
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
+from typing import TypeVar
 
 import aiosqlite
 
 from msa.backend.store.base import StoreUnavailable
 from msa.backend.store.lanes import Lanes
+from msa.backend.store.queries import AlarmRows
 from msa.backend.store.sql import Connection, Row, SqlStore
 from msa.backend.store.workflow import WorkflowSql
+
+Result = TypeVar("Result")
 
 _PARAMETER = re.compile(r"\$(\d+)")
 
@@ -52,10 +61,7 @@ class SqliteConnection:
         try:
             return list(await cursor.fetchall())
         except BaseException:
-            # A row that fails to convert (text that is not UTF-8) leaves the statement
-            # open, and with it a read transaction on an old snapshot, until the
-            # cursor is collected: every read until then would miss newer commits.
-            await cursor.close()
+            await cursor.close()  # see _rows
             raise
 
     async def run_script(self, script: str) -> None:
@@ -70,20 +76,91 @@ class SqliteConnection:
             raise ValueError(f"unterminated SQL statement in script: {statement.strip()[:80]}")
 
 
+class SqliteReader:
+    """A `query_only` connection on a thread of its own (a `Connection` for reads)."""
+
+    def __init__(self, db: sqlite3.Connection, thread: ThreadPoolExecutor) -> None:
+        self._db = db
+        self._thread = thread
+        self._closed = False
+
+    @classmethod
+    async def open(cls, path: str, busy_timeout_ms: int) -> SqliteReader:
+        thread = ThreadPoolExecutor(1, thread_name_prefix="msa-sqlite-reader")
+
+        def connect() -> sqlite3.Connection:
+            db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            try:
+                db.row_factory = _dict_row
+                db.execute("PRAGMA query_only = ON")
+                db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+            except BaseException:
+                db.close()
+                raise
+            return db
+
+        try:
+            db = await asyncio.get_running_loop().run_in_executor(thread, connect)
+        except BaseException:
+            thread.shutdown(wait=False)
+            raise
+        return cls(db, thread)
+
+    async def run(self, read: Callable[[sqlite3.Connection], Result]) -> Result:
+        """`read(connection)`, on the reader's thread."""
+        if self._closed:
+            raise ValueError("no active connection")  # as aiosqlite says it, once closed
+        return await asyncio.get_running_loop().run_in_executor(self._thread, read, self._db)
+
+    async def fetch(self, sql: str, *args: object) -> list[Row]:
+        return await self.run(partial(_rows, sql=sql, args=args))
+
+    async def execute(self, sql: str, *args: object) -> None:
+        await self.fetch(sql, *args)  # query_only: SQLite refuses a write
+
+    async def run_script(self, script: str) -> None:
+        raise sqlite3.ProgrammingError("the read connection runs no scripts")
+
+    async def close(self) -> None:
+        if not self._closed:
+            await self.run(sqlite3.Connection.close)
+            self._closed = True
+            self._thread.shutdown()
+
+
+def _rows(db: sqlite3.Connection, sql: str, args: tuple[object, ...]) -> list[Row]:
+    cursor = db.execute(_sqlite_sql(sql), args)
+    try:
+        return cursor.fetchall()
+    finally:
+        # A row that fails to convert (text that is not UTF-8) leaves its statement
+        # open, and with it a read transaction on an old snapshot, until the cursor
+        # is collected: every read until then would miss newer commits.
+        cursor.close()
+
+
+def _alarm_rows(
+    db: sqlite3.Connection, reads: list[tuple[str, tuple[object, ...]]]
+) -> AlarmRows | None:
+    rows = _rows(db, *reads[0])
+    if not rows:
+        return None
+    return AlarmRows(rows, *(_rows(db, *read) for read in reads[1:]))
+
+
 class SqliteStore(WorkflowSql, SqlStore):
     """A `Store` in one SQLite file (or `:memory:`)."""
 
     dialect = "sqlite"
 
     def __init__(
-        self, db: aiosqlite.Connection, path: str, reader: aiosqlite.Connection | None = None
+        self, db: aiosqlite.Connection, path: str, reader: SqliteReader | None = None
     ) -> None:
         super().__init__()
         self._db = db
         self._conn = SqliteConnection(db)
         self._lanes = Lanes(1)
         self._reader = reader
-        self._read_conn = None if reader is None else SqliteConnection(reader)
         self._read_lanes = Lanes(1)
         self.path = path
 
@@ -102,7 +179,7 @@ class SqliteStore(WorkflowSql, SqlStore):
             db = await _connect(path, "journal_mode = WAL", "synchronous = FULL", busy)
             await db.execute("PRAGMA foreign_keys = ON")
             if path != ":memory:":
-                reader = await _connect(path, "query_only = ON", busy)
+                reader = await SqliteReader.open(path, busy_timeout_ms)
         except (OSError, sqlite3.Error) as error:
             if db is not None:
                 await db.close()
@@ -126,14 +203,23 @@ class SqliteStore(WorkflowSql, SqlStore):
                 yield self._conn
 
     @asynccontextmanager
-    async def _reading(self, urgent: bool = False) -> AsyncIterator[SqliteConnection]:
-        if self._read_conn is None:
+    async def _reading(self, urgent: bool = False) -> AsyncIterator[Connection]:
+        if self._reader is None:
             async with self._connection(urgent) as conn:
                 yield conn
             return
         async with self._read_lanes.enter(urgent):
             with _unavailable_on_failure(self.path):
-                yield self._read_conn
+                yield self._reader
+
+    async def _alarm_rows(
+        self, reads: list[tuple[str, tuple[object, ...]]], urgent: bool
+    ) -> AlarmRows | None:
+        if self._reader is None:
+            return await super()._alarm_rows(reads, urgent)
+        async with self._read_lanes.enter(urgent):
+            with _unavailable_on_failure(self.path):
+                return await self._reader.run(partial(_alarm_rows, reads=reads))
 
     @asynccontextmanager
     async def _transaction(
