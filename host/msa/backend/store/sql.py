@@ -188,7 +188,11 @@ class SqlStore(ABC):
     async def alarms(self, alarm_ids: Sequence[int]) -> list[Alarm | UnreadableAlarm]:
         if not alarm_ids:
             return []
-        return await self._alarms(queries.alarm_ids(len(alarm_ids)), tuple(alarm_ids), True)
+        return await self._alarms(*self._ids_condition(alarm_ids), True)
+
+    def _ids_condition(self, alarm_ids: Sequence[int]) -> tuple[str, tuple[object, ...]]:
+        """The condition on alarm ids, and its arguments."""
+        return queries.alarm_ids(len(alarm_ids)), tuple(alarm_ids)
 
     async def open_alarms(self) -> list[Alarm | UnreadableAlarm]:
         # A console's backlog is on the alarms' way to it: ahead of routine reads.
