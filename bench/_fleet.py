@@ -112,6 +112,10 @@ class LoadClient:
             writer.close()
 
     async def post(self, path: str, body: bytes, token: str) -> int:
+        return (await self.exchange(path, body, token))[0]
+
+    async def exchange(self, path: str, body: bytes, token: str) -> tuple[int, bytes]:
+        """POST `body` to `path`; the answer's status and body."""
         assert self._idle is not None, "use `async with LoadClient(...)`"
         reader, writer = await self._idle.get()
         head = (
@@ -127,13 +131,13 @@ class LoadClient:
                 name, _, value = line.partition(b":")
                 if name.lower() == b"content-length":
                     length = int(value)
-            await reader.readexactly(length)
+            answer = await reader.readexactly(length)
         except BaseException:
             writer.close()  # a broken exchange: this connection is not reused
             self._opened.remove(writer)
             raise
         self._idle.put_nowait((reader, writer))
-        return status
+        return status, answer
 
 
 async def post(client: LoadClient, fleet: Fleet, i: int, kind: int) -> int:

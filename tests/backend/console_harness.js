@@ -100,5 +100,7 @@ console.log(JSON.stringify({
     case: shown(card, ".case"),
     times: shown(card, ".times"),
     addresses: card.querySelector(".addresses tbody").children.map((row) => row.text),
+    unreadable: shown(card, ".unreadable-text"),
+    unreadable_facts: shown(card, ".unreadable-facts"),
   })),
 }));

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 
 from msa.backend import console
+from msa.backend.alarms import error_card
+from msa.backend.store.base import UnreadableAlarm
 from protocol import frame
 from tests.backend.util import OPERATOR, PHONE, body, signed
 
@@ -121,3 +123,31 @@ async def test_the_queue_shows_open_alarms_oldest_first_and_each_step(backend):
     assert dispatched["magistrate"].startswith("Magistrate: mailed when the alarm is closed")
     assert provisioning["state"] == "OPEN – not acknowledged"
     assert provisioning["buttons"] == [".do-acknowledge"]  # no patrol for a test, no close
+
+
+async def test_an_alarm_that_cannot_be_displayed_shows_as_an_error_card(backend):
+    readable = await alarm_json(backend, 1)
+    broken = UnreadableAlarm(
+        7, 2, "alarm", "open", 0x00C0FFEE, 1, 1, "OverflowError: date value out of range"
+    )
+    card = {**error_card(broken), "pushed_at": "2026-11-23T19:02:03.480Z"}
+    closed = {**error_card(UnreadableAlarm(8, 5, None, "closed", None, None, None, "E: x"))}
+
+    shown = render([readable, card, closed])
+
+    assert shown["title"].startswith("STALKING ALARM")
+    cards = {int(c["alarm_id"]): c for c in shown["cards"]}
+    assert [int(c["alarm_id"]) for c in shown["cards"]] == [readable["alarm_id"], 7, 8]
+    assert "unreadable" not in cards[readable["alarm_id"]]["classes"]
+    unreadable = cards[7]
+    assert {"unreadable", "new"} <= set(unreadable["classes"])  # it flashes as a new alarm
+    assert unreadable["headline"] == "STALKING ALARM 7 – CANNOT BE DISPLAYED"
+    assert unreadable["state"] == "OPEN – not acknowledged"
+    advice = unreadable["banner_person"]
+    assert "case 1" in advice and "duty technician" in advice
+    assert "a patrol must go" in unreadable["unreadable"]
+    for fact in ("Case 1", "Button 00c0ffee", "OverflowError: date value out of range"):
+        assert fact in unreadable["unreadable_facts"]
+    assert unreadable["buttons"] == [".do-acknowledge", ".do-close"]  # still worked from the card
+    assert unreadable["magistrate"].startswith("Magistrate: unknown")
+    assert cards[8]["state"] == "CLOSED" and cards[8]["buttons"] == []

@@ -73,6 +73,29 @@ async def test_routine_traffic_leaves_the_reserved_places_to_alarms():
     assert sorted(inside) == ["alarm", "hb0", "hb1", "hb2", "hb3"] and lanes.busy == 0
 
 
+async def test_a_routine_entry_that_waited_its_time_goes_with_the_urgent_ones():
+    lanes, order = Lanes(1), []
+    held, release = await _hold(lanes)
+
+    async def audit() -> None:
+        async with lanes.enter(promote_after_s=0):  # promoted on the loop's next turn
+            order.append("audit")
+
+    first = asyncio.create_task(_enter_and_note(lanes, "alarm1", True, order))
+    beat = asyncio.create_task(_enter_and_note(lanes, "heartbeat", False, order))
+    promoted = asyncio.create_task(audit())
+    await asyncio.sleep(0)  # everyone queues
+    await asyncio.sleep(0)  # the promotion's timer runs
+    later = asyncio.create_task(_enter_and_note(lanes, "alarm2", True, order))
+    await asyncio.sleep(0)
+    release.set()
+    await asyncio.gather(held, first, beat, promoted, later)
+    # Behind the alarm that queued before it was promoted, ahead of the later one;
+    # an ordinary routine entry still waits for every alarm.
+    assert order == ["alarm1", "audit", "alarm2", "heartbeat"]
+    assert lanes.busy == 0
+
+
 async def test_a_cancelled_waiter_gives_its_place_back():
     lanes, order = Lanes(1), []
     held, release = await _hold(lanes)

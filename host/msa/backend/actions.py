@@ -10,6 +10,8 @@
 
 Each step answers 200 `{"result": "done" | "unchanged", "alarm": {…}}` once it is
 committed and audited; a repeat of a step done with the same data is `unchanged`.
+The alarm is rendered as on the consoles: an alarm that cannot be shown comes as
+its error card, and the step taken still answers 200.
 A step out of order is 409 with what to do first, bad data 400, and neither
 changes anything. There is no cancel: an alarm ends only closed by an operator.
 Bodies must be `application/json`, which a form on another site cannot send.
@@ -24,7 +26,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from msa.backend import workflow
-from msa.backend.alarms import alarm_event
+from msa.backend.alarms import render
 from msa.backend.auth import require_operator
 from msa.backend.bodies import json_object, read_body
 from msa.backend.errors import ApiError, invalid
@@ -90,14 +92,16 @@ async def take_step(request: Request) -> JSONResponse:
     alarm = await backend.store.alarm(alarm_id)
     assert alarm is not None
     return JSONResponse(
-        {"result": result.outcome, "extended_to": result.extended_to, "alarm": alarm_event(alarm)}
+        {"result": result.outcome, "extended_to": result.extended_to, "alarm": render(alarm)}
     )
 
 
 async def alarm_audit(request: Request) -> JSONResponse:
     await require_operator(request)
     alarm_id: int = request.path_params["alarm_id"]
-    entries = await services(request).store.alarm_audit(alarm_id)
+    backend = services(request)
+    await backend.deliveries.flush()  # every delivery made before this request is in it
+    entries = await backend.store.alarm_audit(alarm_id)
     if entries is None:
         raise ApiError(404, "unknown_alarm", f"There is no alarm {alarm_id}.")
     return JSONResponse(

@@ -1,14 +1,19 @@
 """An alarm as the CIC console receives it, and its announcement after commit.
 
-`alarm_event` is the JSON shape of the stream event and of `GET /api/v1/alarms/{id}`
-(docs/backend.md lists it). It applies the confidentiality rule: for a
-confidential person the console gets the national register number instead of
-the name and phone number.
+`render` gives the JSON of the stream event, of `GET /api/v1/alarms/{id}` and of
+a workflow step's answer (docs/backend.md lists it): `alarm_event`, which applies
+the confidentiality rule (for a confidential person the console gets the
+national register number instead of the name and phone number), or, for an
+alarm that cannot be shown (a value out of every range, a row that does not
+load), an error card: what can still be read of it, and what to do. One alarm
+never keeps another from the consoles.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
+import json
 import logging
 from typing import Any
 
@@ -23,8 +28,10 @@ from msa.backend.store.base import (
     Location,
     Person,
     TrailPoint,
+    UnreadableAlarm,
     Workflow,
 )
+from msa.backend.store.queries import describe, unreadable
 from msa.timefmt import to_iso
 
 log = logging.getLogger(__name__)
@@ -34,8 +41,69 @@ HEADLINES = {
     "test_alarm": "TEST ALARM (provisioning test, no patrol)",
 }
 
-# Waits between attempts to load a committed alarm for the console.
+# Waits between attempts to load committed alarms for the consoles.
 _ANNOUNCE_RETRY_S = (0.05, 0.25, 1.0, 5.0)
+BATCH = 32  # alarms loaded in one read; far below a console's queue (push.QUEUE_LIMIT)
+
+
+def render(alarm: Alarm | UnreadableAlarm) -> dict[str, Any]:
+    """The alarm for the consoles: its `alarm_event`, or, if that cannot be made or
+    sent as JSON, its error card (`error_card`), logged in one line."""
+    if isinstance(alarm, UnreadableAlarm):
+        log.error("alarm %d cannot be displayed (it does not load): %s", alarm.id, alarm.error)
+        return error_card(alarm)
+    try:
+        event = alarm_event(alarm)
+        json.dumps(event, allow_nan=False)  # as the stream and the answers send it
+    except Exception as error:
+        log.error("alarm %d cannot be displayed: %s", alarm.id, describe(error))
+        return error_card(_readable_part(alarm, describe(error)))
+    return event
+
+
+def error_card(alarm: UnreadableAlarm) -> dict[str, Any]:
+    """What the consoles get of an alarm that cannot be shown: still an alarm, with
+    what identifies it, its workflow buttons, and what the operator should do."""
+    kind = alarm.kind if alarm.kind in HEADLINES else None
+    status = alarm.status if alarm.status in workflow.STATUSES else None
+    device_id = alarm.device_id
+    device = f"{device_id:08x}" if device_id is not None and 0 <= device_id < 2**32 else None
+    label = "TEST ALARM" if kind == "test_alarm" else "STALKING ALARM"  # when unsure: stalking
+    where = (
+        f"case {_known(alarm.case_id)}, person {_known(alarm.person_id)}, button {_known(device)}"
+    )
+    return {
+        "alarm_id": alarm.id,
+        "revision": alarm.revision if alarm.revision is not None else 0,
+        "kind": kind,
+        "test": kind == "test_alarm",
+        "headline": f"{label} {alarm.id} – CANNOT BE DISPLAYED",
+        "advice": f"Act on it from what is known ({where}) and call the duty technician "
+        f"about alarm {alarm.id}.",
+        "status": status,
+        "next_steps": workflow.next_steps(kind, status) if kind and status else [],
+        "device_id": device,
+        "person_id": alarm.person_id,
+        "case_id": alarm.case_id,
+        "display_error": alarm.error,
+    }
+
+
+def _known(value: object) -> str:
+    return "unknown" if value is None else str(value)
+
+
+def _readable_part(alarm: Alarm, error: str) -> UnreadableAlarm:
+    row = {
+        "id": alarm.id,
+        "revision": alarm.revision,
+        "kind": alarm.kind,
+        "status": alarm.status,
+        "device_id": alarm.device_id,
+        "person_id": getattr(alarm.person, "id", None),
+        "case_id": getattr(alarm.case, "id", None),
+    }
+    return unreadable(row, error)
 
 
 def alarm_event(alarm: Alarm) -> dict[str, Any]:
@@ -208,45 +276,65 @@ def _location(location: Location | None) -> dict[str, Any] | None:
 class AlarmAnnouncer:
     """Publishes committed alarms with their case context, off the phone's ack path.
 
-    `announce` returns at once; a task loads the alarm and publishes it. If the
-    database fails in between, it tries again a few times; an alarm it could not
-    announce is still open, so every console that (re)connects is sent it.
+    `announce` returns at once. One task loads what was announced, up to `BATCH`
+    alarms in one read (in a burst, a few reads instead of one per alarm), and
+    renders and publishes each on its own. An alarm announced again before it
+    was loaded is loaded once: its latest state carries both. If the database
+    fails, it tries again a few times; an alarm it could not announce is still
+    open, so every console that (re)connects is sent it.
     """
 
-    def __init__(self, store: Store, channel: PushChannel) -> None:
+    def __init__(self, store: Store, channel: PushChannel, batch: int = BATCH) -> None:
         self._store = store
         self._channel = channel
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._batch = batch
+        self._waiting: dict[int, str | None] = {}  # alarm id -> change; oldest first
+        self._wake = asyncio.Event()
+        self._worker: asyncio.Task[None] | None = None
 
     def announce(self, alarm_id: int, change: str | None = None) -> None:
         """Publish the alarm: a new one (`change` None), or what changed on it
         (`acknowledge`, `location`, `magistrate.notified`, …), sent as an update."""
-        task = asyncio.create_task(
-            self._announce(alarm_id, change), name=f"announce alarm {alarm_id}"
-        )
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        new_and_waiting = alarm_id in self._waiting and self._waiting[alarm_id] is None
+        if not new_and_waiting:  # a new alarm not yet out goes out new, in its latest state
+            self._waiting[alarm_id] = change
+        self._wake.set()
+        if self._worker is None or self._worker.done():
+            self._worker = asyncio.create_task(self._announce_forever(), name="alarm announcer")
 
-    async def _announce(self, alarm_id: int, change: str | None) -> None:
+    async def _announce_forever(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._waiting:
+                ids = list(itertools.islice(self._waiting, self._batch))
+                await self._announce({alarm_id: self._waiting.pop(alarm_id) for alarm_id in ids})
+
+    async def _announce(self, changes: dict[int, str | None]) -> None:
         for wait_s in (*_ANNOUNCE_RETRY_S, None):
             try:
-                # On the alarm's path to the consoles: ahead of routine traffic.
-                alarm = await self._store.alarm(alarm_id, urgent=True)
+                # On the alarms' way to the consoles: ahead of routine reads.
+                loaded = await self._store.alarms(list(changes))
+                break
             except StoreUnavailable as error:
                 if wait_s is None:
-                    log.error("alarm %d committed but not announced: %s", alarm_id, error)
+                    log.error("alarms %s committed but not announced: %s", list(changes), error)
                     return
                 await asyncio.sleep(wait_s)
-                continue
+            except Exception as error:  # logged here: the announcer goes on with the next
+                log.error("alarms %s not announced: %s", list(changes), describe(error))
+                return
+        found = {alarm.id: alarm for alarm in loaded}
+        for alarm_id, change in changes.items():
+            alarm = found.get(alarm_id)
             if alarm is None:
                 log.error("alarm %d committed but not found to announce", alarm_id)
-                return
-            event = alarm_event(alarm)
+                continue
+            event = render(alarm)
             self._channel.publish(event if change is None else {**event, "change": change})
-            return
 
     async def aclose(self) -> None:
-        """Stop the announcements under way (shutdown: the consoles are gone too)."""
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        """Stop announcing (shutdown: the consoles are gone too)."""
+        if self._worker is not None:
+            self._worker.cancel()
+            await asyncio.gather(self._worker, return_exceptions=True)

@@ -23,6 +23,7 @@ from msa.backend.admission import RoutineGate
 from msa.backend.alarms import AlarmAnnouncer
 from msa.backend.auth import SessionPolicy
 from msa.backend.contexts import ContextCache
+from msa.backend.deliveries import DeliveryAudit
 from msa.backend.errors import EXCEPTION_HANDLERS
 from msa.backend.failsafe import Failsafe
 from msa.backend.keys import Kek
@@ -48,7 +49,7 @@ def create_app(
     outbox (and are sent by the next backend started with one). `public_url`
     (`https://cic.example`) is the origin browsers use, when a proxy stands between.
     `app.state.channel` is the push channel (a `LocalHub`); once started,
-    `app.state.services` holds the store, channel, announcer and notifier.
+    `app.state.services` holds the store, channel, announcer, delivery audit and notifier.
     """
     channel = LocalHub()
 
@@ -56,6 +57,7 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         store = await open_store(database_url, kek)
         announcer = AlarmAnnouncer(store, channel)
+        deliveries = DeliveryAudit(store)
         notifier = None
         try:
             await store.migrate()
@@ -66,13 +68,14 @@ def create_app(
                 notifier.start()
             else:
                 log.warning("no SMTP server (--smtp): the magistrate's mails stay queued")
-            app.state.services = Services(store, channel, announcer, notifier)
+            app.state.services = Services(store, channel, announcer, deliveries, notifier)
             yield
         finally:
             channel.close()
             if notifier is not None:
                 await notifier.aclose()
             await announcer.aclose()
+            await deliveries.aclose()  # what the consoles were sent, audited before it closes
             await store.close()
 
     app = Starlette(

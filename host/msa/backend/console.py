@@ -5,17 +5,19 @@ and the log-in: login.py).
 every alarm not closed yet, then `event: ready`, then each alarm as it is
 committed (`event: alarm`) and each change to one (`event: update`: a workflow
 step, a new fix, the magistrate's mail sent), and a comment line every 15 s to
-keep proxies from closing it. Each alarm handed to an operator is audited
-(`alarm.push`, once per connection), right after it went out: an alarm must
-never wait for the audit trail. `GET /api/v1/alarms/{id}` audits (`alarm.read`) first.
+keep proxies from closing it. An alarm that cannot be shown is sent as its error
+card (alarms.render), and every other alarm still goes out. Each alarm handed to
+an operator is audited (`alarm.push`, once per connection) by the app's
+`DeliveryAudit`, which the stream hands the entry and never waits for: an alarm
+must never wait for the audit trail. `GET /api/v1/alarms/{id}` audits
+(`alarm.read`) first.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import logging
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -24,18 +26,16 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from msa.backend.alarms import alarm_event
+from msa.backend.alarms import render
 from msa.backend.auth import require_operator
+from msa.backend.deliveries import DeliveryAudit
 from msa.backend.errors import ApiError
 from msa.backend.ids import IdConvertor  # noqa: F401 (registers {alarm_id:id})
 from msa.backend.login import keeps_session_alive
 from msa.backend.push import Subscription
 from msa.backend.services import services
-from msa.backend.store import Store, StoreUnavailable
 from msa.backend.store.base import AuditEntry, Operator
 from msa.timefmt import now_ms, to_iso
-
-log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).parent / "static"
 KEEPALIVE_S = 15.0
@@ -49,7 +49,7 @@ async def read_alarm(request: Request) -> JSONResponse:
     alarm = await store.alarm(alarm_id)
     if alarm is None:
         raise ApiError(404, "unknown_alarm", f"There is no alarm {alarm_id}.")
-    event = alarm_event(alarm)
+    event = render(alarm)
     await store.audit([_delivery(operator, event, "alarm.read", now_ms())])
     return JSONResponse(event)
 
@@ -60,19 +60,19 @@ async def stream(request: Request) -> Response:
     # Subscribe before reading the open alarms, so none falls between the two.
     subscription = backend.channel.subscribe()
     try:
-        backlog = [alarm_event(alarm) for alarm in await backend.store.open_alarms()]
+        backlog = [render(alarm) for alarm in await backend.store.open_alarms()]
     except BaseException:
         subscription.close()
         raise
     return StreamingResponse(
-        _events(backend.store, operator, subscription, backlog),
+        _events(backend.deliveries, operator, subscription, backlog),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
 
 
 async def _events(
-    store: Store,
+    deliveries: DeliveryAudit,
     operator: Operator,
     subscription: Subscription,
     backlog: list[dict[str, Any]],
@@ -82,7 +82,7 @@ async def _events(
         pushed_at = now_ms()
         for event in backlog:
             yield _alarm_message(event, pushed_at)
-        await _audit_deliveries(store, operator, backlog, pushed_at)
+        await deliveries.record(_delivery(operator, e, "alarm.push", pushed_at) for e in backlog)
         yield _message("ready", {"open_alarms": len(backlog)})
         sent = {event["alarm_id"]: event["revision"] for event in backlog}
         while True:
@@ -104,7 +104,7 @@ async def _events(
             else:
                 yield _alarm_message(event, pushed_at)
             if first:
-                await _audit_deliveries(store, operator, [event], pushed_at)
+                await deliveries.record([_delivery(operator, event, "alarm.push", pushed_at)])
 
 
 def _message(name: str, data: Mapping[str, Any], event_id: int | None = None) -> str:
@@ -121,24 +121,9 @@ def _actor(operator: Operator) -> str:
 
 
 def _delivery(operator: Operator, event: Mapping[str, Any], action: str, at: int) -> AuditEntry:
-    return AuditEntry(
-        at, _actor(operator), action, f"alarm:{event['alarm_id']}", event["case"]["id"]
-    )
-
-
-async def _audit_deliveries(
-    store: Store, operator: Operator, events: Iterable[Mapping[str, Any]], at: int
-) -> None:
-    entries = [_delivery(operator, event, "alarm.push", at) for event in events]
-    if not entries:
-        return
-    try:
-        await store.audit(entries)
-    except StoreUnavailable as error:
-        # The alarm went out; losing its audit row is the lesser harm. Say so loudly.
-        log.error(
-            "audit of %d alarm deliveries to %s failed: %s", len(entries), operator.name, error
-        )
+    # An error card has no case, only the case's id (if it could be read).
+    case_id = event["case"]["id"] if "case" in event else event["case_id"]
+    return AuditEntry(at, _actor(operator), action, f"alarm:{event['alarm_id']}", case_id)
 
 
 routes = [

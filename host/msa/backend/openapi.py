@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from msa.backend.workflow import OUTCOMES
+from msa.backend.workflow import OUTCOMES, STATUSES, TARGET
 from protocol import frame as wire
 
 JSON = "application/json"
@@ -306,13 +306,55 @@ SCHEMAS: dict[str, Schema] = {
             "magistrate": ref("Magistrate"),
         },
     },
+    "AlarmErrorCard": {
+        "type": "object",
+        "description": "An alarm that cannot be displayed (a stored value out of every "
+        "range, a row that does not load): still an alarm, sent in its place. What can be "
+        "read of it, what the operator should do, and the error (also logged).",
+        "required": [
+            "alarm_id",
+            "revision",
+            "kind",
+            "test",
+            "headline",
+            "advice",
+            "status",
+            "next_steps",
+            "device_id",
+            "person_id",
+            "case_id",
+            "display_error",
+        ],
+        "properties": {
+            "alarm_id": {"type": "integer"},
+            "revision": {"type": "integer"},
+            "kind": nullable({"enum": ["alarm", "test_alarm"]}),
+            "test": {"type": "boolean"},
+            "headline": {"type": "string", "examples": ["STALKING ALARM 12 – CANNOT BE DISPLAYED"]},
+            "advice": {"type": "string"},
+            "status": nullable({"enum": list(STATUSES)}),
+            "next_steps": {"type": "array", "items": {"enum": list(TARGET)}},
+            "device_id": nullable({"type": "string", "pattern": "^[0-9a-f]{8}$"}),
+            "person_id": nullable({"type": "integer"}),
+            "case_id": nullable({"type": "integer"}),
+            "display_error": {
+                "type": "string",
+                "examples": ["OverflowError: date value out of range"],
+            },
+        },
+    },
+    "AlarmEvent": {
+        "description": "An alarm as it is sent: whole, or as its error card when it "
+        "cannot be displayed (the card alone has `display_error`).",
+        "oneOf": [ref("Alarm"), ref("AlarmErrorCard")],
+    },
     "StepResult": {
         "type": "object",
         "required": ["result", "extended_to", "alarm"],
         "properties": {
             "result": {"enum": ["done", "unchanged"]},
             "extended_to": nullable(DAY),
-            "alarm": ref("Alarm"),
+            "alarm": ref("AlarmEvent"),
         },
     },
     "NoData": {"type": "object", "description": "no fields: the step needs none"},
@@ -670,7 +712,7 @@ def document() -> dict[str, Any]:
                 "security": OPERATOR,
                 "parameters": [ALARM_ID],
                 "responses": {
-                    "200": ok("the alarm", ref("Alarm")),
+                    "200": ok("the alarm, or its error card", ref("AlarmEvent")),
                     **NOT_AN_OPERATOR,
                     "404": error("no such alarm", "unknown_alarm"),
                     "503": UNAVAILABLE,
@@ -709,7 +751,8 @@ def document() -> dict[str, Any]:
             "get": {
                 "operationId": "console_stream",
                 "summary": "Server-sent events: `alarm` (each alarm not closed on connect, then "
-                "each new one), `ready`, `update` (a change to an alarm); data: an Alarm.",
+                "each new one), `ready`, `update` (a change to an alarm); data: an AlarmEvent "
+                "(an Alarm, or the error card of one that cannot be displayed).",
                 "tags": ["console"],
                 "security": OPERATOR,
                 "responses": {

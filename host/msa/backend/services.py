@@ -1,4 +1,5 @@
-"""What the request handlers share: the store, the push channel, the announcer, the mailer."""
+"""What the request handlers share: the store, the push channel, the announcer, the
+delivery audit, the mailer."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from dataclasses import dataclass
 from starlette.requests import Request
 
 from msa.backend.alarms import AlarmAnnouncer
+from msa.backend.deliveries import DeliveryAudit
 from msa.backend.notify import Notifier
 from msa.backend.push import PushChannel
 from msa.backend.store import Store
@@ -17,6 +19,7 @@ class Services:
     store: Store
     channel: PushChannel
     announcer: AlarmAnnouncer
+    deliveries: DeliveryAudit  # the audit of what the consoles were sent
     notifier: Notifier | None = None  # None: no SMTP server configured, mails stay queued
 
 

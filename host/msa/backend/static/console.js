@@ -77,6 +77,13 @@ function personText(person) {
 }
 
 function render(card, alarm) {
+  // An alarm the backend cannot display comes as an error card (display_error):
+  // still an alarm, with what is known of it and its workflow buttons.
+  card.classList.toggle("unreadable", Boolean(alarm.display_error));
+  if (alarm.display_error) {
+    renderUnreadable(card, alarm);
+    return;
+  }
   card.classList.toggle("test", alarm.test);
   card.classList.toggle("closed", alarm.status === "closed");
   card.dataset.status = alarm.status;
@@ -167,6 +174,32 @@ function render(card, alarm) {
   }
 }
 
+function renderUnreadable(card, alarm) {
+  card.classList.toggle("test", alarm.test);
+  card.classList.toggle("closed", alarm.status === "closed");
+  card.dataset.status = alarm.status || "unknown";
+  fill(card, ".headline", alarm.headline);
+  fill(card, ".state", alarm.status ? (alarm.test ? TEST_STATES : STATES)[alarm.status] : "STATE UNKNOWN");
+  fill(card, ".banner-person", alarm.advice);
+  fill(card, ".banner-time", "");
+  fill(card, ".unreadable-text", "The backend cannot display this alarm; only what identifies it is shown. " +
+    "Treat it as " + (alarm.test ? "a provisioning test alarm." : "a stalking alarm: a patrol must go."));
+  definitions(card.querySelector(".unreadable-facts"), [
+    ["Alarm", String(alarm.alarm_id)],
+    ["Case", alarm.case_id],
+    ["Protected person", alarm.person_id],
+    ["Button", alarm.device_id],
+    ["Error", alarm.display_error],
+  ]);
+  const steps = card.querySelector(".steps");
+  steps.replaceChildren();
+  const status = document.createElement("li");
+  status.textContent = "Status: " + (alarm.status || "unknown") + " (step times cannot be displayed)";
+  steps.append(status);
+  renderButtons(card, alarm);
+  fill(card, ".magistrate", "Magistrate: unknown (the alarm cannot be displayed).");
+}
+
 function cell(tr, text) {
   const td = document.createElement("td");
   if (text instanceof Node) td.append(text); else td.textContent = text ?? "–";
@@ -221,15 +254,7 @@ function renderWorkflow(card, alarm) {
       stepLine("Closed", c, c && "outcome " + c.outcome + ", PV " + (c.pv_number || "none")),
     );
   }
-  const next = new Set(alarm.next_steps);
-  card.querySelector(".do-acknowledge").hidden = !next.has("acknowledge");
-  card.querySelector(".do-dispatch").hidden = !next.has("dispatch");
-  card.querySelector(".do-on-scene").hidden = !next.has("on_scene");
-  // Offered until the alarm is closed: the backend refuses it without a patrol, and says so.
-  card.querySelector(".do-close").hidden = alarm.test || alarm.status === "closed";
-  card.querySelector(".do-confirm-test").hidden = !next.has("confirm_test");
-  const select = card.querySelector(".do-dispatch select");
-  if (!select.dataset.touched) fillZones(select, alarm.intervention_zone || alarm.case.managing_zone);
+  renderButtons(card, alarm);
 
   const m = alarm.magistrate;
   const text = {
@@ -240,6 +265,28 @@ function renderWorkflow(card, alarm) {
     sent: "Magistrate notified: mail sent to " + m.recipient + " at " + time(m.sent_at),
   }[m.status];
   fill(card, ".magistrate", text);
+}
+
+function renderButtons(card, alarm) {
+  const next = new Set(alarm.next_steps);
+  card.querySelector(".do-acknowledge").hidden = !next.has("acknowledge");
+  card.querySelector(".do-dispatch").hidden = !next.has("dispatch");
+  card.querySelector(".do-on-scene").hidden = !next.has("on_scene");
+  // Offered until the alarm is closed: the backend refuses it without a patrol, and says so.
+  card.querySelector(".do-close").hidden = alarm.test || !alarm.status || alarm.status === "closed";
+  card.querySelector(".do-confirm-test").hidden = !next.has("confirm_test");
+  const select = card.querySelector(".do-dispatch select");
+  if (!select.dataset.touched) fillZones(select, preferredZone(alarm));
+}
+
+// The zone the dispatch form offers first: where the phone is, else the case's zone.
+function preferredZone(alarm) {
+  if (alarm.display_error) return undefined;
+  return alarm.intervention_zone || alarm.case.managing_zone;
+}
+
+function closedAt(alarm) {
+  return alarm.workflow && alarm.workflow.closed ? alarm.workflow.closed.at : "";
 }
 
 function fillZones(select, preferred) {
@@ -299,7 +346,7 @@ function order() {
   const open = alarms.filter((a) => a.status !== "closed")
     .sort((a, b) => (a.test - b.test) || (a.alarm_id - b.alarm_id));
   const closed = alarms.filter((a) => a.status === "closed")
-    .sort((a, b) => b.workflow.closed.at.localeCompare(a.workflow.closed.at));
+    .sort((a, b) => closedAt(b).localeCompare(closedAt(a)));
   const wanted = [...open, ...closed].map((a) => cards.get(a.alarm_id));
   const current = [...list.children];
   if (wanted.every((card, i) => current[i] === card)) return;
@@ -375,8 +422,7 @@ async function loadZones() {
   }
   for (const [id, card] of cards) {
     const select = card.querySelector(".do-dispatch select");
-    const alarm = shown.get(id);
-    if (!select.dataset.touched) fillZones(select, alarm.intervention_zone || alarm.case.managing_zone);
+    if (!select.dataset.touched) fillZones(select, preferredZone(shown.get(id)));
   }
 }
 

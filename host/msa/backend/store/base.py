@@ -235,6 +235,21 @@ class Alarm:
 
 
 @dataclass(frozen=True, slots=True)
+class UnreadableAlarm:
+    """An alarm whose rows the store could not load: what could be read of it, and
+    the error. Still an alarm: the console shows it as an error card."""
+
+    id: int
+    revision: int | None
+    kind: str | None
+    status: str | None
+    device_id: int | None
+    person_id: int | None
+    case_id: int | None
+    error: str  # "OverflowError: date value out of range"
+
+
+@dataclass(frozen=True, slots=True)
 class Operator:
     id: int
     name: str
@@ -349,12 +364,19 @@ class Store(Protocol):
         """Store that the phone was online at `checked_in_at`: "committed" or "duplicate"."""
         ...
 
-    async def alarm(self, alarm_id: int, urgent: bool = False) -> Alarm | None:
-        """One alarm with its context; `urgent`: ahead of routine traffic (its announcement)."""
+    async def alarm(self, alarm_id: int) -> Alarm | UnreadableAlarm | None:
+        """One alarm with its context (an `UnreadableAlarm` if its rows cannot be
+        loaded), None for an unknown id."""
         ...
 
-    async def open_alarms(self) -> list[Alarm]:
-        """The alarms not closed yet, oldest first."""
+    async def alarms(self, alarm_ids: Sequence[int]) -> list[Alarm | UnreadableAlarm]:
+        """The alarms with these ids that exist, by id, for their announcement: read
+        ahead of other reads, and never queued behind commits or heartbeats."""
+        ...
+
+    async def open_alarms(self) -> list[Alarm | UnreadableAlarm]:
+        """The alarms not closed yet, oldest first; one that cannot be loaded comes
+        as an `UnreadableAlarm` and fails no other."""
         ...
 
     async def apply_step(
@@ -406,7 +428,12 @@ class Store(Protocol):
 
     async def operator_by_token(self, token_sha256: str) -> Operator | None: ...
 
-    async def audit(self, entries: Sequence[AuditEntry]) -> None: ...
+    async def audit(
+        self, entries: Sequence[AuditEntry], promote_after_s: float | None = None
+    ) -> None:
+        """Append the entries, in one transaction: routine work, unless it has waited
+        `promote_after_s` for the database (then it goes with the alarms)."""
+        ...
 
     async def audit_trail(self, case_id: int) -> list[AuditEntry]:
         """Everything audited about a case, oldest first."""

