@@ -34,6 +34,7 @@ import httpx
 from bench._fleet import OPERATOR_TOKEN, Fleet, LoadClient, seed, start_flood
 from bench.latency import percentile
 from msa.backend import pgcluster
+from msa.backend.keys import kek_at
 from msa.backend.store import open_store
 from msa.demo.stack import BackendProcess
 from msa.errors import NotAvailable
@@ -140,8 +141,9 @@ class LiveConsole:
 
 async def _measure(url: str, folder: Path, args: argparse.Namespace) -> dict[str, Any]:
     fleet = Fleet(FLEET)
-    await seed(url, fleet)
-    backend = BackendProcess(url, folder / f"backend-{url.split(':', 1)[0]}.log")
+    kek_file = folder / "kek"
+    await seed(url, fleet, kek_at(kek_file))
+    backend = BackendProcess(url, folder / f"backend-{url.split(':', 1)[0]}.log", kek_file)
     await backend.start()
     try:
         async with _consoles(backend.url, args.consoles) as consoles:

@@ -82,10 +82,12 @@ async def send(url: str, fleet: Fleet, button: int, count: int) -> list[int]:
     return ids
 
 
-async def test_a_burst_of_alarms_reaches_every_console_live(database_url: str, tmp_path: Path):
+async def test_a_burst_of_alarms_reaches_every_console_live(
+    database_url: str, tmp_path: Path, kek, kek_file
+):
     fleet = Fleet(SENDERS)
-    await seed(database_url, fleet)
-    server = start_server(database_url, tmp_path / "backend.log")
+    await seed(database_url, fleet, kek)
+    server = start_server(database_url, tmp_path / "backend.log", kek_file)
     consoles = [Console(server.url) for _ in range(CONSOLES)]
     listening = [asyncio.create_task(console.listen()) for console in consoles]
     try:
