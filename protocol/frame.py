@@ -27,45 +27,25 @@ NAMES = {
     RECEIPT: "receipt",
 }
 
-# Payload fields per button frame type, in order: (name, struct code). The
-# first REQUIRED[type] are always there; the rest were appended later (SPEC §3)
-# and come whole or not at all.
-_ALARM_FIELDS = (
-    ("time_s", "I"),
-    ("battery_mv", "H"),
-    ("battery_pct", "B"),
-    ("presses", "H"),
-    ("last_time_s", "I"),
-)
+# Payload fields per button frame type: their struct codes and names, in order.
+# The first REQUIRED[type] are always there; the rest were appended later (SPEC
+# §3) and come whole or not at all.
+_ALARM_FIELDS = ("IHBHI", ("time_s", "battery_mv", "battery_pct", "presses", "last_time_s"))
 FIELDS = {
     ALARM: _ALARM_FIELDS,
     TEST_ALARM: _ALARM_FIELDS,
     HEARTBEAT: (
-        ("time_s", "I"),
-        ("battery_mv", "H"),
-        ("uptime_s", "I"),
-        ("battery_pct", "B"),
-        ("flags", "B"),
-        ("waiting", "H"),
-        ("waiting_alarms", "B"),
+        "IHIBBHB",
+        ("time_s", "battery_mv", "uptime_s", "battery_pct", "flags", "waiting", "waiting_alarms"),
     ),
-    BATTERY_LOW: (("time_s", "I"), ("battery_mv", "H"), ("battery_pct", "B")),
+    BATTERY_LOW: ("IHB", ("time_s", "battery_mv", "battery_pct")),
 }
 REQUIRED = {ALARM: 2, TEST_ALARM: 2, HEARTBEAT: 3, BATTERY_LOW: 3}
 # Control frames have exactly this payload, no more, no less.
 CONTROL_SIZE = {ACK: 0, TIME: 4, RECEIPT: 16}
 RECEIPT_SIZE = 16
-_RECEIPT_LABEL = b"msa-receipt"
-
-
-def _sizes(fields):
-    return [struct.calcsize(">" + code) for _, code in fields]
-
-
-# The smallest payload of each type (its required fields).
-PAYLOAD_MIN = dict(CONTROL_SIZE)
-for _type in FIELDS:
-    PAYLOAD_MIN[_type] = sum(_sizes(FIELDS[_type])[: REQUIRED[_type]])
+# The smallest payload of each type (a control frame's: its only size).
+PAYLOAD_MIN = {ALARM: 6, TEST_ALARM: 6, HEARTBEAT: 10, BATTERY_LOW: 7, ACK: 0, TIME: 4, RECEIPT: 16}
 
 # Heartbeat flags (SPEC §3): what the button wants the police to know.
 STUCK = 0x01  # the button has been held down for longer than a press
@@ -143,6 +123,8 @@ class Frame:
         return equal(key.mac(self.body()), self.mac)
 
     def fields(self) -> dict:
+        from .payload import decode_payload
+
         return decode_payload(self.type, self.payload)
 
     def __repr__(self):
@@ -175,7 +157,8 @@ def _check(type, device_id, counter, payload):
     if size < PAYLOAD_MIN[type]:
         raise FrameError("%s payload needs %d bytes, got %d" % (name, PAYLOAD_MIN[type], size))
     end = 0
-    for step in _sizes(FIELDS[type]):
+    for code in FIELDS[type][0]:
+        step = struct.calcsize(code)
         if end < size < end + step:
             raise FrameError("%s payload of %d bytes ends inside a field" % (name, size))
         end += step
@@ -205,7 +188,7 @@ def receipt(key, frame_mac) -> bytes:
     """The backend's receipt for the frame with this MAC (SPEC §5.1)."""
     if not isinstance(key, MacKey):
         key = MacKey(key)
-    return key.digest(_RECEIPT_LABEL + bytes(frame_mac))[:RECEIPT_SIZE]
+    return key.digest(b"msa-receipt" + bytes(frame_mac))[:RECEIPT_SIZE]
 
 
 def parse(data) -> Frame:
@@ -236,48 +219,18 @@ def parse(data) -> Frame:
 
 def encode(type, *values) -> bytes:
     """The payload of a button frame from its fields' values, in SPEC §3's order."""
-    codes = ""
-    given = []
-    for (_, code), value in zip(FIELDS[type], values):
-        if value is None:
-            break
-        codes += code
-        given.append(value)
-    return struct.pack(">" + codes, *given)
+    count = 0
+    while count < len(values) and values[count] is not None:
+        count += 1
+    return struct.pack(">" + FIELDS[type][0][:count], *values[:count])
 
 
-def alarm_payload(time_s, battery_mv, battery_pct=None, presses=None, last_time_s=None) -> bytes:
-    return encode(ALARM, time_s, battery_mv, battery_pct, presses, last_time_s)
+def __getattr__(name):
+    # The payload builders and the decoder live in protocol/payload.py, which
+    # the button does not load (its heap is tight); the host finds them here too.
+    from . import payload
 
-
-def heartbeat_payload(
-    time_s, battery_mv, uptime_s, battery_pct=None, flags=0, waiting=None, waiting_alarms=None
-) -> bytes:
-    values = (time_s, battery_mv, uptime_s, battery_pct, flags, waiting, waiting_alarms)
-    return encode(HEARTBEAT, *values)
-
-
-def battery_low_payload(time_s, battery_mv, battery_pct) -> bytes:
-    return encode(BATTERY_LOW, time_s, battery_mv, battery_pct)
-
-
-def time_payload(time_s) -> bytes:
-    return struct.pack(">I", time_s)
-
-
-def decode_payload(type, payload) -> dict:
-    # A field a payload stops before (an older button's) decodes as None.
-    if type == TIME:
-        return {"time_s": struct.unpack(">I", payload[:4])[0]}
-    if type not in FIELDS:
-        return {}
-    out = {}
-    at = 0
-    for name, code in FIELDS[type]:
-        size = struct.calcsize(">" + code)
-        if at + size <= len(payload):
-            out[name] = struct.unpack_from(">" + code, payload, at)[0]
-        else:
-            out[name] = None
-        at += size
-    return out
+    try:
+        return getattr(payload, name)
+    except AttributeError:
+        raise AttributeError("module 'protocol.frame' has no attribute %r" % name) from None
