@@ -15,12 +15,13 @@
 # the firmware is imported (firmware/device.py): the heap's high-water mark
 # is then lower than with both in memory at once.
 import asyncio
+import gc
 import sys
 import time
 
 import machine
 
-from firmware.flash import write_atomic
+from firmware.flash import ensure_folder, write_atomic
 from firmware.hardware import Hardware
 
 VERSION = "0.3.0"
@@ -43,6 +44,7 @@ def run(board):
         mode = " (reduced mode: %s)" % reduced if reduced else ""
         device = "device %08x%s" % (provisioned.device_id, mode)
         print("msa: firmware", VERSION, "on", hardware.name, device)
+        gc.collect()  # the checks' garbage gone before the big imports: less fragmentation
         from firmware.device import App
 
         app = App(hardware, provisioned, reduced is not None)
@@ -75,6 +77,7 @@ def crash(where, error, reduced=False):
     print("msa: crash in", where)
     sys.print_exception(error)
     try:
+        ensure_folder("data")  # a new button may fail before its outbox made it
         if where == "start-up":
             if reduced:  # reduced mode failed too: try again, slowly
                 print("msa: reduced mode failed to start; trying again")

@@ -38,6 +38,17 @@ class Exhausted(Exception):
     """The key epoch has no sequence left: the tech desk must rotate the key."""
 
 
+def _names(folder):
+    # os.ilistdir walks a folder without a list (MicroPython); CPython, which
+    # runs this file in the tests, has scandir.
+    if hasattr(os, "ilistdir"):
+        for entry in os.ilistdir(folder):
+            yield entry[0]
+    else:
+        for entry in os.scandir(folder):
+            yield entry.name
+
+
 def counter_of(name):
     return int(name[:8], 16)
 
@@ -75,9 +86,9 @@ class Outbox:
         self._reserved = self._next  # everything below may have been used before
 
     def _walk(self, all_names=False):
-        for entry in os.ilistdir(self.queue):
-            if all_names or len(entry[0]) == _NAME:
-                yield entry[0]
+        for name in _names(self.queue):
+            if all_names or len(name) == _NAME:
+                yield name
 
     def take_counter(self):
         counter = self._next

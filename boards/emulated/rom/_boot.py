@@ -19,11 +19,21 @@ def _run(name):
 
 
 # The flash, counted as littlefs counts it (_flash.py): the emulator gives its size.
+# Imports read the same files by their full path, past the counting: a read
+# takes no room, and imports through a VFS written in Python would cost the
+# firmware's heap what a port's C VFS does not.
 if os.getenv("MSA_FLASH_BLOCKS"):
     import _flash
 
+    _here = os.getcwd()
     _faults = os.getenv("MSA_FLASH_FAULTS")
     _flash.mount(int(os.getenv("MSA_FLASH_BLOCKS")), _faults.split(",") if _faults else ())
+    sys.path[:] = [_here + "/" + p if p in ("", "lib") else p for p in sys.path]
+    sys.path[:] = [p[:-1] if p.endswith("/") else p for p in sys.path]
+    del _here, _faults
+    import gc
+
+    gc.collect()  # the count's garbage, before the firmware's imports
 
 _run("boot.py")
 if not os.getenv("MSA_BOOT_RAW"):

@@ -105,6 +105,8 @@ class Flash:
                 self._walk(path)
 
     def _path(self, path):
+        if not self.cwd and path[:1] not in ("/", ".") and "/." not in path:
+            return path  # the usual case (imports, the firmware): no garbage on its heap
         parts = [] if path.startswith("/") or not self.cwd else self.cwd.split("/")
         for part in path.split("/"):
             if part == "..":
