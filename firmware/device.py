@@ -1,9 +1,10 @@
 # The running button (firmware/app.py starts it): its outbox, radio, sender,
 # button and heartbeat, each task supervised. A press becomes an alarm frame
 # (firmware/presses.py), the sender delivers it (firmware/sender.py).
-# The heavy modules are imported first, while the heap is emptiest.
-from firmware.radio import Radio  # isort: skip
+# The biggest modules are compiled first, while the heap is emptiest.
+from protocol import frame  # isort: skip
 from firmware.sender import Sender  # isort: skip
+from firmware.radio import Radio  # isort: skip
 import asyncio
 import json
 import os
@@ -19,7 +20,6 @@ from firmware.flash import exists
 from firmware.heartbeat import Heartbeat
 from firmware.outbox import Exhausted, Outbox
 from firmware.presses import Presses
-from protocol import frame
 from protocol.mac import MacKey
 
 TEST_ARMED = "data/test_armed"  # {"until": unix s}: the tech desk arms the test alarm

@@ -23,7 +23,7 @@ LIMITS = {
     "watchdog_ms": (None, 2000, 120000),  # None: the board's WDT_TIMEOUT_MS
     # A frame the phone acknowledged with no backend receipt this long: the
     # heartbeat says so (flag UNRECEIPTED, protocol/SPEC.md §3).
-    "unreceipted_s": (600, 10, 86400),
+    "unreceipted_s": (600, 1, 86400),
 }
 MAX_EPOCH = 255  # the key epoch is the counter's top byte (protocol/SPEC.md §4)
 # What reduced mode keeps of device.json (protocol/SPEC.md §3.1): who it is, and

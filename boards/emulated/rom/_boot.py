@@ -35,6 +35,11 @@ if os.getenv("MSA_FLASH_BLOCKS"):
 
     gc.collect()  # the count's garbage, before the firmware's imports
 
+# A real port's bluetooth and machine are C, there before any Python runs; these
+# are Python, compiled now, on an empty heap, not in the middle of the firmware's.
+import bluetooth  # noqa: E402, F401
+import machine  # noqa: E402, F401
+
 _run("boot.py")
 if not os.getenv("MSA_BOOT_RAW"):
     _run("main.py")
