@@ -66,17 +66,14 @@ async def test_a_start_up_error_gives_reduced_mode_that_still_raises_the_alarm(s
     board.console.clear()
     await board.power_on()
     await board.console.expect("start-up failed: restarting in reduced mode")
-    await board.console.expect("(reduced mode: start-up:")
+    await board.console.expect(r"\(reduced mode: start-up:")
     await board.console.expect("reduced mode: without the crash note")
     await board.console.expect("alarm on a single press")
     await wait_until(lambda: stack.phone.linked.is_set(), 30, "the phone linked again")
 
     alarm = await stack.press()
     assert alarm.kind == "alarm"
-    beat = await wait_frame(
-        stack, frame.HEARTBEAT, lambda row: bool((row["flags"] or 0) & frame.REDUCED)
-    )
-    assert beat["counter"] < alarm.counter or beat["counter"] > alarm.counter
+    await wait_frame(stack, frame.HEARTBEAT, lambda row: bool((row["flags"] or 0) & frame.REDUCED))
 
     # Provisioned again (device.json changes): reduced mode ends.
     await board.power_cut()
