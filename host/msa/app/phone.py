@@ -155,6 +155,7 @@ class Phone:
             log.warning("ignored %r: not a frame of device %08x", received, self.device_id)
             return
         self.outbox.put(received, self.location.current(), received_at)
+        self.forwarder.wake()  # stored: it goes to the backend, whatever the link does
         if self.on_received is not None:
             self.on_received(received, received_at)
         try:
@@ -165,7 +166,6 @@ class Phone:
         receipt = self.outbox.receipt(received.device_id, received.counter)
         if receipt is not None:  # offered again, and delivered: the button needs this
             await self._write_receipt(received.counter, receipt)
-        self.forwarder.wake()
 
     # -- receipts ------------------------------------------------------------------
 
