@@ -45,8 +45,8 @@ def _names(folder):
         for entry in os.ilistdir(folder):
             yield entry[0]
     else:
-        for entry in os.scandir(folder):
-            yield entry.name
+        for name in os.listdir(folder):
+            yield name
 
 
 def counter_of(name):
