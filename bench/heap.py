@@ -33,7 +33,8 @@ PRESS_GAP_S = 0.1  # a finger lifts between presses; closer presses are one pres
 ROM_PROBE = """
 import gc
 import asyncio, json, select, socket, struct
-import _emulink, machine, bluetooth
+import _emulink, machine, bluetooth, _flash
+_flash.mount(512, ())
 gc.collect()
 print(gc.mem_alloc())
 """
@@ -51,9 +52,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def rom_bytes() -> int:
     """The live heap of the emulated board's own modules, before any firmware."""
+    with tempfile.TemporaryDirectory(prefix="msa-rom-") as empty:
+        return _rom_bytes(empty)
+
+
+def _rom_bytes(empty: str) -> int:
     result = subprocess.run(
         [micropython_path(), "-X", "heapsize=256K", "-c", ROM_PROBE],
         env={"MICROPYPATH": f"{ROM}:.frozen"},
+        cwd=empty,  # the flash it mounts: only counted, never written
         capture_output=True,
         text=True,
         check=True,

@@ -15,7 +15,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 BOARDS = ("esp32", "esp32c3", "nrf52840", "emulated")
-PROTOCOL_MODULES = ("__init__.py", "frame.py", "mac.py", "gatt.py")
+PROTOCOL_MODULES = ("__init__.py", "frame.py", "mac.py", "gatt.py", "payload.py")
 
 
 def files(board: str) -> dict[str, Path]:

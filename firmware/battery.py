@@ -89,4 +89,7 @@ class Battery:
 
     def remember_low(self):
         # After the event is queued: a cut in between repeats it, never loses it.
-        write_atomic(self.path, b"1")
+        try:
+            write_atomic(self.path, b"1")
+        except OSError as error:  # a full flash: only a reboot could repeat the event
+            print("msa: battery low state not kept:", error)

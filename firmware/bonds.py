@@ -32,7 +32,11 @@ class Bonds:
             self._secrets.pop(entry, None)
         else:
             self._secrets[entry] = bytes(value).hex()
-        self._save()
+        try:
+            self._save()
+        except OSError as error:  # a full flash: the radio is told the bond was not kept
+            print("msa: bond not saved:", error)
+            return False
         return True
 
     def __len__(self):

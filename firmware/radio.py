@@ -41,7 +41,7 @@ _SEC_PEER = const(2)
 GRACE_MS = const(2000)  # a bonded phone encrypts within a few connection events
 _DEFAULT_MTU = const(23)
 _PREFERRED_MTU = const(128)
-_MAX_WRITES = const(8)  # control frames waiting for the sender; more are dropped
+_MAX_WRITES = const(16)  # control frames waiting for the sender; more are dropped
 
 # Flags only (LE General Discoverable, no BR/EDR): no name, no service UUID,
 # no manufacturer data. Nothing a scanner could tell an alarm button by.

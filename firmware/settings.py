@@ -8,6 +8,7 @@
 import json
 
 PATH = "device.json"
+REDUCED = "data/reduced"  # the provisioning reduced mode began under, and why
 PATTERNS = ("single", "long", "multi")
 
 # name: (default, lowest, highest)
@@ -20,7 +21,15 @@ LIMITS = {
     "window_ms": (3000, 500, 10000),  # ... within this window
     "stuck_ms": (15000, 7000, 120000),  # held longer: a stuck button, reported and ignored
     "watchdog_ms": (None, 2000, 120000),  # None: the board's WDT_TIMEOUT_MS
+    # A frame the phone acknowledged with no backend receipt this long: the
+    # heartbeat says so (flag UNRECEIPTED, protocol/SPEC.md §3).
+    "unreceipted_s": (600, 1, 86400),
 }
+MAX_EPOCH = 255  # the key epoch is the counter's top byte (protocol/SPEC.md §4)
+# What reduced mode keeps of device.json (protocol/SPEC.md §3.1): who it is, and
+# how often it beats, 1 h when that is not provisioned.
+_REDUCED_KEEP = ("device_id", "key", "epoch", "heartbeat_s", "unreceipted_s")
+_REDUCED_HEARTBEAT_S = 3600
 _PATTERN_KEYS = ("pattern", "hold_ms", "presses", "window_ms")
 _MIN_PRESS_GAP_MS = 200  # a finger cannot press faster than about 5 times a second
 
@@ -48,6 +57,9 @@ def _identity(values, problems):
             raise ValueError
     except (TypeError, ValueError):
         problems.append("key must be 64 hexadecimal digits (32 bytes)")
+    epoch = values.get("epoch", 0)
+    if type(epoch) is not int or not 0 <= epoch <= MAX_EPOCH:
+        problems.append("epoch must be a whole number from 0 to %d" % MAX_EPOCH)
 
 
 def check(values):
@@ -57,6 +69,7 @@ def check(values):
         return None, ["device.json must hold a JSON object"]
     _identity(values, problems)
     out = {"device_id": values.get("device_id"), "key": values.get("key")}
+    out["epoch"] = values.get("epoch", 0)
     for name in LIMITS:
         out[name] = _int(values, name, problems)
     pattern = values.get("pattern", "single")
@@ -114,11 +127,18 @@ def make(values):
     return settings
 
 
-def load(path=PATH):
-    """The settings on the flash, or None when the button cannot work (said why)."""
+def load(path=PATH, reduced=False):
+    """The settings on the flash, or None when the button cannot work (said why).
+    Reduced: only what reduced mode keeps, a single press for the alarm."""
     try:
         with open(path) as f:
             values = json.load(f)
+        if reduced and isinstance(values, dict):
+            values = {k: values[k] for k in _REDUCED_KEEP if k in values}
+            _, low, high = LIMITS["heartbeat_s"]
+            beat = values.get("heartbeat_s")
+            if type(beat) is not int or not low <= beat <= high:
+                values["heartbeat_s"] = _REDUCED_HEARTBEAT_S
     except OSError:
         return None
     except ValueError as error:
@@ -126,7 +146,7 @@ def load(path=PATH):
         return None
     out, problems = check(values)
     for problem in problems:
-        if problem.startswith("device_id") or problem.startswith("key") or out is None:
+        if problem.startswith(("device_id", "key", "epoch")) or out is None:
             print("msa: device.json: %s; the radio stays off" % problem)
             return None
     settings = make(out)
@@ -135,3 +155,27 @@ def load(path=PATH):
     if problems:
         print("msa: settings fall back to defaults; alarm on a", settings.description)
     return settings
+
+
+def fingerprint(path=PATH):
+    """device.json in a few bytes: a new provisioning ends reduced mode."""
+    from hashlib import sha256
+
+    with open(path, "rb") as f:
+        return sha256(f.read()).digest()[:8].hex()
+
+
+def reduced_reason():
+    """Why reduced mode began, if it began under the provisioning in force; else None."""
+    try:
+        with open(REDUCED) as f:
+            provisioning, reason = f.read().split("\n", 1)
+        if provisioning == fingerprint():
+            return reason
+        import os
+
+        os.remove(REDUCED)
+        print("msa: provisioned again: reduced mode ends")
+    except (OSError, ValueError):
+        pass
+    return None

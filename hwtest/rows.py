@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from msa.demo.stack import Stack
+from protocol import frame
 
 COLUMNS = "counter, type, battery_mv, battery_pct, flags, uptime_s, received_at"
 
@@ -77,3 +78,18 @@ async def wait_frame(
         every=0.05,
     )
     return passed[0]
+
+
+def alarm_frames(stack: Stack) -> list[frame.Frame]:
+    """The alarm frames the backend committed, parsed from their stored bytes."""
+    path = stack.database_url.removeprefix("sqlite:///")
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+        rows = db.execute(
+            "SELECT raw FROM frames WHERE type = ? ORDER BY counter", (frame.ALARM,)
+        ).fetchall()
+    return [frame.parse(bytes(raw)) for (raw,) in rows]
+
+
+def presses_delivered(stack: Stack) -> int:
+    """The presses the committed alarms stand for (SPEC §3.1: an older alarm is one)."""
+    return sum(f.fields()["presses"] or 1 for f in alarm_frames(stack))

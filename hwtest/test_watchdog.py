@@ -8,21 +8,24 @@ import re
 
 import pytest
 
-from hwtest.rows import wait_frame, wait_until
+from hwtest.rows import alarm_frames, wait_frame, wait_until
 from msa.demo.stack import Stack
 from protocol import frame
 
 pytestmark = [pytest.mark.hil, pytest.mark.slow]
 
+PRESSES = 3
+
 
 async def queue_alarms(stack: Stack, count: int) -> list[int]:
-    """With the phone away, press `count` times: the alarms wait in the button's flash."""
+    """With the phone away, press `count` times: the alarm waits in the button's flash,
+    one frame of `count` presses (protocol/SPEC.md §3.1); its counter, in a list."""
     await stack.phone_away()
     console = stack.board.console
     console.clear()
     await stack.board.presses(count, hold_ms=120, gap_ms=250)
     await console.expect(rb"(?:queued alarm \d+[\s\S]*?){%d}" % count)
-    return [int(n) for n in re.findall(rb"queued alarm (\d+)", console.output)]
+    return [int(n) for n in re.findall(rb"queued alarm (\d+)", console.output)][-1:]
 
 
 def shown(stack: Stack) -> list[int]:
@@ -39,10 +42,11 @@ async def delivered_once_in_order(stack: Stack, counters: list[int]) -> None:
     )
     assert shown(stack) == counters, f"stored {counters}, shown {shown(stack)}"
     assert (await stack.counts())["alarms"] == len(counters)
+    assert [f.fields()["presses"] for f in alarm_frames(stack)] == [PRESSES]
 
 
 async def test_a_crash_in_a_task_resets_the_board_and_the_queue_survives(stack: Stack):
-    counters = await queue_alarms(stack, 3)
+    counters = await queue_alarms(stack, PRESSES)
     stack.board.hardware.inject_fault()  # the button task's next pin read raises
     await stack.board.press(120)
     await stack.board.console.expect(r"crash in button")
@@ -56,7 +60,7 @@ async def test_a_crash_in_a_task_resets_the_board_and_the_queue_survives(stack: 
 
 @pytest.mark.provision(watchdog_ms=3000)
 async def test_a_hung_cpu_is_reset_by_the_watchdog_and_the_queue_survives(stack: Stack):
-    counters = await queue_alarms(stack, 3)
+    counters = await queue_alarms(stack, PRESSES)
     stack.board.freeze()  # the CPU stops where it is: nothing feeds the watchdog
     await stack.board.console.expect(r"recovered after watchdog reset", timeout=15)
     assert stack.board.hardware.outputs.watchdog_resets == 1

@@ -15,6 +15,7 @@ BATTERY_LOW = 0x04
 # the encrypted, bonded BLE link).
 ACK = 0x81
 TIME = 0x82
+RECEIPT = 0x83
 
 NAMES = {
     ALARM: "alarm",
@@ -23,16 +24,36 @@ NAMES = {
     BATTERY_LOW: "battery_low",
     ACK: "ack",
     TIME: "time",
+    RECEIPT: "receipt",
 }
 
-# Minimum payload length per type; longer payloads are accepted and the
-# extra bytes ignored, so that later versions can append fields.
-PAYLOAD_MIN = {ALARM: 6, TEST_ALARM: 6, HEARTBEAT: 10, BATTERY_LOW: 7, ACK: 0, TIME: 4}
+# Payload fields per button frame type: their struct codes and names, in order.
+# The first REQUIRED[type] are always there; the rest were appended later (SPEC
+# §3) and come whole or not at all.
+_ALARM_FIELDS = ("IHBHI", ("time_s", "battery_mv", "battery_pct", "presses", "last_time_s"))
+FIELDS = {
+    ALARM: _ALARM_FIELDS,
+    TEST_ALARM: _ALARM_FIELDS,
+    HEARTBEAT: (
+        "IHIBBHB",
+        ("time_s", "battery_mv", "uptime_s", "battery_pct", "flags", "waiting", "waiting_alarms"),
+    ),
+    BATTERY_LOW: ("IHB", ("time_s", "battery_mv", "battery_pct")),
+}
+REQUIRED = {ALARM: 2, TEST_ALARM: 2, HEARTBEAT: 3, BATTERY_LOW: 3}
+# Control frames have exactly this payload, no more, no less.
+CONTROL_SIZE = {ACK: 0, TIME: 4, RECEIPT: 16}
+RECEIPT_SIZE = 16
+# The smallest payload of each type (a control frame's: its only size).
+PAYLOAD_MIN = {ALARM: 6, TEST_ALARM: 6, HEARTBEAT: 10, BATTERY_LOW: 7, ACK: 0, TIME: 4, RECEIPT: 16}
 
 # Heartbeat flags (SPEC §3): what the button wants the police to know.
 STUCK = 0x01  # the button has been held down for longer than a press
 LOW_BATTERY = 0x02  # below the low-battery threshold (and not yet back above it)
 RECOVERED = 0x04  # rebooted by the watchdog or after a crash since the last heartbeat
+UNRECEIPTED = 0x08  # an acknowledged frame has had no backend receipt for too long
+REDUCED = 0x10  # started in reduced mode after a start-up error
+FLASH_LOW = 0x20  # the outbox's flash is nearly full: heartbeats are being dropped
 
 _HEADER = ">BBIIB"  # version, type, device_id, counter, payload length
 HEADER_SIZE = 11
@@ -41,6 +62,27 @@ MAX_PAYLOAD = 34
 MAX_FRAME = HEADER_SIZE + MAX_PAYLOAD + MAC_SIZE  # 61 bytes
 MIN_ATT_MTU = MAX_FRAME + 3  # one notification carries ATT_MTU - 3 bytes
 MAX_COUNTER = 0xFFFFFFFF
+
+# The counter (SPEC §4): the key epoch in its top byte, a sequence below.
+MAX_EPOCH = 0xFF
+MAX_SEQUENCE = 0xFFFFFF
+
+
+def epoch_of(counter):
+    return counter >> 24
+
+
+def sequence_of(counter):
+    return counter & MAX_SEQUENCE
+
+
+def first_counter(epoch):
+    """The first counter of a key epoch: sequence 1."""
+    return epoch << 24 | 1
+
+
+def last_counter(epoch):
+    return epoch << 24 | MAX_SEQUENCE
 
 
 class FrameError(ValueError):
@@ -81,6 +123,8 @@ class Frame:
         return equal(key.mac(self.body()), self.mac)
 
     def fields(self) -> dict:
+        from .payload import decode_payload
+
         return decode_payload(self.type, self.payload)
 
     def __repr__(self):
@@ -99,12 +143,25 @@ def _check(type, device_id, counter, payload):
         raise FrameError("device id out of range")
     if not 0 <= counter <= MAX_COUNTER:
         raise FrameError("counter out of range")
-    if len(payload) > MAX_PAYLOAD:
-        raise FrameError("payload of %d bytes exceeds %d" % (len(payload), MAX_PAYLOAD))
-    if len(payload) < PAYLOAD_MIN[type]:
-        raise FrameError(
-            "%s payload needs %d bytes, got %d" % (NAMES[type], PAYLOAD_MIN[type], len(payload))
-        )
+    size = len(payload)
+    if size > MAX_PAYLOAD:
+        raise FrameError("payload of %d bytes exceeds %d" % (size, MAX_PAYLOAD))
+    name = NAMES[type]
+    if type in CONTROL_SIZE:
+        if size != CONTROL_SIZE[type]:
+            exact = CONTROL_SIZE[type]
+            raise FrameError("%s payload must be %d bytes, got %d" % (name, exact, size))
+        return
+    if sequence_of(counter) == 0:
+        raise FrameError("%s frame with sequence 0 (counter %d)" % (name, counter))
+    if size < PAYLOAD_MIN[type]:
+        raise FrameError("%s payload needs %d bytes, got %d" % (name, PAYLOAD_MIN[type], size))
+    end = 0
+    for code in FIELDS[type][0]:
+        step = struct.calcsize(code)
+        if end < size < end + step:
+            raise FrameError("%s payload of %d bytes ends inside a field" % (name, size))
+        end += step
 
 
 def sign(key, type, device_id, counter, payload) -> bytes:
@@ -120,11 +177,18 @@ def sign(key, type, device_id, counter, payload) -> bytes:
 
 
 def control(type, device_id, counter, payload=b"") -> bytes:
-    """Build an unsigned phone -> button control frame (ACK, TIME)."""
+    """Build an unsigned phone -> button control frame (ACK, TIME, RECEIPT)."""
     if type < 0x80:
         raise FrameError("button frames must be signed; use sign()")
     _check(type, device_id, counter, payload)
     return Frame(type, device_id, counter, payload).to_bytes()
+
+
+def receipt(key, frame_mac) -> bytes:
+    """The backend's receipt for the frame with this MAC (SPEC §5.1)."""
+    if not isinstance(key, MacKey):
+        key = MacKey(key)
+    return key.digest(b"msa-receipt" + bytes(frame_mac))[:RECEIPT_SIZE]
 
 
 def parse(data) -> Frame:
@@ -150,46 +214,23 @@ def parse(data) -> Frame:
 
 # Payloads (big-endian). time_s: the button's clock in Unix seconds, set by
 # the phone's TIME frame; 0 when the button has not been told the time since
-# it powered up.
+# it powered up. Fields given as None, and all after them, are left out.
 
 
-def alarm_payload(time_s, battery_mv, battery_pct=None) -> bytes:
-    data = struct.pack(">IH", time_s, battery_mv)
-    return data if battery_pct is None else data + bytes((battery_pct,))
+def encode(type, *values) -> bytes:
+    """The payload of a button frame from its fields' values, in SPEC §3's order."""
+    count = 0
+    while count < len(values) and values[count] is not None:
+        count += 1
+    return struct.pack(">" + FIELDS[type][0][:count], *values[:count])
 
 
-def heartbeat_payload(time_s, battery_mv, uptime_s, battery_pct=None, flags=0) -> bytes:
-    data = struct.pack(">IHI", time_s, battery_mv, uptime_s)
-    return data if battery_pct is None else data + bytes((battery_pct, flags))
+def __getattr__(name):
+    # The payload builders and the decoder live in protocol/payload.py, which
+    # the button does not load (its heap is tight); the host finds them here too.
+    from . import payload
 
-
-def battery_low_payload(time_s, battery_mv, battery_pct) -> bytes:
-    return struct.pack(">IHB", time_s, battery_mv, battery_pct)
-
-
-def time_payload(time_s) -> bytes:
-    return struct.pack(">I", time_s)
-
-
-def decode_payload(type, payload) -> dict:
-    # Fields a v1.0 button does not send (battery_pct, flags) decode as None.
-    if type in (ALARM, TEST_ALARM):
-        time_s, battery_mv = struct.unpack(">IH", payload[:6])
-        pct = payload[6] if len(payload) > 6 else None
-        return {"time_s": time_s, "battery_mv": battery_mv, "battery_pct": pct}
-    if type == HEARTBEAT:
-        time_s, battery_mv, uptime_s = struct.unpack(">IHI", payload[:10])
-        pct, flags = (payload[10], payload[11]) if len(payload) > 11 else (None, None)
-        return {
-            "time_s": time_s,
-            "battery_mv": battery_mv,
-            "uptime_s": uptime_s,
-            "battery_pct": pct,
-            "flags": flags,
-        }
-    if type == BATTERY_LOW:
-        time_s, battery_mv, pct = struct.unpack(">IHB", payload[:7])
-        return {"time_s": time_s, "battery_mv": battery_mv, "battery_pct": pct}
-    if type == TIME:
-        return {"time_s": struct.unpack(">I", payload[:4])[0]}
-    return {}
+    try:
+        return getattr(payload, name)
+    except AttributeError:
+        raise AttributeError("module 'protocol.frame' has no attribute %r" % name) from None

@@ -75,3 +75,28 @@ def test_without_a_key_the_button_stays_off_and_says_why(tmp_path, capsys):
     path.write_text("{not json")
     assert settings.load(str(path)) is None
     assert "not valid JSON" in capsys.readouterr().out
+
+
+def test_a_key_epoch_is_a_whole_number_from_0_to_255_and_without_it_no_radio(tmp_path, capsys):
+    assert (
+        settings.validate({**GOOD, "epoch": 0}) == settings.validate({**GOOD, "epoch": 255}) == []
+    )
+    assert settings.check(GOOD)[0]["epoch"] == 0
+    for bad in (-1, 256, "1", 1.0, True):
+        assert any("epoch must be" in p for p in settings.validate({**GOOD, "epoch": bad}))
+    path = tmp_path / "device.json"
+    path.write_text(json.dumps({**GOOD, "epoch": 300}))
+    assert settings.load(str(path)) is None  # counters of another epoch could collide
+    assert "epoch must be a whole number from 0 to 255" in capsys.readouterr().out
+
+
+def test_reduced_mode_keeps_who_the_button_is_and_a_single_press(tmp_path):
+    path = tmp_path / "device.json"
+    broken = {**GOOD, "epoch": 2, "pattern": "multi", "presses": 4, "unreceipted_s": 60}
+    path.write_text(json.dumps({**broken, "heartbeat_s": 120}))
+    reduced = settings.load(str(path), reduced=True)
+    assert reduced is not None
+    assert (reduced.device_id, reduced.epoch, reduced.heartbeat_s) == (0xC0FFEE, 2, 120)
+    assert (reduced.pattern, reduced.unreceipted_s) == ("single", 60)
+    path.write_text(json.dumps({**broken, "heartbeat_s": "often"}))
+    assert settings.load(str(path), reduced=True).heartbeat_s == 3600  # not provisioned: 1 h

@@ -18,12 +18,19 @@ def load(spec_text):
     return vectors
 
 
+# Besides the frame, a vector may name what parse() must find in it, in decimal.
+COUNTER_PARTS = {"epoch": frame.epoch_of, "sequence": frame.sequence_of}
+
+
 def check(v):
     """Return None when the vector holds, else what went wrong."""
     h = bytes.fromhex
     if "hmac" in v:
         got = hmac_sha256(h(v["key"]), h(v["message"])).hex()
         return None if got == v["hmac"] else "hmac " + got
+    if "receipt" in v:
+        got = frame.receipt(h(v["key"]), h(v["mac"])).hex()
+        return None if got == v["receipt"] else "receipt " + got
     error = v.get("error")
     if error == "frame":
         try:
@@ -45,6 +52,16 @@ def check(v):
         return "built " + built.hex()
     if (parsed.type, parsed.device_id, parsed.counter, parsed.payload) != args:
         return "parsed back as %r" % parsed
+    fields = parsed.fields()
+    for name in v:
+        if name in COUNTER_PARTS:
+            got = COUNTER_PARTS[name](parsed.counter)
+        elif name in fields:
+            got = fields[name]
+        else:
+            continue
+        if got != int(v[name]):
+            return "%s is %r, not %s" % (name, got, v[name])
     return None
 
 

@@ -7,6 +7,7 @@ BATTERY_DIVIDER = 2.0  # two equal resistors between the cell and the ADC
 LED_PINS = (2,)  # the dev board's user LED: held off, always
 ADV_INTERVAL_US = 500_000  # short for the tests; real boards advertise every 1022.5 ms
 HEAP_BYTES = 96 * 1024  # what an ESP32 leaves MicroPython (-X heapsize)
+FLASH_BYTES = 2 * 1024 * 1024  # an ESP32 module's littlefs partition (4 MB flash), 4 KB blocks
 # Radio and power (docs/power.md). The phone, as central, sets the connection
 # parameters: these are what the 112 app asks for (Android's LOW_POWER priority)
 # and what this board's battery budget assumes.

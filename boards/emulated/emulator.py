@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import importlib.util
 import json
 import logging
 import os
@@ -57,7 +58,21 @@ BUTTON_PIN = definition.BUTTON_PIN
 # conservative all the same: this 64-bit port's objects are up to twice the
 # size of the ESP32's. (docs/firmware.md, "Heap")
 HEAP_BYTES = definition.HEAP_BYTES
-ROM_HEAP_ALLOWANCE = 24 * 1024
+# ... and its flash's block accounting (rom/_flash.py), littlefs's C on a real board.
+ROM_HEAP_ALLOWANCE = 32 * 1024
+FLASH_BYTES = definition.FLASH_BYTES
+
+
+def _littlefs() -> Any:
+    """rom/_flash.py, the flash's block accounting, which CPython runs too."""
+    spec = importlib.util.spec_from_file_location("msa_emulated_flash", ROM / "_flash.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+littlefs = _littlefs()
 
 
 class EmulatedBoard:
@@ -67,11 +82,14 @@ class EmulatedBoard:
         link: LocalLink,
         heap_bytes: int = HEAP_BYTES,
         rpa_timeout_s: float = RPA_TIMEOUT_S,
+        flash_bytes: int = FLASH_BYTES,
     ) -> None:
         self.directory = directory
         self.flash = directory / "flash"
         self.link = link
         self.heap_bytes = heap_bytes
+        self.flash_blocks = flash_bytes // littlefs.BLOCK
+        self.flash_faults: set[str] = set()  # flash paths whose reads fail (a worn block)
         self.flash.mkdir(parents=True, exist_ok=True)
         identity = self._identity()
         self.address: str = identity["address"]
@@ -125,6 +143,37 @@ class EmulatedBoard:
         (self.flash / "data").mkdir(exist_ok=True)
         (self.flash / "data" / "test_armed").write_text(json.dumps({"until": deadline}))
 
+    def free_blocks(self) -> int:
+        """The flash's free blocks as the firmware's statvfs() counts them (rom/_flash.py)."""
+        meta: dict[str, int] = {}
+        data = 0
+        for folder, folders, files in os.walk(self.flash):
+            relative = Path(folder).relative_to(self.flash).as_posix()
+            sizes = [(self.flash / folder / name).stat().st_size for name in files]
+            meta["" if relative == "." else relative] = sum(
+                littlefs.entry_bytes(name, 0, True) for name in folders
+            ) + sum(littlefs.entry_bytes(n, s, False) for n, s in zip(files, sizes, strict=True))
+            data += sum(littlefs.data_blocks(size) for size in sizes)
+        return int(self.flash_blocks - littlefs.used_blocks(meta, data))
+
+    def fill_flash(self, free_blocks: int = 0) -> None:
+        """Fill the flash with other data (data/filler) until `free_blocks` are left,
+        as littlefs counts them; with the board off (it counts its flash at boot)."""
+        if self.powered:
+            raise RuntimeError("fill the flash with the board off")
+        filler = self.flash / "data" / "filler"
+        filler.parent.mkdir(exist_ok=True)
+        filler.unlink(missing_ok=True)
+        blocks = self.free_blocks() - free_blocks
+        for _ in range(4):  # the filler's own entry may take a new metadata pair
+            filler.write_bytes(bytes(littlefs.capacity(max(blocks, 0))))
+            off = self.free_blocks() - free_blocks
+            if off == 0:
+                break
+            blocks += off
+        if self.free_blocks() != free_blocks:
+            raise RuntimeError(f"could not leave {free_blocks} blocks free: {self.free_blocks()}")
+
     def erase_state(self) -> None:
         """Forget counter, outbox and bonds (a factory reset of data/)."""
         for path in sorted((self.flash / "data").rglob("*"), reverse=True):
@@ -147,6 +196,8 @@ class EmulatedBoard:
         env = {
             "MICROPYPATH": f"{ROM}:.frozen::lib",
             "MSA_BOARD_SOCKET": str(self.hardware.socket_path),
+            "MSA_FLASH_BLOCKS": str(self.flash_blocks),
+            "MSA_FLASH_FAULTS": ",".join(sorted(self.flash_faults)),
             "HOME": str(self.directory),
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         }

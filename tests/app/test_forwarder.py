@@ -2,7 +2,9 @@
 a refusal kept as rejected, never silently dropped."""
 
 import asyncio
+import time
 
+import httpx
 import pytest
 
 from msa.app.forwarder import Forwarder
@@ -18,6 +20,9 @@ async def seeded(tmp_path, kek_file):
         "backend", "seed-demo", "--db", url, "--kek-file", str(kek_file)
     )
     return url, credentials
+
+
+SEEDED = {"key": "11" * 32, "device_id": "00c0ffee"}
 
 
 def alarm(credentials, counter, key=None):
@@ -72,5 +77,49 @@ async def test_a_refused_frame_is_kept_as_rejected_and_not_retried(seeded, tmp_p
         await backend.stop()
         await forwarder.close()
     assert outbox.count("pending") == 0
+    # The delivered one waits, with the backend's receipt, for the button.
+    key = bytes.fromhex(credentials["key"])
+    expected = frame.receipt(key, alarm(credentials, 2).mac)
+    assert outbox.receipts(int(credentials["device_id"], 16)) == [(2, expected)]
     [(_, counter, reason)] = outbox.rejections()
     assert counter == 1 and reason.startswith("422 bad_mac")
+
+
+def answering(status: int, body: dict) -> httpx.AsyncClient:
+    """A client whose backend always gives this answer (httpx's own mock transport)."""
+    return httpx.AsyncClient(
+        transport=httpx.MockTransport(lambda _: httpx.Response(status, json=body))
+    )
+
+
+async def test_a_frame_newer_than_the_backend_is_kept_and_tried_much_later(tmp_path):
+    outbox = Outbox(tmp_path / "phone.db")
+    outbox.put(alarm(SEEDED, 1), None)
+    refusal = {"error": "unsupported_version", "detail": "Frame version 2 is newer."}
+    forwarder = Forwarder(outbox, "http://backend", "t", answering(501, refusal))
+    [entry] = outbox.pending()
+    try:
+        assert await forwarder.send(entry)  # settled for now: the frames behind it go on
+    finally:
+        await forwarder.close()
+    assert outbox.rejections() == [] and outbox.count("pending") == 1
+    assert outbox.pending() == []  # not before its time
+    due = outbox.next_retry()
+    assert due is not None and due - time.time() > 30
+    [later] = outbox.pending(now=due)
+    assert later.attempts == 1
+
+
+async def test_a_200_keeps_the_frame_with_its_receipt_for_the_button(tmp_path):
+    outbox = Outbox(tmp_path / "phone.db")
+    outbox.put(alarm(SEEDED, 1), None)
+    receipt = bytes(range(16))
+    answer = {"status": "committed", "receipt": receipt.hex()}
+    forwarder = Forwarder(outbox, "http://backend", "t", answering(200, answer))
+    [entry] = outbox.pending()
+    try:
+        assert await forwarder.send(entry)
+    finally:
+        await forwarder.close()
+    assert outbox.count("pending") == 0
+    assert outbox.receipts(entry.device_id) == [(1, receipt)]

@@ -6,6 +6,7 @@ A refused request must change nothing: each refusal test compares row counts.
 from __future__ import annotations
 
 import asyncio
+import struct
 
 import httpx
 import pytest
@@ -13,8 +14,18 @@ import pytest
 from msa.backend.app import create_app
 from msa.backend.pgcluster import cluster
 from protocol import frame
+from protocol.mac import MacKey
 from tests.backend.conftest import seed
-from tests.backend.util import DEVICE_ID, LOCATION, PHONE, RECEIVED_AT, body, signed
+from tests.backend.util import (
+    DEVICE_ID,
+    KEY,
+    LOCATION,
+    PHONE,
+    RECEIVED_AT,
+    TIME_S,
+    body,
+    signed,
+)
 
 FRAMES = "/api/v1/frames"
 
@@ -64,6 +75,31 @@ async def test_a_heartbeat_is_stored_as_a_frame_without_alarm(backend):
     assert response.json()["alarm_id"] is None
     after = await backend.store.counts()
     assert (after["frames"], after["alarms"]) == (before["frames"] + 1, before["alarms"])
+
+
+def signed_anyway(counter: int) -> bytes:
+    """A frame with a valid MAC that frame.sign() would refuse to build."""
+    header = struct.pack(">BBIIB", frame.VERSION, frame.ALARM, DEVICE_ID, counter, 6)
+    data = header + frame.alarm_payload(TIME_S, 3010)
+    return data + MacKey(KEY).mac(data)
+
+
+@pytest.mark.parametrize("kind", [frame.ALARM, frame.HEARTBEAT])
+async def test_both_200s_carry_the_receipt_only_the_devices_key_makes(backend, kind):
+    raw = signed(1, kind)
+    expected = frame.receipt(KEY, frame.parse(raw).mac).hex()
+    first = await post(backend, body(raw))
+    again = await post(backend, body(raw))
+    assert [first.json()["status"], again.json()["status"]] == ["committed", "duplicate"]
+    assert first.json()["receipt"] == again.json()["receipt"] == expected
+    other = (await post(backend, body(signed(2, kind)))).json()["receipt"]
+    assert other != expected  # a receipt is for one frame
+
+
+async def test_a_frame_newer_than_the_backend_is_501_for_the_phone_to_keep(backend):
+    raw = bytes([frame.VERSION + 1]) + signed(1)[1:]
+    detail = await refused(backend, body(raw), 501, "unsupported_version")
+    assert "version 2" in detail
 
 
 async def test_a_retry_is_a_duplicate_and_stores_nothing(backend):
@@ -154,10 +190,11 @@ async def test_a_phone_token_missing_or_wrong_is_refused(backend, headers):
         (body(signed(1), location={**LOCATION, "accuracy_m": -1}), "invalid_request", "between"),
         (body(signed(1), frame="zz"), "malformed_frame", "hexadecimal"),
         (body(signed(1)[:-1]), "malformed_frame", "should be"),
-        (body(b"\x02" + signed(1)[1:]), "malformed_frame", "version"),
+        (body(b"\x00" + signed(1)[1:]), "malformed_frame", "version"),
         (body(b"\x00" * 200), "malformed_frame", "longer than"),
         (body(frame.control(frame.ACK, DEVICE_ID, 1)), "malformed_frame", "button only"),
-        (body(signed(0)), "malformed_frame", "start at 1"),
+        (body(signed_anyway(0)), "malformed_frame", "sequence 0"),
+        (body(signed_anyway(1 << 24)), "malformed_frame", "sequence 0"),
     ],
     ids=lambda value: value if isinstance(value, str) else None,
 )

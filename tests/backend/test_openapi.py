@@ -86,6 +86,7 @@ async def test_every_documented_answer_is_given_and_matches(backend):
     await post("/api/v1/frames", body(signed(1 << 24 | 1)), PHONE)  # 403 wrong_epoch
     await post("/api/v1/frames", body(signed(1, battery_mv=1)), PHONE)  # 409
     await post("/api/v1/frames", body(signed(2, key=bytes(32))), PHONE)  # 422
+    await post("/api/v1/frames", body(b"\x02" + signed(2)[1:]), PHONE)  # 501
     late = body(signed(2, frame.HEARTBEAT), received_at="2999-01-01T00:00:00Z")
     await post("/api/v1/frames", late, PHONE)  # 400 invalid_time
 

@@ -94,16 +94,22 @@ async def _relay(args: argparse.Namespace) -> int:
 
 def _show_outbox(args: argparse.Namespace) -> int:
     outbox = Outbox(args.dir / "outbox.db")
+    rejected = [
+        {"device_id": f"{d:08x}", "counter": c, "error": e} for d, c, e in outbox.rejections()
+    ]
+    # delivered: committed by the backend, its receipt not yet written to the button
     summary = {
         "pending": outbox.count("pending"),
-        "rejected": [
-            {"device_id": f"{d:08x}", "counter": c, "error": e} for d, c, e in outbox.rejections()
-        ],
+        "delivered": outbox.count("delivered"),
+        "rejected": rejected,
     }
     if args.json:
         print(json.dumps(summary))
     else:
-        print(f"pending {summary['pending']}, rejected {len(summary['rejected'])}")
-        for rejected in summary["rejected"]:
-            print(f"  {rejected['device_id']} #{rejected['counter']}: {rejected['error']}")
+        print(
+            f"pending {summary['pending']}, delivered awaiting the button "
+            f"{summary['delivered']}, rejected {len(rejected)}"
+        )
+        for entry in rejected:
+            print(f"  {entry['device_id']} #{entry['counter']}: {entry['error']}")
     return 0

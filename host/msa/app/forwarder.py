@@ -1,14 +1,19 @@
 """Forwards the phone's outbox to the backend, retrying until each frame is acknowledged.
 
 The answers and what the phone does with each are in protocol/SPEC.md §7: a 200
-(`committed` or `duplicate`) deletes the frame, a definitive 4xx keeps it as
-rejected, anything else (5xx, 401, no answer) is retried with back-off.
+(`committed` or `duplicate`) keeps the frame's receipt for the button (the phone
+writes it, then deletes the frame: msa/app/phone.py), a definitive 4xx keeps it as
+rejected, a 501 `unsupported_version` (a button newer than its backend) sets it
+aside for a long back-off, never drops it, and anything else (5xx, 401, no answer)
+is retried with back-off.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -16,6 +21,7 @@ import httpx
 
 from msa.app.outbox import Entry, Outbox
 from msa.timefmt import to_iso
+from protocol import frame
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +29,9 @@ FIRST_RETRY_S = 0.25
 MAX_RETRY_S = 30.0
 REQUEST_TIMEOUT_S = 10.0
 DEFINITIVE = {400, 403, 404, 409, 422}  # the same request can never succeed
+NOT_YET = 501  # unsupported_version: the backend will know it once it is updated
+LATER_FIRST_S = 60.0
+LATER_MAX_S = 3600.0
 
 Delivered = Callable[[Entry, dict[str, Any]], None]
 
@@ -51,7 +60,10 @@ class Forwarder:
             self._wake.clear()
             entries = self.outbox.pending()
             if not entries:
-                await self._wake.wait()
+                due = self.outbox.next_retry()
+                wait = None if due is None else max(0.0, due - time.time())
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), wait)
                 continue
             if not await self._send_all(entries):
                 # Back off, but a new frame (an alarm) is tried at once.
@@ -84,11 +96,20 @@ class Forwarder:
             self.outbox.failed(entry, f"no answer from the backend: {error!r}")
             return False
         if response.status_code == 200:
-            self.outbox.delivered(entry)
+            answer = response.json()
+            self.outbox.delivered(entry, _receipt(entry, answer))
             if self.on_delivered is not None:
-                self.on_delivered(entry, response.json())
+                self.on_delivered(entry, answer)
             return True
         detail = _detail(response)
+        if response.status_code == NOT_YET:
+            delay = min(LATER_FIRST_S * 2 ** min(entry.attempts, 6), LATER_MAX_S)
+            log.warning(
+                "backend cannot read frame %d/%d yet (%s): kept, tried again in %.0f s",
+                entry.device_id, entry.counter, detail, delay,
+            )  # fmt: skip
+            self.outbox.later(entry, detail, delay)
+            return True
         if response.status_code in DEFINITIVE:
             log.error("backend refused frame %d/%d: %s", entry.device_id, entry.counter, detail)
             self.outbox.rejected(entry, detail)
@@ -98,6 +119,22 @@ class Forwarder:
 
     async def close(self) -> None:
         await self.client.aclose()
+
+
+def _receipt(entry: Entry, answer: Any) -> bytes | None:
+    """The receipt of a 200, or None from a backend that gives none (said in the log)."""
+    text = answer.get("receipt") if isinstance(answer, dict) else None
+    try:
+        receipt = bytes.fromhex(text) if isinstance(text, str) else b""
+    except ValueError:
+        receipt = b""
+    if len(receipt) != frame.RECEIPT_SIZE:
+        log.warning(
+            "backend committed frame %d/%d without a receipt: the button keeps it",
+            entry.device_id, entry.counter,
+        )  # fmt: skip
+        return None
+    return receipt
 
 
 def _detail(response: httpx.Response) -> str:

@@ -80,7 +80,7 @@ class ButtonLink(ABC):
 
     @abstractmethod
     async def write(self, data: bytes) -> None:
-        """Write a control frame (ACK, TIME), with response."""
+        """Write a control frame (ACK, TIME, RECEIPT), with response."""
 
     @abstractmethod
     async def read(self) -> bytes:

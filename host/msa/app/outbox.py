@@ -1,9 +1,12 @@
 """The phone's outbox: every frame from the button, stored before it is acknowledged.
 
-A frame enters once (its identity is `(device_id, counter)`), waits as `pending`
-until the backend answers 200, and leaves. A frame the backend refuses for good
-(a 4xx) stays as `rejected`, with the reason, for the app to show: it is never
-silently dropped. The file holds where the victim was: it is its owner's alone (0600).
+A frame enters once (its identity is `(device_id, counter)`) and waits as `pending`
+until the backend answers 200 with its receipt (protocol/SPEC.md §5.1). It then
+waits as `delivered`, with the receipt, until the receipt is written to the button,
+and only then leaves: the button forgets a frame on its receipt alone. A frame the
+backend refuses for good (a 4xx) stays as `rejected`, with the reason, for the app
+to show: it is never silently dropped. The file holds where the victim was: it is its
+owner's alone (0600).
 """
 
 from __future__ import annotations
@@ -29,9 +32,13 @@ CREATE TABLE IF NOT EXISTS outbox (
     status      TEXT    NOT NULL DEFAULT 'pending',
     attempts    INTEGER NOT NULL DEFAULT 0,
     last_error  TEXT,
+    receipt     BLOB,
+    retry_at    REAL    NOT NULL DEFAULT 0,
     PRIMARY KEY (device_id, counter)
 );
 """
+# Columns added since the first outbox: an existing phone's file gets them.
+ADDED_COLUMNS = {"receipt": "BLOB", "retry_at": "REAL NOT NULL DEFAULT 0"}
 
 
 @dataclass(frozen=True)
@@ -57,6 +64,10 @@ class Outbox:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")  # an ACK promises the frame is on disk
         self.db.executescript(SCHEMA)
+        columns = {row[1] for row in self.db.execute("PRAGMA table_info(outbox)")}
+        for name, kind in ADDED_COLUMNS.items():
+            if name not in columns:
+                self.db.execute(f"ALTER TABLE outbox ADD COLUMN {name} {kind}")
 
     def close(self) -> None:
         self.db.close()
@@ -82,23 +93,68 @@ class Outbox:
         )
         return cursor.rowcount == 1
 
-    def pending(self, limit: int = 50) -> list[Entry]:
-        """Frames to forward: alarms first, then the rest, each oldest first."""
+    def pending(self, limit: int = 50, now: float | None = None) -> list[Entry]:
+        """Frames to forward now: alarms first, then the rest, each oldest first
+        (a frame set aside by `later()` only once its time has come)."""
         rows = self.db.execute(
             "SELECT device_id, counter, type, data, received_at, location, attempts"
-            " FROM outbox WHERE status = 'pending'"
+            " FROM outbox WHERE status = 'pending' AND retry_at <= ?"
             " ORDER BY type NOT IN (?, ?), received_at, counter LIMIT ?",
-            (frame.ALARM, frame.TEST_ALARM, limit),
+            (time.time() if now is None else now, frame.ALARM, frame.TEST_ALARM, limit),
         ).fetchall()
         return [
             Entry(d, c, t, bytes(data), r, None if loc is None else json.loads(loc), a)
             for d, c, t, data, r, loc, a in rows
         ]
 
-    def delivered(self, entry: Entry) -> None:
+    def next_retry(self) -> float | None:
+        """When the earliest frame set aside by `later()` is due, or None."""
+        (at,) = self.db.execute(
+            "SELECT min(retry_at) FROM outbox WHERE status = 'pending' AND retry_at > 0"
+        ).fetchone()
+        return None if at is None else float(at)
+
+    def holds(self, device_id: int, counter: int) -> bool:
+        """The frame is here, whatever its status."""
+        row = self.db.execute(
+            "SELECT 1 FROM outbox WHERE device_id = ? AND counter = ?", (device_id, counter)
+        ).fetchone()
+        return row is not None
+
+    def delivered(self, entry: Entry, receipt: bytes | None) -> None:
+        """The backend committed it: keep its receipt for the button; without one (a
+        backend from before receipts) there is nothing to hand on, and it leaves."""
+        if receipt is None:
+            self.receipted(entry.device_id, entry.counter)
+            return
         self.db.execute(
-            "DELETE FROM outbox WHERE device_id = ? AND counter = ?",
-            (entry.device_id, entry.counter),
+            "UPDATE outbox SET status = 'delivered', receipt = ?, last_error = NULL"
+            " WHERE device_id = ? AND counter = ?",
+            (receipt, entry.device_id, entry.counter),
+        )
+
+    def receipt(self, device_id: int, counter: int) -> bytes | None:
+        """The backend's receipt for a delivered frame, or None."""
+        row = self.db.execute(
+            "SELECT receipt FROM outbox WHERE device_id = ? AND counter = ?"
+            " AND status = 'delivered'",
+            (device_id, counter),
+        ).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def receipts(self, device_id: int, limit: int = 50) -> list[tuple[int, bytes]]:
+        """(counter, receipt) of the delivered frames whose receipt the button still needs."""
+        rows = self.db.execute(
+            "SELECT counter, receipt FROM outbox WHERE device_id = ? AND status = 'delivered'"
+            " ORDER BY counter LIMIT ?",
+            (device_id, limit),
+        ).fetchall()
+        return [(int(c), bytes(r)) for c, r in rows]
+
+    def receipted(self, device_id: int, counter: int) -> None:
+        """The button has the receipt (or needs none): the frame leaves."""
+        self.db.execute(
+            "DELETE FROM outbox WHERE device_id = ? AND counter = ?", (device_id, counter)
         )
 
     def failed(self, entry: Entry, error: str) -> None:
@@ -106,6 +162,14 @@ class Outbox:
             "UPDATE outbox SET attempts = attempts + 1, last_error = ?"
             " WHERE device_id = ? AND counter = ?",
             (error, entry.device_id, entry.counter),
+        )
+
+    def later(self, entry: Entry, error: str, delay_s: float) -> None:
+        """Not now (the backend cannot take it yet): try it again in delay_s, not before."""
+        self.db.execute(
+            "UPDATE outbox SET attempts = attempts + 1, last_error = ?, retry_at = ?"
+            " WHERE device_id = ? AND counter = ?",
+            (error, time.time() + delay_s, entry.device_id, entry.counter),
         )
 
     def rejected(self, entry: Entry, error: str) -> None:

@@ -1,9 +1,13 @@
 """The 112 app's alarm path, emulated: frames from the button in, to the backend out.
 
 For each frame the button notifies, the phone stores it in its outbox (on disk)
-and only then writes the ACK that lets the button forget it; the forwarder
-then delivers it to the backend with the phone's location. The phone stays
-linked: when the button goes away (out of range, power cut) it reconnects.
+and only then writes the ACK ("stored: offer me the next one"); the forwarder then
+delivers it to the backend with the phone's location. The backend's receipt goes
+back to the button as a `receipt` control frame, and only that makes the button
+forget the frame (protocol/SPEC.md §1, §5.1); the phone deletes the frame once the
+receipt is written. A frame the button offers again is answered the same way: its
+ACK, and its receipt once the phone has it. The phone stays linked: when the
+button goes away (out of range, power cut) it reconnects.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from typing import Any
 
 from msa.app.forwarder import Forwarder
 from msa.app.link import ButtonLink, LinkError
-from msa.app.outbox import Outbox
+from msa.app.outbox import Entry, Outbox
 from msa.timefmt import now_ms, to_iso
 from protocol import frame
 
@@ -28,6 +32,7 @@ RECONNECT_FIRST_S = 0.2
 RECONNECT_MAX_S = 10.0
 READ_POLL_S = 1.0  # when the MTU is too small for notifications (SPEC §6)
 LINK_UP_S = 15.0  # connect, encrypt, discover, subscribe, TIME: longer is a stuck link
+RECEIPTS_AT_ONCE = 50  # read from the outbox per round of receipt writes
 
 
 @dataclass
@@ -69,6 +74,9 @@ class Phone:
         self.on_received: Received | None = None  # for the hop timings
         self.linked = asyncio.Event()  # linked, secured and subscribed
         self._frames: asyncio.Queue[tuple[bytes, float]] = asyncio.Queue()
+        self._receipts_due = asyncio.Event()  # receipts wait to be written to the button
+        self._writing = asyncio.Lock()  # one control frame at a time on the link
+        forwarder.on_delivered = self._delivered
 
     async def pair(self) -> None:
         """The tech desk's step: bond this phone with the button, once."""
@@ -83,6 +91,7 @@ class Phone:
         async with asyncio.TaskGroup() as tasks:
             tasks.create_task(self._stay_linked())
             tasks.create_task(self._take_frames())
+            tasks.create_task(self._hand_receipts())
             tasks.create_task(self.forwarder.run())
 
     async def _stay_linked(self) -> None:
@@ -109,12 +118,13 @@ class Phone:
                 await self.link.secure()
                 await self.link.subscribe(self._on_notification)
                 now = frame.time_payload(int(time.time()))
-                await self.link.write(frame.control(frame.TIME, self.device_id, 0, now))
+                await self._write(frame.control(frame.TIME, self.device_id, 0, now))
         except TimeoutError:
             raise LinkError(
                 f"the link to the button took over {LINK_UP_S:.0f} s; retrying"
             ) from None
         self.linked.set()
+        self._receipts_due.set()
         log.info("linked to the button %s (MTU %d)", self.link.address, self.link.mtu)
 
     async def _poll_frames(self) -> None:
@@ -145,10 +155,44 @@ class Phone:
             log.warning("ignored %r: not a frame of device %08x", received, self.device_id)
             return
         self.outbox.put(received, self.location.current(), received_at)
+        self.forwarder.wake()  # stored: it goes to the backend, whatever the link does
         if self.on_received is not None:
             self.on_received(received, received_at)
         try:
-            await self.link.write(frame.control(frame.ACK, received.device_id, received.counter))
+            await self._write(frame.control(frame.ACK, received.device_id, received.counter))
         except LinkError as error:  # the button re-sends; the outbox takes it once
             log.warning("ACK for %d not delivered: %s", received.counter, error)
-        self.forwarder.wake()
+            return
+        receipt = self.outbox.receipt(received.device_id, received.counter)
+        if receipt is not None:  # offered again, and delivered: the button needs this
+            await self._write_receipt(received.counter, receipt)
+
+    # -- receipts ------------------------------------------------------------------
+
+    def _delivered(self, entry: Entry, _answer: dict[str, Any]) -> None:
+        self._receipts_due.set()
+
+    async def _hand_receipts(self) -> None:
+        """Write the backend's receipts to the button whenever it is linked."""
+        while True:
+            await self._receipts_due.wait()
+            self._receipts_due.clear()
+            while self.linked.is_set():
+                waiting = self.outbox.receipts(self.device_id, RECEIPTS_AT_ONCE)
+                written = [await self._write_receipt(c, r) for c, r in waiting]
+                if not all(written) or len(waiting) < RECEIPTS_AT_ONCE:
+                    break
+
+    async def _write_receipt(self, counter: int, receipt: bytes) -> bool:
+        """Write one receipt; the frame leaves the outbox only once it is written."""
+        try:
+            await self._write(frame.control(frame.RECEIPT, self.device_id, counter, receipt))
+        except LinkError as error:  # written at the next link-up, or when it is offered again
+            log.warning("receipt for %d not delivered: %s", counter, error)
+            return False
+        self.outbox.receipted(self.device_id, counter)
+        return True
+
+    async def _write(self, data: bytes) -> None:
+        async with self._writing:
+            await self.link.write(data)

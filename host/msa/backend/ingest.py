@@ -30,7 +30,7 @@ from msa.backend.bodies import (
 from msa.backend.contexts import ContextCache
 from msa.backend.errors import ApiError, invalid
 from msa.backend.services import services
-from msa.backend.store.base import Commit, IngestContext, Location, NewAlarm, NewFrame
+from msa.backend.store.base import Commit, Device, IngestContext, Location, NewAlarm, NewFrame
 from msa.timefmt import now_ms, to_iso
 from protocol import frame as wire
 
@@ -57,6 +57,10 @@ def parse_body(body: bytes) -> FrameRequest:
     """
     data = json_object(body, "a JSON object with 'frame' and 'received_at'")
     raw = _frame_bytes(data.get("frame"))
+    if raw and raw[0] > wire.VERSION:
+        # A button updated before its backend: the phone keeps the frame and retries.
+        detail = f"Frame version {raw[0]} is newer than this backend's {wire.VERSION}."
+        raise ApiError(501, "unsupported_version", detail)
     try:
         frame = wire.parse(raw)
     except wire.FrameError as error:
@@ -207,7 +211,7 @@ async def _commit(request: Request, req: FrameRequest, context: IngestContext) -
         )
     if commit.outcome == "committed" and commit.alarm_id is not None:
         backend.announcer.announce(commit.alarm_id)
-    return JSONResponse(_receipt(frame, commit))
+    return JSONResponse(_receipt(frame, commit, context.device))
 
 
 def _percent(value: int | None) -> int | None:
@@ -216,7 +220,10 @@ def _percent(value: int | None) -> int | None:
     return value if value is None or value <= 100 else None
 
 
-def _receipt(frame: wire.Frame, commit: Commit) -> dict[str, Any]:
+def _receipt(frame: wire.Frame, commit: Commit, device: Device | None) -> dict[str, Any]:
+    # The receipt (SPEC §5.1) lets the button forget the frame: only the key can make it.
+    if device is None:  # _ingest checked it; a context from the cache has it too
+        raise RuntimeError(f"no key for device {frame.device_id:08x}'s receipt")
     return {
         "status": commit.outcome,
         "type": frame.name,
@@ -224,6 +231,7 @@ def _receipt(frame: wire.Frame, commit: Commit) -> dict[str, Any]:
         "counter": frame.counter,
         "committed_at": to_iso(commit.committed_at),
         "alarm_id": commit.alarm_id,
+        "receipt": wire.receipt(device.mac_key, frame.mac).hex(),
     }
 
 

@@ -90,7 +90,15 @@ SCHEMAS: dict[str, Schema] = {
     },
     "Receipt": {
         "type": "object",
-        "required": ["status", "type", "device_id", "counter", "committed_at", "alarm_id"],
+        "required": [
+            "status",
+            "type",
+            "device_id",
+            "counter",
+            "committed_at",
+            "alarm_id",
+            "receipt",
+        ],
         "properties": {
             "status": {"enum": ["committed", "duplicate"]},
             "type": {"type": "string"},
@@ -98,6 +106,13 @@ SCHEMAS: dict[str, Schema] = {
             "counter": {"type": "integer", "minimum": 1},
             "committed_at": INSTANT,
             "alarm_id": nullable({"type": "integer"}),
+            "receipt": {
+                "type": "string",
+                "pattern": f"^[0-9a-f]{{{2 * wire.RECEIPT_SIZE}}}$",
+                "description": "HMAC-SHA256(device key, 'msa-receipt' + the frame's MAC)[:16], "
+                "hex (protocol/SPEC.md §5.1): the phone writes it to the button, which then "
+                "forgets the frame",
+            },
         },
     },
     "Fix": {
@@ -644,6 +659,11 @@ def document() -> dict[str, Any]:
                     "404": error("no such device", "unknown_device"),
                     "409": error("another frame with this counter was committed", "counter_reused"),
                     "422": error("the MAC does not verify", "bad_mac"),
+                    "501": error(
+                        "the frame's version is newer than this backend's: the phone keeps it "
+                        "and retries with back-off",
+                        "unsupported_version",
+                    ),
                     "503": BUSY_OR_UNAVAILABLE,
                 },
             }

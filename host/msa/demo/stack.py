@@ -333,18 +333,23 @@ class Stack:
         return self.frames[(int(event["device_id"], 16), int(event["counter"]))]
 
     async def settled(self, timeout: float = STARTUP_TIMEOUT_S) -> None:
-        """Wait until nothing is in flight: the button's and the phone's outboxes are empty.
+        """Wait until nothing is in flight: the button's and the phone's outboxes are empty
+        (the button forgets a frame on its receipt: every frame is committed then).
 
         A real board's outbox is not readable while its firmware runs: there, the
         button's queue is what it said it queued and the phone has not received."""
         assert self.board is not None and self.phone is not None
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        while (button := self._button_queue()) or self.phone.outbox.count("pending"):
+        outbox = self.phone.outbox
+        # Delivered frames wait in the phone until their receipt is written to the button.
+        while (button := self._button_queue()) or outbox.count("pending") + outbox.count(
+            "delivered"
+        ):
             if loop.time() > deadline:
                 raise TimeoutError(
-                    f"still in flight after {timeout:.0f} s: button {button}, "
-                    f"phone {self.phone.outbox.count('pending')} pending"
+                    f"still in flight after {timeout:.0f} s: button {button}, phone "
+                    f"{outbox.count('pending')} pending, {outbox.count('delivered')} delivered"
                 )
             await asyncio.sleep(0.01)  # a condition poll, like Console.expect
 

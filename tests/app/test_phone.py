@@ -1,0 +1,151 @@
+"""The phone's side of receipts (protocol/SPEC.md §1, §6): the ACK when a frame is
+stored, the backend's receipt written to the button when linked, and the frame
+deleted only once the receipt is written; a frame offered again gets both again."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+
+import httpx
+
+from msa.app.forwarder import Forwarder
+from msa.app.link import ButtonLink, DeviceInfo, FrameHandler, LinkError
+from msa.app.outbox import Outbox
+from msa.app.phone import Phone
+from protocol import frame
+
+KEY = bytes(range(32))
+DEVICE = 0x00C0FFEE
+
+
+class FakeLink(ButtonLink):
+    """A link that records the control frames written to the button."""
+
+    def __init__(self) -> None:
+        super().__init__("AA:BB:CC:DD:EE:FF")
+        self.written: list[frame.Frame] = []
+        self.broken = False
+
+    async def connect(self, timeout: float = 10.0) -> None:
+        self.disconnected.clear()
+
+    async def pair(self) -> None: ...
+
+    async def secure(self) -> None: ...
+
+    async def subscribe(self, on_frame: FrameHandler) -> None: ...
+
+    async def write(self, data: bytes) -> None:
+        if self.broken:
+            raise LinkError("the link dropped")
+        self.written.append(frame.parse(data))
+
+    async def read(self) -> bytes:
+        return b""
+
+    async def device_info(self) -> DeviceInfo:
+        return DeviceInfo("0", "fake")
+
+    async def disconnect(self) -> None:
+        self.disconnected.set()
+
+    def sent(self) -> list[tuple[str, int]]:
+        return [(f.name, f.counter) for f in self.written if f.type != frame.TIME]
+
+
+def alarm(counter: int) -> bytes:
+    return frame.sign(KEY, frame.ALARM, DEVICE, counter, frame.alarm_payload(0, 3000))
+
+
+def receipt_of(data: bytes) -> bytes:
+    return frame.receipt(KEY, frame.parse(data).mac)
+
+
+def backend(answers: list[int]) -> httpx.AsyncClient:
+    """A backend that commits every frame and answers with its receipt."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        data = bytes.fromhex(json.loads(request.read())["frame"])
+        answers.append(frame.parse(data).counter)
+        return httpx.Response(200, json={"status": "committed", "receipt": receipt_of(data).hex()})
+
+    return httpx.AsyncClient(transport=httpx.MockTransport(answer))
+
+
+async def a_phone(tmp_path, answers: list[int]) -> tuple[Phone, FakeLink]:
+    link = FakeLink()
+    outbox = Outbox(tmp_path / "outbox.db")
+    forwarder = Forwarder(outbox, "http://backend", "token", backend(answers))
+    return Phone(link, outbox, forwarder, DEVICE), link
+
+
+async def until(condition, what: str) -> None:
+    try:
+        async with asyncio.timeout(5):
+            while not condition():
+                await asyncio.sleep(0.01)  # a condition poll
+    except TimeoutError:
+        raise AssertionError(f"not within 5 s: {what}") from None
+
+
+async def test_the_receipt_reaches_the_button_and_only_then_the_frame_leaves(tmp_path):
+    answers: list[int] = []
+    phone, link = await a_phone(tmp_path, answers)
+    running = asyncio.create_task(phone.run())
+    try:
+        await asyncio.wait_for(phone.linked.wait(), 5)
+        await phone.accept(alarm(1), 0.0)
+        await until(lambda: ("receipt", 1) in link.sent(), "the receipt written")
+        assert link.sent() == [("ack", 1), ("receipt", 1)]
+        assert link.written[-1].payload == receipt_of(alarm(1))
+        assert answers == [1] and not phone.outbox.holds(DEVICE, 1)
+    finally:
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
+        await phone.forwarder.close()
+
+
+async def test_a_receipt_not_written_keeps_the_frame_for_the_next_link(tmp_path):
+    answers: list[int] = []
+    phone, link = await a_phone(tmp_path, answers)
+    await phone.accept(alarm(1), 0.0)
+    [entry] = phone.outbox.pending()
+    link.broken = True  # the link drops right after the ACK
+    assert await phone.forwarder.send(entry)
+    assert not await phone._write_receipt(1, receipt_of(alarm(1)))
+    assert phone.outbox.receipts(DEVICE) == [(1, receipt_of(alarm(1)))]
+
+    link.broken = False  # the next link: the phone's link-up writes what waits
+    running = asyncio.create_task(phone.run())
+    try:
+        await until(lambda: not phone.outbox.holds(DEVICE, 1), "the receipt written on link-up")
+        assert link.sent()[-1] == ("receipt", 1)
+        assert answers == [1]  # forwarded once
+    finally:
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
+        await phone.forwarder.close()
+
+
+async def test_a_frame_offered_again_gets_its_ack_and_its_receipt_and_is_stored_once(tmp_path):
+    answers: list[int] = []
+    phone, link = await a_phone(tmp_path, answers)
+    link.disconnected.clear()
+    phone.linked.set()
+    await phone.accept(alarm(1), 0.0)
+    [entry] = phone.outbox.pending()
+    assert await phone.forwarder.send(entry)  # delivered while the button was away
+    phone.outbox.put(frame.parse(alarm(2)), None)  # another, still pending
+    link.written.clear()
+
+    await phone.accept(alarm(1), 1.0)  # the button offers both again (a new link)
+    await phone.accept(alarm(2), 1.0)
+    assert link.sent() == [("ack", 1), ("receipt", 1), ("ack", 2)]
+    assert not phone.outbox.holds(DEVICE, 1)
+    assert [e.counter for e in phone.outbox.pending()] == [2]
+    assert answers == [1]
+    await phone.forwarder.close()
