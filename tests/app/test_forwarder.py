@@ -123,3 +123,36 @@ async def test_a_200_keeps_the_frame_with_its_receipt_for_the_button(tmp_path):
         await forwarder.close()
     assert outbox.count("pending") == 0
     assert outbox.receipts(entry.device_id) == [(1, receipt)]
+
+
+async def test_each_frame_goes_with_the_token_of_its_key_epoch(tmp_path):
+    outbox = Outbox(tmp_path / "phone.db")
+    outbox.put(alarm(SEEDED, 5), None)  # epoch 0, from before a re-provisioning
+    outbox.put(alarm(SEEDED, 1 << 24 | 1), None)  # epoch 1
+    seen = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers["authorization"])
+        return httpx.Response(200, json={"status": "committed", "receipt": "00" * 16})
+
+    client = httpx.AsyncClient(transport=httpx.MockTransport(answer))
+    forwarder = Forwarder(outbox, "http://backend", {0: "old", 1: "new"}, client)
+    try:
+        for entry in outbox.pending():
+            assert await forwarder.send(entry)
+    finally:
+        await forwarder.close()
+    assert seen == ["Bearer old", "Bearer new"]
+
+
+async def test_a_frame_of_an_epoch_without_its_token_is_kept_not_rejected(tmp_path):
+    outbox = Outbox(tmp_path / "phone.db")
+    outbox.put(alarm(SEEDED, 5), None)
+    refusal = {"error": "wrong_epoch", "detail": "send it with the token of its epoch"}
+    forwarder = Forwarder(outbox, "http://backend", {1: "new"}, answering(403, refusal))
+    [entry] = outbox.pending()
+    try:
+        assert await forwarder.send(entry)
+    finally:
+        await forwarder.close()
+    assert outbox.rejections() == [] and outbox.count("pending") == 1

@@ -38,7 +38,13 @@ def register(parser: argparse.ArgumentParser) -> None:
             "--link", default="bleak", help="bleak[:ADAPTER] or bumble:TRANSPORT (%(default)s)"
         )
     run_.add_argument("--backend", required=True, metavar="URL", help="http://host:port")
-    run_.add_argument("--phone-token", required=True, help="issued at provisioning")
+    run_.add_argument(
+        "--phone-token",
+        required=True,
+        action="append",
+        metavar="[EPOCH:]TOKEN",
+        help="issued at provisioning; once per key epoch after a re-provisioning",
+    )
     run_.add_argument("--device-id", required=True, type=_hex, help="the button's id (hex)")
     run_.add_argument("--lat", type=float, default=GHENT.lat, help="this phone's position")
     run_.add_argument("--lon", type=float, default=GHENT.lon)
@@ -61,7 +67,22 @@ def run(args: argparse.Namespace) -> int:
     return asyncio.run(_pair(args) if args.action == "pair" else _relay(args))
 
 
-def _phone(args: argparse.Namespace, backend: str = "", token: str = "") -> Phone:
+def _tokens(given: list[str]) -> str | dict[int, str]:
+    """`--phone-token T` (one token), or `--phone-token E:T` per key epoch."""
+    if len(given) == 1 and ":" not in given[0]:
+        return given[0]
+    tokens = {}
+    for text in given:
+        epoch, colon, token = text.partition(":")
+        if not colon or not epoch.isdigit() or not 0 <= int(epoch) <= 255 or not token:
+            raise UsageError(
+                f"--phone-token {text!r}: give EPOCH:TOKEN (epoch 0 to 255) for each epoch"
+            )
+        tokens[int(epoch)] = token
+    return tokens
+
+
+def _phone(args: argparse.Namespace, backend: str = "", token: str | dict[int, str] = "") -> Phone:
     link = open_link(args.link, args.button, args.dir)
     outbox = Outbox(args.dir / "outbox.db")
     forwarder = Forwarder(outbox, backend or "http://127.0.0.1:9", token)
@@ -82,7 +103,7 @@ async def _pair(args: argparse.Namespace) -> int:
 async def _relay(args: argparse.Namespace) -> int:
     if not args.backend.startswith(("http://", "https://")):
         raise UsageError(f"--backend {args.backend!r} is not an http(s) URL")
-    phone = _phone(args, args.backend, args.phone_token)
+    phone = _phone(args, args.backend, _tokens(args.phone_token))
     print(f"msa app: relaying {args.button} to {args.backend}", flush=True)
     try:
         await phone.run()

@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import httpx
@@ -41,13 +41,20 @@ class Forwarder:
         self,
         outbox: Outbox,
         backend_url: str,
-        phone_token: str,
+        phone_token: str | Mapping[int, str],
         client: httpx.AsyncClient | None = None,
     ) -> None:
+        """`phone_token`: the phone's token, or its tokens by key epoch (SPEC §4):
+        a frame goes with the token of its counter's epoch, else with the one
+        token given."""
         self.outbox = outbox
         self.url = backend_url.rstrip("/") + "/api/v1/frames"
         self.client = client or httpx.AsyncClient(timeout=REQUEST_TIMEOUT_S)
-        self.headers = {"Authorization": f"Bearer {phone_token}"}
+        if isinstance(phone_token, str):
+            self.tokens: dict[int, str] = {}
+            self.default_token: str | None = phone_token
+        else:
+            self.tokens, self.default_token = dict(phone_token), None
         self.on_delivered: Delivered | None = None
         self._wake = asyncio.Event()
         self._retry_s = FIRST_RETRY_S
@@ -80,13 +87,19 @@ class Forwarder:
         self._retry_s = FIRST_RETRY_S
         return True
 
+    def token_for(self, epoch: int) -> str:
+        token = self.tokens.get(epoch, self.default_token)
+        return "-" if token is None else token  # none: the backend answers 401, kept
+
     async def post(
         self, data: bytes, received_at: float, location: dict[str, Any] | None
     ) -> httpx.Response:
         """One request of SPEC §7, as is: no retry, no bookkeeping."""
         received = to_iso(round(received_at * 1000))
         body = {"frame": data.hex(), "received_at": received, "location": location}
-        return await self.client.post(self.url, json=body, headers=self.headers)
+        epoch = int.from_bytes(data[6:10], "big") >> 24 if len(data) >= 10 else 0
+        headers = {"Authorization": f"Bearer {self.token_for(epoch)}"}
+        return await self.client.post(self.url, json=body, headers=headers)
 
     async def send(self, entry: Entry) -> bool:
         """Post one frame; True when it is settled (delivered or rejected for good)."""
@@ -97,12 +110,17 @@ class Forwarder:
             return False
         if response.status_code == 200:
             answer = response.json()
+            log.info(
+                "relayed frame %08x/%d: %s", entry.device_id, entry.counter, answer.get("status")
+            )
             self.outbox.delivered(entry, _receipt(entry, answer))
             if self.on_delivered is not None:
                 self.on_delivered(entry, answer)
             return True
         detail = _detail(response)
-        if response.status_code == NOT_YET:
+        if response.status_code == NOT_YET or _error(response) == "wrong_epoch":
+            # Newer than the backend, or of an epoch whose token this phone lacks
+            # (re-provisioned meanwhile): kept, never dropped, tried again later.
             delay = min(LATER_FIRST_S * 2 ** min(entry.attempts, 6), LATER_MAX_S)
             log.warning(
                 "backend cannot read frame %d/%d yet (%s): kept, tried again in %.0f s",
@@ -114,6 +132,12 @@ class Forwarder:
             log.error("backend refused frame %d/%d: %s", entry.device_id, entry.counter, detail)
             self.outbox.rejected(entry, detail)
             return True
+        if response.status_code == 401:
+            log.error(
+                "the backend refuses this phone's token (%s): frame %08x/%d kept and tried "
+                "again; the tech desk must re-provision the phone",
+                detail, entry.device_id, entry.counter,
+            )  # fmt: skip
         self.outbox.failed(entry, detail)
         return False
 
@@ -135,6 +159,14 @@ def _receipt(entry: Entry, answer: Any) -> bytes | None:
         )  # fmt: skip
         return None
     return receipt
+
+
+def _error(response: httpx.Response) -> str | None:
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    return body.get("error") if isinstance(body, dict) else None
 
 
 def _detail(response: httpx.Response) -> str:
