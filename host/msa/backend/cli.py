@@ -108,6 +108,7 @@ def register(parser: argparse.ArgumentParser) -> None:
         default=DEMO_DEVICE_ID,
         help="the device id, 8 hex digits (%(default)08x)",
     )
+    seed.add_argument("--key", type=_key, help="the button's key, 64 hex digits (default: new)")
     seed.add_argument("--json", action="store_true", help="print JSON")
 
     case_add = actions.add_parser(
@@ -264,7 +265,7 @@ async def _seed(store: Store, args: argparse.Namespace) -> int:
     from msa.backend.seed import DEMO_OPERATOR, seed_demo
 
     await store.migrate()
-    key = secrets.token_bytes(32)
+    key = args.key or secrets.token_bytes(32)
     phone_token, operator_token = new_token(), new_token()
     ids = await seed_demo(
         store,

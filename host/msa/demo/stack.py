@@ -235,13 +235,10 @@ class Stack:
         """The demo case for the device id on the board, registered with its key."""
         provisioned = await self.board.read_provisioning()
         device_id = f"{provisioned['device_id']:08x}"
-        db = self._backend_options
-        self.credentials = await run_msa_json("backend", "seed-demo", *db, "--device-id", device_id)
-        registered = await run_msa_json(
-            "backend", "provision", *db, "--case", self.credentials["case_reference"],
+        self.credentials = await run_msa_json(
+            "backend", "seed-demo", *self._backend_options,
             "--device-id", device_id, "--key", provisioned["key"],
         )  # fmt: skip
-        self.credentials.update(key=registered["key"], phone_token=registered["phone_token"])
 
     @property
     def _backend_options(self) -> tuple[str, ...]:
