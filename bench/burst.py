@@ -23,7 +23,6 @@ import asyncio
 import contextlib
 import json
 import statistics
-import tempfile
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -31,13 +30,12 @@ from typing import Any
 
 import httpx
 
+from bench._engines import per_engine
 from bench._fleet import OPERATOR_TOKEN, Fleet, LoadClient, seed, start_flood
 from bench.latency import percentile
-from msa.backend import pgcluster
 from msa.backend.keys import kek_at
 from msa.backend.store import open_store
 from msa.demo.stack import BackendProcess
-from msa.errors import NotAvailable
 from msa.timefmt import parse_iso
 from protocol import frame
 
@@ -62,18 +60,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "senders": args.senders,
         "consoles": args.consoles,
     }
-    with tempfile.TemporaryDirectory(prefix="msa-bench-") as folder:
-        if args.db in ("sqlite", "both"):
-            url = f"sqlite:///{folder}/burst.db"
-            figures["sqlite"] = asyncio.run(_measure(url, Path(folder), args))
-        if args.db in ("postgres", "both"):
-            try:
-                with pgcluster.cluster() as pg:
-                    url = pg.create_database("burst")
-                    figures["postgres"] = asyncio.run(_measure(url, Path(folder), args))
-            except NotAvailable as error:
-                figures["postgres"] = f"not measured: {error}"
-    return figures
+    return {**figures, **per_engine(args.db, "burst", lambda u, f: _measure(u, f, args))}
 
 
 class LiveConsole:

@@ -23,13 +23,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+from bench._engines import per_engine
 from bench._fleet import Fleet, LoadClient, post, seed
-from msa.backend import pgcluster
 from msa.backend.admission import ROUTINE_LIMIT
 from msa.backend.auth import hash_token
 from msa.backend.keys import Kek, kek_at
@@ -37,7 +36,6 @@ from msa.backend.store import open_store
 from msa.backend.store.group_commit import MAX_GROUP
 from msa.backend.store.queries import value_rows
 from msa.demo.stack import BackendProcess
-from msa.errors import NotAvailable
 from protocol import frame
 
 FLEET = 200
@@ -60,18 +58,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     figures: dict[str, Any] = {"frames": args.frames, "clients": args.clients}
-    with tempfile.TemporaryDirectory(prefix="msa-bench-") as folder:
-        if args.db in ("sqlite", "both"):
-            url = f"sqlite:///{folder}/ingest.db"
-            figures["sqlite"] = asyncio.run(_measure(url, Path(folder), args))
-        if args.db in ("postgres", "both"):
-            try:
-                with pgcluster.cluster() as pg:
-                    url = pg.create_database("ingest")
-                    figures["postgres"] = asyncio.run(_measure(url, Path(folder), args))
-            except NotAvailable as error:
-                figures["postgres"] = f"not measured: {error}"
-    return figures
+    return {**figures, **per_engine(args.db, "ingest", lambda u, f: _measure(u, f, args))}
 
 
 async def _measure(url: str, folder: Path, args: argparse.Namespace) -> dict[str, Any]:
