@@ -17,10 +17,11 @@ from protocol import frame
 pytestmark = pytest.mark.hil
 
 PRESSES = 1000
-# Fast presses for a fast test, still presses: 15 ms debounce, 30 ms to count.
-FAST = {"debounce_ms": 15, "press_ms": 30}
-HOLD_MS = 50
-GAP_MS = 60
+# Fast presses for a fast test, still presses: 10 ms debounce, 20 ms to count;
+# each hold 15 ms over what counts, each gap 30 ms over the debounce.
+FAST = {"debounce_ms": 10, "press_ms": 20}
+HOLD_MS = 35
+GAP_MS = 40
 
 
 @pytest.mark.slow
