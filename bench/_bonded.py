@@ -17,6 +17,7 @@ from msa.app.bumble_link import BumbleLink
 from msa.app.forwarder import Forwarder
 from msa.app.outbox import Outbox
 from msa.app.phone import Phone
+from msa.waiting import cancelled
 
 UNREACHABLE_BACKEND = "http://127.0.0.1:9"  # the phone keeps the frames; not measured here
 STEP_TIMEOUT_S = 15.0
@@ -51,9 +52,7 @@ async def bonded(
         yield Bonded(board, phone, link)
     finally:
         if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancelled(task)
         await link.close()
         await phone.forwarder.close()
         outbox.close()

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from bench._bonded import STEP_TIMEOUT_S, bonded
+from msa.waiting import within
 from protocol import frame
 
 BOARDS = Path(__file__).resolve().parents[1] / "boards"
@@ -141,7 +142,7 @@ async def _measure(folder: Path, window_s: float, heartbeat_s: int) -> dict[str,
             phone.on_received = lambda got, _at: (
                 got.type == frame.HEARTBEAT and heartbeats.append(got.counter)
             )
-            await asyncio.wait_for(phone.linked.wait(), STEP_TIMEOUT_S)
+            await within(phone.linked.wait(), STEP_TIMEOUT_S)
             # What the 112 app asks for once linked (Android: LOW_POWER priority).
             assert link.device is not None and link.connection is not None
             await link.device.update_connection_parameters(

@@ -37,6 +37,7 @@ from msa.backend.keys import kek_at
 from msa.backend.store import open_store
 from msa.demo.stack import BackendProcess
 from msa.timefmt import parse_iso
+from msa.waiting import cancelled
 from protocol import frame
 
 FLEET = 500  # buttons: the senders' first, the flood's the rest
@@ -121,9 +122,7 @@ class LiveConsole:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancelled(self._task)
 
 
 async def _measure(url: str, folder: Path, args: argparse.Namespace) -> dict[str, Any]:

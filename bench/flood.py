@@ -28,6 +28,7 @@ from msa.backend import pgcluster
 from msa.backend.keys import kek_at
 from msa.demo.console_client import ConsoleClient
 from msa.demo.stack import BackendProcess
+from msa.waiting import within
 from protocol import frame
 
 FLEET = 500
@@ -96,7 +97,7 @@ async def _alarm_latencies(
         response = await client.post("/api/v1/frames", json=body, headers=fleet.headers(PRESSER))
         if response.status_code != 200:
             raise RuntimeError(f"an alarm was refused: HTTP {response.status_code} {response.text}")
-        await asyncio.wait_for(pushed, 30.0)
+        await within(pushed, 30.0)
         latencies.append((time.perf_counter() - start) * 1000)
         await asyncio.sleep(ALARM_GAP_S)  # pacing between alarms, not synchronisation
     return latencies

@@ -25,6 +25,7 @@ from typing import Any
 from bench._bonded import STEP_TIMEOUT_S, bonded
 from boards.emulated.emulator import HEAP_BYTES, ROM, ROM_HEAP_ALLOWANCE
 from boards.emulated.interpreter import micropython_path
+from msa.waiting import within
 from protocol import frame
 
 DEVICE_ID = 0x0BE4C400
@@ -109,10 +110,10 @@ async def workload(folder: Path, heap: int, presses: int) -> bool:
                 got.type == frame.ALARM and alarms.put_nowait(got.counter)
             )
             for round_ in range(2):
-                await asyncio.wait_for(chain.phone.linked.wait(), STEP_TIMEOUT_S)
+                await within(chain.phone.linked.wait(), STEP_TIMEOUT_S)
                 for _ in range(presses):
                     await chain.board.press(60)
-                    await asyncio.wait_for(alarms.get(), STEP_TIMEOUT_S)
+                    await within(alarms.get(), STEP_TIMEOUT_S)
                     await asyncio.sleep(PRESS_GAP_S)
                 if round_ == 0:
                     await chain.board.power_cut()

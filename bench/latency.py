@@ -20,6 +20,7 @@ from typing import Any
 
 from firmware.settings import LIMITS
 from msa.demo.stack import HOPS, Stack
+from msa.waiting import within
 from protocol import frame
 
 HOLD_MS = 80  # longer than the firmware's minimum press (press_ms, 50 ms)
@@ -90,7 +91,7 @@ async def _host_only(stack: Stack, counter: int) -> float:
     seen = stack.console.next_alarm()
     start = time.time()
     await stack.phone.accept(data, start)
-    await asyncio.wait_for(seen, 30)
+    await within(seen, 30)
     reached = stack.console.alarms[-1]
     assert reached["counter"] == counter
     return (time.time() - start) * 1000

@@ -16,6 +16,7 @@ from msa.app.forwarder import Forwarder
 from msa.app.outbox import Outbox
 from msa.app.phone import Phone
 from msa.demo.stack import Stack
+from msa.waiting import cancelled, within
 
 FIRMWARE_APP = Path(__file__).resolve().parents[1] / "firmware" / "app.py"
 
@@ -54,12 +55,10 @@ async def running(phone: Phone) -> AsyncIterator[Phone]:
     """Run a phone (linked, ACKing, forwarding) until the block ends; then it lets go."""
     task = asyncio.create_task(phone.run())
     try:
-        await asyncio.wait_for(phone.linked.wait(), 30)
+        await within(phone.linked.wait(), 30)
         yield phone
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await cancelled(task)
         await phone.link.disconnect()
         await phone.forwarder.close()
         phone.outbox.close()

@@ -15,6 +15,8 @@ from bumble.host import Host
 from bumble.link import LocalLink
 from bumble.transport.common import AsyncPipeSink
 
+from msa.waiting import within
+
 
 class Scanner:
     def __init__(self, air: LocalLink) -> None:
@@ -45,7 +47,7 @@ class Scanner:
         self.device.on(Device.EVENT_ADVERTISEMENT, on_advertisement)
         await self.device.start_scanning(active=True, filter_duplicates=False)
         try:
-            await asyncio.wait_for(done, 10)
+            await within(done, 10)
         finally:
             await self.device.stop_scanning()
             self.device.remove_listener(Device.EVENT_ADVERTISEMENT, on_advertisement)
@@ -68,7 +70,7 @@ class Scanner:
         self.device.on(Device.EVENT_ADVERTISEMENT, on_advertisement)
         await self.device.start_scanning(active=True, filter_duplicates=False)
         try:
-            await asyncio.wait_for(done, timeout)
+            await within(done, timeout)
         finally:
             await self.device.stop_scanning()
             self.device.remove_listener(Device.EVENT_ADVERTISEMENT, on_advertisement)

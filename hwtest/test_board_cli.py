@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from hwtest.rows import wait_until
+from msa.waiting import within
 
 pytestmark = pytest.mark.hil
 
@@ -22,7 +23,7 @@ async def msa(*args: str) -> str:
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    out, err = await asyncio.wait_for(process.communicate(), 30)
+    out, err = await within(process.communicate(), 30)
     assert process.returncode == 0, err.decode()
     return out.decode()
 
@@ -42,7 +43,7 @@ async def test_a_running_board_is_pressed_and_power_cycled_from_the_command_line
         stdout=asyncio.subprocess.PIPE,
     )
     try:
-        first = await asyncio.wait_for(running.stdout.readline(), 30)
+        first = await within(running.stdout.readline(), 30)
         assert b"serial port" in first
         await msa("board", "press", "--dir", str(folder))
         await msa("board", "battery", "2900", "--dir", str(folder))
@@ -54,7 +55,7 @@ async def test_a_running_board_is_pressed_and_power_cycled_from_the_command_line
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
         )
-        _, refusal = await asyncio.wait_for(second.communicate(), 30)
+        _, refusal = await within(second.communicate(), 30)
         assert second.returncode == 2
         assert f"in use by msa board run (pid {running.pid})" in refusal.decode()
         # booted, and booted again after the cut

@@ -10,6 +10,7 @@ import pytest
 
 from boards.emulated.emulator import EmulatedBoard
 from hwtest.test_serial_repl import mpremote
+from msa.waiting import within
 
 pytestmark = pytest.mark.hil
 
@@ -21,7 +22,7 @@ async def msa_deploy(port: str, *args: str) -> dict:
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    out, err = await asyncio.wait_for(process.communicate(), 60)
+    out, err = await within(process.communicate(), 60)
     assert process.returncode == 0, err.decode()
     return json.loads(out)
 
@@ -78,7 +79,7 @@ async def test_a_build_for_another_board_is_refused_and_nothing_written(board: E
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    _, err = await asyncio.wait_for(process.communicate(), 60)
+    _, err = await within(process.communicate(), 60)
     assert process.returncode == 1
     assert "says it is a 'linux" in err.decode() and "nothing was written" in err.decode()
     assert firmware_files(board) == before

@@ -13,6 +13,7 @@ import pytest
 from hwtest.bench import Dut
 from hwtest.rows import alarm_frames, wait_until
 from msa.demo.stack import PRESS_GAP_S, Stack
+from msa.waiting import within
 
 pytestmark = pytest.mark.hil
 
@@ -35,7 +36,7 @@ async def press_while_away(stack: Stack, dut: Dut) -> int:
 
 async def test_presses_out_of_range_are_kept_and_delivered_in_order_once(stack: Stack, dut: Dut):
     await dut.out_of_range()
-    await asyncio.wait_for(stack.phone.link.disconnected.wait(), 5)  # the link timed out
+    await within(stack.phone.link.disconnected.wait(), 5)  # the link timed out
 
     counters = [await press_while_away(stack, dut) for _ in range(AWAY_PRESSES)]
     # Each press replaced the waiting alarm by one of all its presses: one is kept,

@@ -11,6 +11,7 @@ import pytest
 
 from msa.demo.console_client import ConsoleClient
 from msa.demo.stack import BackendProcess, run_msa_json
+from msa.waiting import within
 
 pytestmark = [pytest.mark.hil, pytest.mark.slow]
 
@@ -33,7 +34,7 @@ async def start(*args: str) -> asyncio.subprocess.Process:
 
 
 async def line_with(process: asyncio.subprocess.Process, text: str) -> str:
-    while line := (await asyncio.wait_for(process.stdout.readline(), 30)).decode():
+    while line := (await within(process.stdout.readline(), 30)).decode():
         if text in line:
             return line
     raise AssertionError(f"the process ended without printing {text!r}")
@@ -95,7 +96,7 @@ async def test_board_phone_and_backend_in_separate_processes(tmp_path, kek_file)
         seen = console.next_alarm()
         control = await start("board", "press", "--dir", str(tmp_path / "board"))
         assert await control.wait() == 0
-        event = await asyncio.wait_for(seen, 30)
+        event = await within(seen, 30)
     finally:
         await console.stop()
         for process in (phone, board):

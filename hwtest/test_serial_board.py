@@ -18,6 +18,7 @@ from hwtest.conftest import serial_board
 from hwtest.serial_board import SerialBoard
 from hwtest.test_processes import finish, free_port, line_with, start
 from msa.demo.stack import HOPS, Stack
+from msa.waiting import within
 
 pytestmark = pytest.mark.hil
 
@@ -222,7 +223,7 @@ async def test_the_alarm_path_cases_run_on_a_serial_target(tmp_path):
             stderr=asyncio.subprocess.STDOUT,
             cwd=Path(__file__).resolve().parents[1],
         )
-        out = (await asyncio.wait_for(result.communicate(), 180))[0].decode()
+        out = (await within(result.communicate(), 180))[0].decode()
     finally:
         await finish(board)
     assert re.search(r"^1 passed, 7 skipped", out.splitlines()[-1]), out[-3000:]

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from boards.emulated.emulator import EmulatedBoard
+from msa.waiting import within
 
 pytestmark = pytest.mark.hil
 
@@ -24,7 +25,7 @@ async def mpremote(port: str, *args: str) -> str:
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )
-    out, _ = await asyncio.wait_for(process.communicate(), 30)
+    out, _ = await within(process.communicate(), 30)
     assert process.returncode == 0, out.decode()
     return out.decode()
 

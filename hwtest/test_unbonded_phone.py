@@ -3,7 +3,6 @@ dropped and never gets a frame, and the bonded phone still gets its alarms."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 
 import pytest
@@ -13,6 +12,7 @@ from hwtest.scanner import Scanner
 from msa.app.bumble_link import BumbleLink
 from msa.app.link import LinkError
 from msa.demo.stack import Stack
+from msa.waiting import within
 
 pytestmark = pytest.mark.hil
 
@@ -40,7 +40,7 @@ async def test_an_unbonded_phone_is_refused_and_the_bonded_one_still_gets_alarms
     # A stranger that connects and only listens is dropped after the grace time.
     idle = await _stranger_near(stack, tmp_path / "idle")
     await idle.connect()
-    await asyncio.wait_for(idle.disconnected.wait(), DROPPED_WITHIN_S)
+    await within(idle.disconnected.wait(), DROPPED_WITHIN_S)
     await idle.close()
 
     # A stranger that pairs gets an encrypted link, but no bond and no access.
@@ -52,7 +52,7 @@ async def test_an_unbonded_phone_is_refused_and_the_bonded_one_still_gets_alarms
         await pairing.read()
     with pytest.raises(LinkError):
         await pairing.device_info()
-    await asyncio.wait_for(pairing.disconnected.wait(), DROPPED_WITHIN_S)
+    await within(pairing.disconnected.wait(), DROPPED_WITHIN_S)
     await pairing.close()
 
     assert frames == []

@@ -19,6 +19,8 @@ import tty
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from msa.waiting import within
+
 CTRL_A, CTRL_B, CTRL_C, CTRL_D = b"\x01", b"\x02", b"\x03", b"\x04"
 FRIENDLY_PROMPT = b">>> "
 # What a USB serial bridge holds for a host that does not read: past it, output
@@ -129,7 +131,7 @@ class BoardOutput:
                 )
             self._changed.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), remaining)
+                await within(self._changed.wait(), remaining)
         return match
 
 

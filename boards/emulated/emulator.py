@@ -47,6 +47,7 @@ from boards.emulated.radio_events import RadioStats, total
 from firmware import gesture
 from msa import children, cleanup
 from msa.private_files import write_private
+from msa.waiting import cancelled, within
 
 log = logging.getLogger(__name__)
 
@@ -254,7 +255,7 @@ class EmulatedBoard:
     async def _radio_gone(self) -> None:
         boot = self.hardware.boot
         if boot is not None:
-            await asyncio.wait_for(self.hardware.halted.wait(), 5)
+            await within(self.hardware.halted.wait(), 5)
             self.stats_history.append(boot.radio.stats)
 
     async def _soft_reset(self, raw_repl: bool) -> None:
@@ -271,9 +272,7 @@ class EmulatedBoard:
         # A watchdog reset under way would power the board on again after the cut.
         watcher, self._watcher = self._watcher, None
         if watcher is not None and watcher is not asyncio.current_task():
-            watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watcher
+            await cancelled(watcher)
 
     def _close_console(self) -> None:
         if self.console is not None:

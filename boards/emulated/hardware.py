@@ -9,7 +9,6 @@ cut) the radio dies with it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import json
 import logging
@@ -22,6 +21,7 @@ from typing import Any
 from bumble.link import LocalLink
 
 from boards.emulated.radio import Radio
+from msa.waiting import cancelled, within
 
 log = logging.getLogger(__name__)
 
@@ -83,21 +83,6 @@ async def _read_line(reader: asyncio.StreamReader) -> bytes:
         return b""
 
 
-async def _cancelled(task: asyncio.Task[None]) -> None:
-    """Cancel `task` and wait until it has ended.
-
-    Python 3.11's asyncio.wait_for loses a cancellation that arrives as its inner
-    future completes (gh-86296): a radio call under way in Bumble at the instant of
-    a power cut then carries on, and a single cancel() leaves the task running for
-    ever. Cancel again until it ends.
-    """
-    while not task.done():
-        task.cancel()
-        await asyncio.wait({task}, timeout=0.05)
-    if not task.cancelled() and task.exception() is not None:
-        log.debug("the radio's calls ended with %r", task.exception())
-
-
 class Boot:
     """One power-up: the MicroPython process's connection to its hardware."""
 
@@ -132,7 +117,7 @@ class Boot:
                     self._calls.put_nowait(message)
         finally:
             self.closed = True
-            await _cancelled(worker)
+            await cancelled(worker)
             for future in self._answers.values():
                 future.cancel()
             await self.radio.power_off(cut=True)
@@ -177,7 +162,7 @@ class Boot:
         self._answers[key] = future
         self._write({"irq": event, "data": encode(data), "sync": key})
         try:
-            return await asyncio.wait_for(future, IRQ_TIMEOUT_S)
+            return await within(future, IRQ_TIMEOUT_S)
         except TimeoutError:
             log.warning("the firmware did not answer IRQ %d within %.0f s", event, IRQ_TIMEOUT_S)
             return None
@@ -227,9 +212,7 @@ class Hardware:
 
     async def stop(self) -> None:
         if self._dog is not None:
-            self._dog.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._dog
+            await cancelled(self._dog)
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()

@@ -35,6 +35,7 @@ from bumble.transport.common import AsyncPipeSink
 
 from boards.emulated.air import Air
 from boards.emulated.radio_events import RadioStats
+from msa.waiting import within
 
 log = logging.getLogger(__name__)
 
@@ -208,7 +209,7 @@ class Radio:
         if not cut:
             for connection in list(device.connections.values()):
                 try:
-                    await asyncio.wait_for(connection.disconnect(POWER_OFF), TERMINATE_TIMEOUT_S)
+                    await within(connection.disconnect(POWER_OFF), TERMINATE_TIMEOUT_S)
                 except Exception:  # the link may already be gone
                     log.debug("disconnect on power off failed", exc_info=True)
         # A radio without power sends nothing: Bumble's controller would go on
@@ -353,7 +354,7 @@ class Radio:
                 assert self._rpa_made is not None
                 left = self.rpa_timeout_s - (time.monotonic() - self._rpa_made)
                 try:
-                    await asyncio.wait_for(self._retimed.wait(), max(left, 0.0))
+                    await within(self._retimed.wait(), max(left, 0.0))
                     self._retimed.clear()
                     continue  # the bench changed the timeout: count again
                 except TimeoutError:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 from collections.abc import Awaitable, Callable
@@ -10,24 +11,32 @@ log = logging.getLogger(__name__)
 
 Step = Callable[[], Awaitable[None] | None]
 
+STEP_BOUND_S = 30.0
 
-async def release(*steps: Step) -> None:
+
+async def release(*steps: Step, bound_s: float = STEP_BOUND_S) -> None:
     """Run every step in order, even after one raised; then raise the first error.
 
     A teardown that stops at its first failure leaves a board's interpreter, a
-    backend or a socket behind, and the next test inherits them.
+    backend or a socket behind, and the next test inherits them. A step that does
+    not end within `bound_s` fails as a TimeoutError naming it, and the steps after
+    it (the ones that kill processes) still run.
     """
     first: BaseException | None = None
     for step in steps:
+        bound = asyncio.timeout(bound_s)
         try:
-            result = step()
-            if inspect.isawaitable(result):
-                await result
-        except BaseException as error:  # noqa: BLE001 (re-raised below)
+            async with bound:
+                result = step()
+                if inspect.isawaitable(result):
+                    await result
+        except BaseException as raised:  # noqa: BLE001 (re-raised below)
+            error = raised
+            if bound.expired():
+                error = TimeoutError(f"teardown step {_name(step)} hung for {bound_s:.0f} s")
             if first is None:
                 first = error
-            else:
-                log.error("teardown step %s also failed: %r", _name(step), error)
+            log.error("teardown step %s failed: %r", _name(step), error)
     if first is not None:
         raise first
 

@@ -10,6 +10,7 @@ import pytest
 from msa.app.forwarder import Forwarder
 from msa.app.outbox import Outbox
 from msa.demo.stack import BackendProcess, run_msa_json
+from msa.waiting import within
 from protocol import frame
 
 
@@ -54,7 +55,7 @@ async def test_frames_wait_while_the_backend_is_down_and_go_when_it_returns(
     backend = BackendProcess(url, tmp_path / "backend2.log", kek_file, port=port)
     try:
         await backend.start()
-        await asyncio.wait_for(delivered.wait(), 60)
+        await within(delivered.wait(), 60)
     finally:
         running.cancel()
         await backend.stop()

@@ -5,7 +5,6 @@ deleted only once the receipt is written; a frame offered again gets both again.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 
 import httpx
@@ -14,6 +13,7 @@ from msa.app.forwarder import Forwarder
 from msa.app.link import ButtonLink, DeviceInfo, FrameHandler, LinkError
 from msa.app.outbox import Outbox
 from msa.app.phone import Phone
+from msa.waiting import cancelled, within
 from protocol import frame
 
 KEY = bytes(range(32))
@@ -95,16 +95,14 @@ async def test_the_receipt_reaches_the_button_and_only_then_the_frame_leaves(tmp
     phone, link = await a_phone(tmp_path, answers)
     running = asyncio.create_task(phone.run())
     try:
-        await asyncio.wait_for(phone.linked.wait(), 5)
+        await within(phone.linked.wait(), 5)
         await phone.accept(alarm(1), 0.0)
         await until(lambda: ("receipt", 1) in link.sent(), "the receipt written")
         assert link.sent() == [("ack", 1), ("receipt", 1)]
         assert link.written[-1].payload == receipt_of(alarm(1))
         assert answers == [1] and not phone.outbox.holds(DEVICE, 1)
     finally:
-        running.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await running
+        await cancelled(running)
         await phone.forwarder.close()
 
 
@@ -125,9 +123,7 @@ async def test_a_receipt_not_written_keeps_the_frame_for_the_next_link(tmp_path)
         assert link.sent()[-1] == ("receipt", 1)
         assert answers == [1]  # forwarded once
     finally:
-        running.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await running
+        await cancelled(running)
         await phone.forwarder.close()
 
 

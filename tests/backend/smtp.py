@@ -12,6 +12,8 @@ from email.message import Message
 
 from aiosmtpd.controller import Controller
 
+from msa.waiting import within
+
 
 class Inbox:
     """An aiosmtpd handler: each mail becomes (envelope sender, recipients, message)."""
@@ -28,7 +30,7 @@ class Inbox:
         return "250 OK"
 
     async def next(self, timeout_s: float = 10.0) -> tuple[str, list[str], Message]:
-        return await asyncio.wait_for(self.mails.get(), timeout_s)
+        return await within(self.mails.get(), timeout_s)
 
 
 def free_port() -> int:

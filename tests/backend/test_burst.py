@@ -12,7 +12,6 @@ Every delivery is audited: the backend flushes the audit trail when it stops.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import httpx
 import pytest
 
 from bench._fleet import OPERATOR_TOKEN, Fleet, LoadClient, seed
+from msa.waiting import cancelled
 from protocol import frame
 from tests.backend.conftest import count_rows, start_server
 from tests.backend.util import EventStream
@@ -103,10 +103,7 @@ async def test_a_burst_of_alarms_reaches_every_console_live(
             await console.until_received(ids)
     finally:
         for task in listening:
-            task.cancel()
-        for task in listening:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancelled(task)
         exit_code = await asyncio.to_thread(server.stop)
     for console in consoles:
         assert not console.ended, "the backend dropped a console that read promptly"

@@ -15,6 +15,7 @@ from bench._fleet import Fleet, seed
 from msa.backend.keys import kek_at
 from msa.backend.store import open_store
 from msa.demo.stack import BackendProcess
+from msa.waiting import within
 from protocol import frame
 
 pytestmark = pytest.mark.slow
@@ -80,7 +81,7 @@ class PhonesSending:
         self.sending = asyncio.gather(
             *(p.run(self.url, self.acks, self.total) for p in self.phones)
         )
-        await asyncio.wait_for(self.acks.wait(), 60)  # well inside the flood
+        await within(self.acks.wait(), 60)  # well inside the flood
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -92,7 +93,7 @@ class PhonesSending:
         """Wait for every phone to have every frame acknowledged, through the crash."""
         assert self.sending is not None
         crashed_at = self.total[0]
-        await asyncio.wait_for(self.sending, 90)  # inside the test's own bound
+        await within(self.sending, 90)  # inside the test's own bound
         assert crashed_at < PHONES * FRAMES_PER_PHONE, "the crash came after the flood"
         assert sum(p.retries for p in self.phones) > 0, "no phone felt the crash"
 

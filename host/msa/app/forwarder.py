@@ -21,6 +21,7 @@ import httpx
 
 from msa.app.outbox import Entry, Outbox
 from msa.timefmt import to_iso
+from msa.waiting import within
 from protocol import frame
 
 log = logging.getLogger(__name__)
@@ -70,12 +71,12 @@ class Forwarder:
                 due = self.outbox.next_retry()
                 wait = None if due is None else max(0.0, due - time.time())
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), wait)
+                    await within(self._wake.wait(), wait)
                 continue
             if not await self._send_all(entries):
                 # Back off, but a new frame (an alarm) is tried at once.
                 try:
-                    await asyncio.wait_for(self._wake.wait(), self._retry_s)
+                    await within(self._wake.wait(), self._retry_s)
                 except TimeoutError:
                     pass
                 self._retry_s = min(self._retry_s * 2, MAX_RETRY_S)

@@ -24,6 +24,7 @@ from msa.app.forwarder import Forwarder
 from msa.app.link import ButtonLink, LinkError
 from msa.app.outbox import Entry, Outbox
 from msa.timefmt import now_ms, to_iso
+from msa.waiting import within
 from protocol import frame
 
 log = logging.getLogger(__name__)
@@ -133,7 +134,7 @@ class Phone:
             if data:
                 self._on_notification(data)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.link.disconnected.wait(), READ_POLL_S)
+                await within(self.link.disconnected.wait(), READ_POLL_S)
 
     def _on_notification(self, data: bytes) -> None:
         # Called from the BLE stack's callback: record the time and hand over.

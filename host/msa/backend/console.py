@@ -15,7 +15,6 @@ must never wait for the audit trail. `GET /api/v1/alarms/{id}` audits
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
@@ -36,6 +35,7 @@ from msa.backend.push import Subscription
 from msa.backend.services import services
 from msa.backend.store.base import AuditEntry, Operator
 from msa.timefmt import now_ms, to_iso
+from msa.waiting import within
 
 STATIC = Path(__file__).parent / "static"
 KEEPALIVE_S = 15.0
@@ -87,7 +87,7 @@ async def _events(
         sent = {event["alarm_id"]: event["revision"] for event in backlog}
         while True:
             try:
-                event = await asyncio.wait_for(subscription.get(), KEEPALIVE_S)
+                event = await within(subscription.get(), KEEPALIVE_S)
             except TimeoutError:
                 yield ": keepalive\n\n"
                 continue

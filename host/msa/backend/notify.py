@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from msa.errors import UsageError
 from msa.timefmt import now_ms, to_iso
+from msa.waiting import cancelled, within
 
 if TYPE_CHECKING:
     from msa.backend.store import Store
@@ -130,9 +131,7 @@ class Notifier:
 
     async def aclose(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancelled(self._task)
 
     async def _run(self) -> None:
         while True:
@@ -145,7 +144,7 @@ class Notifier:
                 due = now_ms() + 1000
             wait_s = IDLE_CHECK_S if due is None else max(0.0, (due - now_ms()) / 1000)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), min(wait_s, IDLE_CHECK_S))
+                await within(self._wake.wait(), min(wait_s, IDLE_CHECK_S))
 
     async def send_due(self) -> int:
         """Try every due mail once; the number sent."""

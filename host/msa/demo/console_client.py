@@ -8,7 +8,6 @@ console.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import time
@@ -16,6 +15,8 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+
+from msa.waiting import cancelled
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +84,5 @@ class ConsoleClient:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, httpx.HTTPError):
-                await self._task
+            await cancelled(self._task)
         await self._client.aclose()

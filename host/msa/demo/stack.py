@@ -45,6 +45,7 @@ from msa.backend.keys import kek_at
 from msa.demo.console_client import ConsoleClient
 from msa.errors import MsaError
 from msa.timefmt import parse_iso
+from msa.waiting import cancelled, within
 from protocol import frame
 
 log = logging.getLogger(__name__)
@@ -107,7 +108,7 @@ class BackendProcess:
         if self.process is not None and self.process.returncode is None:
             self.process.send_signal(sig)
             try:
-                await asyncio.wait_for(self.process.wait(), 10)
+                await within(self.process.wait(), 10)
             except TimeoutError:
                 self.process.kill()
                 await self.process.wait()
@@ -297,9 +298,7 @@ class Stack:
     async def phone_away(self) -> None:
         """The phone leaves (switched off, out of range): nothing is received."""
         if self._phone_task is not None:
-            self._phone_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._phone_task
+            await cancelled(self._phone_task)
             self._phone_task = None
         if self.phone is not None:
             await self.phone.link.disconnect()
@@ -309,7 +308,7 @@ class Stack:
         assert self.phone is not None
         if self._phone_task is None:
             self._phone_task = asyncio.create_task(self.phone.run(), name="phone")
-        await asyncio.wait_for(self.phone.linked.wait(), STARTUP_TIMEOUT_S)
+        await within(self.phone.linked.wait(), STARTUP_TIMEOUT_S)
 
     async def press(self, hold_ms: int = 150) -> Alarm:
         """Press the button and wait until the alarm is on the console."""
@@ -326,7 +325,7 @@ class Stack:
         seen = self.console.next_alarm()
         await action
         self._released = time.monotonic()
-        event = await asyncio.wait_for(seen, STARTUP_TIMEOUT_S)
+        event = await within(seen, STARTUP_TIMEOUT_S)
         return self.frames[(int(event["device_id"], 16), int(event["counter"]))]
 
     async def settled(self, timeout: float = STARTUP_TIMEOUT_S) -> None:

@@ -1,0 +1,44 @@
+"""Bounded waits and cancellations that cannot be lost.
+
+Python 3.11's `asyncio.wait_for` drops a cancellation that arrives as the awaited
+future completes (gh-86296, fixed in 3.12): the cancelled task carries on, and a
+loop in it runs for ever. A CI run hung 300 s in a teardown that way, cancelling a
+phone whose forwarder was waking every second. `asyncio.timeout` has no such
+window, so `within` is wait_for built on it; ruff bans `asyncio.wait_for` here.
+Third-party code (Bumble) still uses wait_for, so a task that runs it is ended
+with `cancelled`, which cancels until the task has ended.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable
+from typing import TypeVar
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+CANCEL_AGAIN_S = 0.05
+
+
+async def within(awaitable: Awaitable[T], seconds: float | None) -> T:
+    """`await awaitable`, or TimeoutError after `seconds` (None: no bound)."""
+    async with asyncio.timeout(seconds):
+        return await awaitable
+
+
+async def cancelled(task: asyncio.Future[T] | None) -> None:
+    """Cancel `task` and return once it has ended, however it ends.
+
+    Whatever the task raised on its way out is logged, not raised: the caller
+    wanted it gone, and its teardown goes on.
+    """
+    if task is None:
+        return
+    while not task.done():
+        task.cancel()
+        await asyncio.wait({task}, timeout=CANCEL_AGAIN_S)
+    if not task.cancelled() and task.exception() is not None:
+        log.debug("%r ended with %r", task, task.exception())
