@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from msa import reports
 from msa.backend import pgcluster
 from msa.backend.keys import Kek, kek_at
 from msa.errors import NotAvailable
@@ -42,8 +43,20 @@ def kek(kek_file: Path) -> Kek:
 
 
 def pytest_runtest_logstart(nodeid: str, location: tuple[str, int | None, str]) -> None:
-    """Keep the running test's id in reports/current-test: what .ci/run names when
-    the whole run hits its bound."""
-    reports = Path(__file__).resolve().parent / "reports"
-    reports.mkdir(exist_ok=True)
-    (reports / "current-test").write_text(nodeid + "\n")
+    """Keep the running test's id in the run's current-test (msa.reports): what
+    .ci/run names when the whole run hits its bound."""
+    folder = reports.run_folder()
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "current-test").write_text(nodeid + "\n")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> pytest.TestReport:
+    """With MSA_NO_SKIPS=1 (CI) a skip is a failure: CI runs every case, and a case
+    that skips there (a missing browser, server or tool) has tested nothing."""
+    report: pytest.TestReport = yield
+    if report.skipped and os.environ.get("MSA_NO_SKIPS") == "1" and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+        report.outcome = "failed"
+        report.longrepr = f"skipped, but MSA_NO_SKIPS=1 (CI runs every case): {reason}"
+    return report

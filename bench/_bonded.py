@@ -50,6 +50,11 @@ async def bonded(
         await phone.pair()
         task = asyncio.create_task(phone.run())
         yield Bonded(board, phone, link)
+    except Exception as error:
+        if board.console is not None:  # what the board said is why, most often
+            said = board.console.output[-4000:].decode(errors="replace")
+            error.add_note(f"the board's console:\n{said}")
+        raise
     finally:
         if task is not None:
             await cancelled(task)

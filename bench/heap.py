@@ -77,7 +77,7 @@ async def _bisect(folder: Path, args: argparse.Namespace) -> dict[str, Any]:
     async def works(heap: int) -> bool:
         nonlocal runs
         runs += 1
-        return await workload(folder / f"run{runs}", heap, args.presses)
+        return await workload(folder / f"run{runs}", heap, args.presses) is None
 
     if not await works(total):
         return {"error": f"the workload fails with the full heap of {total} bytes"}
@@ -100,8 +100,9 @@ async def _bisect(folder: Path, args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-async def workload(folder: Path, heap: int, presses: int) -> bool:
-    """Boot, bond, press, cut the power, press again; False on a MemoryError or a stall."""
+async def workload(folder: Path, heap: int, presses: int) -> str | None:
+    """Boot, bond, press, cut the power, press again: None when all of it worked,
+    else why not ("MemoryError" when the heap ran out, else "stalled: ...")."""
     settings = {"key": "11" * 32}
     alarms: asyncio.Queue[int] = asyncio.Queue()
     try:
@@ -118,6 +119,8 @@ async def workload(folder: Path, heap: int, presses: int) -> bool:
                 if round_ == 0:
                     await chain.board.power_cut()
                     await chain.board.power_on()
-            return b"MemoryError" not in chain.board.console.output
-    except (TimeoutError, AssertionError):
-        return False
+            output = chain.board.console.output.decode(errors="replace")
+    except (TimeoutError, AssertionError) as error:
+        said = "\n".join(getattr(error, "__notes__", ()))
+        return "MemoryError" if "MemoryError" in said else f"stalled: {error!r}"
+    return "MemoryError" if "MemoryError" in output else None

@@ -4,9 +4,9 @@
     pytest hwtest --target serial:/dev/ttyUSB0 --ble bleak --bench bench.toml
 
 After each case the board's console log (and any other log the case left in its
-tmp folder) is kept in reports/hil/<module>/<case>/ and named in the JUnit XML
-report as the case's `console_log` property; a failed case also carries the tail
-of the log in its report. Each run replaces reports/hil/.
+tmp folder) is kept in <run>/hil/<module>/<case>/ (<run>: the run's report folder,
+msa.reports) and named in the JUnit XML report as the case's `console_log`
+property; a failed case also carries the tail of the log in its report.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from hwtest.bench import Bench, Dut, EmulatedDut, SerialDut, Target
+from msa import reports
 
 LOGS_READY = pytest.StashKey[Path]()
 
@@ -96,7 +97,7 @@ async def dut(request: pytest.FixtureRequest, bench: Bench) -> AsyncIterator[Dut
 
 def case_folder(item: pytest.Item) -> Path:
     """reports/hil/<module>/<case>: where a case's logs are kept."""
-    root = item.config.getoption("--hil-logs") or item.config.rootpath / "reports" / "hil"
+    root = item.config.getoption("--hil-logs") or reports.run_folder() / "hil"
     module = Path(item.nodeid.split("::", 1)[0]).stem
     case = re.sub(r"[^\w.\[\]=,+-]+", "_", item.name)
     return Path(root) / module / case

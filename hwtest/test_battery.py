@@ -19,10 +19,9 @@ pytestmark = pytest.mark.hil
 async def test_heartbeats_come_at_the_provisioned_interval(stack: Stack):
     first = len(frames(stack, frame.HEARTBEAT))
     beats = (await wait_frames(stack, frame.HEARTBEAT, first + 6))[first : first + 6]
-    span_ms = beats[-1]["received_at"] - beats[0]["received_at"]
-    # Five intervals of 1 s on a fixed schedule: the span does not drift.
-    assert 4400 <= span_ms <= 6500, [b["received_at"] for b in beats]
     assert [b["counter"] for b in beats] == sorted(b["counter"] for b in beats)
+    # Five intervals of 1 s on the button's own clock (uptime in whole seconds): the
+    # schedule does not drift. Arrival times at the backend would measure the host.
     assert beats[-1]["uptime_s"] - beats[0]["uptime_s"] in (4, 5, 6)
 
 

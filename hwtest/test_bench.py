@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -11,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from hwtest.bench import ACTS, Bench, SerialDut, Target
+from msa.testcli import nested_env
 
 PORT = "serial:/dev/ttyUSB97"  # no such port: nothing may reach it
 SERIAL = Target("serial", "/dev/ttyUSB0", "bleak")
@@ -75,10 +75,7 @@ def test_on_a_serial_target_no_hil_case_passes_without_the_board():
         text=True,
         timeout=180,
         cwd=Path(__file__).resolve().parents[1],
-        env={
-            **os.environ,
-            "PYTEST_ADDOPTS": "--target serial:/dev/ttyUSB97 -rs -q -p no:cacheprovider",
-        },
+        env=nested_env(PYTEST_ADDOPTS="--target serial:/dev/ttyUSB97 -rs -q -p no:cacheprovider"),
     )
     summary = result.stdout.strip().splitlines()[-1]
     assert re.fullmatch(r"\d+ skipped, \d+ deselected in .*", summary), result.stdout[-3000:]

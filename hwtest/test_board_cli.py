@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from hwtest.rows import wait_until
+from msa import children
 from msa.waiting import within
 
 pytestmark = pytest.mark.hil
@@ -61,8 +62,7 @@ async def test_a_running_board_is_pressed_and_power_cycled_from_the_command_line
         # booted, and booted again after the cut
         log = await log_with(folder / "console.log", "msa: firmware", times=2)
     finally:
-        running.terminate()
-        await running.wait()
+        await children.ended(running)
     assert status["powered"] is True
     assert status["battery_mv"] == 2900
     assert {"advertising_events", "connection_events", "notifications"} <= status.keys()

@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+from msa import children
 from msa.demo.console_client import ConsoleClient
 from msa.demo.stack import BackendProcess, run_msa_json
 from msa.waiting import within
@@ -41,9 +42,7 @@ async def line_with(process: asyncio.subprocess.Process, text: str) -> str:
 
 
 async def finish(process: asyncio.subprocess.Process) -> None:
-    if process.returncode is None:
-        process.terminate()
-        await process.wait()
+    await children.ended(process)
 
 
 async def test_board_phone_and_backend_in_separate_processes(tmp_path, kek_file):

@@ -17,7 +17,9 @@ from hwtest.bench import Bench, EmulatedDut, SerialDut, Target
 from hwtest.conftest import serial_board
 from hwtest.serial_board import SerialBoard
 from hwtest.test_processes import finish, free_port, line_with, start
+from msa import children
 from msa.demo.stack import HOPS, Stack
+from msa.testcli import nested_env
 from msa.waiting import within
 
 pytestmark = pytest.mark.hil
@@ -195,8 +197,28 @@ def test_bumble_without_a_transport_cannot_reach_a_real_board():
         Target.parse("serial:/dev/ttyUSB0", "bluez")
 
 
+async def output_of(process: asyncio.subprocess.Process, bound_s: float) -> str:
+    """All `process` prints until it ends; past `bound_s` it is killed and the test
+    fails with what it had printed."""
+    assert process.stdout is not None
+    output = bytearray()
+
+    async def collect() -> None:
+        while chunk := await process.stdout.read(65536):
+            output.extend(chunk)
+        await process.wait()
+
+    try:
+        await within(collect(), bound_s)
+    except TimeoutError:
+        await children.ended(process, grace_s=0)
+        printed = output[-6000:].decode(errors="replace")
+        pytest.fail(f"the run did not end within {bound_s:.0f} s; it printed:\n{printed}")
+    return output.decode(errors="replace")
+
+
 @pytest.mark.slow
-@pytest.mark.timeout(240)
+@pytest.mark.timeout(260)
 async def test_the_alarm_path_cases_run_on_a_serial_target(tmp_path):
     """`pytest hwtest/test_alarm_path.py hwtest/test_out_of_range.py --target serial:PORT`:
     the `stack` and `dut` fixtures as a bench builds them, against `msa board run` in
@@ -214,16 +236,20 @@ async def test_the_alarm_path_cases_run_on_a_serial_target(tmp_path):
         address = (await line_with(board, "address")).split()[-1]
         config = tmp_path / "bench.toml"
         config.write_text(f'[board]\naddress = "{address}"\n')
+        # Its own per-case bound, inside ours: a hung case ends that run with its
+        # stacks, which we then show.
         result = await asyncio.create_subprocess_exec(
-            *[sys.executable, "-m", "pytest", "-q", "-rA"],
+            *[sys.executable, "-m", "pytest", "-q", "-rA", "-o", "timeout=120"],
             *["hwtest/test_alarm_path.py", "hwtest/test_out_of_range.py"],
             *["-p", "no:cacheprovider", "--target", f"serial:{port}", "--bench", str(config)],
             *["--ble", f"bumble:tcp-client:127.0.0.1:{hci}", "--hil-logs", str(tmp_path / "hil")],
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
             cwd=Path(__file__).resolve().parents[1],
+            env=nested_env(),
+            preexec_fn=children.preexec(),
         )
-        out = (await within(result.communicate(), 180))[0].decode()
+        out = await output_of(result, 200)
     finally:
         await finish(board)
     assert re.search(r"^1 passed, 7 skipped", out.splitlines()[-1]), out[-3000:]

@@ -282,10 +282,8 @@ class EmulatedBoard:
     # -- the bench ------------------------------------------------------------------
 
     async def press(self, hold_ms: int = 150) -> None:
-        """Press the button for hold_ms (the pin is active low)."""
-        self.hardware.set_pin(BUTTON_PIN, 0)
-        await asyncio.sleep(hold_ms / 1000)
-        self.hardware.set_pin(BUTTON_PIN, 1)
+        """Press the button for hold_ms, timed on the board's clock (active low)."""
+        await self.hardware.hold_pin(BUTTON_PIN, 0, hold_ms)
 
     async def long_press(self, hold_ms: int = 2500) -> None:
         await self.press(hold_ms)

@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 EIO = 5
 IRQ_TIMEOUT_S = 5.0
 WATCHDOG_TICK_S = 0.1
+RELEASE_GRACE_S = 10.0  # a held pin the board has not let go by then: its loop is stuck
 PWRON_RESET, WDT_RESET, SOFT_RESET = 1, 3, 5  # machine.reset_cause()
 PULL_UP = 1  # machine.Pin.PULL_UP
 
@@ -204,6 +205,7 @@ class Hardware:
         self.reset_requested = asyncio.Event()
         self._server: asyncio.AbstractServer | None = None
         self._dog: asyncio.Task[None] | None = None
+        self._holds: dict[int, asyncio.Future[None]] = {}  # pin -> its release
 
     async def start(self) -> None:
         self.socket_path.unlink(missing_ok=True)
@@ -232,6 +234,9 @@ class Hardware:
                 self.boot = None
                 self.booted.clear()
                 self.halted.set()
+                for release in self._holds.values():  # a dead board holds nothing
+                    if not release.done():
+                        release.set_result(None)
 
     @property
     def radio(self) -> Radio | None:
@@ -243,6 +248,36 @@ class Hardware:
         self.inputs.pins[pin] = value
         if self.boot is not None:
             self.boot.send({"pin": pin, "value": value})
+
+    async def hold_pin(self, pin: int, value: int, hold_ms: int) -> None:
+        """Hold `pin` at `value` for `hold_ms`, then let it back, timed by the board
+        itself (rom/machine.py): a busy host delays when a press starts, never how
+        long it lasts, as with a finger. Returns once the board has let it go (or
+        lost its power)."""
+        restore = self.inputs.pins.get(pin, 1)
+        self.inputs.pins[pin] = value
+        try:
+            if self.boot is None:  # nothing to time it: the bench's own clock
+                await asyncio.sleep(hold_ms / 1000)
+                return
+            release = asyncio.get_running_loop().create_future()
+            self._holds[pin] = release
+            self.boot.send({"pin": pin, "value": value, "for_ms": hold_ms})
+            try:
+                await within(release, hold_ms / 1000 + RELEASE_GRACE_S)
+            except TimeoutError:
+                raise TimeoutError(
+                    f"the board did not let pin {pin} go {RELEASE_GRACE_S:.0f} s after "
+                    f"its {hold_ms} ms hold: its event loop is stuck"
+                ) from None
+        finally:
+            self._holds.pop(pin, None)
+            self.inputs.pins[pin] = restore
+
+    def op_pin_released(self, pin: int) -> None:
+        release = self._holds.get(pin)
+        if release is not None and not release.done():
+            release.set_result(None)
 
     def set_battery_mv(self, millivolts: int) -> None:
         self.inputs.battery_mv = millivolts

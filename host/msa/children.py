@@ -10,6 +10,7 @@ instruction of the new program.
 
 from __future__ import annotations
 
+import asyncio
 import ctypes
 import ctypes.util
 import os
@@ -19,6 +20,7 @@ import sys
 from collections.abc import Callable
 
 _PR_SET_PDEATHSIG = 1
+END_GRACE_S = 10.0
 _libc: ctypes.CDLL | None = None
 
 
@@ -102,3 +104,15 @@ def _watch(parent: int, cleanup: list[str]) -> None:
 
 if __name__ == "__main__":
     _watch(int(sys.argv[1]), sys.argv[2:])
+
+
+async def ended(process: asyncio.subprocess.Process, grace_s: float = END_GRACE_S) -> int:
+    """SIGTERM, `grace_s` to finish, then SIGKILL: the exit code, never a hang."""
+    if process.returncode is None:
+        process.terminate()
+        try:
+            async with asyncio.timeout(grace_s):
+                return await process.wait()
+        except TimeoutError:
+            process.kill()
+    return await process.wait()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import io
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -34,11 +35,20 @@ async def release(*steps: Step, bound_s: float = STEP_BOUND_S) -> None:
             error = raised
             if bound.expired():
                 error = TimeoutError(f"teardown step {_name(step)} hung for {bound_s:.0f} s")
+                log.error("the tasks when %s hung:\n%s", _name(step), _task_stacks())
             if first is None:
                 first = error
             log.error("teardown step %s failed: %r", _name(step), error)
     if first is not None:
         raise first
+
+
+def _task_stacks() -> str:
+    """Where every task of the loop is waiting: what a hung step waits for."""
+    out = io.StringIO()
+    for task in asyncio.all_tasks():
+        task.print_stack(limit=12, file=out)
+    return out.getvalue()
 
 
 def _name(step: Step) -> str:

@@ -145,3 +145,34 @@ async def test_a_frame_offered_again_gets_its_ack_and_its_receipt_and_is_stored_
     assert [e.counter for e in phone.outbox.pending()] == [2]
     assert answers == [1]
     await phone.forwarder.close()
+
+
+class StubbornLink(FakeLink):
+    """A link whose connect swallows one cancellation, as a Bumble call under 3.11's
+    wait_for does when its answer arrives with the cancel (gh-86296)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.connecting = asyncio.Event()
+        self.swallowed = 0
+
+    async def connect(self, timeout: float = 10.0) -> None:
+        self.disconnected.set()  # never links: the phone keeps trying
+        self.connecting.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            if self.swallowed:
+                raise
+            self.swallowed += 1  # and carries on, as if the answer had come
+        raise LinkError("the button answered late")
+
+
+async def test_a_phone_cancelled_while_a_link_call_swallows_it_still_stops(tmp_path):
+    phone, _ = await a_phone(tmp_path, [])
+    phone.link = link = StubbornLink()
+    running = asyncio.create_task(phone.run())
+    await within(link.connecting.wait(), 5)
+    await within(cancelled(running), 5)
+    assert link.swallowed == 1 and running.done()
+    await phone.forwarder.close()

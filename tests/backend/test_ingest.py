@@ -6,7 +6,9 @@ A refused request must change nothing: each refusal test compares row counts.
 from __future__ import annotations
 
 import asyncio
+import json
 import struct
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -203,12 +205,36 @@ async def test_an_invalid_body_is_refused_with_a_precise_detail(backend, payload
 
 
 async def test_a_body_that_is_not_json_is_refused(backend):
-    for content in (b"", b"{", b"\xff\xfe", b'{"lat": NaN}', b"x" * 5000):
+    for content in (b"", b"{", b"\xff\xfe", b'{"lat": NaN}', b"x" * 100):
         before = await backend.store.counts()
         response = await backend.client.post(FRAMES, content=content, headers=PHONE)
         assert response.status_code == 400
         assert response.json()["error"] == "invalid_request"
         assert await backend.store.counts() == before
+
+
+def padded(counter: int, size: int) -> bytes:
+    """A valid frame body, padded with JSON whitespace to exactly `size` bytes."""
+    content = json.dumps(body(signed(counter))).encode()
+    return content[:-1] + b" " * (size - len(content)) + b"}"
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+async def test_a_valid_body_over_4_kib_is_refused_at_the_limit_and_not_before(backend, chunked):
+    def sent(content: bytes) -> bytes | AsyncIterator[bytes]:
+        # Without a Content-Length the limit is counted as the body streams in.
+        async def chunks() -> AsyncIterator[bytes]:
+            yield content[:2048]
+            yield content[2048:]
+
+        return chunks() if chunked else content
+
+    before = await backend.store.counts()
+    over = await backend.client.post(FRAMES, content=sent(padded(1, 4097)), headers=PHONE)
+    assert over.status_code == 400 and "larger than 4096 bytes" in over.json()["detail"]
+    assert await backend.store.counts() == before
+    at = await backend.client.post(FRAMES, content=sent(padded(1, 4096)), headers=PHONE)
+    assert at.status_code == 200 and at.json()["status"] == "committed"
 
 
 @pytest.mark.postgres
@@ -225,6 +251,7 @@ async def test_database_down_is_503_and_the_retry_commits(pg_cluster, tmp_path, 
                 down = await client.post(FRAMES, json=body(signed(1)), headers=PHONE)
                 assert down.status_code == 503
                 assert down.json()["error"] == "unavailable"
+                assert down.headers["Retry-After"] == "1"  # the phone's cue (SPEC §7)
                 pg.start()
                 back = await client.post(FRAMES, json=body(signed(1)), headers=PHONE)
                 assert back.status_code == 200

@@ -112,13 +112,36 @@ class Pin:
 
     @staticmethod
     def _on_change(message):
+        # {"for_ms": n}: the bench holds the level for n ms, timed here on the
+        # board's own clock (a finger's press, which a busy host must not stretch).
         pin = Pin._all.get(message["pin"])
+        hold_ms = message.get("for_ms")
         if pin is None:
+            if hold_ms is not None:
+                _emulink.tell("pin_released", message["pin"])
             return
-        old, pin._value = pin._value, message["value"]
-        edge = Pin.IRQ_RISING if pin._value > old else Pin.IRQ_FALLING if pin._value < old else 0
-        if pin._handler is not None and edge & pin._trigger:
-            pin._handler(pin)
+        old = pin._value
+        pin._level(message["value"])
+        if hold_ms is not None:
+            import asyncio
+
+            asyncio.create_task(pin._release(old, hold_ms))
+
+    def _level(self, value):
+        old, self._value = self._value, value
+        edge = Pin.IRQ_RISING if value > old else Pin.IRQ_FALLING if value < old else 0
+        if self._handler is not None and edge & self._trigger:
+            self._handler(self)
+
+    async def _release(self, value, hold_ms):
+        import asyncio
+
+        await asyncio.sleep_ms(hold_ms)
+        try:
+            self._level(value)
+        except Exception as error:  # as a port does with an IRQ handler's error
+            sys.print_exception(error)
+        _emulink.tell("pin_released", self._id)
 
 
 class ADC:

@@ -24,7 +24,7 @@ from msa.app.forwarder import Forwarder
 from msa.app.link import ButtonLink, LinkError
 from msa.app.outbox import Entry, Outbox
 from msa.timefmt import now_ms, to_iso
-from msa.waiting import within
+from msa.waiting import cancelled, within
 from protocol import frame
 
 log = logging.getLogger(__name__)
@@ -88,12 +88,24 @@ class Phone:
             await self.link.disconnect()
 
     async def run(self) -> None:
-        """Stay linked, acknowledge and forward, until cancelled."""
-        async with asyncio.TaskGroup() as tasks:
-            tasks.create_task(self._stay_linked())
-            tasks.create_task(self._take_frames())
-            tasks.create_task(self._hand_receipts())
-            tasks.create_task(self.forwarder.run())
+        """Stay linked, acknowledge and forward, until cancelled (or one part fails).
+
+        Not a TaskGroup: it cancels its tasks once, and a task that swallowed that
+        cancellation (Bumble's calls run 3.11's wait_for, gh-86296) would hold it
+        for ever; `cancelled` cancels until each task has ended."""
+        parts = [
+            asyncio.create_task(self._stay_linked(), name="phone: link"),
+            asyncio.create_task(self._take_frames(), name="phone: frames"),
+            asyncio.create_task(self._hand_receipts(), name="phone: receipts"),
+            asyncio.create_task(self.forwarder.run(), name="phone: forwarder"),
+        ]
+        try:
+            done, _ = await asyncio.wait(parts, return_when=asyncio.FIRST_EXCEPTION)
+            for part in done:
+                part.result()  # the part that failed, failing run
+        finally:
+            for part in parts:
+                await cancelled(part)
 
     async def _stay_linked(self) -> None:
         delay = RECONNECT_FIRST_S

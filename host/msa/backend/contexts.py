@@ -10,6 +10,7 @@ frame, and delays a revocation (re-provisioning) by at most `ttl_s`.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from msa.backend.store.base import IngestContext
 
@@ -20,16 +21,22 @@ Key = tuple[str, int]  # (token's SHA-256, device id)
 
 
 class ContextCache:
-    def __init__(self, ttl_s: float = TTL_S, max_entries: int = MAX_ENTRIES) -> None:
+    def __init__(
+        self,
+        ttl_s: float = TTL_S,
+        max_entries: int = MAX_ENTRIES,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.ttl_s = ttl_s
         self.max_entries = max_entries
+        self.clock = clock
         self._entries: dict[Key, tuple[float, IngestContext]] = {}
 
     def get(self, key: Key) -> IngestContext | None:
         entry = self._entries.get(key)
         if entry is None:
             return None
-        if time.monotonic() - entry[0] > self.ttl_s:
+        if self.clock() - entry[0] > self.ttl_s:
             del self._entries[key]
             return None
         return entry[1]
@@ -37,4 +44,4 @@ class ContextCache:
     def put(self, key: Key, context: IngestContext) -> None:
         if len(self._entries) >= self.max_entries:
             self._entries.clear()
-        self._entries[key] = (time.monotonic(), context)
+        self._entries[key] = (self.clock(), context)

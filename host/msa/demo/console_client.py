@@ -30,6 +30,7 @@ class ConsoleClient:
         self.alarms: list[dict[str, Any]] = []
         self.on_alarm: AlarmSeen | None = None
         self._waiters: list[asyncio.Future[dict[str, Any]]] = []
+        self._pushed = asyncio.Event()
         self._ready = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._client = httpx.AsyncClient(timeout=httpx.Timeout(10.0, read=None))
@@ -54,6 +55,22 @@ class ConsoleClient:
         self._waiters.append(future)
         return future
 
+    def shown(self) -> set[tuple[str, int]]:
+        """The alarms pushed so far, as (device_id, counter)."""
+        return {(event["device_id"], event["counter"]) for event in self.alarms}
+
+    async def until_shown(self, count: int, timeout: float = 10.0) -> None:
+        """Wait until `count` distinct alarms have been pushed to this console."""
+        try:
+            async with asyncio.timeout(timeout):
+                while len(self.shown()) < count:
+                    self._pushed.clear()
+                    await self._pushed.wait()
+        except TimeoutError:
+            raise TimeoutError(
+                f"{len(self.shown())} of {count} alarms pushed to the console in {timeout:.0f} s"
+            ) from None
+
     async def _listen(self) -> None:
         async with self._client.stream("GET", self.url, headers=self.headers) as response:
             response.raise_for_status()
@@ -75,6 +92,7 @@ class ConsoleClient:
             at = time.time()
             event = json.loads(data)
             self.alarms.append(event)
+            self._pushed.set()
             if self.on_alarm is not None:
                 self.on_alarm(event, at)
             waiters, self._waiters = self._waiters, []

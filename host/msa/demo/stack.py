@@ -330,7 +330,8 @@ class Stack:
 
     async def settled(self, timeout: float = STARTUP_TIMEOUT_S) -> None:
         """Wait until nothing is in flight: the button's and the phone's outboxes are empty
-        (the button forgets a frame on its receipt: every frame is committed then).
+        (the button forgets a frame on its receipt: every frame is committed then), and
+        the console has been pushed every alarm the backend stored.
 
         A real board's outbox is not readable while its firmware runs: there, the
         button's queue is what it said it queued and the phone has not received."""
@@ -348,6 +349,9 @@ class Stack:
                     f"{outbox.count('pending')} pending, {outbox.count('delivered')} delivered"
                 )
             await asyncio.sleep(0.01)  # a condition poll, like Console.expect
+        if self.console is not None:
+            stored = (await self.counts())["alarms"]
+            await self.console.until_shown(stored, max(deadline - loop.time(), 1.0))
 
     def _button_queue(self) -> list[Any]:
         assert self.phone is not None
