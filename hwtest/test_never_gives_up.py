@@ -18,7 +18,8 @@ pytestmark = pytest.mark.hil
 
 PRESSES = 1000
 # Fast presses for a fast test, still presses: 10 ms debounce, 20 ms to count;
-# each hold 15 ms over what counts, each gap 30 ms over the debounce.
+# each hold 15 ms over what counts, each gap 30 ms over the debounce; 27 edges a
+# second, under the 40 that the button takes for a chattering contact.
 FAST = {"debounce_ms": 10, "press_ms": 20}
 HOLD_MS = 35
 GAP_MS = 40

@@ -57,20 +57,27 @@ def assert_nowhere_in_values(key: bytes, values: list[object]) -> None:
 
 async def database_files(database_url: str, request: pytest.FixtureRequest) -> list[Path]:
     """The files the database lives in: the SQLite file and its -wal and -shm, or
-    (after a checkpoint) the PostgreSQL cluster's data folder, WAL included."""
+    (after a checkpoint) the PostgreSQL database's own folder, the cluster's shared
+    catalogue and its WAL (the session's cluster holds every test's database: the
+    others' folders cannot hold this key)."""
     path = sqlite_path(database_url)
     if path is not None:
         return [p for p in Path(path).parent.glob(Path(path).name + "*") if p.is_file()]
     pg = request.getfixturevalue("pg_cluster")
-    await _checkpoint(database_url)
-    return [p for p in pg.data_dir.rglob("*") if p.is_file()]
+    oid = await _checkpoint(database_url)
+    folders = [pg.data_dir / "base" / str(oid), pg.data_dir / "global", pg.data_dir / "pg_wal"]
+    return [p for folder in folders for p in folder.rglob("*") if p.is_file()]
 
 
-async def _checkpoint(database_url: str) -> None:
-    """Have the server write every changed page to the table files now."""
+async def _checkpoint(database_url: str) -> int:
+    """Have the server write every changed page to the table files now; the
+    database's oid (its folder's name)."""
     conn = await asyncpg.connect(database_url)
     try:
         await conn.execute("CHECKPOINT")
+        return int(
+            await conn.fetchval("SELECT oid FROM pg_database WHERE datname = current_database()")
+        )
     finally:
         await conn.close()
 
