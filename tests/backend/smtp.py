@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from email import message_from_bytes
 from email.message import Message
@@ -33,20 +33,43 @@ class Inbox:
         return await within(self.mails.get(), timeout_s)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+class Port:
+    """A local port held by a bound socket that does not listen yet: a connection to
+    it is refused (a mail server that is down) and no other process can take it
+    meanwhile, as it could a port probed free and bound later. `mail_server` listens
+    on it."""
+
+    def __init__(self) -> None:
+        self.socket = socket.socket()
+        self.socket.bind(("127.0.0.1", 0))
+        self.number: int = self.socket.getsockname()[1]
+
+    def __str__(self) -> str:
+        return str(self.number)
+
+
+class _OnPort(Controller):
+    """aiosmtpd's Controller on a socket already bound (aiosmtpd binds its own)."""
+
+    def __init__(self, handler: Inbox, port: Port) -> None:
+        super().__init__(handler, hostname="127.0.0.1", port=port.number)
+        self._socket = port.socket
+
+    def _create_server(self) -> Awaitable[asyncio.AbstractServer]:
+        return self.loop.create_server(self._factory_invoker, sock=self._socket)
 
 
 @asynccontextmanager
-async def mail_server(port: int | None = None) -> AsyncIterator[Inbox]:
-    """An SMTP server on 127.0.0.1:`port` (a free one by default) while the block runs."""
+async def mail_server(port: Port | None = None) -> AsyncIterator[Inbox]:
+    """An SMTP server on `port` (a new one by default) while the block runs; the
+    port is closed after it."""
     inbox = Inbox()
-    inbox.port = port or free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=inbox.port)
+    port = port or Port()
+    inbox.port = port.number
+    controller = _OnPort(inbox, port)
     await asyncio.to_thread(controller.start)
     try:
         yield inbox
     finally:
         await asyncio.to_thread(controller.stop)
+        port.socket.close()

@@ -15,7 +15,7 @@ from msa.backend.pgcluster import cluster
 from msa.backend.seed import DEMO_MAGISTRATE
 from msa.backend.workflow import Close
 from tests.backend.conftest import Backend, started_backend
-from tests.backend.smtp import free_port, mail_server
+from tests.backend.smtp import Port, mail_server
 from tests.backend.util import OPERATOR, PHONE, body, signed
 
 PV = "GE.60.L1.004321/26"
@@ -24,10 +24,12 @@ FAST_RETRY = (0.1,)  # the schedule's figures are not under test, the retrying i
 
 
 def backend_with_smtp(
-    database_url: str, kek: Kek, port: int | None
+    database_url: str, kek: Kek, port: Port | None
 ) -> AbstractAsyncContextManager[Backend]:
     """The started backend, its mails to the SMTP server on `port` (queued if None)."""
-    smtp = None if port is None else SmtpConfig("127.0.0.1", port, SENDER, retry_s=FAST_RETRY)
+    smtp = (
+        None if port is None else SmtpConfig("127.0.0.1", port.number, SENDER, retry_s=FAST_RETRY)
+    )
     return started_backend(database_url, kek, smtp)
 
 
@@ -63,7 +65,7 @@ async def until(condition, timeout_s: float = 10.0) -> None:
 
 
 async def test_closing_a_real_alarm_mails_the_magistrate(database_url, kek):
-    port = free_port()
+    port = Port()
     async with mail_server(port) as inbox, backend_with_smtp(database_url, kek, port) as backend:
         with backend.app.state.channel.subscribe() as updates:
             closed = await close_real_alarm(backend.client)
@@ -83,7 +85,7 @@ async def test_closing_a_real_alarm_mails_the_magistrate(database_url, kek):
 
 
 async def test_a_mail_server_that_is_down_loses_nothing(database_url, kek):
-    port = free_port()  # nothing listens there yet
+    port = Port()  # nothing listens there yet
     async with backend_with_smtp(database_url, kek, port) as backend:
         store = backend.store
         closed = await close_real_alarm(backend.client)
@@ -114,7 +116,7 @@ async def test_a_mail_queued_without_a_server_is_sent_by_the_next_backend(databa
     async with backend_with_smtp(database_url, kek, None) as backend:
         closed = await close_real_alarm(backend.client)
         assert closed["magistrate"]["status"] == "queued"
-    port = free_port()
+    port = Port()
     async with mail_server(port) as inbox, backend_with_smtp(database_url, kek, port):
         _, recipients, mail = await inbox.next()
     assert (
@@ -164,7 +166,7 @@ async def test_a_step_during_a_database_outage_is_503_and_its_retry_goes_through
     """PostgreSQL stops between two steps: the step is refused whole (503), the
     operator's retry commits, and the mailer, which lived through it, sends."""
     del pg_cluster  # only for its skip/fail rule: this test needs a cluster it may stop
-    port = free_port()
+    port = Port()
     with cluster() as pg:
         async with mail_server(port) as inbox, backend_with_smtp(pg.url, kek, port) as backend:
             client = backend.client
