@@ -22,9 +22,8 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    folder = Path(os.environ["MSA_REPORTS"]) if os.environ.get("MSA_REPORTS") else None
-    if folder is None:
-        folder = reports.new_run_folder()
+    given = os.environ.get("MSA_REPORTS")
+    folder = Path(given) if given else reports.new_run_folder()
     folder.mkdir(parents=True, exist_ok=True)
     print(f"msa: reports in {folder}", file=sys.stderr)
     command = [sys.executable, "-m", "pytest", f"--junitxml={folder / 'junit.xml'}"]
