@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,21 +32,30 @@ class Bonded:
 
 @contextlib.asynccontextmanager
 async def bonded(
-    folder: Path, device_id: int, settings: dict[str, Any], heap_bytes: int = HEAP_BYTES
+    folder: Path,
+    device_id: int,
+    settings: dict[str, Any],
+    heap_bytes: int = HEAP_BYTES,
+    prepare: Callable[[EmulatedBoard], None] | None = None,
+    ready: bytes = b"queued heartbeat",
 ) -> AsyncIterator[Bonded]:
     """Boot a provisioned board, bond its phone and run the phone's link; the
-    phone's `on_received` is the caller's to set before the link comes up."""
+    phone's `on_received` is the caller's to set before the link comes up.
+    `prepare` gets the provisioned board before its first boot (its flash's state);
+    `ready` is what the board prints once its tasks run."""
     air = Air()
     board = EmulatedBoard(folder / "board", air, heap_bytes=heap_bytes)
     board.flash_firmware()
     board.provision({"device_id": device_id, **settings})
+    if prepare is not None:
+        prepare(board)
     outbox = Outbox(folder / "phone" / "outbox.db")
     link = BumbleLink(board.address, folder / "phone", local_link=air)
     phone = Phone(link, outbox, Forwarder(outbox, UNREACHABLE_BACKEND, "-"), device_id)
     task = None
     try:
         await board.power_on()
-        await board.console.expect("queued heartbeat", STEP_TIMEOUT_S)
+        await board.console.expect(ready, STEP_TIMEOUT_S)
         await phone.pair()
         task = asyncio.create_task(phone.run())
         yield Bonded(board, phone, link)

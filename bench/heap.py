@@ -1,16 +1,22 @@
-"""The firmware's heap high-water mark on the emulated board, against its budget.
+"""The firmware's heap need on the emulated board, against its budget.
 
 A MicroPython heap fills with garbage until a collection, so sampling how full it
-is says little. This benchmark asks the question that matters instead: what is
-the smallest heap on which the firmware still does its work? It runs a workload
-(boot, bonding, presses, a power cut, more presses) under `-X heapsize` and
-bisects to the smallest heap that completes it without a MemoryError.
+is says little. This benchmark asks the question that matters instead: on how
+small a heap does the firmware still do its work? It runs a workload under
+`-X heapsize`: boot with a full flash (heartbeats dropped) and an outbox of
+waiting alarms offered on every link, bonding, presses, a reconnect after the
+board left the phone's range, a power cut, more presses.
+
+Whether a heap is enough is not monotonic in its size (fragmentation: a size can
+fail where a smaller one works), so the need is not bisected. It is scanned from
+the budget down, each size `--repeats` times, and the need is the smallest heap
+at and above which every size tried worked every time.
 
 The interpreter also holds the emulated board's own Python modules (rom/:
 `bluetooth`, `machine`, which are C on a real board); that baseline is measured
 in the same run and taken off, so `high_water_bytes` is the firmware's own need.
 
-    msa bench heap --json [--presses 10] [--resolution 1024]
+    msa bench heap --json [--presses 5] [--waiting 200] [--step 2048] [--repeats 3]
 """
 
 from __future__ import annotations
@@ -19,17 +25,26 @@ import argparse
 import asyncio
 import subprocess
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench._bonded import STEP_TIMEOUT_S, bonded
-from boards.emulated.emulator import HEAP_BYTES, ROM, ROM_HEAP_ALLOWANCE
+from bench._bonded import STEP_TIMEOUT_S, Bonded, bonded
+from boards.emulated.emulator import HEAP_BYTES, ROM, ROM_HEAP_ALLOWANCE, EmulatedBoard
 from boards.emulated.interpreter import micropython_path
+from firmware.outbox import HEARTBEAT_BLOCKS, Outbox
 from msa.waiting import within
-from protocol import frame
+from protocol import frame, payload
 
 DEVICE_ID = 0x0BE4C400
+KEY = bytes([0x11] * 32)
 PRESS_GAP_S = 0.1  # a finger lifts between presses; closer presses are one press
+# The flash left with room for the workload's alarms, not for a heartbeat: full.
+FREE_BLOCKS = HEARTBEAT_BLOCKS - 1
+PRESSES = 5  # per round, three rounds
+WAITING = 200  # alarms in the outbox at boot, offered again on every link
+OFFER_S = 0.05  # a waiting alarm offered to the phone takes about 12 ms
+FLOOR = 8 * 1024  # asyncio alone needs more: the scan never goes below
 
 ROM_PROBE = """
 import gc
@@ -42,85 +57,137 @@ print(gc.mem_alloc())
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--presses", type=int, default=10)
-    parser.add_argument("--resolution", type=int, default=1024, help="bytes")
+    parser.add_argument("--presses", type=int, default=PRESSES, help="per round (3 rounds)")
+    parser.add_argument("--waiting", type=int, default=WAITING, help="alarms in the outbox at boot")
+    parser.add_argument("--step", type=int, default=2048, help="bytes between heaps tried")
+    parser.add_argument("--repeats", type=int, default=3, help="runs per heap size")
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
+    for name, low, high in (
+        ("presses", 1, 100),
+        ("waiting", 0, 4000),
+        ("step", 256, 16384),
+        ("repeats", 1, 10),
+    ):
+        if not low <= getattr(args, name) <= high:
+            return {"error": f"--{name} must be from {low} to {high}"}
     with tempfile.TemporaryDirectory(prefix="msa-heap-") as folder:
-        return asyncio.run(_bisect(Path(folder), args))
+        return asyncio.run(_scan(Path(folder), args))
 
 
 def rom_bytes() -> int:
     """The live heap of the emulated board's own modules, before any firmware."""
     with tempfile.TemporaryDirectory(prefix="msa-rom-") as empty:
-        return _rom_bytes(empty)
-
-
-def _rom_bytes(empty: str) -> int:
-    result = subprocess.run(
-        [micropython_path(), "-X", "heapsize=256K", "-c", ROM_PROBE],
-        env={"MICROPYPATH": f"{ROM}:.frozen"},
-        cwd=empty,  # the flash it mounts: only counted, never written
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+        result = subprocess.run(
+            [micropython_path(), "-X", "heapsize=256K", "-c", ROM_PROBE],
+            env={"MICROPYPATH": f"{ROM}:.frozen"},
+            cwd=empty,  # the flash it mounts: only counted, never written
+            capture_output=True,
+            text=True,
+            check=True,
+        )
     return int(result.stdout.split()[-1])
 
 
-async def _bisect(folder: Path, args: argparse.Namespace) -> dict[str, Any]:
+async def _scan(folder: Path, args: argparse.Namespace) -> dict[str, Any]:
     rom = rom_bytes()
     total = HEAP_BYTES + ROM_HEAP_ALLOWANCE
     runs = 0
-
-    async def works(heap: int) -> bool:
-        nonlocal runs
-        runs += 1
-        return await workload(folder / f"run{runs}", heap, args.presses) is None
-
-    if not await works(total):
-        return {"error": f"the workload fails with the full heap of {total} bytes"}
-    low, high = 8 * 1024, total  # low fails (asyncio alone needs more), high works
-    while high - low > args.resolution:
-        middle = (low + high) // 2
-        if await works(middle):
-            high = middle
+    need = None  # the smallest heap tried at and above which everything worked
+    failed = None
+    heap = total
+    while heap >= FLOOR and failed is None:
+        for _ in range(args.repeats):
+            runs += 1
+            outcome = await workload(folder / f"run{runs}", heap, args.presses, args.waiting)
+            if outcome is not None:
+                failed = {"heap_bytes": heap, "why": outcome}
+                break
         else:
-            low = middle
+            need = heap
+            heap -= args.step
+    if need is None:
+        return {"error": f"the workload fails with the full heap of {total} bytes", **failed}
     return {
-        "high_water_bytes": high - rom,
+        "high_water_bytes": need - rom,
         "heap_limit_bytes": HEAP_BYTES,
-        "ratio": round((high - rom) / HEAP_BYTES, 3),
-        "interpreter_heap_bytes": high,
+        "ratio": round((need - rom) / HEAP_BYTES, 3),
+        "interpreter_heap_bytes": need,
         "rom_bytes": rom,
-        "resolution_bytes": args.resolution,
-        "presses": args.presses,
+        "first_failure": failed,
+        "step_bytes": args.step,
+        "repeats": args.repeats,
+        "presses": 3 * args.presses,
+        "waiting_alarms": args.waiting,
         "runs": runs,
     }
 
 
-async def workload(folder: Path, heap: int, presses: int) -> str | None:
-    """Boot, bond, press, cut the power, press again: None when all of it worked,
-    else why not ("MemoryError" when the heap ran out, else "stalled: ...")."""
-    settings = {"key": "11" * 32}
+def full_flash(waiting: int) -> Callable[[EmulatedBoard], None]:
+    """A flash as a long absence leaves it: `waiting` alarms no backend receipted,
+    and the rest taken, so that heartbeats find no room and alarms still do."""
+
+    def prepare(board: EmulatedBoard) -> None:
+        box = Outbox(folder=str(board.flash / "data"))
+        for n in range(waiting):
+            box.add(KEY, frame.ALARM, DEVICE_ID, payload.alarm_payload(1_780_000_000 + n, 3000))
+        board.fill_flash(FREE_BLOCKS)
+
+    return prepare
+
+
+async def workload(folder: Path, heap: int, presses: int, waiting: int) -> str | None:
+    """Boot on a full flash, bond, press; leave the phone's range and come back,
+    press; cut the power, press. None when all of it worked, else why not
+    ("MemoryError" when the heap ran out, else "stalled: ...")."""
+    settings = {"key": KEY.hex()}
+    offered: set[int] = set()  # the waiting alarms the phone got on this link
     alarms: asyncio.Queue[int] = asyncio.Queue()
+
+    def received(got: frame.Frame, _at: float) -> None:
+        if got.type == frame.ALARM and got.counter <= waiting:
+            offered.add(got.counter)
+        elif got.type == frame.ALARM:
+            alarms.put_nowait(got.counter)
+
+    async def round_of_presses(chain: Bonded) -> None:
+        await within(chain.phone.linked.wait(), STEP_TIMEOUT_S)
+        for _ in range(presses):
+            await chain.board.press(60)
+            await within(alarms.get(), STEP_TIMEOUT_S)
+            await asyncio.sleep(PRESS_GAP_S)
+        offering_s = STEP_TIMEOUT_S + waiting * OFFER_S
+        await _until(lambda: len(offered) == waiting, f"{waiting} alarms offered", offering_s)
+        offered.clear()
+
+    heap_bytes = heap - ROM_HEAP_ALLOWANCE
     try:
-        async with bonded(folder, DEVICE_ID, settings, heap - ROM_HEAP_ALLOWANCE) as chain:
-            chain.phone.on_received = lambda got, _at: (
-                got.type == frame.ALARM and alarms.put_nowait(got.counter)
-            )
-            for round_ in range(2):
-                await within(chain.phone.linked.wait(), STEP_TIMEOUT_S)
-                for _ in range(presses):
-                    await chain.board.press(60)
-                    await within(alarms.get(), STEP_TIMEOUT_S)
-                    await asyncio.sleep(PRESS_GAP_S)
-                if round_ == 0:
-                    await chain.board.power_cut()
-                    await chain.board.power_on()
+        async with bonded(
+            folder, DEVICE_ID, settings, heap_bytes, full_flash(waiting), b"heartbeats dropped"
+        ) as chain:
+            chain.phone.on_received = received
+            await round_of_presses(chain)
+            chain.board.out_of_range()
+            await _until(lambda: not chain.phone.linked.is_set(), "the link lost", STEP_TIMEOUT_S)
+            chain.board.in_range()
+            await round_of_presses(chain)
+            await chain.board.power_cut()
+            await chain.board.power_on()
+            await round_of_presses(chain)
             output = chain.board.console.output.decode(errors="replace")
     except (TimeoutError, AssertionError) as error:
         said = "\n".join(getattr(error, "__notes__", ()))
         return "MemoryError" if "MemoryError" in said else f"stalled: {error!r}"
     return "MemoryError" if "MemoryError" in output else None
+
+
+async def _until(condition: Callable[[], bool], what: str, seconds: float) -> None:
+    async def polled() -> None:
+        while not condition():
+            await asyncio.sleep(0.02)
+
+    try:
+        await within(polled(), seconds)
+    except TimeoutError:
+        raise TimeoutError(f"not within {seconds:g} s: {what}") from None

@@ -73,6 +73,7 @@ class Radio:
         self.closed = self._has_bond()  # bonded: private, and no second bond
         self._private = False
         self._deadline = None  # ticks_ms by which the link must be trusted
+        self._connected_at = time.ticks_ms()  # of the link
         self._refuse = False  # drop the link at once (it is not the bonded phone)
 
         ble.active(True)
@@ -119,7 +120,10 @@ class Radio:
         left = time.ticks_diff(self._deadline, time.ticks_ms())
         if left > 0 and not self._refuse:
             return left
-        print("msa: dropped a link that is not the bonded phone's")
+        print(
+            "msa: dropped a link that is not the bonded phone's, after %d ms"
+            % time.ticks_diff(time.ticks_ms(), self._connected_at)
+        )
         self._deadline = None
         try:
             self.ble.gap_disconnect(self.conn)
@@ -143,7 +147,8 @@ class Radio:
             self.mtu = _DEFAULT_MTU
             self.advertising = False
             self._refuse = False
-            self._deadline = time.ticks_add(time.ticks_ms(), self.grace_ms) if self.closed else None
+            self._connected_at = now = time.ticks_ms()
+            self._deadline = time.ticks_add(now, self.grace_ms) if self.closed else None
         elif event == _IRQ_CENTRAL_DISCONNECT:
             if data[0] == self.conn:
                 self.conn, self.trusted = None, False

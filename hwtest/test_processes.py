@@ -4,7 +4,6 @@ HCI, `msa app` as the phone, `msa backend serve`. A press reaches the backend.""
 from __future__ import annotations
 
 import asyncio
-import socket
 import sys
 
 import pytest
@@ -15,12 +14,6 @@ from msa.demo.stack import BackendProcess, run_msa_json
 from msa.waiting import within
 
 pytestmark = [pytest.mark.hil, pytest.mark.slow]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 async def start(*args: str) -> asyncio.subprocess.Process:
@@ -51,7 +44,6 @@ async def test_board_phone_and_backend_in_separate_processes(tmp_path, kek_file)
     seeded = await run_msa_json("backend", "seed-demo", "--db", database, *kek)
     backend = BackendProcess(database, tmp_path / "backend.log", kek_file)
     url = await backend.start()
-    hci = free_port()
     board = await start(
         "board",
         "run",
@@ -62,17 +54,18 @@ async def test_board_phone_and_backend_in_separate_processes(tmp_path, kek_file)
         "--key",
         seeded["key"],
         "--hci-port",
-        str(hci),
+        "0",  # any free port: the board binds it and says which
     )
     phone = None
     console = ConsoleClient(url, seeded["operator_token"])
     try:
         address = (await line_with(board, "address")).split()[-1]
+        hci = (await line_with(board, "phone HCI")).split()[-1]
         link = [
             "--button",
             address,
             "--link",
-            f"bumble:tcp-client:127.0.0.1:{hci}",
+            hci,
             "--dir",
             str(tmp_path / "phone"),
         ]

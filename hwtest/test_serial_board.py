@@ -16,7 +16,7 @@ from boards.emulated.emulator import EmulatedBoard
 from hwtest.bench import Bench, EmulatedDut, SerialDut, Target
 from hwtest.conftest import serial_board
 from hwtest.serial_board import SerialBoard
-from hwtest.test_processes import finish, free_port, line_with, start
+from hwtest.test_processes import finish, line_with, start
 from msa import children
 from msa.demo.stack import HOPS, Stack
 from msa.testcli import nested_env
@@ -226,14 +226,14 @@ async def test_the_alarm_path_cases_run_on_a_serial_target(tmp_path):
     is Bumble on the board's air over TCP HCI (`--ble bumble:tcp-client:…`) where a
     bench has a USB dongle. The bench file names the board but has no relay: the
     cases that press skip, with the reason."""
-    hci = free_port()
     board = await start(
-        *["board", "run", "--dir", str(tmp_path / "board"), "--hci-port", str(hci)],
+        *["board", "run", "--dir", str(tmp_path / "board"), "--hci-port", "0"],
         *["--device-id", "00c0ffee", "--key", "7e" * 32],  # the tech desk's provisioning
     )
     try:
         port = (await line_with(board, "serial port")).split()[4]
         address = (await line_with(board, "address")).split()[-1]
+        hci = (await line_with(board, "phone HCI")).split()[-1]
         config = tmp_path / "bench.toml"
         config.write_text(f'[board]\naddress = "{address}"\n')
         # Its own per-case bound, inside ours: a hung case ends that run with its
@@ -242,7 +242,7 @@ async def test_the_alarm_path_cases_run_on_a_serial_target(tmp_path):
             *[sys.executable, "-m", "pytest", "-q", "-rA", "-o", "timeout=120"],
             *["hwtest/test_alarm_path.py", "hwtest/test_out_of_range.py"],
             *["-p", "no:cacheprovider", "--target", f"serial:{port}", "--bench", str(config)],
-            *["--ble", f"bumble:tcp-client:127.0.0.1:{hci}", "--hil-logs", str(tmp_path / "hil")],
+            *["--ble", hci, "--hil-logs", str(tmp_path / "hil")],
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
             cwd=Path(__file__).resolve().parents[1],

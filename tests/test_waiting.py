@@ -6,11 +6,12 @@ its forwarder's wake-up fired carried on for ever under Python 3.11's wait_for."
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import pytest
 
 from msa import cleanup
-from msa.waiting import cancelled, within
+from msa.waiting import all_cancelled, cancelled, within
 
 
 async def _wake_loop(wake: asyncio.Event, rounds: list[int]) -> None:
@@ -76,3 +77,34 @@ async def test_a_step_of_its_own_timeout_is_not_called_hung():
 
     with pytest.raises(TimeoutError, match="the radio did not halt"):
         await cleanup.release(times_out)
+
+
+async def test_a_task_cancelled_again_and_again_still_ends_all_its_parts():
+    # A phone's run: its finally ends its parts; `cancelled` cancels it again
+    # every 50 ms, while the first part takes longer than that to end.
+    first_started, first_ending = asyncio.Event(), asyncio.Event()
+
+    async def slow_to_end() -> None:
+        try:
+            first_started.set()
+            await asyncio.Event().wait()
+        finally:
+            first_ending.set()
+            end = asyncio.get_running_loop().time() + 0.3
+            while asyncio.get_running_loop().time() < end:  # a link slow to close
+                with contextlib.suppress(asyncio.CancelledError):
+                    await asyncio.sleep(0.01)
+
+    async def run() -> None:
+        parts = [asyncio.create_task(slow_to_end()), asyncio.create_task(asyncio.Event().wait())]
+        try:
+            await asyncio.gather(*parts)
+        finally:
+            await all_cancelled(parts)
+
+    task = asyncio.create_task(run())
+    await within(first_started.wait(), 5)
+    await within(cancelled(task), 5)
+    assert first_ending.is_set()
+    others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    assert others == [], "a part was left running"

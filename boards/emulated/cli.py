@@ -17,10 +17,12 @@ import asyncio
 import contextlib
 import json
 import secrets
+import socket
 from pathlib import Path
 from typing import Any
 
-from bumble.transport import open_transport
+from bumble.transport.common import Transport
+from bumble.transport.tcp_server import open_tcp_server_transport_with_socket
 
 from boards.emulated.air import Air
 from boards.emulated.emulator import EmulatedBoard
@@ -40,7 +42,8 @@ def register(parser: argparse.ArgumentParser) -> None:
         "--hci-port",
         type=int,
         metavar="PORT",
-        help="let a phone in another process join the board's air over TCP HCI",
+        help="let a phone in another process join the board's air over TCP HCI "
+        "(0: any free port, printed)",
     )
     press = actions.add_parser("press", help="press the button")
     press.add_argument("--hold", type=int, default=150, metavar="MS", help="(%(default)s ms)")
@@ -101,20 +104,21 @@ async def _run_board(args: argparse.Namespace) -> int:
     if args.device_id is not None:
         key = args.key or secrets.token_bytes(32).hex()
         board.provision({"device_id": args.device_id, "key": key})
-    await board.power_on()
+    hci_port = None
     if args.hci_port is not None:
-        transport = await open_transport(f"tcp-server:127.0.0.1:{args.hci_port}")
+        transport, hci_port = await _hci_server(args.hci_port)
         PhoneController(
             "phone", host_source=transport.source, host_sink=transport.sink, link=board.link
         )
+    await board.power_on()
     control = await asyncio.start_unix_server(
         lambda r, w: _control(board, r, w), path=str(args.dir / "control.sock")
     )
     print(f"msa board: serial port  {board.serial_port}   (mpremote connect {board.serial_port})")
     print(f"msa board: address      {board.address}")
     print(f"msa board: console log  {board.directory / 'console.log'}")
-    if args.hci_port is not None:
-        print(f"msa board: phone HCI    bumble:tcp-client:127.0.0.1:{args.hci_port}")
+    if hci_port is not None:
+        print(f"msa board: phone HCI    bumble:tcp-client:127.0.0.1:{hci_port}")
     print(f"msa board: control      msa board press|battery|power|status --dir {args.dir}")
     try:
         await asyncio.Event().wait()
@@ -124,6 +128,23 @@ async def _run_board(args: argparse.Namespace) -> int:
             (args.dir / "control.sock").unlink()
         await board.close()
     return 0
+
+
+async def _hci_server(port: int) -> tuple[Transport, int]:
+    """The phone's HCI on a TCP port of this machine, bound here and kept: with
+    port 0 the system picks a free one, and no other process can take it between
+    a probe and the bind."""
+    if not 0 <= port <= 65535:
+        raise UsageError(f"--hci-port {port}: a TCP port is 0 to 65535 (0: any free one)")
+    sock = socket.socket()
+    try:
+        sock.bind(("127.0.0.1", port))
+    except OSError as error:
+        sock.close()
+        raise NotAvailable(
+            f"--hci-port {port}: {error.strerror}; choose another port, or 0 for any free one"
+        ) from None
+    return await open_tcp_server_transport_with_socket(sock), sock.getsockname()[1]
 
 
 async def _control(

@@ -65,6 +65,14 @@ class Inputs:
     adc_offset_uv: int = -12_000
 
 
+TICKS_HALF = 1 << 29
+
+
+def _ticks_diff(end: int, start: int) -> int:
+    """MicroPython's time.ticks_diff: ticks wrap at 2**30."""
+    return (end - start + TICKS_HALF) % (2 * TICKS_HALF) - TICKS_HALF
+
+
 @dataclass
 class Outputs:
     """What the firmware did with the board's outputs, for the stealth checks."""
@@ -73,7 +81,8 @@ class Outputs:
     watchdog_timeout_ms: int | None = None  # None: not running (a reset stops it)
     last_feed: float | None = None
     resets: int = 0  # machine.reset() calls
-    pulls: list[tuple[float, int, int | None]] = field(default_factory=list)  # (t, pin, pull)
+    # (host time, pin, pull, the board's ticks_us): each change of a pin's pull
+    pulls: list[tuple[float, int, int | None, int]] = field(default_factory=list)
     watchdog_resets: int = 0
 
 
@@ -317,21 +326,22 @@ class Hardware:
         # An input with a pull-up reads high until the bench pulls it down.
         return self.inputs.pins.setdefault(pin, 1)
 
-    def op_pin_pull(self, pin: int, pull: int | None) -> None:
-        self.outputs.pulls.append((time.monotonic(), pin, pull))
+    def op_pin_pull(self, pin: int, pull: int | None, board_us: int) -> None:
+        self.outputs.pulls.append((time.monotonic(), pin, pull, board_us))
 
     def pull_up_share(self, pin: int, since: float) -> float:
-        """The share of the time since `since` that `pin`'s pull-up was on (it draws current)."""
-        now, on, last, state = time.monotonic(), 0.0, since, True
-        for at, p, pull in self.outputs.pulls:
-            if p != pin:
-                continue
-            if at > since:
-                on += (at - last) if state else 0.0
-                last = at
-            state = pull == PULL_UP
-        on += (now - last) if state else 0.0
-        return on / max(now - since, 1e-9)
+        """The share of the time that `pin`'s pull-up was on (it draws current), from
+        its first change after `since` (host time) to its last, on the board's clock:
+        a host slow to read the board's messages does not stretch it."""
+        changes = [(us, pull) for at, p, pull, us in self.outputs.pulls if p == pin and at > since]
+        if len(changes) < 2:
+            raise ValueError(f"pin {pin}'s pull changed {len(changes)} times since then")
+        on = sum(
+            _ticks_diff(end, start)
+            for (start, pull), (end, _) in itertools.pairwise(changes)
+            if pull == PULL_UP
+        )
+        return on / max(_ticks_diff(changes[-1][0], changes[0][0]), 1)
 
     def op_pin_write(self, pin: int, value: int) -> None:
         self.outputs.pin_writes.append((pin, int(value)))

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Iterable
 from typing import TypeVar
 
 log = logging.getLogger(__name__)
@@ -42,3 +42,20 @@ async def cancelled(task: asyncio.Future[T] | None) -> None:
         await asyncio.wait({task}, timeout=CANCEL_AGAIN_S)
     if not task.cancelled() and task.exception() is not None:
         log.debug("%r ended with %r", task, task.exception())
+
+
+async def all_cancelled(tasks: Iterable[asyncio.Future[T]]) -> None:
+    """Cancel every one of `tasks` and return once all have ended, even when the
+    caller is cancelled meanwhile: `cancelled` cancels a task again and again,
+    and a teardown in its `finally` that stopped at the first of its parts would
+    leave the others running. The caller's own cancellation is raised at the end.
+    """
+    ending = asyncio.gather(*(cancelled(task) for task in tasks))
+    interrupted = False
+    while not ending.done():
+        try:
+            await asyncio.shield(ending)
+        except asyncio.CancelledError:
+            interrupted = True
+    if interrupted:
+        raise asyncio.CancelledError

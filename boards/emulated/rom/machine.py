@@ -79,8 +79,8 @@ class Pin:
         Pin._all[id] = self
 
     def init(self, mode=-1, pull=-1, value=None):
-        if pull != -1:
-            _emulink.tell("pin_pull", self._id, pull)
+        if pull != -1:  # stamped on the board's clock: what the pull-up costs is board time
+            _emulink.tell("pin_pull", self._id, pull, time.ticks_us())
         if value is not None:
             self.value(value)
 

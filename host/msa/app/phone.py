@@ -24,7 +24,7 @@ from msa.app.forwarder import Forwarder
 from msa.app.link import ButtonLink, LinkError
 from msa.app.outbox import Entry, Outbox
 from msa.timefmt import now_ms, to_iso
-from msa.waiting import cancelled, within
+from msa.waiting import all_cancelled, within
 from protocol import frame
 
 log = logging.getLogger(__name__)
@@ -104,8 +104,7 @@ class Phone:
             for part in done:
                 part.result()  # the part that failed, failing run
         finally:
-            for part in parts:
-                await cancelled(part)
+            await all_cancelled(parts)
 
     async def _stay_linked(self) -> None:
         delay = RECONNECT_FIRST_S
