@@ -16,7 +16,7 @@ The interpreter also holds the emulated board's own Python modules (rom/:
 `bluetooth`, `machine`, which are C on a real board); that baseline is measured
 in the same run and taken off, so `high_water_bytes` is the firmware's own need.
 
-    msa bench heap --json [--presses 5] [--waiting 200] [--step 2048] [--repeats 3]
+    msa bench heap --json [--presses 5] [--waiting 500] [--step 2048] [--repeats 3]
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ PRESS_GAP_S = 0.1  # a finger lifts between presses; closer presses are one pres
 # The flash left with room for the workload's alarms, not for a heartbeat: full.
 FREE_BLOCKS = HEARTBEAT_BLOCKS - 1
 PRESSES = 5  # per round, three rounds
-WAITING = 200  # alarms in the outbox at boot, offered again on every link
+WAITING = 500  # alarms in the outbox at boot, offered again on every link
 OFFER_S = 0.05  # a waiting alarm offered to the phone takes about 12 ms
 FLOOR = 8 * 1024  # asyncio alone needs more: the scan never goes below
 
@@ -66,7 +66,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     for name, low, high in (
         ("presses", 1, 100),
-        ("waiting", 0, 4000),
+        ("waiting", 0, 4500),
         ("step", 256, 16384),
         ("repeats", 1, 10),
     ):
@@ -152,14 +152,15 @@ async def workload(folder: Path, heap: int, presses: int, waiting: int) -> str |
             alarms.put_nowait(got.counter)
 
     async def round_of_presses(chain: Bonded) -> None:
+        # The waiting alarms first: a new one is offered after them (oldest first).
         await within(chain.phone.linked.wait(), STEP_TIMEOUT_S)
+        offering_s = STEP_TIMEOUT_S + waiting * OFFER_S
+        await _until(lambda: len(offered) == waiting, f"{waiting} alarms offered", offering_s)
+        offered.clear()
         for _ in range(presses):
             await chain.board.press(60)
             await within(alarms.get(), STEP_TIMEOUT_S)
             await asyncio.sleep(PRESS_GAP_S)
-        offering_s = STEP_TIMEOUT_S + waiting * OFFER_S
-        await _until(lambda: len(offered) == waiting, f"{waiting} alarms offered", offering_s)
-        offered.clear()
 
     heap_bytes = heap - ROM_HEAP_ALLOWANCE
     try:

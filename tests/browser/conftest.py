@@ -40,6 +40,11 @@ VIEWPORT = {"width": 1440, "height": 900}
 LOCALE = "nl-BE"
 TIMEZONE = "Europe/Brussels"
 EXPECT_TIMEOUT_MS = 10_000
+# The pair last run green: Playwright (constraints.txt) drives Debian's Chromium,
+# whose version follows the Debian release. Playwright speaks the DevTools protocol
+# of the Chromium it was built with; much older ones miss what it calls.
+TESTED_PAIR = "Playwright 1.65.2 with Chromium 156"
+OLDEST_CHROMIUM = 130
 _FAILED = pytest.StashKey[bool]()
 
 
@@ -63,6 +68,15 @@ async def browser() -> AsyncIterator[Any]:
     async with async_playwright() as playwright:
         # Never `playwright install`: it downloads a browser; Debian's is the one used.
         chromium = await playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        major = int(chromium.version.split(".")[0])
+        if major < OLDEST_CHROMIUM:
+            await chromium.close()
+            pytest.fail(
+                f"Chromium {chromium.version} is older than {OLDEST_CHROMIUM}, which this "
+                f"Playwright needs ({TESTED_PAIR} is the tested pair): update the "
+                "Debian package, or pin an older Playwright in constraints.txt",
+                pytrace=False,
+            )
         try:
             yield chromium
         finally:
