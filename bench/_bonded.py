@@ -42,7 +42,7 @@ async def bonded(
     """Boot a provisioned board, bond its phone and run the phone's link; the
     phone's `on_received` is the caller's to set before the link comes up.
     `prepare` gets the provisioned board before its first boot (its flash's state);
-    `ready` is what the board prints once its tasks run."""
+    `ready` is what the board prints once its tasks run (a regex)."""
     air = Air()
     board = EmulatedBoard(folder / "board", air, heap_bytes=heap_bytes)
     board.flash_firmware()
@@ -55,7 +55,9 @@ async def bonded(
     task = None
     try:
         await board.power_on()
-        await board.console.expect(ready, STEP_TIMEOUT_S)
+        await board.console.expect(ready + b"|MemoryError", STEP_TIMEOUT_S)
+        if b"MemoryError" in board.console.output:
+            raise AssertionError("the board ran out of memory as it started")
         await phone.pair()
         task = asyncio.create_task(phone.run())
         yield Bonded(board, phone, link)
