@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import sys
 
 import pytest
@@ -81,3 +82,23 @@ async def log_with(path, text, times, timeout=10.0):
 
     await wait_until(seen, timeout, lambda: f"{text!r} {times} times in {path}:\n{log}", every=0.02)
     return log
+
+
+@pytest.mark.parametrize("port", ["in use", "70000"])
+async def test_an_hci_port_it_cannot_have_is_refused_with_what_to_do(tmp_path, port):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        number = str(taken.getsockname()[1]) if port == "in use" else port
+        process = await asyncio.create_subprocess_exec(
+            *[sys.executable, "-m", "msa.cli", "board", "run", "--dir", str(tmp_path / "b")],
+            *["--hci-port", number],
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            preexec_fn=children.preexec(),
+        )
+        out, err = await within(process.communicate(), 30)
+    assert process.returncode != 0 and b"Traceback" not in err
+    assert f"--hci-port {number}:".encode() in err
+    assert b"0 for any free one" in err
+    assert b"serial port" not in out  # refused before the board was powered

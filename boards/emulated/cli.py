@@ -99,14 +99,15 @@ async def _serve(args: argparse.Namespace) -> int:
 
 
 async def _run_board(args: argparse.Namespace) -> int:
+    hci_port = None
+    if args.hci_port is not None:  # first: a port it cannot have changes nothing
+        transport, hci_port = await _hci_server(args.hci_port)
     board = EmulatedBoard(args.dir, Air())
     board.flash_firmware()
     if args.device_id is not None:
         key = args.key or secrets.token_bytes(32).hex()
         board.provision({"device_id": args.device_id, "key": key})
-    hci_port = None
     if args.hci_port is not None:
-        transport, hci_port = await _hci_server(args.hci_port)
         PhoneController(
             "phone", host_source=transport.source, host_sink=transport.sink, link=board.link
         )
@@ -135,7 +136,7 @@ async def _hci_server(port: int) -> tuple[Transport, int]:
     port 0 the system picks a free one, and no other process can take it between
     a probe and the bind."""
     if not 0 <= port <= 65535:
-        raise UsageError(f"--hci-port {port}: a TCP port is 0 to 65535 (0: any free one)")
+        raise UsageError(f"--hci-port {port}: a TCP port is 0 to 65535; 0 for any free one")
     sock = socket.socket()
     try:
         sock.bind(("127.0.0.1", port))
