@@ -75,19 +75,38 @@ async def test_a_flash_full_of_unreceipted_alarms_keeps_presses_in_memory(stack:
     await fill_to(stack, 2)  # one more metadata pair
     device_id = stack.phone.device_id
     made = 0
-    async with running(storing_phone(stack, tmp_path / "storing")):
+    phone = storing_phone(stack, tmp_path / "storing")
+    taken: set[int] = set()  # the alarms the phone stored (its ACK follows at once)
+    phone.on_received = lambda got, _at: got.type == frame.ALARM and taken.add(got.counter)
+
+    def newest() -> int:
+        return max((int(name[:8], 16) for name in waiting(stack, frame.ALARM)), default=0)
+
+    async with running(phone):
         while b"no room for a alarm frame" not in stack.board.console.output:
+            before = newest()
+            await asyncio.sleep(GAP_S)  # a finger lifts between presses
             await stack.board.press(HOLD_MS)
             made += 1
-            await asyncio.sleep(GAP_S + 0.1)  # offered and ACKed before the next
+            # Stored and taken by the phone before the next press, which then
+            # makes an alarm of its own.
+            await wait_until(
+                lambda before=before: (
+                    (newest() > before and newest() in taken)
+                    or b"no room" in stack.board.console.output
+                ),
+                10,
+                lambda made=made: f"the alarm of press {made} taken by the phone",
+            )
             assert made < 120, "the flash never filled"
         stored = len(waiting(stack, frame.ALARM))
         # The budget: what was left of the outbox's pair, then 21 a pair.
         assert stored >= 21
         for _ in range(3):  # no room: kept in memory as one alarm
+            await asyncio.sleep(GAP_S)
             await stack.board.press(HOLD_MS)
             made += 1
-            await asyncio.sleep(GAP_S)
+        await stack.board.console.expect(r"(?:no room for a alarm frame[\s\S]*){4}")
         assert len(waiting(stack, frame.ALARM)) == stored
         assert b"msa: crash" not in stack.board.console.output
 
