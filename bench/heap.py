@@ -33,7 +33,7 @@ from bench._bonded import STEP_TIMEOUT_S, Bonded, bonded
 from boards.emulated.emulator import HEAP_BYTES, ROM, ROM_HEAP_ALLOWANCE, EmulatedBoard
 from boards.emulated.interpreter import micropython_path
 from firmware.outbox import HEARTBEAT_BLOCKS, Outbox
-from msa.waiting import within
+from msa.waiting import wait_until, within
 from protocol import frame, payload
 
 DEVICE_ID = 0x0BE4C400
@@ -155,7 +155,9 @@ async def workload(folder: Path, heap: int, presses: int, waiting: int) -> str |
         # The waiting alarms first: a new one is offered after them (oldest first).
         await within(chain.phone.linked.wait(), STEP_TIMEOUT_S)
         offering_s = STEP_TIMEOUT_S + waiting * OFFER_S
-        await _until(lambda: len(offered) == waiting, f"{waiting} alarms offered", offering_s)
+        await wait_until(
+            lambda: len(offered) == waiting, offering_s, f"{waiting} alarms offered", every=0.02
+        )
         offered.clear()
         for _ in range(presses):
             await chain.board.press(60)
@@ -170,7 +172,10 @@ async def workload(folder: Path, heap: int, presses: int, waiting: int) -> str |
             chain.phone.on_received = received
             await round_of_presses(chain)
             chain.board.out_of_range()
-            await _until(lambda: not chain.phone.linked.is_set(), "the link lost", STEP_TIMEOUT_S)
+            linked = chain.phone.linked
+            await wait_until(
+                lambda: not linked.is_set(), STEP_TIMEOUT_S, "the link lost", every=0.02
+            )
             chain.board.in_range()
             await round_of_presses(chain)
             await chain.board.power_cut()
@@ -181,14 +186,3 @@ async def workload(folder: Path, heap: int, presses: int, waiting: int) -> str |
         said = "\n".join(getattr(error, "__notes__", ()))
         return "MemoryError" if "MemoryError" in said else f"stalled: {error!r}"
     return "MemoryError" if "MemoryError" in output else None
-
-
-async def _until(condition: Callable[[], bool], what: str, seconds: float) -> None:
-    async def polled() -> None:
-        while not condition():
-            await asyncio.sleep(0.02)
-
-    try:
-        await within(polled(), seconds)
-    except TimeoutError:
-        raise TimeoutError(f"not within {seconds:g} s: {what}") from None

@@ -1,14 +1,14 @@
 """What the backend stored, for the HIL cases that check telemetry end to end, and
-wait_until: the one condition poll the HIL cases share."""
+wait_until (msa.waiting's): the one condition poll the HIL cases share."""
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 from collections.abc import Callable
 from typing import Any
 
 from msa.demo.stack import Stack
+from msa.waiting import wait_until
 from protocol import frame
 
 COLUMNS = "counter, type, battery_mv, battery_pct, flags, uptime_s, received_at"
@@ -23,22 +23,6 @@ def frames(stack: Stack, kind: int) -> list[dict[str, Any]]:
             f"SELECT {COLUMNS} FROM frames WHERE type = ? ORDER BY counter", (kind,)
         ).fetchall()
     return [dict(row) for row in rows]
-
-
-async def wait_until(
-    condition: Callable[[], bool],
-    timeout: float,
-    what: str | Callable[[], str],
-    every: float = 0.01,
-) -> None:
-    """Poll condition() until it is true; on timeout raise TimeoutError saying what
-    did not happen (a callable `what` is asked then, to tell the state at that time)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        if loop.time() > deadline:
-            raise TimeoutError(f"not within {timeout:g} s: {what() if callable(what) else what}")
-        await asyncio.sleep(every)  # a condition poll, like Console.expect
 
 
 async def wait_frames(

@@ -11,6 +11,7 @@ import asyncio
 import pytest
 
 from boards.emulated.emulator import littlefs
+from firmware.outbox import counter_of
 from hwtest.phones import running, storing_phone
 from hwtest.rows import alarm_frames, presses_delivered, wait_until
 from msa.demo.stack import Stack
@@ -80,7 +81,7 @@ async def test_a_flash_full_of_unreceipted_alarms_keeps_presses_in_memory(stack:
     phone.on_received = lambda got, _at: got.type == frame.ALARM and taken.add(got.counter)
 
     def newest() -> int:
-        return max((int(name[:8], 16) for name in waiting(stack, frame.ALARM)), default=0)
+        return max(map(counter_of, waiting(stack, frame.ALARM)), default=0)
 
     async with running(phone):
         while b"no room for a alarm frame" not in stack.board.console.output:

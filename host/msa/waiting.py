@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import TypeVar
 
 log = logging.getLogger(__name__)
@@ -27,6 +27,22 @@ async def within(awaitable: Awaitable[T], seconds: float | None) -> T:
     """`await awaitable`, or TimeoutError after `seconds` (None: no bound)."""
     async with asyncio.timeout(seconds):
         return await awaitable
+
+
+async def wait_until(
+    condition: Callable[[], bool],
+    timeout: float,
+    what: str | Callable[[], str],
+    every: float = 0.01,
+) -> None:
+    """Poll condition() until it is true; on timeout raise TimeoutError saying what
+    did not happen (a callable `what` is asked then, to tell the state at that time)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        if loop.time() > deadline:
+            raise TimeoutError(f"not within {timeout:g} s: {what() if callable(what) else what}")
+        await asyncio.sleep(every)  # a condition poll, like Console.expect
 
 
 async def cancelled(task: asyncio.Future[T] | None) -> None:

@@ -13,7 +13,7 @@ from msa.app.forwarder import Forwarder
 from msa.app.link import ButtonLink, DeviceInfo, FrameHandler, LinkError
 from msa.app.outbox import Outbox
 from msa.app.phone import Phone
-from msa.waiting import cancelled, within
+from msa.waiting import cancelled, wait_until, within
 from protocol import frame
 
 KEY = bytes(range(32))
@@ -81,15 +81,6 @@ async def a_phone(tmp_path, answers: list[int]) -> tuple[Phone, FakeLink]:
     return Phone(link, outbox, forwarder, DEVICE), link
 
 
-async def until(condition, what: str) -> None:
-    try:
-        async with asyncio.timeout(5):
-            while not condition():
-                await asyncio.sleep(0.01)  # a condition poll
-    except TimeoutError:
-        raise AssertionError(f"not within 5 s: {what}") from None
-
-
 async def test_the_receipt_reaches_the_button_and_only_then_the_frame_leaves(tmp_path):
     answers: list[int] = []
     phone, link = await a_phone(tmp_path, answers)
@@ -97,7 +88,7 @@ async def test_the_receipt_reaches_the_button_and_only_then_the_frame_leaves(tmp
     try:
         await within(phone.linked.wait(), 5)
         await phone.accept(alarm(1), 0.0)
-        await until(lambda: ("receipt", 1) in link.sent(), "the receipt written")
+        await wait_until(lambda: ("receipt", 1) in link.sent(), 5, "the receipt written")
         assert link.sent() == [("ack", 1), ("receipt", 1)]
         assert link.written[-1].payload == receipt_of(alarm(1))
         assert answers == [1] and not phone.outbox.holds(DEVICE, 1)
@@ -119,7 +110,9 @@ async def test_a_receipt_not_written_keeps_the_frame_for_the_next_link(tmp_path)
     link.broken = False  # the next link: the phone's link-up writes what waits
     running = asyncio.create_task(phone.run())
     try:
-        await until(lambda: not phone.outbox.holds(DEVICE, 1), "the receipt written on link-up")
+        await wait_until(
+            lambda: not phone.outbox.holds(DEVICE, 1), 5, "the receipt written on link-up"
+        )
         assert link.sent()[-1] == ("receipt", 1)
         assert answers == [1]  # forwarded once
     finally:
