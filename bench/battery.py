@@ -18,9 +18,7 @@ the notifications per heartbeat measured are then scaled to the service interval
 from __future__ import annotations
 
 import argparse
-import ast
 import asyncio
-import contextlib
 import tempfile
 import time
 from dataclasses import dataclass
@@ -28,10 +26,10 @@ from pathlib import Path
 from typing import Any
 
 from bench._bonded import STEP_TIMEOUT_S, bonded
+from boards import board_constants
 from msa.waiting import within
 from protocol import frame
 
-BOARDS = Path(__file__).resolve().parents[1] / "boards"
 DEVICE_ID = 0x0BA77E41
 SERVICE_HEARTBEAT_S = 900  # firmware/settings.py's default
 HOURS_PER_DAY = 24
@@ -72,19 +70,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if "error" in measured:
         return measured
     return {**measured, **estimate(measured["per_hour"], measured["frames_per_heartbeat"])}
-
-
-def board_constants(board: str) -> dict[str, Any]:
-    """The constants of boards/<board>/board.py, read without running it (MicroPython)."""
-    tree = ast.parse((BOARDS / board / "board.py").read_text())
-    constants: dict[str, Any] = {}
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and len(node.targets) == 1:
-            target = node.targets[0]
-            if isinstance(target, ast.Name) and target.id.isupper():
-                with contextlib.suppress(ValueError):
-                    constants[target.id] = ast.literal_eval(node.value)
-    return constants
 
 
 def events_per_hour(board: str, idle: dict[str, float], frames_per_heartbeat: float) -> dict:

@@ -29,6 +29,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bench._args import out_of_bounds
 from bench._bonded import STEP_TIMEOUT_S, Bonded, bonded
 from boards.emulated.emulator import HEAP_BYTES, ROM, ROM_HEAP_ALLOWANCE, EmulatedBoard
 from boards.emulated.interpreter import micropython_path
@@ -64,14 +65,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    for name, low, high in (
-        ("presses", 1, 100),
-        ("waiting", 0, 4500),
-        ("step", 256, 16384),
-        ("repeats", 1, 10),
-    ):
-        if not low <= getattr(args, name) <= high:
-            return {"error": f"--{name} must be from {low} to {high}"}
+    error = out_of_bounds(
+        args, (("presses", 1, 100), ("waiting", 0, 4500), ("step", 256, 16384), ("repeats", 1, 10))
+    )
+    if error is not None:
+        return error
     with tempfile.TemporaryDirectory(prefix="msa-heap-") as folder:
         return asyncio.run(_scan(Path(folder), args))
 

@@ -21,6 +21,7 @@ _IRQ_CENTRAL_DISCONNECT = const(2)
 _IRQ_GATTS_WRITE = const(3)
 _IRQ_GATTS_READ_REQUEST = const(4)
 _IRQ_MTU_EXCHANGED = const(21)
+_IRQ_CONNECTION_UPDATE = const(27)
 _IRQ_ENCRYPTION_UPDATE = const(28)
 _IRQ_GET_SECRET = const(29)
 _IRQ_SET_SECRET = const(30)
@@ -42,6 +43,8 @@ GRACE_MS = const(2000)  # a bonded phone encrypts within a few connection events
 _DEFAULT_MTU = const(23)
 _PREFERRED_MTU = const(128)
 _MAX_WRITES = const(16)  # control frames waiting for the sender; more are dropped
+_FIRST_RETRY_MS = const(500)  # a frame not acknowledged by then is sent again...
+_RETRY_ROUND_TRIPS = const(2)  # ...or after two of the link's round trips, if longer
 
 # Flags only (LE General Discoverable, no BR/EDR): no name, no service UUID,
 # no manufacturer data. Nothing a scanner could tell an alarm button by.
@@ -66,6 +69,7 @@ class Radio:
         self.conn = None
         self.trusted = False  # encrypted with the one bond: frames and reads allowed
         self.mtu = _DEFAULT_MTU
+        self.first_retry_ms = _FIRST_RETRY_MS
         self.advertising = False
         self.new_link = False  # set on each encryption; the sender re-sends at once
         self.writes = []  # control frames the phone wrote, oldest first
@@ -145,6 +149,7 @@ class Radio:
         if event == _IRQ_CENTRAL_CONNECT:
             self.conn, self.trusted = data[0], False
             self.mtu = _DEFAULT_MTU
+            self.first_retry_ms = _FIRST_RETRY_MS
             self.advertising = False
             self._refuse = False
             self._connected_at = now = time.ticks_ms()
@@ -167,6 +172,13 @@ class Radio:
             # Encryption alone is not enough: a stranger's fresh pairing encrypts too.
             ok = data[0] == self.conn and self.trusted
             return _GATTS_NO_ERROR if ok else _GATTS_ERROR_INSUFFICIENT_AUTHORIZATION
+        elif event == _IRQ_CONNECTION_UPDATE:
+            conn, interval, latency, _timeout, _status = data
+            if conn == self.conn:
+                # A notification waits for the next event (one interval), the ACK
+                # for an event the button listens at (1 + latency intervals).
+                round_trip_ms = interval * 5 // 4 * (latency + 2)
+                self.first_retry_ms = max(_FIRST_RETRY_MS, _RETRY_ROUND_TRIPS * round_trip_ms)
         elif event == _IRQ_MTU_EXCHANGED:
             if data[0] == self.conn:
                 self.mtu = data[1]

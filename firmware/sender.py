@@ -19,7 +19,6 @@ from firmware.outbox import counter_of
 from protocol import frame
 from protocol.mac import equal
 
-_FIRST_RETRY_MS = const(500)
 _MAX_RETRY_MS = const(30000)
 _FIRST_REOFFER_MS = const(60000)
 _MAX_REOFFER_MS = const(3600000)
@@ -39,7 +38,7 @@ class Sender:
         self.on_receipt = None  # called when a receipt freed a frame's room
         self._mark = 0
         self._sent = None  # counter of the frame last notified
-        self._retry_ms = _FIRST_RETRY_MS
+        self._retry_ms = radio.first_retry_ms
         self._due = 0  # ticks_ms when the frame last notified is re-sent
         self._acked_ms = None  # ticks_ms of the last ACK on this link
         self._reoffer_ms = _FIRST_REOFFER_MS
@@ -89,14 +88,14 @@ class Sender:
         # As if the head had just been sent: the TIME write, or the first
         # re-send timer if the phone writes none, sends it.
         self._sent = None if head is None else counter_of(head)
-        self._retry_ms = _FIRST_RETRY_MS
-        self._due = time.ticks_add(time.ticks_ms(), _FIRST_RETRY_MS)
+        self._retry_ms = self.radio.first_retry_ms
+        self._due = time.ticks_add(time.ticks_ms(), self._retry_ms)
 
     def _send(self, head):
         now = time.ticks_ms()
         counter = _counter(head)
         if counter != self._sent:
-            self._retry_ms = _FIRST_RETRY_MS
+            self._retry_ms = self.radio.first_retry_ms
         elif time.ticks_diff(self._due, now) > 0:
             return time.ticks_diff(self._due, now)
         try:

@@ -133,3 +133,23 @@ async def test_a_press_reaches_the_console_with_the_backend_on_postgresql(pg_clu
         assert (await chain.counts())["alarms"] == 1
     finally:
         await chain.stop()
+
+
+async def test_a_press_crosses_the_timed_air_at_the_provisioned_parameters(target, tmp_path):
+    if target.kind != "emulated":
+        pytest.skip("the timed air is the emulated board's")
+    chain = Stack.fresh(tmp_path / "stack", air="timed")
+    try:
+        await chain.start()
+        alarm = await chain.press()
+        assert chain.console.alarms[-1]["counter"] == alarm.counter
+        hops = alarm.report()["hops_ms"]
+        assert hops["app_receive"] >= hops["ble_notify"]
+        # The app asked for the board's parameters; the board's radio runs them,
+        # and counts the connection events it attended (no longer derived).
+        radio = chain.board.radio_events()
+        assert (radio["connection_interval_ms"], radio["peripheral_latency"]) == (125, 2)
+        assert radio["events"] == "counted"
+        assert radio["connection_events"] >= 1
+    finally:
+        await chain.stop()

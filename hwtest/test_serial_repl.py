@@ -52,3 +52,10 @@ async def test_a_reset_from_mpremote_boots_the_firmware_again(board: EmulatedBoa
     board.console.clear()
     await mpremote(board.serial_port, "reset")
     await board.console.expect("msa: firmware")
+
+
+async def test_output_lines_end_as_a_usb_serial_sends_them(board: EmulatedBoard):
+    # MicroPython's cooked stdout: "\n" leaves a board as "\r\n", which line
+    # readers of a serial port (pyboard.py, terminal programs) split on.
+    shown = await mpremote(board.serial_port, "exec", "print('one');print('two\\r\\nthree')")
+    assert shown == "one\r\ntwo\r\nthree\r\n"

@@ -4,6 +4,7 @@ time spent advertising or connected (boards/emulated/radio_events.py)."""
 import pytest
 
 from bench import battery
+from boards import board_constants
 from boards.emulated import radio_events
 from boards.emulated.radio_events import RadioStats, total
 
@@ -68,7 +69,7 @@ def test_power_ups_add_up():
 
 
 def test_board_constants_are_read_without_running_micropython():
-    nrf = battery.board_constants("nrf52840")
+    nrf = board_constants("nrf52840")
     assert nrf["NAME"] == "nrf52840"
     assert nrf["CONN_INTERVAL_MS"] * (1 + nrf["CONN_LATENCY"]) == 375
     assert "machine" not in nrf

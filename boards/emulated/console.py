@@ -148,6 +148,7 @@ class Console(BoardOutput):
         self._interp: int | None = None
         self._raw = False
         self._line_empty = True
+        self._after_cr = False  # the last byte to the port was "\r"
         self._swallow_until_prompt = False
         self.on_soft_reset: SoftReset | None = None
         loop = asyncio.get_running_loop()
@@ -204,7 +205,17 @@ class Console(BoardOutput):
                 self._swallow_until_prompt = False
                 self._to_interpreter(b"\r" + CTRL_A)
             return
-        self._to_user(data)
+        self._to_user(self._cooked(data))
+
+    def _cooked(self, data: bytes) -> bytes:
+        """Newlines as a board's USB serial sends them (MicroPython's cooked
+        stdout): a bare "\n" goes out as "\r\n", so line readers that split on
+        "\r\n" follow the emulated board as they follow a real one."""
+        out = re.sub(rb"(?<!\r)\n", b"\r\n", data)
+        if self._after_cr and data.startswith(b"\n"):
+            out = out[1:]  # this chunk's first "\n" ended a "\r" already sent
+        self._after_cr = data.endswith(b"\r")
+        return out
 
     def _to_user(self, data: bytes) -> None:
         self._to_port.write(data)

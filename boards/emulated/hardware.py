@@ -364,10 +364,5 @@ class Hardware:
     def op_reset_cause(self) -> int:
         return self.reset_cause
 
-    def op_poke(self) -> None:
-        # The board queued events during a call: make its socket readable.
-        if self.boot is not None:
-            self.boot.send({"poke": 1})
-
     def op_unique_id(self) -> bytes:
         return self.unique_id

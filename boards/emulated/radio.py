@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from bumble import hci
+from bumble import hci, smp
 from bumble.att import ATT_Error, AttributeValue
 from bumble.controller import Controller
 from bumble.core import UUID
@@ -35,6 +35,7 @@ from bumble.transport.common import AsyncPipeSink
 
 from boards.emulated.air import Air
 from boards.emulated.radio_events import RadioStats
+from boards.emulated.timed_air import TimedAir
 from msa.waiting import within
 
 log = logging.getLogger(__name__)
@@ -118,6 +119,21 @@ class FirmwareKeyStore(KeyStore):
             await self.delete(name)
 
 
+class NimbleSession(smp.Session):
+    """Bumble's pairing session, ending as NimBLE's does: the bond is stored once
+    the last key has arrived, even if the link drops at once (a phone that
+    disconnects as soon as it has paired). Bumble would cancel the completion."""
+
+    completions: set[asyncio.Task[None]] = set()
+
+    def on_peer_key_distribution_complete(self) -> None:
+        if self.is_initiator:
+            self.distribute_keys()
+        task = asyncio.get_running_loop().create_task(self.on_pairing())
+        self.completions.add(task)
+        task.add_done_callback(self.completions.discard)
+
+
 def address_bytes(address: hci.Address) -> bytes:
     """An address as MicroPython shows it: six bytes, most significant first."""
     return bytes(reversed(bytes(address)))
@@ -169,11 +185,17 @@ class Radio:
         self.controller = Controller("button", link=self.link)
         if isinstance(self.link, Air):
             self.link.claim(self.controller, self.address)
+        if isinstance(self.link, TimedAir):
+            air, controller = self.link, self.controller
+            self.stats.count_on(
+                lambda: (air.advertising_events(controller), air.connection_events(controller))
+            )
         config = DeviceConfiguration(name="", address=self.address, gap_service_enabled=False)
         config.irk = self.irk
         self.device = Device(
             config=config, host=Host(self.controller, AsyncPipeSink(self.controller))
         )
+        self.device.smp_session_proxy = NimbleSession
         self.device.keystore = FirmwareKeyStore(self.firmware, lambda: bool(self.security["bond"]))
         self.device.pairing_config_factory = self._pairing_config
         self.device.gatt_server.max_mtu = DEFAULT_MTU

@@ -3,16 +3,21 @@
 A BLE radio sleeps between events. Its charge goes to advertising events (one every
 advertising interval while it advertises), connection events (one every interval,
 or every `1 + peripheral latency` intervals for a peripheral with nothing to send)
-and the extra air time of each notification. Bumble's virtual controller has no
-radio timing, so the events are derived from the intervals in force and the time
-spent advertising or connected; notifications are counted as the firmware sends them.
+and the extra air time of each notification. On the timed air
+(boards/emulated/timed_air.py) the events are counted as the air runs them; on
+the instant air, which has no radio timing, they are derived from the intervals in
+force and the time spent advertising or connected. Notifications are counted as the
+firmware sends them.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+EventCounts = Callable[[], tuple[int, int]]  # advertising events, connection events
 
 
 @dataclass
@@ -45,6 +50,12 @@ class RadioStats:
     adv_data: list[bytes] = field(default_factory=list)
     _advertising: Span | None = None
     _links: dict[int, Span] = field(default_factory=dict)
+    counted: EventCounts | None = None  # the timed air's own counts, while powered
+    _final_counts: tuple[int, int] | None = None
+
+    def count_on(self, counts: EventCounts) -> None:
+        """The air counts this power-up's events (the timed air)."""
+        self.counted = counts
 
     # -- what the radio reports ------------------------------------------------
 
@@ -83,6 +94,8 @@ class RadioStats:
 
     def closed(self) -> None:
         """The power went: every open span ends now."""
+        if self.counted is not None:
+            self._final_counts, self.counted = self.counted(), None
         self.advertising_stopped()
         for handle in list(self._links):
             self._close_link(handle)
@@ -104,7 +117,13 @@ class RadioStats:
         for span in self._links.values():
             conn_ms += (now - span.started) * 1000
             conn_events += span.events(now)
+        events = "derived"
+        counts = self.counted() if self.counted is not None else self._final_counts
+        if counts is not None:
+            events = "counted"
+            adv_events, conn_events = counts
         return {
+            "events": events,
             "advertising_s": adv_ms / 1000,
             "advertising_events": adv_events,
             "connected_s": conn_ms / 1000,
@@ -123,7 +142,9 @@ def total(counters: list[dict[str, Any]]) -> dict[str, Any]:
     summed: dict[str, Any] = {}
     for one in counters:
         for key, value in one.items():
-            if key.endswith(("_interval_ms", "_latency")):
+            if key == "events":
+                summed[key] = value
+            elif key.endswith(("_interval_ms", "_latency")):
                 summed[key] = value if value is not None else summed.get(key)
             else:
                 summed[key] = summed.get(key, 0) + value

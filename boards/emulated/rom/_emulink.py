@@ -8,13 +8,19 @@
 #                  {"pin", "value"}; {"adc", "uv"}; {"fault": "pin"} (a test's
 #                  injected fault: the next pin read raises)
 #
-# Events reach Python from the asyncio idle loop, as real ports deliver IRQs
-# between tasks, never in the middle of other code: the pump task waits on
-# the socket and delivers them in order. Events that arrive while a call
-# blocks are queued, and the host is asked to poke the socket so the pump
-# runs. (micropython.schedule() would not do here: on the unix port a
-# scheduled callback runs inside the poll() of the idle loop, which then goes
-# on blocking and misses a ThreadSafeFlag that the callback set.)
+# Events reach Python the way the ESP32 port delivers them: at any point of the
+# program, between two bytecodes, in sleep_ms() and machine.idle() too, not only
+# when an asyncio loop polls (the port's NimBLE host task calls the handler
+# whenever an event happens). A watcher thread waits on the socket and asks
+# the interpreter, with micropython.schedule(), to read it; the reading and
+# the handlers run on the main thread, one event at a time, in order. The
+# watcher touches no shared object (the unix port's threads have no GIL).
+# While asyncio idles in poll(), the pump task is what wakes it.
+#
+# The scheduler runs a callback only at a jump of the bytecode (a loop, an
+# if), so the straight lines below that read or change shared state are
+# atomic against the handlers.
+import _thread
 import asyncio
 import json
 import os
@@ -23,12 +29,18 @@ import socket
 import struct
 import sys
 
+import micropython
+
 _CALL_TIMEOUT_MS = 10000
+_WAIT_MS = 2  # a call re-checks its answer at least this often (see call())
 _CHUNK = 512  # small reads: a 4 KB buffer fragments a 96 KB heap
 
 _sock = None
-_buffer = b""
+_buffer = b""  # a line not yet whole
+_out = b""  # bytes not yet sent
 _pending = []  # events not yet delivered, oldest first
+_answers = {}  # call id -> its answer
+_taking = False
 _draining = False
 _next_id = 0
 _handlers = {}  # "irq" | "pin" | "adc" | "fault" -> function(message) -> reply or None
@@ -63,30 +75,82 @@ def _connect():
     path = os.getenv("MSA_BOARD_SOCKET")
     if not path:
         raise OSError("MSA_BOARD_SOCKET is not set: run this board with `msa board run`")
-    _sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     # The unix port takes a raw struct sockaddr_un.
-    _sock.connect(struct.pack("H", socket.AF_UNIX) + path.encode() + b"\0")
-    _sock.setblocking(False)
+    sock.connect(struct.pack("H", socket.AF_UNIX) + path.encode() + b"\0")
+    sock.setblocking(False)
+    _sock = sock
+    served = _thread.allocate_lock()
+    served.acquire()
+    _thread.start_new_thread(_watch, (sock, served, micropython.schedule, _on_readable, select))
     asyncio.create_task(_pump())
 
 
-def _send(message):
-    data = json.dumps(message).encode() + b"\n"
-    while data:
+def _watch(sock, served, schedule, callback, select):
+    # The watcher thread: everything it uses came in as an argument.
+    poller = select.poll()
+    poller.register(sock, select.POLLIN)
+    while True:
+        for _ in poller.ipoll(-1):
+            pass
         try:
-            data = data[_sock.send(data) :]
+            schedule(callback, served)
+        except RuntimeError:  # the scheduler's queue is full: wait for a turn
+            poller.poll(1)
+            continue
+        served.acquire()  # until the main thread has read what is there
+
+
+def _on_readable(served):
+    try:
+        _take()
+        _drain()
+    finally:
+        served.release()
+
+
+async def _pump():
+    from asyncio import core
+
+    while True:
+        yield core._io_queue.queue_read(_sock)  # as asyncio's StreamReader waits
+        _take()
+        _drain()
+
+
+def _send(message):
+    global _out
+    _out += json.dumps(message).encode() + b"\n"
+    # A handler that interrupts this loop sends what is left first: one order.
+    while _out:
+        try:
+            sent = _sock.send(_out)
+            _out = _out[sent:]
         except OSError:  # the socket buffer is full: wait until it drains
             poller = select.poll()
             poller.register(_sock, select.POLLOUT)
             poller.poll(1000)
 
 
-def _read_lines():
+def _take():
+    """Read what the host sent, without blocking: answers aside, events queued."""
+    global _taking
+    if _taking:
+        return
+    _taking = True
     try:
-        chunk = _sock.recv(_CHUNK)
-    except OSError:
-        return []
-    return _feed(chunk)
+        while True:
+            try:
+                chunk = _sock.recv(_CHUNK)
+            except OSError:  # EAGAIN: nothing more for now
+                return
+            for message in _feed(chunk):
+                if "re" in message:
+                    _answers[message["re"]] = message
+                else:
+                    _pending.append(message)
+    finally:
+        _taking = False
 
 
 def _feed(chunk):
@@ -108,22 +172,24 @@ def call(op, *args):
     _send({"op": op, "args": encode(args), "id": me})
     poller = select.poll()
     poller.register(_sock, select.POLLIN)
-    answer = None
-    while answer is None:
-        if not poller.poll(_CALL_TIMEOUT_MS):
-            raise OSError("the board's hardware did not answer %s" % op)
-        for message in _read_lines():
-            if message.get("re") == me:
-                answer = message
-            elif "sync" in message:
-                # The host waits for it: answer at once, but after the events
-                # that came before it (an encryption update before a read).
-                _drain()
-                _deliver(message)
-            elif "poke" not in message:
-                _pending.append(message)
-    if _pending and not _draining:
-        tell("poke")  # wake the pump: it delivers what came in meanwhile
+    waited = 0
+    while me not in _answers:
+        _take()
+        if _draining:
+            # Called from a handler: events wait for it to return, but the
+            # host may be waiting on an IRQ's answer before it answers us.
+            _deliver_sync()
+        else:
+            _drain()
+        if me in _answers:
+            break
+        # A handler scheduled between the check and the poll may read our
+        # answer: short polls, so that costs at most _WAIT_MS.
+        if not poller.poll(_WAIT_MS):
+            waited += _WAIT_MS
+            if waited >= _CALL_TIMEOUT_MS:
+                raise OSError("the board's hardware did not answer %s" % op)
+    answer = _answers.pop(me)
     if "err" in answer:
         raise OSError(answer["err"])
     return decode(answer.get("ok"))
@@ -149,6 +215,13 @@ def _drain():
         _draining = False
 
 
+def _deliver_sync():
+    # Only the events the host waits on; the others keep their place.
+    for message in [m for m in _pending if "sync" in m]:
+        _pending.remove(message)
+        _deliver(message)
+
+
 def _deliver(message):
     for kind in ("irq", "pin", "adc", "fault"):
         if kind in message:
@@ -161,11 +234,3 @@ def _deliver(message):
             if "sync" in message:
                 _send({"sync": message["sync"], "ret": encode(result)})
             return
-
-
-async def _pump():
-    stream = asyncio.StreamReader(_sock)
-    while True:
-        chunk = await stream.read(_CHUNK)
-        _pending.extend(m for m in _feed(chunk) if "poke" not in m)
-        _drain()

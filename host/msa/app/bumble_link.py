@@ -231,6 +231,12 @@ class BumbleLink(ButtonLink):
                 raise LinkError(f"{self.address} has no Frame characteristic")
             self.characteristic = found[0]
             await peer.subscribe(self.characteristic, lambda value: on_frame(bytes(value)))
+        if self.parameters is not None:
+            p = self.parameters
+            with failing_as_link_error("asking for the connection parameters"):
+                await connection.update_parameters(
+                    p.interval_ms, p.interval_ms, p.latency, p.timeout_ms
+                )
 
     async def write(self, data: bytes) -> None:
         if self.characteristic is None:

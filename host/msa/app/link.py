@@ -45,6 +45,16 @@ class DeviceInfo:
     model_number: str
 
 
+@dataclass(frozen=True)
+class LinkParameters:
+    """The connection parameters the app asks for once the link is up (the
+    board's provisioned ones: boards/<board>/board.py)."""
+
+    interval_ms: float
+    latency: int
+    timeout_ms: float = 4000.0
+
+
 class LinkError(MsaError):
     """The BLE link failed: not found, not bonded, dropped, refused."""
 
@@ -55,6 +65,9 @@ class ButtonLink(ABC):
     def __init__(self, address: str) -> None:
         self.address = address
         self.mtu = 23
+        # Asked for after subscribing; None keeps the link's first ones. A phone's
+        # OS may not let an app choose (bleak): there it is only a wish.
+        self.parameters: LinkParameters | None = None
         self.disconnected = asyncio.Event()
         self.disconnected.set()
 

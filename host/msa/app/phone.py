@@ -13,6 +13,7 @@ button goes away (out of range, power cut) it reconnects.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import time
@@ -74,7 +75,8 @@ class Phone:
         self.location = location
         self.on_received: Received | None = None  # for the hop timings
         self.linked = asyncio.Event()  # linked, secured and subscribed
-        self._frames: asyncio.Queue[tuple[bytes, float]] = asyncio.Queue()
+        self._to_ack: collections.deque[frame.Frame] = collections.deque()  # stored
+        self._ack_due = asyncio.Event()
         self._receipts_due = asyncio.Event()  # receipts wait to be written to the button
         self._writing = asyncio.Lock()  # one control frame at a time on the link
         forwarder.on_delivered = self._delivered
@@ -148,28 +150,50 @@ class Phone:
                 await within(self.link.disconnected.wait(), READ_POLL_S)
 
     def _on_notification(self, data: bytes) -> None:
-        # Called from the BLE stack's callback: record the time and hand over.
-        self._frames.put_nowait((data, time.time()))
+        # Called from the BLE stack's callback: stored at once, so a frame never
+        # waits for the link's writes (one write is a few connection events);
+        # the ACK is queued for the writer.
+        received = self.store(data, time.time())
+        if received is not None:
+            self._to_ack.append(received)
+            self._ack_due.set()
 
     async def _take_frames(self) -> None:
         while True:
-            data, received_at = await self._frames.get()
-            await self.accept(data, received_at)
+            await self._ack_due.wait()
+            self._ack_due.clear()
+            while self._to_ack:
+                received = self._to_ack.popleft()
+                # Offered again while its ACK waited: one ACK answers both.
+                while self._to_ack and _same(self._to_ack[0], received):
+                    self._to_ack.popleft()
+                await self.acknowledge(received)
 
     async def accept(self, data: bytes, received_at: float) -> None:
         """Store a frame from the button, then acknowledge it to the button."""
+        received = self.store(data, received_at)
+        if received is not None:
+            await self.acknowledge(received)
+
+    def store(self, data: bytes, received_at: float) -> frame.Frame | None:
+        """Keep a frame of our button in the outbox and wake the forwarder; None
+        (and a warning) for anything else."""
         try:
             received = frame.parse(data)
         except frame.FrameError as error:
             log.warning("ignored a malformed frame from the button: %s", error)
-            return
+            return None
         if not received.signed or received.device_id != self.device_id:
             log.warning("ignored %r: not a frame of device %08x", received, self.device_id)
-            return
+            return None
         self.outbox.put(received, self.location.current(), received_at)
         self.forwarder.wake()  # stored: it goes to the backend, whatever the link does
         if self.on_received is not None:
             self.on_received(received, received_at)
+        return received
+
+    async def acknowledge(self, received: frame.Frame) -> None:
+        """The ACK ("stored: offer me the next one"), and the receipt if we have it."""
         try:
             await self._write(frame.control(frame.ACK, received.device_id, received.counter))
         except LinkError as error:  # the button re-sends; the outbox takes it once
@@ -208,3 +232,7 @@ class Phone:
     async def _write(self, data: bytes) -> None:
         async with self._writing:
             await self.link.write(data)
+
+
+def _same(a: frame.Frame, b: frame.Frame) -> bool:
+    return (a.device_id, a.counter) == (b.device_id, b.counter)

@@ -34,16 +34,18 @@ from typing import Any
 
 import httpx
 
+from boards import board_constants
 from boards.emulated.air import Air
 from boards.emulated.emulator import EmulatedBoard
+from boards.emulated.timed_air import TimedAir
 from msa import children, cleanup, folders
 from msa.app.forwarder import Forwarder
-from msa.app.link import open_link
+from msa.app.link import LinkParameters, open_link
 from msa.app.outbox import Outbox
 from msa.app.phone import GHENT, Phone
 from msa.backend.keys import kek_at
 from msa.demo.console_client import ConsoleClient
-from msa.errors import MsaError
+from msa.errors import MsaError, UsageError
 from msa.timefmt import parse_iso
 from msa.waiting import cancelled, within
 from protocol import frame
@@ -159,6 +161,15 @@ class Alarm:
         }
 
 
+AIRS = ("instant", "timed")
+
+
+def provisioned_parameters(board: str) -> LinkParameters:
+    """What the 112 app asks of a button of this board once linked."""
+    c = board_constants(board)
+    return LinkParameters(c["CONN_INTERVAL_MS"], c["CONN_LATENCY"], c["SUPERVISION_TIMEOUT_MS"])
+
+
 class Stack:
     def __init__(
         self,
@@ -167,12 +178,15 @@ class Stack:
         settings: dict[str, Any] | None = None,
         board: Any = None,  # a real board (hwtest/serial_board.py); None: an emulated one
         link: str = "bumble:local",
+        air: str = "instant",  # or "timed": connection events and advDelay (timed_air.py)
     ) -> None:
+        if air not in AIRS:
+            raise UsageError(f"unknown air {air!r}: use {' or '.join(AIRS)}")
         self.directory = directory
         self.settings = settings or {}  # device.json beyond id and key (firmware/settings.py)
         self.database_url = database_url or f"sqlite:///{directory / 'backend.db'}"
         self.kek_file = directory / "kek"
-        self.air = Air()
+        self.air = TimedAir() if air == "timed" else Air()
         self.backend = BackendProcess(self.database_url, directory / "backend.log", self.kek_file)
         self.board: Any = board  # EmulatedBoard, or the real board given
         self.link = link
@@ -221,6 +235,8 @@ class Stack:
         board = self.board
 
         link = open_link(self.link, board.address, self.directory / "phone", local_link=self.air)
+        if isinstance(self.air, TimedAir):
+            link.parameters = provisioned_parameters("emulated")
         outbox = Outbox(self.directory / "phone" / "outbox.db")
         forwarder = Forwarder(outbox, url, self.credentials["phone_token"])
         self.phone = Phone(link, outbox, forwarder, device_id)
