@@ -25,8 +25,8 @@ from bumble.transport.common import Transport
 from bumble.transport.tcp_server import open_tcp_server_transport_with_socket
 
 from boards.emulated.air import Air
+from boards.emulated.controller import RadioController
 from boards.emulated.emulator import EmulatedBoard
-from msa.app.bumble_link import PhoneController
 from msa.errors import NotAvailable, UsageError
 from msa.folders import FolderLock
 
@@ -108,7 +108,7 @@ async def _run_board(args: argparse.Namespace) -> int:
         key = args.key or secrets.token_bytes(32).hex()
         board.provision({"device_id": args.device_id, "key": key})
     if args.hci_port is not None:
-        PhoneController(
+        RadioController(
             "phone", host_source=transport.source, host_sink=transport.sink, link=board.link
         )
     await board.power_on()

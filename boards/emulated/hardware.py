@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bumble.core import UUID
 from bumble.link import LocalLink
 
 from boards.emulated.radio import Radio
@@ -36,6 +37,8 @@ PULL_UP = 1  # machine.Pin.PULL_UP
 def encode(value: Any) -> Any:
     if isinstance(value, bytes | bytearray | memoryview):
         return {"h": bytes(value).hex()}
+    if isinstance(value, UUID):  # as the board keeps it: little-endian bytes
+        return {"u": value.uuid_bytes.hex()}
     if isinstance(value, list | tuple):
         return [encode(v) for v in value]
     return value
@@ -45,8 +48,8 @@ def decode(value: Any) -> Any:
     if isinstance(value, dict):
         if "h" in value:
             return bytes.fromhex(value["h"])
-        if "u" in value:
-            return value["u"]
+        if "u" in value:  # a bluetooth.UUID's little-endian bytes
+            return bytes.fromhex(value["u"])
     if isinstance(value, list):
         return [decode(v) for v in value]
     return value

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from bumble import hci, smp
-from bumble.att import ATT_Error, AttributeValue
+from bumble.att import ATT_Error, Attribute, AttributeValue
 from bumble.controller import Controller
 from bumble.core import UUID
 from bumble.device import AdvertisingType, Connection, Device, DeviceConfiguration
@@ -25,6 +25,7 @@ from bumble.gatt import (
     GATT_DEVICE_NAME_CHARACTERISTIC,
     GATT_GENERIC_ACCESS_SERVICE,
     Characteristic,
+    Descriptor,
     Service,
 )
 from bumble.host import Host
@@ -34,6 +35,8 @@ from bumble.pairing import PairingConfig, PairingDelegate
 from bumble.transport.common import AsyncPipeSink
 
 from boards.emulated.air import Air
+from boards.emulated.central import IRQ_PERIPHERAL_DISCONNECT, CentralRole
+from boards.emulated.controller import RadioController
 from boards.emulated.radio_events import RadioStats
 from boards.emulated.timed_air import TimedAir
 from msa.waiting import within
@@ -43,13 +46,20 @@ log = logging.getLogger(__name__)
 # MicroPython's IRQ numbers (extmod/modbluetooth.h).
 IRQ_CENTRAL_CONNECT = 1
 IRQ_CENTRAL_DISCONNECT = 2
+IRQ_PERIPHERAL_CONNECT = 7
 IRQ_GATTS_WRITE = 3
 IRQ_GATTS_READ_REQUEST = 4
+IRQ_GATTS_INDICATE_DONE = 20
 IRQ_MTU_EXCHANGED = 21
 IRQ_CONNECTION_UPDATE = 27
 IRQ_ENCRYPTION_UPDATE = 28
 IRQ_GET_SECRET = 29
 IRQ_SET_SECRET = 30
+IRQ_PASSKEY_ACTION = 31
+PASSKEY_ACTION_INPUT, PASSKEY_ACTION_DISPLAY, PASSKEY_ACTION_NUMERIC_COMPARISON = 2, 3, 4
+SMP_TIMEOUT_S = 30.0
+BLE_HS_ETIMEOUT = 13  # NimBLE's status for an indication never confirmed
+DEFAULT_ATTR_LEN = 20  # bytes a value holds unless gatts_set_buffer() says more
 
 # MicroPython's characteristic flags.
 FLAG_READ = 0x0002
@@ -65,13 +75,14 @@ SEC_TYPE_PEER = 2  # NimBLE's BLE_STORE_OBJ_TYPE_PEER_SEC
 # an ESP32-C3 without a public address, starts in RANDOM: its identity address.
 ADDR_MODE_PUBLIC, ADDR_MODE_RANDOM, ADDR_MODE_RPA, ADDR_MODE_NRPA = 0, 1, 2, 3
 RPA_TIMEOUT_S = 900.0  # NimBLE's and most controllers' default: a new RPA every 15 min
-DEFAULT_GAP_NAME = "MPY NIMBLE"  # what the port calls itself until told otherwise
-DEFAULT_MTU = 256
+DEFAULT_GAP_NAME = b"MPY NIMBLE"  # what the port calls itself until told otherwise
+DEFAULT_MTU = 256  # CONFIG_BT_NIMBLE_ATT_PREFERRED_MTU
+MIN_MTU, MAX_MTU = 23, 527
 TERMINATE_TIMEOUT_S = 1.0
 
 POWER_OFF = hci.HCI_REMOTE_DEVICE_TERMINATED_CONNECTION_DUE_TO_POWER_OFF_ERROR
+ENODEV = 19  # NimBLE's answer while the radio is off
 ENOTCONN = 107
-EALREADY = 114
 EINVAL = 22
 
 
@@ -85,16 +96,46 @@ class Firmware(Protocol):
         """Deliver an IRQ whose handler's return value the radio needs."""
 
 
+class FirmwareDelegate(PairingDelegate):
+    """The IO capabilities the firmware set (ble.config(io=...)), its answers asked
+    with _IRQ_PASSKEY_ACTION and given with gap_passkey(), as NimBLE does."""
+
+    def __init__(self, radio: Radio, conn_handle: int, io: int) -> None:
+        super().__init__(io_capability=PairingDelegate.IoCapability(io))
+        self.radio = radio
+        self.conn_handle = conn_handle
+
+    async def get_number(self) -> int | None:
+        return await self.radio.passkey_action(self.conn_handle, PASSKEY_ACTION_INPUT, 0)
+
+    async def generate_passkey(self) -> int:
+        # The firmware chooses the passkey it shows.
+        return await self.radio.passkey_action(self.conn_handle, PASSKEY_ACTION_DISPLAY, 0)
+
+    async def display_number(self, number: int, digits: int) -> None:
+        pass  # the firmware shows what it gave in generate_passkey
+
+    async def compare_numbers(self, number: int, digits: int) -> bool:
+        accept = await self.radio.passkey_action(
+            self.conn_handle, PASSKEY_ACTION_NUMERIC_COMPARISON, number
+        )
+        return bool(accept)
+
+
 class FirmwareKeyStore(KeyStore):
     """Bumble's key store, kept by the firmware through the secret IRQs."""
 
     def __init__(self, firmware: Firmware, bonding: Callable[[], bool]) -> None:
         self._ask = firmware.ask_irq
         self._bonding = bonding
+        self.authenticated: dict[str, bool] = {}  # peer -> its stored keys are MITM-protected
 
     async def get(self, name: str) -> PairingKeys | None:
         value = await self._ask(IRQ_GET_SECRET, (SEC_TYPE_PEER, 0, name.encode()))
-        return PairingKeys.from_dict(json.loads(value)["keys"]) if value else None
+        keys = PairingKeys.from_dict(json.loads(value)["keys"]) if value else None
+        if keys is not None:
+            self.authenticated[name] = _authenticated(keys)
+        return keys
 
     async def update(self, name: str, keys: PairingKeys) -> None:
         if not self._bonding():  # NimBLE keeps no keys from a pairing without bonding
@@ -134,13 +175,19 @@ class NimbleSession(smp.Session):
         task.add_done_callback(self.completions.discard)
 
 
+def _authenticated(keys: PairingKeys) -> bool:
+    ltk = keys.ltk or keys.ltk_peripheral or keys.ltk_central
+    return bool(ltk and ltk.authenticated)
+
+
 def address_bytes(address: hci.Address) -> bytes:
     """An address as MicroPython shows it: six bytes, most significant first."""
     return bytes(reversed(bytes(address)))
 
 
-class Radio:
-    """One power-up of the board's radio on a Bumble LocalLink."""
+class Radio(CentralRole):
+    """One power-up of the board's radio on a Bumble LocalLink: peripheral and
+    GATT server here, central and GATT client in boards/emulated/central.py."""
 
     def __init__(
         self,
@@ -167,10 +214,16 @@ class Radio:
         self.device: Device | None = None
         self.controller: Controller | None = None
         self.gap_name = DEFAULT_GAP_NAME
+        self.mtu = DEFAULT_MTU
         self.security = {"bond": False, "le_secure": False, "mitm": False, "io": 3}
-        self.values: dict[int, bytes] = {}
+        self.values: dict[int, bytes] = {}  # value handle -> the local GATT database
+        self.sizes: dict[int, int] = {}  # gatts_set_buffer()
+        self.appending: set[int] = set()
         self.characteristics: dict[int, Characteristic] = {}
-        self._registered = False
+        self._tasks: set[asyncio.Task[None]] = set()  # indications under way
+        self._passkeys: dict[int, asyncio.Future[int]] = {}  # conn -> gap_passkey's answer
+        self._authenticated: dict[int, bool] = {}  # conn -> its keys are MITM-protected
+        self._central_setup()
         self._pairing: set[int] = set()
 
     # -- power ------------------------------------------------------------
@@ -182,7 +235,7 @@ class Radio:
             await self.power_off()
 
     async def _power_on(self) -> None:
-        self.controller = Controller("button", link=self.link)
+        self.controller = RadioController("button", link=self.link)
         if isinstance(self.link, Air):
             self.link.claim(self.controller, self.address)
         if isinstance(self.link, TimedAir):
@@ -198,22 +251,19 @@ class Radio:
         self.device.smp_session_proxy = NimbleSession
         self.device.keystore = FirmwareKeyStore(self.firmware, lambda: bool(self.security["bond"]))
         self.device.pairing_config_factory = self._pairing_config
-        self.device.gatt_server.max_mtu = DEFAULT_MTU
-        self.device.add_service(
-            Service(
-                GATT_GENERIC_ACCESS_SERVICE,
-                [
-                    Characteristic(
-                        GATT_DEVICE_NAME_CHARACTERISTIC,
-                        Characteristic.Properties.READ,
-                        Characteristic.READABLE,
-                        AttributeValue(read=lambda _c: self.gap_name.encode()),
-                    )
-                ],
-            )
-        )
+        self.device.gatt_server.max_mtu = self.mtu
+        self.device.add_service(self._gap_service())
         self.device.on(Device.EVENT_CONNECTION, self._on_connection)
         await self.device.power_on()
+
+    def _gap_service(self) -> Service:
+        name = Characteristic(
+            GATT_DEVICE_NAME_CHARACTERISTIC,
+            Characteristic.Properties.READ,
+            Characteristic.READABLE,
+            AttributeValue(read=lambda _c: self.gap_name),
+        )
+        return Service(GATT_GENERIC_ACCESS_SERVICE, [name])
 
     async def power_off(self, cut: bool = False) -> None:
         """The radio goes off: links drop, advertising stops.
@@ -246,45 +296,55 @@ class Radio:
 
     # -- configuration ------------------------------------------------------
 
-    def _pairing_config(self, _connection: Connection) -> PairingConfig:
+    def _pairing_config(self, connection: Connection) -> PairingConfig:
         return PairingConfig(
             sc=bool(self.security["le_secure"]),
             mitm=bool(self.security["mitm"]),
             bonding=bool(self.security["bond"]),
-            delegate=PairingDelegate(
-                io_capability=PairingDelegate.IoCapability(self.security["io"])
-            ),
+            delegate=FirmwareDelegate(self, connection.handle, int(self.security["io"])),
         )
 
+    async def passkey_action(self, conn_handle: int, action: int, passkey: int) -> int:
+        """_IRQ_PASSKEY_ACTION, then wait for the firmware's gap_passkey() (SMP's 30 s)."""
+        answer: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._passkeys[conn_handle] = answer
+        self._send(IRQ_PASSKEY_ACTION, (conn_handle, action, passkey))
+        try:
+            return await within(answer, SMP_TIMEOUT_S)
+        finally:
+            self._passkeys.pop(conn_handle, None)
+
+    async def op_gap_passkey(self, conn_handle: int, action: int, passkey: int) -> None:
+        answer = self._passkeys.get(conn_handle)
+        if answer is None or answer.done():
+            raise OSError(ENOTCONN, "no passkey asked on this connection")
+        answer.set_result(passkey)
+
     async def op_ble_config_get(self, name: str) -> Any:
+        """The keys a port reads (the ROM has refused the others with ValueError)."""
+        if name == "gap_name":
+            return self.gap_name
         device = self._device()
         if name == "mac":
+            if self.addr_mode == ADDR_MODE_RPA:
+                raise OSError(EINVAL, "NimBLE has no 'mac' to give in RPA mode")
             return (1, address_bytes(device.random_address))
-        if name == "addr_mode":
-            return self.addr_mode
-        if name == "gap_name":
-            return self.gap_name.encode()
-        if name == "mtu":
-            return device.gatt_server.max_mtu
-        if name in self.security:
-            return self.security[name]
-        raise OSError(EINVAL, f"unknown config param {name!r}")
+        return self.mtu  # "mtu"
 
-    async def op_ble_config_set(self, items: list[tuple[str, Any]]) -> None:
-        device = self._device()
-        for name, value in items:
-            if name == "gap_name":
-                self.gap_name = value.decode() if isinstance(value, bytes) else str(value)
-            elif name == "mtu":
-                device.gatt_server.max_mtu = int(value)
-            elif name in self.security:
-                self.security[name] = value
-            elif name == "addr_mode":
-                await self._set_addr_mode(int(value))
-            elif name == "rxbuf":
-                pass  # accepted as the port does
-            else:
-                raise OSError(EINVAL, f"unknown config param {name!r}")
+    async def op_ble_config_set(self, name: str, value: Any) -> None:
+        """One key (the ROM checked the name and converted the value as the port does)."""
+        if name == "gap_name":
+            self.gap_name = bytes(value)
+        elif name in self.security:  # bond, mitm, le_secure, io: the radio may be off
+            self.security[name] = value
+        elif name == "mtu":
+            device = self._device()
+            if not MIN_MTU <= value <= MAX_MTU:
+                raise OSError(EINVAL, f"mtu {value} out of {MIN_MTU}..{MAX_MTU}")
+            self.mtu = device.gatt_server.max_mtu = value
+        elif name == "addr_mode":
+            self._device()
+            await self._set_addr_mode(value)
 
     # -- advertising ---------------------------------------------------------
 
@@ -342,7 +402,7 @@ class Radio:
         if mode == ADDR_MODE_PUBLIC:
             raise OSError(EINVAL, "this board has no public address")  # as the port says
         if mode not in (ADDR_MODE_RANDOM, ADDR_MODE_RPA, ADDR_MODE_NRPA):
-            raise OSError(EINVAL, f"unknown addr_mode {mode}")
+            return  # as NimBLE: an unknown mode changes nothing
         device = self._device()
         self.addr_mode = mode
         self._rpa_made = None
@@ -413,25 +473,28 @@ class Radio:
     # -- connections -----------------------------------------------------------
 
     def _on_connection(self, connection: Connection) -> None:
-        if connection.role != hci.Role.PERIPHERAL:
-            return
-        # Connectable advertising ends with the connection, as on NimBLE.
-        self._stop_rotation()
-        self.stats.advertising_stopped()
         handle = connection.handle
+        peer = connection.peer_address
+        central = connection.role == hci.Role.CENTRAL  # we connected out (gap_connect)
+        if not central:
+            # Connectable advertising ends with the connection, as on NimBLE.
+            self._stop_rotation()
+            self.stats.advertising_stopped()
+        else:
+            self._hear_the_server(connection)
         p = connection.parameters
         self.stats.link_up(handle, p.connection_interval, p.peripheral_latency)
-        peer = connection.peer_address
+        ended = IRQ_PERIPHERAL_DISCONNECT if central else IRQ_CENTRAL_DISCONNECT
         connection.on(
             Connection.EVENT_DISCONNECTION,
-            lambda reason: self._on_disconnection(handle, peer),
+            lambda reason: self._on_disconnection(handle, peer, ended),
         )
         connection.on(
             Connection.EVENT_CONNECTION_ATT_MTU_UPDATE,
             lambda *_: self._send(IRQ_MTU_EXCHANGED, (handle, connection.att_mtu)),
         )
         connection.on(Connection.EVENT_PAIRING_START, lambda: self._pairing.add(handle))
-        connection.on(Connection.EVENT_PAIRING, lambda keys: self._on_paired(connection))
+        connection.on(Connection.EVENT_PAIRING, lambda keys: self._on_paired(connection, keys))
         connection.on(
             Connection.EVENT_PAIRING_FAILURE, lambda reason: self._pairing.discard(handle)
         )
@@ -443,7 +506,8 @@ class Radio:
             Connection.EVENT_CONNECTION_PARAMETERS_UPDATE,
             lambda: self._on_parameters_update(connection),
         )
-        self._send(IRQ_CENTRAL_CONNECT, (handle, peer.address_type, address_bytes(peer)))
+        started = IRQ_PERIPHERAL_CONNECT if central else IRQ_CENTRAL_CONNECT
+        self._send(started, (handle, peer.address_type & 1, address_bytes(peer)))
 
     def _on_parameters_update(self, connection: Connection) -> None:
         p = connection.parameters
@@ -462,31 +526,42 @@ class Radio:
             0,
         )
 
-    def _on_disconnection(self, handle: int, peer: hci.Address) -> None:
+    def _on_disconnection(self, handle: int, peer: hci.Address, irq: int) -> None:
         self.stats.link_down(handle)
         self._pairing.discard(handle)
-        self._send(IRQ_CENTRAL_DISCONNECT, (handle, peer.address_type, address_bytes(peer)))
+        self._authenticated.pop(handle, None)
+        self._send(irq, (handle, peer.address_type & 1, address_bytes(peer)))
 
     def _on_encryption_change(self, connection: Connection) -> None:
         # NimBLE reports a first pairing once it is complete (keys stored), so
         # while pairing is under way the report waits for _on_paired.
         if connection.handle in self._pairing:
             return
+        # Encrypted with a bond's keys: authenticated as they were when made.
+        keystore = self.device.keystore if self.device is not None else None
+        if isinstance(keystore, FirmwareKeyStore):
+            name = str(connection.peer_resolvable_address or connection.peer_address)
+            for key in (name, str(connection.peer_address)):
+                if key in keystore.authenticated:
+                    self._authenticated[connection.handle] = keystore.authenticated[key]
         self._report_encryption(connection, bonded=connection.is_encrypted)
 
-    def _on_paired(self, connection: Connection) -> None:
+    def _on_paired(self, connection: Connection, keys: PairingKeys) -> None:
         self._pairing.discard(connection.handle)
+        # Just Works gives unauthenticated keys; a passkey or a comparison, MITM ones.
+        self._authenticated[connection.handle] = _authenticated(keys)
         self._report_encryption(connection, bonded=bool(self.security["bond"]))
 
     def _report_encryption(self, connection: Connection, bonded: bool) -> None:
+        encrypted = connection.is_encrypted
         self._send(
             IRQ_ENCRYPTION_UPDATE,
             (
                 connection.handle,
-                connection.is_encrypted,
-                connection.authenticated,
-                bonded,
-                16 if connection.is_encrypted else 0,
+                int(encrypted),
+                int(encrypted and self._authenticated.get(connection.handle, False)),
+                int(bonded),
+                16 if encrypted else 0,
             ),
         )
 
@@ -508,29 +583,37 @@ class Radio:
     # -- GATT server -------------------------------------------------------------
 
     async def op_gatts_register_services(self, services: list[Any]) -> list[list[int]]:
+        """Each call replaces every service (NimBLE resets its GATT server): the
+        handles are each characteristic's value, then its descriptors'."""
         device = self._device()
-        if self._registered:
-            raise OSError(EALREADY, "services are registered once per power-up")
-        self._registered = True
+        server = device.gatt_server
+        server.services, server.attributes, server.attributes_by_handle = [], [], {}
+        server.subscribers = {}
+        self.values, self.characteristics, self.sizes, self.appending = {}, {}, {}, set()
+        device.add_service(self._gap_service())
         handles: list[list[int]] = []
         for service_uuid, characteristics in services:
-            chars = [self._characteristic(uuid, flags) for uuid, flags, *_ in characteristics]
-            device.add_service(Service(self._uuid(service_uuid), chars))
-            handles.append([c.handle for c in chars])
-            for c in chars:
-                self.characteristics[c.handle] = c
-                self.values[c.handle] = b""
+            made = []
+            for uuid, flags, *more in characteristics:
+                defined = more[0] if more else []
+                descriptors = [self._descriptor(d_uuid, d_flags) for d_uuid, d_flags in defined]
+                made.append((self._characteristic(uuid, flags, descriptors), descriptors))
+            device.add_service(Service(self._uuid(service_uuid), [c for c, _ in made]))
+            ours: list[int] = []
+            for characteristic, descriptors in made:
+                for attribute in (characteristic, *descriptors):
+                    ours.append(attribute.handle)
+                    self.values[attribute.handle] = b""
+                self.characteristics[characteristic.handle] = characteristic
+            handles.append(ours)
         return handles
 
     @staticmethod
     def _uuid(value: Any) -> UUID:
-        if isinstance(value, dict):
-            value = value["u"]
-        if isinstance(value, int):
-            return UUID.from_16_bits(value)
-        return UUID(value)
+        """A UUID from the board: its little-endian bytes (2, 4 or 16)."""
+        return UUID.from_bytes(bytes(value))
 
-    def _characteristic(self, uuid: Any, flags: int) -> Characteristic:
+    def _permissions(self, flags: int) -> Characteristic.Permissions:
         permissions = Characteristic.Permissions(0)
         if flags & FLAG_READ:
             permissions |= Characteristic.READABLE
@@ -544,35 +627,65 @@ class Radio:
             permissions |= Characteristic.WRITE_REQUIRES_ENCRYPTION
         if flags & FLAG_WRITE_AUTHENTICATED:
             permissions |= Characteristic.WRITE_REQUIRES_AUTHENTICATION
+        return permissions
+
+    def _value(self, attribute: Attribute) -> AttributeValue:
+        return AttributeValue(
+            read=lambda connection: self._on_read(connection, attribute),
+            write=lambda connection, value: self._on_write(connection, attribute, value),
+        )
+
+    def _characteristic(
+        self, uuid: Any, flags: int, descriptors: list[Descriptor]
+    ) -> Characteristic:
         characteristic: Characteristic = Characteristic(
-            self._uuid(uuid), Characteristic.Properties(flags & 0xFF), permissions, b""
+            self._uuid(uuid),
+            Characteristic.Properties(flags & 0xFF),
+            self._permissions(flags),
+            b"",
+            descriptors,
         )
-        characteristic.value = AttributeValue(
-            read=lambda connection: self._on_read(connection, characteristic),
-            write=lambda connection, value: self._on_write(connection, characteristic, value),
-        )
+        characteristic.value = self._value(characteristic)
         return characteristic
 
-    async def _on_read(self, connection: Connection, characteristic: Characteristic) -> bytes:
+    def _descriptor(self, uuid: Any, flags: int) -> Descriptor:
+        # NimBLE has no security options on descriptors: read and write only.
+        descriptor = Descriptor(self._uuid(uuid), self._permissions(flags & ~0xFF00), b"")
+        descriptor.value = self._value(descriptor)
+        return descriptor
+
+    async def _on_read(self, connection: Connection, attribute: Attribute) -> bytes:
         denied = await self.firmware.ask_irq(
-            IRQ_GATTS_READ_REQUEST, (connection.handle, characteristic.handle)
+            IRQ_GATTS_READ_REQUEST, (connection.handle, attribute.handle)
         )
         if denied:
-            raise ATT_Error(error_code=int(denied), att_handle=characteristic.handle)
-        return self.values.get(characteristic.handle, b"")
+            raise ATT_Error(error_code=int(denied), att_handle=attribute.handle)
+        value = self.values.get(attribute.handle, b"")
+        if attribute.handle in self.appending:
+            self.values[attribute.handle] = b""
+        return value
 
-    def _on_write(
-        self, connection: Connection, characteristic: Characteristic, value: bytes
-    ) -> None:
-        self.values[characteristic.handle] = bytes(value)
-        self._send(IRQ_GATTS_WRITE, (connection.handle, characteristic.handle, bytes(value)))
+    def _on_write(self, connection: Connection, attribute: Attribute, value: bytes) -> None:
+        handle = attribute.handle
+        old = self.values.get(handle, b"") if handle in self.appending else b""
+        self.values[handle] = (old + bytes(value))[: self.sizes.get(handle, DEFAULT_ATTR_LEN)]
+        self._send(IRQ_GATTS_WRITE, (connection.handle, handle, bytes(value)))
 
     async def op_gatts_write(self, value_handle: int, data: bytes, send_update: bool) -> None:
         if value_handle not in self.values:
             raise OSError(EINVAL, "unknown handle")
         self.values[value_handle] = bytes(data)
-        if send_update:
+        if send_update and value_handle in self.characteristics:
             await self._device().notify_subscribers(self.characteristics[value_handle], bytes(data))
+
+    async def op_gatts_set_buffer(self, value_handle: int, size: int, append: bool = False) -> None:
+        if value_handle not in self.values:
+            raise OSError(EINVAL, "unknown handle")
+        self.sizes[value_handle] = size
+        self.values[value_handle] = b""
+        self.appending.discard(value_handle)
+        if append:
+            self.appending.add(value_handle)
 
     async def op_gatts_notify(self, conn_handle: int, value_handle: int, data: bytes) -> None:
         connection = self._connection(conn_handle)
@@ -589,15 +702,28 @@ class Radio:
 
     async def op_gatts_indicate(self, conn_handle: int, value_handle: int, data: bytes) -> None:
         connection = self._connection(conn_handle)
-        await self._device().indicate_subscriber(
-            connection, self.characteristics[value_handle], bytes(data), force=True
-        )
+        if value_handle not in self.characteristics:
+            raise OSError(EINVAL, "unknown handle")
+        task = asyncio.create_task(self._indicate(connection, value_handle, bytes(data)))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _indicate(self, connection: Connection, value_handle: int, data: bytes) -> None:
+        # The call returns at once; the peer's confirmation is _IRQ_GATTS_INDICATE_DONE.
+        status = 0
+        try:
+            await self._device().indicate_subscriber(
+                connection, self.characteristics[value_handle], data, force=True
+            )
+        except Exception:  # no confirmation: the link dropped, or the ATT timeout
+            status = BLE_HS_ETIMEOUT
+        self._send(IRQ_GATTS_INDICATE_DONE, (connection.handle, value_handle, status))
 
     # -- helpers ---------------------------------------------------------------------
 
     def _device(self) -> Device:
         if self.device is None:
-            raise OSError(1, "the radio is off: call ble.active(True) first")
+            raise OSError(ENODEV, "the radio is off: call ble.active(True) first")
         return self.device
 
     def _connection(self, conn_handle: int) -> Connection:

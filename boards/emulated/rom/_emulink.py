@@ -51,14 +51,14 @@ def encode(value):
         return {"h": bytes(value).hex()}
     if isinstance(value, (list, tuple)):
         return [encode(v) for v in value]
-    if hasattr(value, "_uuid"):  # bluetooth.UUID
-        return {"u": value._uuid}
+    if hasattr(value, "_le"):  # bluetooth.UUID: its little-endian bytes
+        return {"u": value._le.hex()}
     return value
 
 
 def decode(value):
-    if isinstance(value, dict) and "h" in value:
-        return bytes.fromhex(value["h"])
+    if isinstance(value, dict):  # bytes, or a UUID's (bluetooth.UUID takes them)
+        return bytes.fromhex(value["h"] if "h" in value else value["u"])
     if isinstance(value, list):
         return tuple(decode(v) for v in value)
     return value

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bumble import hci
-from bumble.controller import Controller
 from bumble.core import UUID
 from bumble.device import Connection, Device, Peer
 from bumble.gatt_client import CharacteristicProxy
@@ -23,6 +22,7 @@ from bumble.pairing import PairingConfig, PairingDelegate
 from bumble.transport import Transport, open_transport
 from bumble.transport.common import AsyncPipeSink
 
+from boards.emulated.controller import RadioController
 from msa.app.link import (
     DEVICE_INFORMATION_UUID,
     FIRMWARE_REVISION_UUID,
@@ -71,35 +71,6 @@ def failing_as_link_error(what: str) -> Iterator[None]:
         raise LinkError(f"{what}: {error!r}") from error
 
 
-class PhoneController(Controller):
-    """Bumble's virtual controller, with a real controller's LE Create Connection
-    Cancel (Core Vol 4 Part E 7.8.13): the pending connection ends, reported as an LE
-    Connection Complete with Unknown Connection Identifier. Bumble's own keeps it
-    pending for ever, so a phone that gave up on a button whose private address
-    changed (a power cut, a rotation) could never connect again."""
-
-    def on_hci_le_create_connection_cancel_command(
-        self, command: hci.HCI_LE_Create_Connection_Cancel_Command
-    ) -> hci.HCI_StatusReturnParameters:
-        pending, self.pending_le_connection = self.pending_le_connection, None
-        if pending is None:
-            return hci.HCI_StatusReturnParameters(hci.HCI_ErrorCode.COMMAND_DISALLOWED_ERROR)
-        failed = hci.HCI_LE_Connection_Complete_Event(
-            status=hci.HCI_ErrorCode.UNKNOWN_CONNECTION_IDENTIFIER_ERROR,
-            connection_handle=0,
-            role=hci.Role.CENTRAL,
-            peer_address_type=pending.peer_address.address_type,
-            peer_address=pending.peer_address,
-            connection_interval=0,
-            peripheral_latency=0,
-            supervision_timeout=0,
-            central_clock_accuracy=0,
-        )
-        # After the Command Complete that the return value becomes.
-        asyncio.get_running_loop().call_soon(self.send_hci_packet, failed)
-        return hci.HCI_StatusReturnParameters(hci.HCI_ErrorCode.SUCCESS)
-
-
 def phone_address(data_dir: Path) -> str:
     """The phone's random static address, made once per data folder."""
     path = data_dir / "address"
@@ -136,7 +107,7 @@ class BumbleLink(ButtonLink):
             self._transport = await open_transport(self._transport_spec)
             device = Device.with_hci("phone", own, self._transport.source, self._transport.sink)
         else:
-            controller = PhoneController("phone", link=self._local_link)
+            controller = RadioController("phone", link=self._local_link)
             device = Device(
                 name="phone", address=own, host=Host(controller, AsyncPipeSink(controller))
             )

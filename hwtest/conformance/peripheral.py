@@ -1,0 +1,89 @@
+# Runs on the board under test (MicroPython) as the peripheral of a two-party
+# conformance case; hwtest/test_conformance_link.py is the central. MODE (given
+# by the test) says what the program does while it waits for the central:
+#   sleep_ms, sleep, idle, busy: wait that way, IRQs must still be handled
+#   passkey: pair with a passkey it displays (io DISPLAY_ONLY, MITM)
+#   indicate: indicate each written value back
+#   notify: notify each written value back
+#   mtu: start the MTU exchange itself, as a peripheral may
+# Each IRQ is printed as "IRQ <event> <what the program was doing> <data>".
+import time
+
+import bluetooth
+import machine
+
+_PASSKEY = 123456
+ble = bluetooth.BLE()
+state = "setup"
+kept = None  # an IRQ's address memoryview, kept past the call (which a port forbids)
+to_indicate = []
+
+if MODE == "passkey":  # MODE is given by the test
+    ble.config(io=0, mitm=True, le_secure=True, bond=False)  # before active(): allowed
+ble.active(True)
+if MODE == "mtu":
+    ble.config(mtu=200)
+SERVICE = bluetooth.UUID("00000000-1111-2222-3333-444444444444")
+CHAR = bluetooth.UUID("00000000-1111-2222-3333-555555555555")
+DESC = bluetooth.UUID("00000000-1111-2222-3333-666666666666")
+_FLAGS = (
+    bluetooth.FLAG_READ | bluetooth.FLAG_WRITE | bluetooth.FLAG_NOTIFY | bluetooth.FLAG_INDICATE
+)
+((value, descriptor),) = ble.gatts_register_services(
+    ((SERVICE, ((CHAR, _FLAGS, ((DESC, bluetooth.FLAG_READ),)),)),)
+)
+ble.gatts_write(value, b"value")
+ble.gatts_write(descriptor, b"descriptor")
+
+
+def irq(event, data):
+    global kept
+    shown = tuple(bytes(d) if isinstance(d, memoryview) else d for d in data)
+    print("IRQ", event, state, shown)
+    if event == 1:
+        kept = data[2]
+        print("ADDR", type(data[2]).__name__, bytes(data[2]).hex())
+        if MODE == "mtu":
+            ble.gattc_exchange_mtu(data[0])
+    elif event == 3:
+        print("KEPT", bytes(kept).hex())
+        if MODE in ("indicate", "notify"):
+            to_indicate.append((data[0], ble.gatts_read(data[1])))
+    elif event == 31:
+        ble.gap_passkey(data[0], data[1], _PASSKEY)
+        print("PASSKEY", data[1], _PASSKEY)
+    elif event == 29:
+        return None
+    elif event == 30:
+        return True
+    return None
+
+
+ble.irq(irq)
+ble.gap_advertise(20000, b"\x02\x01\x06", resp_data=b"\x05\x09peri")
+print("ADVERTISING")
+start = time.ticks_ms()
+state = MODE
+if MODE == "sleep_ms":
+    time.sleep_ms(20000)
+elif MODE == "sleep":
+    time.sleep(20)
+elif MODE == "idle":
+    while time.ticks_diff(time.ticks_ms(), start) < 20000:
+        machine.idle()
+elif MODE == "busy":
+    n = 0
+    while time.ticks_diff(time.ticks_ms(), start) < 20000:
+        n += 1
+else:
+    while time.ticks_diff(time.ticks_ms(), start) < 20000:
+        while to_indicate:
+            conn, data = to_indicate.pop(0)
+            if MODE == "notify":
+                ble.gatts_notify(conn, value, data)
+            else:
+                ble.gatts_indicate(conn, value, data)
+            print("SENT", data)
+        time.sleep_ms(10)
+state = "after"
+print("WAITED", MODE)

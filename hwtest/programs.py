@@ -1,0 +1,128 @@
+"""Run a MicroPython program (hwtest/conformance/*.py) on the board under test and
+read what it prints: the emulated board boots it as its main.py; a real board runs it
+with mpremote over its serial port, as MicroPython's own multitests do.
+
+Values the program needs from the test (another board's address) are prepended as
+assignments, as `multitest.globals()` does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import sys
+from pathlib import Path
+from typing import Any, Protocol
+
+from boards.emulated.air import Air
+from boards.emulated.emulator import EmulatedBoard
+from hwtest.bench import Target
+from msa.waiting import within
+
+PROGRAMS = Path(__file__).parent / "conformance"
+RUN_TIMEOUT_S = 60.0
+
+
+def source(name: str, **values: Any) -> str:
+    given = "".join(f"{key} = {value!r}\n" for key, value in values.items())
+    return given + (PROGRAMS / name).read_text()
+
+
+class Running(Protocol):
+    """A program started on a board: its output so far, and a way to wait for a line."""
+
+    async def expect(self, pattern: str, timeout: float = RUN_TIMEOUT_S) -> str: ...
+
+    @property
+    def output(self) -> str: ...
+
+    async def stop(self) -> None: ...
+
+
+class OnEmulatedBoard:
+    """The program as the emulated board's main.py, on an air shared with others."""
+
+    def __init__(self, board: EmulatedBoard) -> None:
+        self.board = board
+
+    @classmethod
+    async def start(cls, folder: Path, air: Air, program: str) -> OnEmulatedBoard:
+        board = EmulatedBoard(folder, air)
+        (board.flash / "main.py").write_text(program)
+        await board.power_on()
+        return cls(board)
+
+    async def expect(self, pattern: str, timeout: float = RUN_TIMEOUT_S) -> str:
+        assert self.board.console is not None
+        return (await self.board.console.expect(pattern, timeout)).group(0).decode()
+
+    @property
+    def output(self) -> str:
+        assert self.board.console is not None
+        return self.board.console.output.decode(errors="replace")
+
+    async def stop(self) -> None:
+        await self.board.close()
+
+
+class OnSerialBoard:
+    """The program run by mpremote on a real board; its output as mpremote prints it."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self.process = process
+        self._output = b""
+
+    @classmethod
+    async def start(cls, port: str, folder: Path, program: str) -> OnSerialBoard:
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / "program.py"
+        path.write_text(program)
+        mpremote = shutil.which("mpremote", path=str(Path(sys.executable).parent)) or "mpremote"
+        process = await asyncio.create_subprocess_exec(
+            mpremote, "connect", port, "run", str(path),
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        )  # fmt: skip
+        return cls(process)
+
+    async def expect(self, pattern: str, timeout: float = RUN_TIMEOUT_S) -> str:
+        import re
+
+        assert self.process.stdout is not None
+        wanted = re.compile(pattern.encode())
+
+        async def read() -> str:
+            while not (found := wanted.search(self._output)):
+                chunk = await self.process.stdout.read(4096)  # type: ignore[union-attr]
+                if not chunk:
+                    raise AssertionError(f"the program ended without {pattern!r}")
+                self._output += chunk
+            return found.group(0).decode()
+
+        return await within(read(), timeout)
+
+    @property
+    def output(self) -> str:
+        return self._output.decode(errors="replace")
+
+    async def stop(self) -> None:
+        if self.process.returncode is None:
+            self.process.kill()
+        await self.process.wait()
+
+
+async def start(target: Target, folder: Path, air: Air, program: str) -> Running:
+    if target.kind == "emulated":
+        return await OnEmulatedBoard.start(folder, air, program)
+    assert target.port is not None
+    return await OnSerialBoard.start(target.port, folder, program)
+
+
+def results(output: str) -> dict[str, str]:
+    """A program's "PASS name" / "FAIL name: why" lines, by name."""
+    found: dict[str, str] = {}
+    for line in output.replace("\r\n", "\n").splitlines():
+        verdict, _, rest = line.partition(" ")
+        if verdict in ("PASS", "FAIL"):
+            name, _, why = rest.partition(": ")
+            found[name] = "PASS" if verdict == "PASS" else why or "FAIL"
+    return found
