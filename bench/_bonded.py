@@ -15,6 +15,7 @@ from boards.emulated.air import Air
 from boards.emulated.emulator import HEAP_BYTES, EmulatedBoard
 from msa.app.bumble_link import BumbleLink
 from msa.app.forwarder import Forwarder
+from msa.app.link import LinkParameters
 from msa.app.outbox import Outbox
 from msa.app.phone import Phone
 from msa.waiting import cancelled
@@ -38,19 +39,25 @@ async def bonded(
     heap_bytes: int = HEAP_BYTES,
     prepare: Callable[[EmulatedBoard], None] | None = None,
     ready: bytes = b"queued heartbeat",
+    air: Air | None = None,
+    parameters: LinkParameters | None = None,
+    bytecode: bool = False,
 ) -> AsyncIterator[Bonded]:
     """Boot a provisioned board, bond its phone and run the phone's link; the
     phone's `on_received` is the caller's to set before the link comes up.
     `prepare` gets the provisioned board before its first boot (its flash's state);
-    `ready` is what the board prints once its tasks run (a regex)."""
-    air = Air()
+    `ready` is what the board prints once its tasks run (a regex); `air` (default: the
+    instant one) and the `parameters` the phone asks for once linked; `bytecode`: the
+    firmware's `.mpy` build rather than its sources."""
+    air = air or Air()
     board = EmulatedBoard(folder / "board", air, heap_bytes=heap_bytes)
-    board.flash_firmware()
+    board.flash_firmware(bytecode)
     board.provision({"device_id": device_id, **settings})
     if prepare is not None:
         prepare(board)
     outbox = Outbox(folder / "phone" / "outbox.db")
     link = BumbleLink(board.address, folder / "phone", local_link=air)
+    link.parameters = parameters
     phone = Phone(link, outbox, Forwarder(outbox, UNREACHABLE_BACKEND, "-"), device_id)
     task = None
     try:

@@ -21,13 +21,20 @@ import argparse
 import asyncio
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench._args import out_of_bounds
 from bench._bonded import STEP_TIMEOUT_S, bonded
 from boards import board_constants
-from msa.waiting import within
+from boards.emulated.air import Air
+from boards.emulated.emulator import EmulatedBoard
+from boards.emulated.timed_air import TimedAir
+from msa.app.link import LinkParameters
+from msa.demo.stack import AIRS
+from msa.waiting import wait_until, within
 from protocol import frame
 
 DEVICE_ID = 0x0BA77E41
@@ -62,27 +69,61 @@ PROFILES = (
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--window", type=float, default=30.0, help="seconds measured")
     parser.add_argument("--heartbeat", type=int, default=3, help="seconds, during the run")
+    parser.add_argument(
+        "--air",
+        choices=AIRS,
+        default="timed",
+        help="timed: the air runs and counts the connection events (default); "
+        "instant: events derived from the time connected",
+    )
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
+    error = out_of_bounds(args, (("window", 5, 3600), ("heartbeat", 1, 900)))
+    if error is not None:
+        return error
     with tempfile.TemporaryDirectory(prefix="msa-battery-") as folder:
-        measured = asyncio.run(_measure(Path(folder), args.window, args.heartbeat))
+        measured = asyncio.run(_measure(Path(folder), args.window, args.heartbeat, args.air))
     if "error" in measured:
         return measured
     return {**measured, **estimate(measured["per_hour"], measured["frames_per_heartbeat"])}
 
 
-def events_per_hour(board: str, idle: dict[str, float], frames_per_heartbeat: float) -> dict:
+def events_per_hour(board: str, idle: dict[str, Any], frames_per_heartbeat: float) -> dict:
     """A board's own event counts for the measured share of time advertising and
-    connected, at its own intervals (the emulated board's are shorter)."""
+    connected, at its own intervals (the emulated board advertises faster). The
+    timed air counted the connection events: they are taken as counted, for a board
+    whose parameters are those the run used."""
     c = board_constants(board)
     advertising_s = idle["advertising_s"]
     connected_s = idle["connected_s"]
+    every_ms = c["CONN_INTERVAL_MS"] * (1 + c["CONN_LATENCY"])
+    connection_events = connected_s * 1000 / every_ms
+    same_link = (idle.get("connection_interval_ms"), idle.get("peripheral_latency")) == (
+        c["CONN_INTERVAL_MS"],
+        c["CONN_LATENCY"],
+    )
+    if idle.get("events") == "counted" and same_link:
+        connection_events = idle["connection_events"]
     return {
         "advertising_events": advertising_s * 1e6 / c["ADV_INTERVAL_US"],
-        "connection_events": connected_s * 1000 / (c["CONN_INTERVAL_MS"] * (1 + c["CONN_LATENCY"])),
+        "connection_events": connection_events,
         "frames": frames_per_heartbeat * 3600 / SERVICE_HEARTBEAT_S,
     }
+
+
+def average_current_ua(p: Profile, events: dict[str, float]) -> float:
+    """A profile's average current for so many events an hour."""
+    charge_uc_per_h = (
+        events["advertising_events"] * p.adv_event_uc
+        + events["connection_events"] * p.conn_event_uc
+        + events["frames"] * p.frame_uc
+    )
+    return p.sleep_ua + charge_uc_per_h / 3600
+
+
+def days_on(p: Profile, average_ua: float) -> float:
+    return p.capacity_mah * 1000 / average_ua / HOURS_PER_DAY
 
 
 def estimate(per_hour: dict[str, float], frames_per_heartbeat: float) -> dict[str, Any]:
@@ -90,13 +131,9 @@ def estimate(per_hour: dict[str, float], frames_per_heartbeat: float) -> dict[st
     profiles: dict[str, Any] = {}
     for p in PROFILES:
         events = events_per_hour(p.board, per_hour, frames_per_heartbeat)
-        charge_uc_per_h = (
-            events["advertising_events"] * p.adv_event_uc
-            + events["connection_events"] * p.conn_event_uc
-            + events["frames"] * p.frame_uc
-        )
-        average_ua = p.sleep_ua + charge_uc_per_h / 3600
-        days = p.capacity_mah * 1000 / average_ua / HOURS_PER_DAY
+        average_ua = average_current_ua(p, events)
+        charge_uc_per_h = (average_ua - p.sleep_ua) * 3600
+        days = days_on(p, average_ua)
         sleep_only_days = p.capacity_mah * 1000 / p.sleep_ua / HOURS_PER_DAY
         away = events_per_hour(p.board, {"advertising_s": 3600, "connected_s": 0}, 0)
         away_ua = p.sleep_ua + away["advertising_events"] * p.adv_event_uc / 3600
@@ -117,26 +154,25 @@ def estimate(per_hour: dict[str, float], frames_per_heartbeat: float) -> dict[st
     return {"profiles": profiles}
 
 
-async def _measure(folder: Path, window_s: float, heartbeat_s: int) -> dict[str, Any]:
-    emulated = board_constants("emulated")
+async def _measure(folder: Path, window_s: float, heartbeat_s: int, air: str) -> dict[str, Any]:
     heartbeats: list[int] = []
     settings = {"key": "5a" * 32, "heartbeat_s": heartbeat_s}
+    # What the 112 app asks for once linked (Android: LOW_POWER priority).
+    wanted = LinkParameters.of_board("emulated")
     try:
-        async with bonded(folder, DEVICE_ID, settings) as chain:
-            board, phone, link = chain.board, chain.phone, chain.link
+        async with bonded(
+            folder,
+            DEVICE_ID,
+            settings,
+            air=TimedAir() if air == "timed" else Air(),
+            parameters=wanted,
+        ) as chain:
+            board, phone = chain.board, chain.phone
             phone.on_received = lambda got, _at: (
                 got.type == frame.HEARTBEAT and heartbeats.append(got.counter)
             )
             await within(phone.linked.wait(), STEP_TIMEOUT_S)
-            # What the 112 app asks for once linked (Android: LOW_POWER priority).
-            assert link.device is not None and link.connection is not None
-            await link.device.update_connection_parameters(
-                link.connection,
-                emulated["CONN_INTERVAL_MS"],
-                emulated["CONN_INTERVAL_MS"],
-                emulated["CONN_LATENCY"],
-                emulated["SUPERVISION_TIMEOUT_MS"],
-            )
+            await within(_until(lambda: _link_of(board) == wanted), STEP_TIMEOUT_S)
             before, heard_before, started = board.radio_events(), len(heartbeats), time.monotonic()
             await asyncio.sleep(window_s)  # the window measured: the board idles on its own
             after, heard = board.radio_events(), len(heartbeats)
@@ -155,11 +191,18 @@ async def _measure(folder: Path, window_s: float, heartbeat_s: int) -> dict[str,
     }
     frames_sent = heard - heard_before
     return {
+        "air": air,
+        "events": after.get("events"),
         "window_s": round(window, 1),
         "heartbeat_s_in_run": heartbeat_s,
         "heartbeat_s_in_service": SERVICE_HEARTBEAT_S,
         "counted": {k: round(v, 2) for k, v in counted.items()},
-        "per_hour": {k: round(v * 3600 / window, 1) for k, v in counted.items()},
+        "per_hour": {
+            **{k: round(v * 3600 / window, 1) for k, v in counted.items()},
+            "events": after.get("events"),
+            "connection_interval_ms": after.get("connection_interval_ms"),
+            "peripheral_latency": after.get("peripheral_latency"),
+        },
         "extrapolated": f"per hour = counted x 3600 / {window:.0f} s; frames at the service "
         f"heartbeat ({SERVICE_HEARTBEAT_S} s) from the notifications per heartbeat measured",
         "link": {
@@ -170,3 +213,17 @@ async def _measure(folder: Path, window_s: float, heartbeat_s: int) -> dict[str,
         "frames_per_heartbeat": round(counted["notifications"] / max(frames_sent, 1), 3),
         "heartbeats_received": frames_sent,
     }
+
+
+def _link_of(board: EmulatedBoard) -> LinkParameters | None:
+    """The parameters the board's radio runs now (None before its first link)."""
+    events = board.radio_events()
+    interval, latency = events.get("connection_interval_ms"), events.get("peripheral_latency")
+    if interval is None or latency is None:
+        return None
+    wanted = LinkParameters.of_board("emulated")
+    return LinkParameters(interval, latency, wanted.timeout_ms)
+
+
+async def _until(condition: Callable[[], bool]) -> None:
+    await wait_until(condition, STEP_TIMEOUT_S, "the phone's connection parameters")

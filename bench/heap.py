@@ -16,7 +16,10 @@ The interpreter also holds the emulated board's own Python modules (rom/:
 `bluetooth`, `machine`, which are C on a real board); that baseline is measured
 in the same run and taken off, so `high_water_bytes` is the firmware's own need.
 
-    msa bench heap --json [--presses 5] [--waiting 500] [--step 2048] [--repeats 3]
+    msa bench heap --json [--presses 5] [--waiting 500] [--step 2048] [--repeats 3] [--source]
+
+The firmware runs as the `.mpy` build real boards load (`msa firmware build`);
+`--source` runs its sources, which the board compiles as it imports them.
 """
 
 from __future__ import annotations
@@ -62,6 +65,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--waiting", type=int, default=WAITING, help="alarms in the outbox at boot")
     parser.add_argument("--step", type=int, default=2048, help="bytes between heaps tried")
     parser.add_argument("--repeats", type=int, default=3, help="runs per heap size")
+    parser.add_argument(
+        "--source",
+        action="store_true",
+        help="run the firmware's sources (compiled on the board) instead of the .mpy "
+        "build real boards run",
+    )
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -98,7 +107,9 @@ async def _scan(folder: Path, args: argparse.Namespace) -> dict[str, Any]:
     while heap >= FLOOR and failed is None:
         for _ in range(args.repeats):
             runs += 1
-            outcome = await workload(folder / f"run{runs}", heap, args.presses, args.waiting)
+            outcome = await workload(
+                folder / f"run{runs}", heap, args.presses, args.waiting, not args.source
+            )
             if outcome is not None:
                 failed = {"heap_bytes": heap, "why": outcome}
                 break
@@ -109,6 +120,7 @@ async def _scan(folder: Path, args: argparse.Namespace) -> dict[str, Any]:
         return {"error": f"the workload fails with the full heap of {total} bytes", **failed}
     return {
         "high_water_bytes": need - rom,
+        "firmware": "source" if args.source else "bytecode",
         "heap_limit_bytes": HEAP_BYTES,
         "ratio": round((need - rom) / HEAP_BYTES, 3),
         "interpreter_heap_bytes": need,
@@ -135,7 +147,9 @@ def full_flash(waiting: int) -> Callable[[EmulatedBoard], None]:
     return prepare
 
 
-async def workload(folder: Path, heap: int, presses: int, waiting: int) -> str | None:
+async def workload(
+    folder: Path, heap: int, presses: int, waiting: int, bytecode: bool = True
+) -> str | None:
     """Boot on a full flash, bond, press; leave the phone's range and come back,
     press; cut the power, press. None when all of it worked, else why not
     ("MemoryError" when the heap ran out, else "stalled: ...")."""
@@ -165,7 +179,13 @@ async def workload(folder: Path, heap: int, presses: int, waiting: int) -> str |
     heap_bytes = heap - ROM_HEAP_ALLOWANCE
     try:
         async with bonded(
-            folder, DEVICE_ID, settings, heap_bytes, full_flash(waiting), b"heartbeats dropped"
+            folder,
+            DEVICE_ID,
+            settings,
+            heap_bytes,
+            full_flash(waiting),
+            b"heartbeats dropped",
+            bytecode=bytecode,
         ) as chain:
             chain.phone.on_received = received
             await round_of_presses(chain)

@@ -14,9 +14,12 @@ import sys
 from pathlib import Path
 from typing import Any, Protocol
 
+import pytest
+
 from boards.emulated.air import Air
 from boards.emulated.emulator import EmulatedBoard
 from hwtest.bench import Target
+from hwtest.serial_board import port_missing
 from msa.waiting import within
 
 PROGRAMS = Path(__file__).parent / "conformance"
@@ -111,9 +114,14 @@ class OnSerialBoard:
 
 
 async def start(target: Target, folder: Path, air: Air, program: str) -> Running:
+    """The program on the target's board; on a serial target without its board, the
+    case is skipped with the reason."""
     if target.kind == "emulated":
         return await OnEmulatedBoard.start(folder, air, program)
     assert target.port is not None
+    missing = port_missing(target.port)
+    if missing:
+        pytest.skip(missing)
     return await OnSerialBoard.start(target.port, folder, program)
 
 

@@ -25,9 +25,8 @@ CHECKS = sorted(
 
 
 @pytest.fixture(scope="module")
-def api_results(request: pytest.FixtureRequest, tmp_path_factory) -> dict[str, str]:
+def api_results(target: Target, tmp_path_factory) -> dict[str, str]:
     """The program runs once; each check is a test of its own."""
-    target = Target.parse(request.config.getoption("--target"), request.config.getoption("--ble"))
     return asyncio.run(_run_api(target, tmp_path_factory.mktemp("conformance-api")))
 
 

@@ -35,7 +35,7 @@ def test_no_command_prints_the_commands_and_exits_2():
         (["demo", "--presses", "many"], "invalid int value"),
         (
             ["bench", "nosuch"],
-            "no benchmark 'nosuch'; one of: battery, burst, flood, heap, ingest, latency",
+            "no benchmark 'nosuch'; one of: battery, burst, flood, heap, ingest, latency, tradeoff",
         ),
         (["backend", "migrate", "--db", "mysql://x"], "unknown database URL"),
     ],

@@ -28,7 +28,9 @@ import json
 import logging
 import os
 import secrets
+import shutil
 import signal
+import tempfile
 import termios
 import time
 from pathlib import Path
@@ -131,8 +133,24 @@ class EmulatedBoard:
 
     # -- flash ----------------------------------------------------------------
 
-    def flash_firmware(self) -> list[str]:
-        return image.write(self.flash, "emulated")
+    def flash_firmware(self, bytecode: bool = False) -> list[str]:
+        """The firmware image onto the flash: its sources, or (`bytecode`) the `.mpy`
+        build that real boards run (`msa firmware build`), which spares the heap the
+        compiler's parse trees."""
+        if not bytecode:
+            return image.write(self.flash, "emulated")
+        from msa.firmware.build import build
+
+        with tempfile.TemporaryDirectory(prefix="msa-build-") as folder:
+            out = Path(folder) / "build"
+            built = build("emulated", out)
+            for entry in built.files:
+                target = self.flash / entry.path
+                target.parent.mkdir(parents=True, exist_ok=True)
+                for stale in (target.with_suffix(".py"), target.with_suffix(".mpy")):
+                    stale.unlink(missing_ok=True)
+                shutil.copyfile(out / entry.path, target)
+            return [entry.path for entry in built.files]
 
     def provision(self, settings: dict[str, Any]) -> None:
         write_private(self.flash / "device.json", json.dumps(settings))

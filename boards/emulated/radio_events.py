@@ -17,7 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-EventCounts = Callable[[], tuple[int, int]]  # advertising events, connection events
+# Advertising events; connection events listened at, and those woken for to send.
+EventCounts = Callable[[], tuple[int, tuple[int, int]]]
 
 
 @dataclass
@@ -51,7 +52,7 @@ class RadioStats:
     _advertising: Span | None = None
     _links: dict[int, Span] = field(default_factory=dict)
     counted: EventCounts | None = None  # the timed air's own counts, while powered
-    _final_counts: tuple[int, int] | None = None
+    _final_counts: tuple[int, tuple[int, int]] | None = None
 
     def count_on(self, counts: EventCounts) -> None:
         """The air counts this power-up's events (the timed air)."""
@@ -117,17 +118,20 @@ class RadioStats:
         for span in self._links.values():
             conn_ms += (now - span.started) * 1000
             conn_events += span.events(now)
-        events = "derived"
+        events, woken = "derived", 0
         counts = self.counted() if self.counted is not None else self._final_counts
         if counts is not None:
+            # The listening events are the link's own cost; the events woken for a
+            # frame are part of what a frame costs (a profile's frame_uc).
             events = "counted"
-            adv_events, conn_events = counts
+            adv_events, (conn_events, woken) = counts
         return {
             "events": events,
             "advertising_s": adv_ms / 1000,
             "advertising_events": adv_events,
             "connected_s": conn_ms / 1000,
             "connection_events": conn_events,
+            "woken_to_send": woken,
             "notifications": self.notifications,
             "connections": self.connections,
             "rpa_rotations": self.rpa_rotations,

@@ -52,8 +52,9 @@ class LinkClock:
     interval_s: float
     latency: int
     timeout_s: float
-    attended_before: int = 0  # events attended under earlier parameters
-    extra: int = 0  # events attended beyond every (1 + latency)-th, for data
+    listened_before: int = 0  # listening events under earlier parameters
+    extra_before: int = 0
+    extra: int = 0  # events attended beyond every (1 + latency)-th, to send data
     _last_woken: int = -1
     to_central: collections.deque[tuple[float, Callable[[], None]]] = field(
         default_factory=collections.deque
@@ -81,16 +82,23 @@ class LinkClock:
         self._last_woken = max(self._last_woken, event)
         return self.time_of(event)
 
-    def attended(self, now: float) -> int:
-        """Events the peripheral's radio woke for, up to `now`."""
+    def listened(self, now: float) -> int:
+        """The events the peripheral listens at whatever happens, up to `now`: every
+        (1 + latency)-th one."""
         if now < self.anchor:
-            return self.attended_before
-        regular = math.floor((now - self.anchor) / (self.interval_s * (1 + self.latency))) + 1
-        return self.attended_before + regular + self.extra
+            return self.listened_before
+        every_s = self.interval_s * (1 + self.latency)
+        return self.listened_before + math.floor((now - self.anchor) / every_s) + 1
+
+    def attended(self, now: float) -> int:
+        """Events the peripheral's radio woke for, up to `now`: those it listens at,
+        and those it woke for to send (`extra`)."""
+        return self.listened(now) + self.extra_before + self.extra
 
     def update(self, now: float, interval_s: float, latency: int, timeout_s: float) -> None:
         """New parameters from the event at `now` on (the update's instant)."""
-        self.attended_before = self.attended(now)
+        self.listened_before = self.listened(now)
+        self.extra_before += self.extra
         self.extra, self._last_woken = 0, -1
         self.anchor, self.interval_s, self.latency, self.timeout_s = (
             now,
@@ -159,7 +167,8 @@ class TimedAir(Air):
         self.rng = random.Random(seed)
         self.clocks: dict[frozenset[str], LinkClock] = {}
         self.advertised: collections.Counter[Controller] = collections.Counter()
-        self.attended: collections.Counter[Controller] = collections.Counter()  # ended links
+        # Ended links' events, per peripheral: (listened, woken to send).
+        self.ended: dict[Controller, tuple[int, int]] = {}
 
     def add_controller(self, controller: Controller) -> None:
         super().add_controller(controller)
@@ -172,16 +181,25 @@ class TimedAir(Air):
     def advertising_events(self, controller: Controller) -> int:
         return self.advertised[controller]
 
-    def connection_events(self, peripheral: Controller) -> int:
-        """Events attended by `peripheral` on its links, open ones up to now."""
+    def connection_events(self, peripheral: Controller) -> tuple[int, int]:
+        """`peripheral`'s connection events on its links, open ones up to now: those
+        it listened at (every 1 + latency), and those it woke for to send."""
         now = asyncio.get_running_loop().time()
-        open_links = (c.attended(now) for c in self.clocks.values() if c.peripheral is peripheral)
-        return self.attended[peripheral] + sum(open_links)
+        listened, woken = self.ended.get(peripheral, (0, 0))
+        for clock in self.clocks.values():
+            if clock.peripheral is peripheral:
+                listened += clock.listened(now)
+                woken += clock.extra_before + clock.extra
+        return listened, woken
 
     def _drop_clock(self, key: frozenset[str]) -> LinkClock | None:
         clock = self.clocks.pop(key, None)
         if clock is not None and clock.peripheral is not None:
-            self.attended[clock.peripheral] += clock.attended(asyncio.get_running_loop().time())
+            listened, woken = self.ended.get(clock.peripheral, (0, 0))
+            self.ended[clock.peripheral] = (
+                listened + clock.listened(asyncio.get_running_loop().time()),
+                woken + clock.extra_before + clock.extra,
+            )
         return clock
 
     # -- the link layer's clock --------------------------------------------------

@@ -1,4 +1,6 @@
-# ESP32-C3 (ESP32-C3-DevKitM-1 class boards) on MicroPython's ESP32 port. A
+# ESP32-C3 (ESP32-C3-DevKitM-1 class boards) on MicroPython's ESP32 port. NOT RUN
+# HERE on hardware. In a pocket it needs a MicroPython build with automatic light
+# sleep and a 32.768 kHz crystal (docs/firmware.md, "A board in a pocket"). A
 # board.py is constants, plus a function where the board differs from
 # firmware/hardware.py: here the LED, a WS2812 that a low pin does not switch off.
 import machine

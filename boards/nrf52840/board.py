@@ -1,7 +1,8 @@
-# nRF52840 (Nordic PCA10056, Adafruit Feather nRF52840) on MicroPython's nRF
-# port. That port does not offer the `bluetooth` module the firmware uses (it
-# has `ubluepy`: no bonding, no IRQ API), so radio() says so; the rest of the
-# board is ready. See docs/firmware.md.
+# nRF52840 (Nordic PCA10056, Adafruit Feather nRF52840). NOT RUN HERE: no port
+# gives it the `bluetooth` module with pairing yet. MicroPython's nRF port has
+# `ubluepy` (no bonding, no IRQ API); its Zephyr port has `bluetooth` without
+# pairing or bonding. So radio() says so; the rest of the board is ready.
+# docs/firmware.md, "A board in a pocket", has the route and its battery estimate.
 import machine
 
 NAME = "nrf52840"
@@ -29,7 +30,10 @@ WDT_TIMEOUT_MS = 30_000
 
 
 def radio():
-    raise OSError("the nRF port of MicroPython has no `bluetooth` module: see docs/firmware.md")
+    raise OSError(
+        "no MicroPython port gives the nRF52840 a `bluetooth` module with pairing yet: "
+        "see docs/firmware.md, 'A board in a pocket'"
+    )
 
 
 def battery_mv():

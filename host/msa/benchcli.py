@@ -1,6 +1,7 @@
 """`msa bench NAME`: run one benchmark from bench/ and print its figures.
 
-    msa bench latency --json        press -> console latency over 200 presses
+    msa bench latency --json        press -> console latency over 200 presses (timed air)
+    msa bench tradeoff --json       connection interval x latency -> p99 and battery days
     msa bench heap --json           the firmware's heap high-water mark
     msa bench battery --json        radio events per hour idle, battery life per board
     msa bench burst --json          alarm bursts to several consoles: latency, consoles dropped

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from boards import board_constants
 from msa.errors import MsaError, UsageError
 
 if TYPE_CHECKING:
@@ -53,6 +54,12 @@ class LinkParameters:
     interval_ms: float
     latency: int
     timeout_ms: float = 4000.0
+
+    @classmethod
+    def of_board(cls, board: str) -> LinkParameters:
+        """What the 112 app asks of a button of this board (its provisioned ones)."""
+        c = board_constants(board)
+        return cls(c["CONN_INTERVAL_MS"], c["CONN_LATENCY"], c["SUPERVISION_TIMEOUT_MS"])
 
 
 class LinkError(MsaError):

@@ -34,7 +34,6 @@ from typing import Any
 
 import httpx
 
-from boards import board_constants
 from boards.emulated.air import Air
 from boards.emulated.emulator import EmulatedBoard
 from boards.emulated.timed_air import TimedAir
@@ -164,12 +163,6 @@ class Alarm:
 AIRS = ("instant", "timed")
 
 
-def provisioned_parameters(board: str) -> LinkParameters:
-    """What the 112 app asks of a button of this board once linked."""
-    c = board_constants(board)
-    return LinkParameters(c["CONN_INTERVAL_MS"], c["CONN_LATENCY"], c["SUPERVISION_TIMEOUT_MS"])
-
-
 class Stack:
     def __init__(
         self,
@@ -179,6 +172,7 @@ class Stack:
         board: Any = None,  # a real board (hwtest/serial_board.py); None: an emulated one
         link: str = "bumble:local",
         air: str = "instant",  # or "timed": connection events and advDelay (timed_air.py)
+        parameters: LinkParameters | None = None,  # on the timed air; default: provisioned
     ) -> None:
         if air not in AIRS:
             raise UsageError(f"unknown air {air!r}: use {' or '.join(AIRS)}")
@@ -187,6 +181,7 @@ class Stack:
         self.database_url = database_url or f"sqlite:///{directory / 'backend.db'}"
         self.kek_file = directory / "kek"
         self.air = TimedAir() if air == "timed" else Air()
+        self.parameters = parameters or LinkParameters.of_board("emulated")
         self.backend = BackendProcess(self.database_url, directory / "backend.log", self.kek_file)
         self.board: Any = board  # EmulatedBoard, or the real board given
         self.link = link
@@ -236,7 +231,7 @@ class Stack:
 
         link = open_link(self.link, board.address, self.directory / "phone", local_link=self.air)
         if isinstance(self.air, TimedAir):
-            link.parameters = provisioned_parameters("emulated")
+            link.parameters = self.parameters
         outbox = Outbox(self.directory / "phone" / "outbox.db")
         forwarder = Forwarder(outbox, url, self.credentials["phone_token"])
         self.phone = Phone(link, outbox, forwarder, device_id)
