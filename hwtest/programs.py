@@ -26,6 +26,23 @@ PROGRAMS = Path(__file__).parent / "conformance"
 RUN_TIMEOUT_S = 60.0
 
 
+def mpremote_path() -> str:
+    """This environment's mpremote (installed with the project), else the one on PATH."""
+    return shutil.which("mpremote", path=str(Path(sys.executable).parent)) or "mpremote"
+
+
+async def mpremote(port: str, *args: str, timeout: float = 30) -> str:
+    """Run mpremote on a board's port (a real one, or an emulated board's pty) and
+    return what it printed; it must succeed."""
+    process = await asyncio.create_subprocess_exec(
+        mpremote_path(), "connect", port, *args,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    out, _ = await within(process.communicate(), timeout)
+    assert process.returncode == 0, out.decode()
+    return out.decode()
+
+
 def source(name: str, **values: Any) -> str:
     given = "".join(f"{key} = {value!r}\n" for key, value in values.items())
     return given + (PROGRAMS / name).read_text()
@@ -80,9 +97,8 @@ class OnSerialBoard:
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / "program.py"
         path.write_text(program)
-        mpremote = shutil.which("mpremote", path=str(Path(sys.executable).parent)) or "mpremote"
         process = await asyncio.create_subprocess_exec(
-            mpremote, "connect", port, "run", str(path),
+            mpremote_path(), "connect", port, "run", str(path),
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
         )  # fmt: skip
         return cls(process)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import socket
 import sys
 
 import pytest
 
+from hwtest import programs
 from hwtest.rows import wait_until
 from msa import children
 from msa.waiting import within
@@ -102,3 +104,45 @@ async def test_an_hci_port_it_cannot_have_is_refused_with_what_to_do(tmp_path, p
     assert f"--hci-port {number}:".encode() in err
     assert b"0 for any free one" in err
     assert b"serial port" not in out  # refused before the board was powered
+
+
+async def test_mpremote_drives_two_boards_on_one_air_as_two_real_ones(tmp_path):
+    """`msa board run --boards 2 --blank`: two boards with MicroPython alone, on one
+    air; mpremote runs the conformance pair on them (hwtest/conformance), the first
+    as peripheral, the second as its central, as it would on two boards on a bench."""
+    folder = tmp_path / "boards"
+    running = await asyncio.create_subprocess_exec(
+        *[sys.executable, "-m", "msa.cli", "board", "run", "--boards", "2", "--blank"],
+        *["--dir", str(folder)],
+        stdout=asyncio.subprocess.PIPE,
+        preexec_fn=children.preexec(),
+    )
+    try:
+        said = b""
+        while said.count(b"msa board: control") < 2:
+            said += await within(running.stdout.readline(), 30)
+        ports = re.findall(rb"serial port  (\S+)", said)
+        addresses = re.findall(rb"address      (\S+)", said)
+        assert len(ports) == len(addresses) == 2
+        peer = (1, bytes.fromhex(addresses[0].decode().replace(":", "")))
+        server = tmp_path / "peripheral.py"
+        server.write_text(programs.source("peripheral.py", MODE="notify", WAIT_MS=10000))
+        client = tmp_path / "central.py"
+        client.write_text(programs.source("central.py", PEER=peer))
+        serving = asyncio.create_task(
+            programs.mpremote(ports[0].decode(), "run", str(server), timeout=60)
+        )
+        # The central starts once the peripheral advertises: its scan is 1 s.
+        await wait_until(
+            lambda: b"ADVERTISING" in (folder / "board1" / "console.log").read_bytes(),
+            30,
+            "the first board to advertise",
+        )
+        found = await programs.mpremote(ports[1].decode(), "run", str(client), timeout=60)
+        assert "CONNECTED 1 True" in found and "IRQ 18 b'central0'" in found, found
+        assert found.rstrip().endswith("DONE"), found
+        served = await within(serving, 60)
+        assert "IRQ 1 notify" in served and "IRQ 2" in served, served
+    finally:
+        running.terminate()
+        await running.wait()

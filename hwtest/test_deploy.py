@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from boards.emulated.emulator import EmulatedBoard
-from hwtest.test_serial_repl import mpremote
+from hwtest.programs import mpremote
 from msa.waiting import within
 
 pytestmark = pytest.mark.hil

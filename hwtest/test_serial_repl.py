@@ -2,32 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-import shutil
-import sys
-from pathlib import Path
-
 import pytest
 
 from boards.emulated.emulator import EmulatedBoard
-from msa.waiting import within
+from hwtest.programs import mpremote
 
 pytestmark = pytest.mark.hil
-
-
-async def mpremote(port: str, *args: str) -> str:
-    executable = shutil.which("mpremote", path=str(Path(sys.executable).parent)) or "mpremote"
-    process = await asyncio.create_subprocess_exec(
-        executable,
-        "connect",
-        port,
-        *args,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    out, _ = await within(process.communicate(), 30)
-    assert process.returncode == 0, out.decode()
-    return out.decode()
 
 
 async def test_mpremote_runs_code_on_the_board(board: EmulatedBoard):

@@ -1,13 +1,16 @@
 """`msa board`: run an emulated board and drive it like a bench.
 
     msa board run [--dir .msa/board]      # flash, power on, serve; Ctrl-C to stop
+    msa board run --boards 2 --blank      # two boards on one air, MicroPython alone
     msa board press [--hold 150]          # from another terminal
     msa board battery 3300
     msa board power cycle                 # off | on | cycle
     msa board status --json               # radio events counted since `run`, RPA in use
 
 `run` prints the board's serial port (for mpremote) and keeps a control socket in
-the board's folder, which the other sub-commands use.
+the board's folder, which the other sub-commands use. With `--boards N` the boards
+share one air (they hear and connect to each other, as two boards on a bench) and
+live in DIR/board1 ... DIR/boardN: `--dir DIR/board2` drives the second.
 """
 
 from __future__ import annotations
@@ -27,10 +30,12 @@ from bumble.transport.tcp_server import open_tcp_server_transport_with_socket
 from boards.emulated.air import Air
 from boards.emulated.controller import RadioController
 from boards.emulated.emulator import EmulatedBoard
+from boards.emulated.timed_air import TimedAir
 from msa.errors import NotAvailable, UsageError
 from msa.folders import FolderLock
 
 DEFAULT_DIR = Path(".msa/board")
+MAX_BOARDS = 8
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -38,6 +43,20 @@ def register(parser: argparse.ArgumentParser) -> None:
     run_ = actions.add_parser("run", help="flash the firmware, power on, serve until Ctrl-C")
     run_.add_argument("--device-id", type=lambda t: int(t, 16), help="provision with this id (hex)")
     run_.add_argument("--key", help="provision with this 32-byte key (hex); default: random")
+    run_.add_argument(
+        "--boards", type=int, default=1, metavar="N", help="boards on one air, 1 to 8 (1)"
+    )
+    run_.add_argument(
+        "--blank",
+        action="store_true",
+        help="MicroPython alone, no firmware: for your own programs (mpremote run)",
+    )
+    run_.add_argument(
+        "--air",
+        choices=("instant", "timed"),
+        default="instant",
+        help="timed: connection events and advertising delays as a radio's (instant)",
+    )
     run_.add_argument(
         "--hci-port",
         type=int,
@@ -59,6 +78,10 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.action == "run":
+        if not 1 <= args.boards <= MAX_BOARDS:
+            raise UsageError(f"--boards {args.boards}: from 1 to {MAX_BOARDS}")
+        if args.blank and args.device_id is not None:
+            raise UsageError("--blank boards have no firmware to provision: leave out --device-id")
         return asyncio.run(_serve(args))
     request: dict[str, Any] = {"action": args.action}
     if args.action == "press":
@@ -102,33 +125,51 @@ async def _run_board(args: argparse.Namespace) -> int:
     hci_port = None
     if args.hci_port is not None:  # first: a port it cannot have changes nothing
         transport, hci_port = await _hci_server(args.hci_port)
-    board = EmulatedBoard(args.dir, Air())
-    board.flash_firmware()
-    if args.device_id is not None:
-        key = args.key or secrets.token_bytes(32).hex()
-        board.provision({"device_id": args.device_id, "key": key})
+    air = TimedAir() if args.air == "timed" else Air()
+    folders = [args.dir]
+    if args.boards > 1:
+        folders = [args.dir / f"board{n + 1}" for n in range(args.boards)]
+    boards = [EmulatedBoard(folder, air) for folder in folders]
+    for n, board in enumerate(boards):
+        if not args.blank:
+            board.flash_firmware()
+        if args.device_id is not None:
+            key = args.key or secrets.token_bytes(32).hex()
+            board.provision({"device_id": args.device_id + n, "key": key})
     if args.hci_port is not None:
-        RadioController(
-            "phone", host_source=transport.source, host_sink=transport.sink, link=board.link
-        )
-    await board.power_on()
-    control = await asyncio.start_unix_server(
-        lambda r, w: _control(board, r, w), path=str(args.dir / "control.sock")
-    )
+        RadioController("phone", host_source=transport.source, host_sink=transport.sink, link=air)
+    controls = []
+    try:
+        for board in boards:
+            await board.power_on()
+            controls.append(
+                await asyncio.start_unix_server(
+                    lambda r, w, board=board: _control(board, r, w),
+                    path=str(board.directory / "control.sock"),
+                )
+            )
+            _announce(board)
+        if hci_port is not None:
+            print(f"msa board: phone HCI    bumble:tcp-client:127.0.0.1:{hci_port}", flush=True)
+        await asyncio.Event().wait()
+    finally:
+        for control in controls:
+            control.close()
+        for board in boards:
+            with contextlib.suppress(FileNotFoundError):
+                (board.directory / "control.sock").unlink()
+            await board.close()
+    return 0
+
+
+def _announce(board: EmulatedBoard) -> None:
     print(f"msa board: serial port  {board.serial_port}   (mpremote connect {board.serial_port})")
     print(f"msa board: address      {board.address}")
     print(f"msa board: console log  {board.directory / 'console.log'}")
-    if hci_port is not None:
-        print(f"msa board: phone HCI    bumble:tcp-client:127.0.0.1:{hci_port}")
-    print(f"msa board: control      msa board press|battery|power|status --dir {args.dir}")
-    try:
-        await asyncio.Event().wait()
-    finally:
-        control.close()
-        with contextlib.suppress(FileNotFoundError):
-            (args.dir / "control.sock").unlink()
-        await board.close()
-    return 0
+    print(
+        f"msa board: control      msa board press|battery|power|status --dir {board.directory}",
+        flush=True,
+    )
 
 
 async def _hci_server(port: int) -> tuple[Transport, int]:

@@ -13,6 +13,7 @@ import bluetooth
 import machine
 
 _PASSKEY = 123456
+WAIT_MS = globals().get("WAIT_MS", 20000)  # the test may give it, like MODE
 ble = bluetooth.BLE()
 state = "setup"
 kept = None  # an IRQ's address memoryview, kept past the call (which a port forbids)
@@ -65,18 +66,18 @@ print("ADVERTISING")
 start = time.ticks_ms()
 state = MODE
 if MODE == "sleep_ms":
-    time.sleep_ms(20000)
+    time.sleep_ms(WAIT_MS)
 elif MODE == "sleep":
-    time.sleep(20)
+    time.sleep(WAIT_MS / 1000)
 elif MODE == "idle":
-    while time.ticks_diff(time.ticks_ms(), start) < 20000:
+    while time.ticks_diff(time.ticks_ms(), start) < WAIT_MS:
         machine.idle()
 elif MODE == "busy":
     n = 0
-    while time.ticks_diff(time.ticks_ms(), start) < 20000:
+    while time.ticks_diff(time.ticks_ms(), start) < WAIT_MS:
         n += 1
 else:
-    while time.ticks_diff(time.ticks_ms(), start) < 20000:
+    while time.ticks_diff(time.ticks_ms(), start) < WAIT_MS:
         while to_indicate:
             conn, data = to_indicate.pop(0)
             if MODE == "notify":
