@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from boards.emulated.timed_air import AIRS
+
 
 def out_of_bounds(
     args: argparse.Namespace, bounds: tuple[tuple[str, float, float], ...]
@@ -14,3 +16,10 @@ def out_of_bounds(
         if not low <= getattr(args, name) <= high:
             return {"error": f"--{name} must be from {low:g} to {high:g}"}
     return None
+
+
+def add_air(parser: argparse.ArgumentParser, timed: str, instant: str) -> None:
+    """`--air timed|instant` (default timed), each said in the bench's own terms."""
+    parser.add_argument(
+        "--air", choices=AIRS, default="timed", help=f"timed: {timed} (default); instant: {instant}"
+    )

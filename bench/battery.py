@@ -26,14 +26,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench._args import out_of_bounds
+from bench._args import add_air, out_of_bounds
 from bench._bonded import STEP_TIMEOUT_S, bonded
 from boards import board_constants
-from boards.emulated.air import Air
 from boards.emulated.emulator import EmulatedBoard
-from boards.emulated.timed_air import TimedAir
+from boards.emulated.timed_air import air_named
 from msa.app.link import LinkParameters
-from msa.demo.stack import AIRS
 from msa.waiting import wait_until, within
 from protocol import frame
 
@@ -69,12 +67,10 @@ PROFILES = (
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--window", type=float, default=30.0, help="seconds measured")
     parser.add_argument("--heartbeat", type=int, default=3, help="seconds, during the run")
-    parser.add_argument(
-        "--air",
-        choices=AIRS,
-        default="timed",
-        help="timed: the air runs and counts the connection events (default); "
-        "instant: events derived from the time connected",
+    add_air(
+        parser,
+        "the air runs and counts the connection events",
+        "events derived from the time connected",
     )
 
 
@@ -164,7 +160,7 @@ async def _measure(folder: Path, window_s: float, heartbeat_s: int, air: str) ->
             folder,
             DEVICE_ID,
             settings,
-            air=TimedAir() if air == "timed" else Air(),
+            air=air_named(air),
             parameters=wanted,
         ) as chain:
             board, phone = chain.board, chain.phone

@@ -23,9 +23,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench._args import out_of_bounds
+from bench._args import add_air, out_of_bounds
 from firmware.settings import LIMITS
-from msa.demo.stack import AIRS, HOPS, Stack
+from msa.demo.stack import HOPS, Stack
 from msa.waiting import within
 from protocol import frame
 
@@ -38,12 +38,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--baseline", type=int, default=50, help="host-only frames")
     parser.add_argument("--db", metavar="URL", help="database (default: SQLite)")
     parser.add_argument("--seed", type=int, default=1, help="of the presses' random moments")
-    parser.add_argument(
-        "--air",
-        choices=AIRS,
-        default="timed",
-        help="timed: connection events at the provisioned parameters (default); "
-        "instant: the test suite's air, no radio timing",
+    add_air(
+        parser,
+        "connection events at the provisioned parameters",
+        "the test suite's air, no radio timing",
     )
 
 

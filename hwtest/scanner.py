@@ -4,30 +4,20 @@ unbonded central can read after connecting. A Bumble central on the same air."""
 from __future__ import annotations
 
 import asyncio
-import secrets
 
 from bumble import crypto, hci
-from bumble.controller import Controller
 from bumble.core import UUID
 from bumble.device import Advertisement, Device, Peer
 from bumble.gatt import GATT_DEVICE_NAME_CHARACTERISTIC
-from bumble.host import Host
 from bumble.link import LocalLink
-from bumble.transport.common import AsyncPipeSink
 
+from boards.emulated.controller import device_on
 from msa.waiting import within
 
 
 class Scanner:
     def __init__(self, air: LocalLink) -> None:
-        address = bytearray(secrets.token_bytes(6))
-        address[0] |= 0xC0
-        controller = Controller("scanner", link=air)
-        self.device = Device(
-            name="scanner",
-            address=hci.Address(bytes(reversed(address)), hci.Address.RANDOM_DEVICE_ADDRESS),
-            host=Host(controller, AsyncPipeSink(controller)),
-        )
+        self.device = device_on(air, "scanner")
 
     async def start(self) -> None:
         await self.device.power_on()

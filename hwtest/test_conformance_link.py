@@ -9,21 +9,18 @@ indications are confirmed; the peripheral may start the MTU exchange."""
 from __future__ import annotations
 
 import asyncio
-import random
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from bumble import hci
-from bumble.controller import Controller
 from bumble.core import UUID
-from bumble.device import Connection, Device, DeviceConfiguration, Peer
-from bumble.host import Host
+from bumble.device import Connection, Peer
 from bumble.pairing import PairingConfig, PairingDelegate
-from bumble.transport.common import AsyncPipeSink
 
 from boards.emulated.air import Air
+from boards.emulated.controller import device_on
 from hwtest import programs
 from hwtest.bench import Target
 from msa.waiting import within
@@ -39,16 +36,7 @@ class Central:
     """A Bumble central on the board's air (the phone's role, any central's)."""
 
     def __init__(self, air: Air) -> None:
-        address = bytearray(random.randbytes(6))
-        address[0] |= 0xC0
-        controller = Controller("central", link=air)
-        self.device = Device(
-            config=DeviceConfiguration(
-                name="central",
-                address=hci.Address(bytes(reversed(address)), hci.Address.RANDOM_DEVICE_ADDRESS),
-            ),
-            host=Host(controller, AsyncPipeSink(controller)),
-        )
+        self.device = device_on(air, "central")
 
     async def connect(self, address: str) -> Connection:
         await self.device.power_on()

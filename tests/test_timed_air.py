@@ -10,14 +10,12 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import pytest
-from bumble import hci, ll
-from bumble.controller import Controller
+from bumble import ll
 from bumble.core import UUID
-from bumble.device import Connection, Device, DeviceConfiguration, Peer
+from bumble.device import Connection, Device, Peer
 from bumble.gatt import Characteristic, Service
-from bumble.host import Host
-from bumble.transport.common import AsyncPipeSink
 
+from boards.emulated.controller import device_on
 from boards.emulated.timed_air import LinkClock, TimedAir, _key
 from msa.waiting import within
 
@@ -30,16 +28,7 @@ EARLY_S = 0.002  # the loop's own rounding: a packet is never this much before i
 
 
 def device(name: str, air: TimedAir) -> Device:
-    address = bytearray(random.randbytes(6))
-    address[0] |= 0xC0
-    controller = Controller(name, link=air)
-    return Device(
-        config=DeviceConfiguration(
-            name=name,
-            address=hci.Address(bytes(reversed(address)), hci.Address.RANDOM_DEVICE_ADDRESS),
-        ),
-        host=Host(controller, AsyncPipeSink(controller)),
-    )
+    return device_on(air, name)
 
 
 @dataclass

@@ -27,10 +27,9 @@ from typing import Any
 from bumble.transport.common import Transport
 from bumble.transport.tcp_server import open_tcp_server_transport_with_socket
 
-from boards.emulated.air import Air
 from boards.emulated.controller import RadioController
 from boards.emulated.emulator import EmulatedBoard
-from boards.emulated.timed_air import TimedAir
+from boards.emulated.timed_air import AIRS, air_named
 from msa.errors import NotAvailable, UsageError
 from msa.folders import FolderLock
 
@@ -53,7 +52,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     )
     run_.add_argument(
         "--air",
-        choices=("instant", "timed"),
+        choices=AIRS,
         default="instant",
         help="timed: connection events and advertising delays as a radio's (instant)",
     )
@@ -125,7 +124,7 @@ async def _run_board(args: argparse.Namespace) -> int:
     hci_port = None
     if args.hci_port is not None:  # first: a port it cannot have changes nothing
         transport, hci_port = await _hci_server(args.hci_port)
-    air = TimedAir() if args.air == "timed" else Air()
+    air = air_named(args.air)
     folders = [args.dir]
     if args.boards > 1:
         folders = [args.dir / f"board{n + 1}" for n in range(args.boards)]

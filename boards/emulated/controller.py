@@ -4,9 +4,14 @@ with what a real one does and Bumble's lacks."""
 from __future__ import annotations
 
 import asyncio
+import secrets
 
 from bumble import hci
 from bumble.controller import Controller
+from bumble.device import Device, DeviceConfiguration
+from bumble.host import Host
+from bumble.link import LocalLink
+from bumble.transport.common import AsyncPipeSink
 
 
 class RadioController(Controller):
@@ -36,3 +41,18 @@ class RadioController(Controller):
         # After the Command Complete that the return value becomes.
         asyncio.get_running_loop().call_soon(self.send_hci_packet, failed)
         return hci.HCI_StatusReturnParameters(hci.HCI_ErrorCode.SUCCESS)
+
+
+def device_on(air: LocalLink, name: str) -> Device:
+    """A Bumble device with its own controller on `air`, under a new random static
+    address: a phone, a scanner, any central a test needs beside the boards."""
+    address = bytearray(secrets.token_bytes(6))
+    address[0] |= 0xC0  # a random static address
+    controller = RadioController(name, link=air)
+    return Device(
+        config=DeviceConfiguration(
+            name=name,
+            address=hci.Address(bytes(reversed(address)), hci.Address.RANDOM_DEVICE_ADDRESS),
+        ),
+        host=Host(controller, AsyncPipeSink(controller)),
+    )

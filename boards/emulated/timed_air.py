@@ -307,3 +307,13 @@ class TimedAir(Air):
         connection = controller.le_connections.get(peer)
         if connection is not None:
             controller.on_le_disconnected(connection, CONNECTION_TIMEOUT)
+
+
+AIRS = ("timed", "instant")
+
+
+def air_named(name: str) -> Air:
+    """The air called `name`: "timed" (this module's) or "instant" (the test suite's)."""
+    if name not in AIRS:
+        raise ValueError(f"unknown air {name!r}: use {' or '.join(AIRS)}")
+    return TimedAir() if name == "timed" else Air()

@@ -34,9 +34,8 @@ from typing import Any
 
 import httpx
 
-from boards.emulated.air import Air
 from boards.emulated.emulator import EmulatedBoard
-from boards.emulated.timed_air import TimedAir
+from boards.emulated.timed_air import TimedAir, air_named
 from msa import children, cleanup, folders
 from msa.app.forwarder import Forwarder
 from msa.app.link import LinkParameters, open_link
@@ -44,7 +43,7 @@ from msa.app.outbox import Outbox
 from msa.app.phone import GHENT, Phone
 from msa.backend.keys import kek_at
 from msa.demo.console_client import ConsoleClient
-from msa.errors import MsaError, UsageError
+from msa.errors import MsaError
 from msa.timefmt import parse_iso
 from msa.waiting import cancelled, within
 from protocol import frame
@@ -160,9 +159,6 @@ class Alarm:
         }
 
 
-AIRS = ("instant", "timed")
-
-
 class Stack:
     def __init__(
         self,
@@ -174,13 +170,11 @@ class Stack:
         air: str = "instant",  # or "timed": connection events and advDelay (timed_air.py)
         parameters: LinkParameters | None = None,  # on the timed air; default: provisioned
     ) -> None:
-        if air not in AIRS:
-            raise UsageError(f"unknown air {air!r}: use {' or '.join(AIRS)}")
         self.directory = directory
         self.settings = settings or {}  # device.json beyond id and key (firmware/settings.py)
         self.database_url = database_url or f"sqlite:///{directory / 'backend.db'}"
         self.kek_file = directory / "kek"
-        self.air = TimedAir() if air == "timed" else Air()
+        self.air = air_named(air)
         self.parameters = parameters or LinkParameters.of_board("emulated")
         self.backend = BackendProcess(self.database_url, directory / "backend.log", self.kek_file)
         self.board: Any = board  # EmulatedBoard, or the real board given
