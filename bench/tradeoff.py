@@ -19,11 +19,12 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from bench._args import out_of_bounds
 from bench.battery import PROFILES, SERVICE_HEARTBEAT_S, average_current_ua, days_on
 from bench.latency import HOLD_MS, PRESS_JITTER_S, percentile
+from boards.emulated.emulator import EmulatedBoard
 from msa.app.link import LinkParameters
 from msa.demo.stack import Stack
 from msa.errors import UsageError
@@ -85,7 +86,7 @@ async def _row(
             await asyncio.sleep(rng.uniform(0, PRESS_JITTER_S))
             latencies.append((await stack.press(HOLD_MS)).report()["latency_ms"])
         await stack.settled()
-        board = stack.board
+        board = cast(EmulatedBoard, stack.board)  # the stack made it: no board was given
         before, started = board.radio_events(), time.monotonic()
         await asyncio.sleep(window)  # the idle window measured
         after, elapsed = board.radio_events(), time.monotonic() - started

@@ -31,11 +31,12 @@ import asyncio
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
 from boards.emulated.emulator import EmulatedBoard
+from boards.interface import CAPABILITIES, Board
 
 # capability -> what the bench must be able to do, as the skip reason says it
 ACTS = {
@@ -258,3 +259,12 @@ class SerialDut(Dut):
             serial_line.rts = serial_line.dtr = False
             serial_line.close()
         self._lines.clear()
+
+
+def needs(board: Board | None, capability: str) -> EmulatedBoard:
+    """The board of a case that needs `capability` (boards/interface.py), which only
+    the emulated board has today; a board without it skips the case with the reason."""
+    assert board is not None, "the stack has no board yet"
+    if capability not in board.capabilities:
+        pytest.skip(f"the board {board.address} has no {capability}: {CAPABILITIES[capability]}")
+    return cast(EmulatedBoard, board)

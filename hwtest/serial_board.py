@@ -2,7 +2,7 @@
 
     board = SerialBoard("/dev/ttyUSB0", Path("run/board"), SerialDut(bench), "AA:BB:CC:DD:EE:FF")
     identity = await board.read_provisioning()        # device.json, over the REPL
-    await board.provision({**identity, "heartbeat_s": 5})   # rewrite it, erase data/, reboot
+    await board.boot({**identity, "heartbeat_s": 5})   # rewrite it, erase data/, reboot
     await board.press()                                # the bench's press relay
     await board.console.expect("queued alarm")
 
@@ -25,8 +25,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import pytest
-
 from boards.emulated.console import BoardOutput
 from firmware import gesture
 from hwtest.bench import SerialDut
@@ -42,17 +40,6 @@ PORT_BACK_TIMEOUT_S = 10.0  # a native-USB board's port comes back after a power
 CTRL_D = b"\x04"
 
 # What only the emulated board has: a case reaching for it skips on a real board.
-EMULATED_ONLY = {
-    "hardware": "its pins and radio are not the emulator's",
-    "flash": "its flash is not a folder on this computer",
-    "process": "its CPU is not a process on this computer",
-    "air_address": "its radio is not on the emulated air",
-    "radio_events": "nothing counts its radio events (use a power analyser)",
-    "set_rpa_timeout": "its RPA rotation period is the controller's",
-    "freeze": "the bench cannot stop its CPU",
-    "chatter": "a relay cannot chatter at millisecond periods",
-    "arm_test_alarm": "arming the test alarm over the REPL is not built yet",
-}
 
 # Run on the board: empty data/ (counter, outbox, bonds, arming), a factory reset.
 ERASE_DATA = """
@@ -156,7 +143,12 @@ class SerialConsole(BoardOutput):
 
 
 class SerialBoard:
-    """A real button on `port`; `address` is its BLE identity address (the bench file's)."""
+    """A real button on `port` (a `boards.interface.Board`); `address` is its BLE
+    identity address (the bench file's). It has none of the emulated board's extra
+    capabilities: the cases that need one are skipped with the reason."""
+
+    capabilities: frozenset[str] = frozenset()
+    on_notify: Callable[[bytes], None] | None = None  # its radio is not seen from here
 
     def __init__(
         self, port: str, directory: Path, dut: SerialDut, address: str, baudrate: int = BAUDRATE
@@ -167,11 +159,6 @@ class SerialBoard:
         self.address = address
         self.console = SerialConsole(port, directory / "console.log", baudrate)
         self._provisioned_at = 0  # where in the log the provisioned firmware starts
-
-    def __getattr__(self, name: str) -> Any:
-        if name in EMULATED_ONLY:
-            pytest.skip(f"the board on {self.port} has no {name}: {EMULATED_ONLY[name]}")
-        raise AttributeError(name)
 
     # -- the REPL ----------------------------------------------------------------------
 
@@ -184,7 +171,7 @@ class SerialBoard:
             except OSError:  # mpremote's word for "no such file" on the board
                 return b""
 
-        # The firmware stays stopped: provision() is next, and reboots it.
+        # The firmware stays stopped: boot() is next, and reboots it.
         text = await self._repl(read, reboot=False)
         try:
             values = json.loads(text)
@@ -198,7 +185,7 @@ class SerialBoard:
             ) from None
         return {**values, "device_id": device_id, "key": key}
 
-    async def provision(self, settings: dict[str, Any]) -> None:
+    async def boot(self, settings: dict[str, Any]) -> None:
         """Write device.json, erase data/ (no counter, queue or bond left: a fresh
         button for a fresh phone), and boot the firmware on it."""
         data = json.dumps(settings).encode()
@@ -301,8 +288,11 @@ class SerialBoard:
 
     # -- what the host can see of the button's queue -----------------------------------
 
+    def frames_held(self, received: set[int]) -> int:
+        return len(self.unacknowledged(received))
+
     def unacknowledged(self, received: set[int]) -> list[int]:
-        """Counters the board said it queued ("msa: queued …") since provision() that
+        """Counters the board said it queued ("msa: queued …") since boot() that
         the phone has not received: the host's view of the button's outbox (its flash
         is not readable while the firmware runs). A frame whose ACK is still on its
         way counts as delivered: the phone has it on disk."""
@@ -318,7 +308,7 @@ class SerialBoard:
 
 
 async def forget_os_bond(address: str, adapter: str | None = None) -> None:
-    """Make BlueZ forget the button: the board's bond is erased by provision(), and
+    """Make BlueZ forget the button: the board's bond is erased by boot(), and
     BlueZ would otherwise encrypt with the old keys instead of pairing again."""
     from bleak import BleakClient
 

@@ -8,6 +8,7 @@ import signal
 
 import pytest
 
+from hwtest.bench import needs
 from msa.demo.stack import Stack
 from protocol import frame
 
@@ -32,7 +33,7 @@ async def test_a_press_reaches_the_console_as_a_stalking_alarm(stack: Stack):
 
 @pytest.mark.slow  # the test gesture takes 7 s
 async def test_a_test_alarm_is_shown_as_a_test(stack: Stack):
-    stack.board.arm_test_alarm()
+    needs(stack.board, "arm_test_alarm").arm_test_alarm()
     test = await stack.gesture(stack.board.test_gesture())
     real = await stack.press()
     assert (test.kind, real.kind) == ("test_alarm", "alarm")
@@ -60,7 +61,7 @@ async def test_a_power_cut_before_the_phone_hears_the_alarm_loses_nothing(stack:
 async def test_a_power_cut_between_the_phone_storing_and_the_ack_gives_one_alarm(stack: Stack):
     # The phone has the frame on disk, but the button dies before the ACK
     # arrives: after power returns it sends the frame again. Still one alarm.
-    pid = stack.board.process.pid
+    pid = needs(stack.board, "cpu").process.pid
     received = stack.phone.on_received
 
     def cut_power_now(got: frame.Frame, at: float) -> None:
@@ -147,7 +148,7 @@ async def test_a_press_crosses_the_timed_air_at_the_provisioned_parameters(targe
         assert hops["app_receive"] >= hops["ble_notify"]
         # The app asked for the board's parameters; the board's radio runs them,
         # and counts the connection events it attended (no longer derived).
-        radio = chain.board.radio_events()
+        radio = needs(chain.board, "air").radio_events()
         assert (radio["connection_interval_ms"], radio["peripheral_latency"]) == (125, 2)
         assert radio["events"] == "counted"
         assert radio["connection_events"] >= 1

@@ -10,7 +10,7 @@ import pytest
 
 from boards.emulated.emulator import EmulatedBoard
 from firmware.outbox import MAX_HEARTBEATS
-from hwtest.bench import Dut
+from hwtest.bench import Dut, needs
 from hwtest.rows import alarm_frames, wait_until
 from msa.demo.stack import Stack
 from msa.waiting import within
@@ -25,7 +25,7 @@ FRAME_FILE = re.compile(r"^[0-9a-f]{8}-([0-9a-f]{2})$")
 async def test_away_the_button_keeps_its_alarm_and_at_most_eight_heartbeats(stack: Stack, dut: Dut):
     if not isinstance(stack.board, EmulatedBoard):
         pytest.skip("counts the frames in the emulated board's flash")
-    folder = stack.board.flash / "data" / "outbox"
+    folder = needs(stack.board, "flash").flash / "data" / "outbox"
 
     def waiting(kind: int) -> int:
         names = (FRAME_FILE.match(path.name) for path in folder.iterdir())

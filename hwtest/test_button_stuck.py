@@ -9,6 +9,7 @@ import time
 import pytest
 
 from boards.emulated.emulator import BUTTON_PIN
+from hwtest.bench import needs
 from hwtest.rows import wait_frames, wait_until
 from msa.demo.stack import Stack
 from protocol import frame
@@ -35,7 +36,7 @@ async def test_a_held_button_gives_one_alarm_is_reported_stuck_and_recovers(stac
     # While stuck, the pin is sampled now and then (no IRQs), and between the
     # samples its pull-up, which draws current through the closed contact, is off
     # (its share on the board's own clock: 250 ms off, a few statements on).
-    pulls = stack.board.hardware.outputs.pulls
+    pulls = needs(stack.board, "cpu").hardware.outputs.pulls
 
     def switched() -> int:
         return sum(1 for at, pin, _, _ in pulls if pin == BUTTON_PIN and at > stuck_at)
@@ -45,7 +46,7 @@ async def test_a_held_button_gives_one_alarm_is_reported_stuck_and_recovers(stac
         SAMPLES_WITHIN_S,
         lambda: f"four samples of the stuck pin (its pull-up switched {switched()} times)",
     )
-    share = stack.board.hardware.pull_up_share(BUTTON_PIN, stuck_at)
+    share = needs(stack.board, "cpu").hardware.pull_up_share(BUTTON_PIN, stuck_at)
     assert share < 0.2, f"the pull-up was on {share:.0%} of the time"
     assert queued_alarms(stack) == 1  # a hold is one alarm, never a stream
 
@@ -58,7 +59,7 @@ async def test_a_held_button_gives_one_alarm_is_reported_stuck_and_recovers(stac
 
 async def test_a_chattering_contact_raises_nothing_and_recovers(stack: Stack):
     stack.board.console.clear()
-    await stack.board.chatter(edges=300, period_ms=2)
+    await needs(stack.board, "chatter").chatter(edges=300, period_ms=2)
     await stack.board.console.expect("button stuck: ignored until released")
     # On a busy host the chatter's edges spread out and the button may be released
     # and stuck again on the way: wait for the release after the last stuck.

@@ -12,6 +12,7 @@ import pytest
 
 from boards.emulated.emulator import littlefs
 from firmware.outbox import counter_of
+from hwtest.bench import needs
 from hwtest.phones import running, storing_phone
 from hwtest.rows import alarm_frames, presses_delivered, wait_until
 from msa.demo.stack import Stack
@@ -24,14 +25,14 @@ GAP_S = 0.15
 
 
 def waiting(stack: Stack, kind: int) -> list[str]:
-    folder = stack.board.flash / "data" / "outbox"
+    folder = needs(stack.board, "flash").flash / "data" / "outbox"
     return sorted(p.name for p in folder.iterdir() if int(p.name[9:11], 16) == kind)
 
 
 async def fill_to(stack: Stack, free_blocks: int) -> None:
     await stack.phone_away()
     await stack.board.power_cut()
-    stack.board.fill_flash(free_blocks)
+    needs(stack.board, "flash").fill_flash(free_blocks)
     stack.board.console.clear()
     await stack.board.power_on()
     await stack.board.console.expect("alarm on a")
@@ -50,7 +51,7 @@ def test_a_waiting_frame_is_inline_metadata_and_a_pair_holds_21():
 @pytest.mark.provision(heartbeat_s=1)
 async def test_a_flash_filled_to_the_last_block_keeps_alarms_drops_heartbeats(stack: Stack):
     await fill_to(stack, 0)
-    assert stack.board.free_blocks() == 0
+    assert needs(stack.board, "flash").free_blocks() == 0
     presses = 12
     for _ in range(presses):
         await stack.board.press(HOLD_MS)

@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from hwtest.bench import needs
 from msa.demo.stack import Stack
 
 pytestmark = pytest.mark.hil
@@ -75,18 +76,18 @@ async def test_a_bad_setting_falls_back_to_a_single_press_and_says_so(stack: Sta
 
 @pytest.mark.slow
 async def test_test_alarm_needs_the_gesture_and_an_unexpired_arming(stack: Stack):
-    stack.board.arm_test_alarm()
+    needs(stack.board, "arm_test_alarm").arm_test_alarm()
     # Armed, but a press in panic: a real alarm, and the arming stays.
     real = await stack.gesture(stack.board.presses(3, hold_ms=120, gap_ms=200))
     assert real.kind == "alarm"
-    assert (stack.board.flash / "data" / "test_armed").exists()
+    assert (needs(stack.board, "flash").flash / "data" / "test_armed").exists()
     await stack.settled()
     # The gesture while armed: one test alarm, and the arming is used up.
     test = await stack.gesture(stack.board.test_gesture())
     assert test.kind == "test_alarm"
-    assert not (stack.board.flash / "data" / "test_armed").exists()
+    assert not (needs(stack.board, "flash").flash / "data" / "test_armed").exists()
     # The same gesture on an expired arming: real alarms only.
-    stack.board.arm_test_alarm(until=time.time() - 1)
+    needs(stack.board, "arm_test_alarm").arm_test_alarm(until=time.time() - 1)
     stack.board.console.clear()
     late = await stack.gesture(stack.board.test_gesture())
     assert late.kind == "alarm"
@@ -105,10 +106,11 @@ async def test_an_arming_on_a_button_whose_clock_is_not_set_is_no_arming(stack: 
     await stack.board.power_cut()
     await stack.board.power_on()
     await stack.board.console.expect("queued heartbeat")
-    stack.board.arm_test_alarm()
+    needs(stack.board, "arm_test_alarm").arm_test_alarm()
     stack.board.console.clear()
     await stack.board.test_gesture()
     await stack.board.console.expect("the phone has not set the clock: not armed")
     await stack.board.console.expect(r"queued alarm \d+")
     assert b"queued test_alarm" not in stack.board.console.output
-    assert (stack.board.flash / "data" / "test_armed").exists()  # still there for later
+    armed = needs(stack.board, "flash").flash / "data" / "test_armed"
+    assert armed.exists()  # still there for later

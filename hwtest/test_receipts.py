@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from hwtest.bench import needs
 from hwtest.phones import running, storing_phone
 from hwtest.rows import alarm_frames, wait_until
 from msa.app.outbox import Outbox
@@ -18,7 +19,7 @@ pytestmark = pytest.mark.hil
 
 
 def waiting_frames(stack: Stack) -> list[str]:
-    return sorted(p.name for p in (stack.board.flash / "data" / "outbox").iterdir())
+    return sorted(p.name for p in (needs(stack.board, "flash").flash / "data" / "outbox").iterdir())
 
 
 def heartbeats(outbox: Outbox, device_id: int) -> list[dict]:
@@ -76,7 +77,8 @@ async def test_a_forged_or_replayed_receipt_is_ignored(stack: Stack, tmp_path):
         await stack.board.press()
         counter = int((await stack.board.console.expect(rb"queued alarm (\d+)")).group(1))
         await wait_until(lambda: storing.outbox.holds(device_id, counter), 10, "stored")
-        held = (stack.board.flash / "data" / "outbox" / f"{counter:08x}-01").read_bytes()
+        outbox = needs(stack.board, "flash").flash / "data" / "outbox"
+        held = (outbox / f"{counter:08x}-01").read_bytes()
 
         # A phone has no key: whatever it makes is not the backend's receipt.
         for forged in (bytes(16), frame.receipt(bytes(32), held[-16:]), held[-16:]):

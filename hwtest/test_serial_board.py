@@ -12,8 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from boards.emulated.air import Air
 from boards.emulated.emulator import EmulatedBoard
-from hwtest.bench import Bench, EmulatedDut, SerialDut, Target
+from boards.interface import Board
+from hwtest.bench import Bench, EmulatedDut, SerialDut, Target, needs
 from hwtest.conftest import serial_board
 from hwtest.serial_board import SerialBoard
 from hwtest.test_processes import finish, line_with, start
@@ -86,7 +88,7 @@ async def test_provisioning_rewrites_device_json_erases_data_and_boots(
     settings = {"device_id": 0x0BADCAFE, "key": "42" * 32, "pattern": "long", "hold_ms": 1500}
     try:
         await serial.read_provisioning()
-        await serial.provision(settings)
+        await serial.boot(settings)
         await serial.console.expect("alarm on a long press of 1500 ms")
         await serial.console.expect(r"queued heartbeat (\d+)")
     finally:
@@ -110,12 +112,12 @@ async def test_a_missing_device_json_says_how_to_provision(board: EmulatedBoard,
 
 async def test_what_only_the_emulated_board_has_skips_with_the_reason(tmp_path):
     serial = SerialBoard("/dev/ttyUSB97", tmp_path, SerialDut(relay_bench(tmp_path)), "C0:11")
-    with pytest.raises(pytest.skip.Exception, match="board on /dev/ttyUSB97 has no hardware"):
-        serial.hardware  # noqa: B018
+    assert isinstance(serial, Board)  # the protocol the stack and the suite drive
+    with pytest.raises(pytest.skip.Exception, match="board C0:11 has no cpu: its CPU is not"):
+        needs(serial, "cpu")
     with pytest.raises(pytest.skip.Exception, match="arming the test alarm over the REPL"):
-        serial.arm_test_alarm()
-    with pytest.raises(AttributeError):
-        serial.no_such_thing  # noqa: B018
+        needs(serial, "arm_test_alarm")
+    assert needs(EmulatedBoard(tmp_path / "emulated", Air()), "flash").flash.exists()
 
 
 async def test_the_whole_chain_runs_through_the_serial_driver(tmp_path):
@@ -257,7 +259,7 @@ async def test_the_alarm_path_cases_run_on_a_serial_target(tmp_path):
     assert passed in out, out[-3000:]
     reasons = re.findall(r"^SKIPPED \[\d+\] \S+: (.+)$", out, re.M)
     assert any("bench cannot press the button: no [press] relay" in r for r in reasons), out
-    assert any(f"board on {port} has no process" in r for r in reasons), out
+    assert any("has no cpu: its CPU is not a process" in r for r in reasons), out
     assert any("the timed air is the emulated board's" in r for r in reasons), out
     # `dut` is the stack's board's: it reached the bench, which has no range relay.
     assert any("cannot take the board out of the phone's radio range" in r for r in reasons), out

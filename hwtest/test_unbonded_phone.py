@@ -8,6 +8,7 @@ import json
 import pytest
 
 from boards.emulated.board import UNBONDED_GRACE_MS
+from hwtest.bench import needs
 from hwtest.phones import firmware_version
 from hwtest.scanner import Scanner
 from msa.app.bumble_link import BumbleLink
@@ -34,7 +35,7 @@ async def test_an_unbonded_phone_is_refused_and_the_bonded_one_still_gets_alarms
     stack: Stack, tmp_path
 ):
     await stack.phone_away()
-    stack.board.set_rpa_timeout(900)  # an address that holds still for the stranger
+    needs(stack.board, "air").set_rpa_timeout(900)  # an address that holds still for the stranger
     stack.board.console.clear()
     await stack.board.press()
     counter = int((await stack.board.console.expect(rb"queued alarm (\d+)")).group(1))
@@ -64,7 +65,7 @@ async def test_an_unbonded_phone_is_refused_and_the_bonded_one_still_gets_alarms
 
     assert frames == []
     assert stack.board.console.output.count(b"not the bonded phone") == 2
-    bonds = json.loads((stack.board.flash / "data" / "bonds.json").read_text())
+    bonds = json.loads((needs(stack.board, "flash").flash / "data" / "bonds.json").read_text())
     assert len(bonds) == 1, "the button keeps exactly one bond"
 
     seen = stack.console.next_alarm()

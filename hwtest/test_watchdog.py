@@ -8,6 +8,7 @@ import re
 
 import pytest
 
+from hwtest.bench import needs
 from hwtest.rows import alarm_frames, wait_frame, wait_until
 from msa.demo.stack import Stack
 from protocol import frame
@@ -47,11 +48,11 @@ async def delivered_once_in_order(stack: Stack, counters: list[int]) -> None:
 
 async def test_a_crash_in_a_task_resets_the_board_and_the_queue_survives(stack: Stack):
     counters = await queue_alarms(stack, PRESSES)
-    stack.board.hardware.inject_fault()  # the button task's next pin read raises
+    needs(stack.board, "cpu").hardware.inject_fault()  # the button task's next pin read raises
     await stack.board.press(120)
     await stack.board.console.expect(r"crash in button")
     await stack.board.console.expect(r"recovered after button: RuntimeError")
-    assert stack.board.hardware.outputs.resets == 1
+    assert needs(stack.board, "cpu").hardware.outputs.resets == 1
 
     await delivered_once_in_order(stack, counters)
     beat = await wait_frame(stack, frame.HEARTBEAT, lambda r: bool(r["flags"] & frame.RECOVERED))
@@ -61,9 +62,9 @@ async def test_a_crash_in_a_task_resets_the_board_and_the_queue_survives(stack: 
 @pytest.mark.provision(watchdog_ms=3000)
 async def test_a_hung_cpu_is_reset_by_the_watchdog_and_the_queue_survives(stack: Stack):
     counters = await queue_alarms(stack, PRESSES)
-    stack.board.freeze()  # the CPU stops where it is: nothing feeds the watchdog
+    needs(stack.board, "cpu").freeze()  # the CPU stops where it is: nothing feeds the watchdog
     await stack.board.console.expect(r"recovered after watchdog reset", timeout=15)
-    assert stack.board.hardware.outputs.watchdog_resets == 1
+    assert needs(stack.board, "cpu").hardware.outputs.watchdog_resets == 1
 
     await delivered_once_in_order(stack, counters)
     beat = await wait_frame(stack, frame.HEARTBEAT, lambda r: bool(r["flags"] & frame.RECOVERED))

@@ -33,6 +33,7 @@ import signal
 import tempfile
 import termios
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,7 @@ from boards.emulated.hardware import PWRON_RESET, Hardware
 from boards.emulated.interpreter import micropython_path
 from boards.emulated.radio import RPA_TIMEOUT_S
 from boards.emulated.radio_events import RadioStats, total
+from boards.interface import CAPABILITIES
 from firmware import gesture
 from msa import children, cleanup
 from msa.private_files import write_private
@@ -79,6 +81,10 @@ littlefs = _littlefs()
 
 
 class EmulatedBoard:
+    """The button on the emulated air (a `boards.interface.Board`, with everything)."""
+
+    capabilities = frozenset(CAPABILITIES)
+
     def __init__(
         self,
         directory: Path,
@@ -151,6 +157,31 @@ class EmulatedBoard:
                     stale.unlink(missing_ok=True)
                 shutil.copyfile(out / entry.path, target)
             return [entry.path for entry in built.files]
+
+    async def boot(self, settings: dict[str, Any]) -> None:
+        """The Board protocol's provisioning: the firmware image, device.json with no
+        data/ left from before, and power."""
+        self.flash_firmware()
+        if (self.flash / "data").exists():
+            self.erase_state()
+        self.provision(settings)
+        await self.power_on()
+
+    async def read_provisioning(self) -> dict[str, Any]:
+        return dict(json.loads((self.flash / "device.json").read_text()))
+
+    def frames_held(self, received: set[int]) -> int:
+        """The frames in the button's outbox (its flash is readable here)."""
+        outbox = self.flash / "data" / "outbox"
+        return len(list(outbox.iterdir())) if outbox.exists() else 0
+
+    @property
+    def on_notify(self) -> Callable[[bytes], None] | None:
+        return self.hardware.on_notify
+
+    @on_notify.setter
+    def on_notify(self, handler: Callable[[bytes], None] | None) -> None:
+        self.hardware.on_notify = handler
 
     def provision(self, settings: dict[str, Any]) -> None:
         write_private(self.flash / "device.json", json.dumps(settings))

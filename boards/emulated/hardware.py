@@ -109,7 +109,7 @@ class Boot:
         self.writer = writer
         self.hardware = hardware
         self.radio = Radio(hardware.link, hardware.address, self, **hardware.radio_options)
-        self.radio.on_notify = hardware.on_notify
+        self.radio.on_notify = self._notified
         self._answers: dict[int, asyncio.Future[Any]] = {}
         self._ids = itertools.count(1)
         self._calls: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
@@ -161,6 +161,11 @@ class Boot:
         if asyncio.iscoroutine(result):
             result = await result
         return result
+
+    def _notified(self, data: bytes) -> None:
+        # Whoever listens now, set before or after this power-up began.
+        if self.hardware.on_notify is not None:
+            self.hardware.on_notify(data)
 
     # -- IRQs to the firmware ------------------------------------------------------
 

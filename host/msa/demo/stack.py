@@ -36,6 +36,7 @@ import httpx
 
 from boards.emulated.emulator import EmulatedBoard
 from boards.emulated.timed_air import TimedAir, air_named
+from boards.interface import Board
 from msa import children, cleanup, folders
 from msa.app.forwarder import Forwarder
 from msa.app.link import LinkParameters, open_link
@@ -165,7 +166,7 @@ class Stack:
         directory: Path,
         database_url: str | None = None,
         settings: dict[str, Any] | None = None,
-        board: Any = None,  # a real board (hwtest/serial_board.py); None: an emulated one
+        board: Board | None = None,  # a real board (hwtest/serial_board.py); None: emulated
         link: str = "bumble:local",
         air: str = "instant",  # or "timed": connection events and advDelay (timed_air.py)
         parameters: LinkParameters | None = None,  # on the timed air; default: provisioned
@@ -177,7 +178,7 @@ class Stack:
         self.air = air_named(air)
         self.parameters = parameters or LinkParameters.of_board("emulated")
         self.backend = BackendProcess(self.database_url, directory / "backend.log", self.kek_file)
-        self.board: Any = board  # EmulatedBoard, or the real board given
+        self.board: Board | None = board
         self.link = link
         self.phone: Phone | None = None
         self.console: ConsoleClient | None = None
@@ -213,15 +214,10 @@ class Stack:
 
         settings = {"device_id": device_id, "key": self.credentials["key"], **self.settings}
         if self.board is None:
-            board = EmulatedBoard(self.directory / "board", self.air)
-            board.flash_firmware()
-            board.provision(settings)
-            await board.power_on()
-            board.hardware.on_notify = self._on_notify
-            self.board = board
-        else:
-            await self.board.provision(settings)  # and boots it
+            self.board = EmulatedBoard(self.directory / "board", self.air)
         board = self.board
+        board.on_notify = self._on_notify
+        await board.boot(settings)
 
         link = open_link(self.link, board.address, self.directory / "phone", local_link=self.air)
         if isinstance(self.air, TimedAir):
@@ -239,6 +235,7 @@ class Stack:
 
     async def _seed_with_the_boards_key(self) -> None:
         """The demo case for the device id on the board, registered with its key."""
+        assert self.board is not None
         provisioned = await self.board.read_provisioning()
         device_id = f"{provisioned['device_id']:08x}"
         self.credentials = await run_msa_json(
@@ -253,7 +250,7 @@ class Stack:
     @property
     def hops(self) -> tuple[str, ...]:
         """The hops timed: a real board's notify is seen by the phone first."""
-        if isinstance(self.board, EmulatedBoard):
+        if self.board is not None and "notify_seen" in self.board.capabilities:
             return HOPS
         return tuple(hop for hop in HOPS if hop != "ble_notify")
 
@@ -358,11 +355,9 @@ class Stack:
             stored = (await self.counts())["alarms"]
             await self.console.until_shown(stored, max(deadline - loop.time(), 1.0))
 
-    def _button_queue(self) -> list[Any]:
-        assert self.phone is not None
-        if isinstance(self.board, EmulatedBoard):
-            return sorted((self.board.flash / "data" / "outbox").iterdir())
-        return self.board.unacknowledged({counter for _, counter in self.frames})
+    def _button_queue(self) -> int:
+        assert self.phone is not None and self.board is not None
+        return self.board.frames_held({counter for _, counter in self.frames})
 
     async def counts(self) -> dict[str, int]:
         """Rows per table in the backend's database."""
