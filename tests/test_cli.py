@@ -60,7 +60,7 @@ def test_the_headless_demo_prints_one_json_object_per_alarm(tmp_path):
     alarms = [json.loads(line) for line in result.stdout.splitlines()]
     assert [a["alarm"] for a in alarms] == [1, 2]
     for alarm in alarms:
-        assert alarm["kind"] == "alarm"
+        assert (alarm["kind"], alarm["air"]) == ("alarm", "timed")
         assert list(alarm["hops_ms"]) == [
             "press",
             "ble_notify",

@@ -17,6 +17,7 @@ import statistics
 import sys
 from pathlib import Path
 
+from boards.emulated.timed_air import AIRS
 from msa.demo.stack import Stack, default_directory
 from msa.errors import UsageError
 
@@ -36,6 +37,13 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="one JSON object per alarm")
     parser.add_argument("--db", metavar="URL", help="database URL (default: SQLite in --dir)")
     parser.add_argument(
+        "--air",
+        choices=AIRS,
+        default="timed",
+        help="timed: the radio link keeps a real link's time, at the board's provisioned "
+        "connection parameters (default); instant: packets cross at once",
+    )
+    parser.add_argument(
         "--dir", type=Path, default=default_directory(), help="work folder (%(default)s)"
     )
 
@@ -47,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _main(args: argparse.Namespace) -> int:
-    stack = Stack.fresh(args.dir, args.db)
+    stack = Stack.fresh(args.dir, args.db, air=args.air)
     say = _stderr if args.json else print
     say(f"msa demo: starting in {args.dir} ...")
     try:
@@ -72,7 +80,7 @@ async def _headless(stack: Stack, args: argparse.Namespace) -> None:
     latencies = []
     for number in range(1, args.presses + 1):
         alarm = await stack.press()
-        report = {"alarm": number, **alarm.report()}
+        report = {"alarm": number, "air": args.air, **alarm.report()}
         latencies.append(report["latency_ms"])
         if args.json:
             print(json.dumps(report), flush=True)
