@@ -3,6 +3,7 @@ dropped and never gets a frame, and the bonded phone still gets its alarms."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 
 import pytest
@@ -53,7 +54,10 @@ async def test_an_unbonded_phone_is_refused_and_the_bonded_one_still_gets_alarms
     pairing = await _stranger_near(stack, tmp_path / "pairing")
     await pairing.connect()
     await pairing.pair()
-    await pairing.subscribe(frames.append)
+    # The board drops a stranger's link as soon as pairing ends: on a busy machine
+    # before the subscription is through, which must fail then, never get a frame.
+    with contextlib.suppress(LinkError):
+        await pairing.subscribe(frames.append)
     with pytest.raises(LinkError):
         await pairing.read()
     with pytest.raises(LinkError):
