@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 
 from bumble import hci, ll
-from bumble.controller import Controller
+from bumble.controller import Connection, Controller
 from bumble.core import PhysicalTransport
 from bumble.link import LocalLink
 
@@ -56,7 +56,12 @@ class Air(LocalLink):
         for other in list(self.controllers):
             for peer, connection in list(other.le_connections.items()):
                 if peer in gone:
-                    other.on_le_disconnected(connection, CONNECTION_TIMEOUT)
+                    self._lose(other, peer, connection)
+
+    def _lose(self, controller: Controller, peer: hci.Address, connection: Connection) -> None:
+        """`controller`'s link to `peer` lost its peer: it ends by the supervision
+        timeout, here at once (the timed air waits for it)."""
+        controller.on_le_disconnected(connection, CONNECTION_TIMEOUT)
 
     # -- range -------------------------------------------------------------------
 
@@ -65,8 +70,8 @@ class Air(LocalLink):
         self.away.add(_name(address))
         for controller in [c for c in self.controllers if self._is_away(c)]:
             self._end_links_with(controller)
-            for connection in list(controller.le_connections.values()):
-                controller.on_le_disconnected(connection, CONNECTION_TIMEOUT)
+            for peer, connection in list(controller.le_connections.items()):
+                self._lose(controller, peer, connection)
 
     def in_range(self, address: str) -> None:
         """The device is back: it hears and is heard again."""

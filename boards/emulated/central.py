@@ -179,87 +179,76 @@ class CentralRole:
         self._client_tasks.add(task)
         task.add_done_callback(self._client_tasks.discard)
 
-    def _discovery(self, conn_handle: int) -> None:
+    def _discover(
+        self, conn_handle: int, done: int, find: Callable[[Connection], Awaitable[None]]
+    ) -> None:
+        """A discovery: `find` sends each result's IRQ; then `done` with the status.
+        One at a time per connection, as NimBLE (EBUSY)."""
         if conn_handle in self._discovering:
             raise OSError(EBUSY, "a discovery is already under way on this connection")
-        self._discovering.add(conn_handle)
-
-    async def op_gattc_discover_services(self, conn_handle: int, uuid: Any) -> None:
-        self._discovery(conn_handle)
-        wanted = [UUID.from_bytes(uuid)] if uuid is not None else []
 
         async def discover(connection: Connection) -> None:
             status = 0
             try:
-                client = connection.gatt_client
-                for service in await client.discover_services(wanted):
-                    self._send(
-                        IRQ_GATTC_SERVICE_RESULT,
-                        (conn_handle, service.handle, service.end_group_handle, service.uuid),
-                    )
+                await find(connection)
             except Exception as error:
                 status = _status(error)
             finally:
                 self._discovering.discard(conn_handle)
-            self._send(IRQ_GATTC_SERVICE_DONE, (conn_handle, status))
+            self._send(done, (conn_handle, status))
 
-        self._client(conn_handle, discover)
+        self._client(conn_handle, discover)  # ENOTCONN here leaves nothing under way
+        self._discovering.add(conn_handle)  # before the task's first step runs
+
+    async def op_gattc_discover_services(self, conn_handle: int, uuid: Any) -> None:
+        wanted = [UUID.from_bytes(uuid)] if uuid is not None else []
+
+        async def find(connection: Connection) -> None:
+            for service in await connection.gatt_client.discover_services(wanted):
+                self._send(
+                    IRQ_GATTC_SERVICE_RESULT,
+                    (conn_handle, service.handle, service.end_group_handle, service.uuid),
+                )
+
+        self._discover(conn_handle, IRQ_GATTC_SERVICE_DONE, find)
 
     async def op_gattc_discover_characteristics(
         self, conn_handle: int, start: int, end: int, uuid: Any
     ) -> None:
-        self._discovery(conn_handle)
         wanted = UUID.from_bytes(uuid) if uuid is not None else None
 
-        async def discover(connection: Connection) -> None:
-            status = 0
-            try:
-                client = connection.gatt_client
-                span = ServiceProxy(client, start, end, UUID.from_16_bits(0))
-                found = await client.discover_characteristics([], span)
-                # NimBLE reports each one's end: the next one's declaration - 1.
-                for n, characteristic in enumerate(found):
-                    after = found[n + 1].handle - 1 if n + 1 < len(found) else end
-                    if wanted is None or characteristic.uuid == wanted:
-                        self._send(
-                            IRQ_GATTC_CHARACTERISTIC_RESULT,
-                            (
-                                conn_handle,
-                                after,
-                                characteristic.handle,
-                                int(characteristic.properties),
-                                characteristic.uuid,
-                            ),
-                        )
-            except Exception as error:
-                status = _status(error)
-            finally:
-                self._discovering.discard(conn_handle)
-            self._send(IRQ_GATTC_CHARACTERISTIC_DONE, (conn_handle, status))
+        async def find(connection: Connection) -> None:
+            client = connection.gatt_client
+            span = ServiceProxy(client, start, end, UUID.from_16_bits(0))
+            found = await client.discover_characteristics([], span)
+            # NimBLE reports each one's end: the next one's declaration - 1.
+            for n, characteristic in enumerate(found):
+                after = found[n + 1].handle - 1 if n + 1 < len(found) else end
+                if wanted is None or characteristic.uuid == wanted:
+                    self._send(
+                        IRQ_GATTC_CHARACTERISTIC_RESULT,
+                        (
+                            conn_handle,
+                            after,
+                            characteristic.handle,
+                            int(characteristic.properties),
+                            characteristic.uuid,
+                        ),
+                    )
 
-        self._client(conn_handle, discover)
+        self._discover(conn_handle, IRQ_GATTC_CHARACTERISTIC_DONE, find)
 
     async def op_gattc_discover_descriptors(self, conn_handle: int, start: int, end: int) -> None:
-        self._discovery(conn_handle)
+        async def find(connection: Connection) -> None:
+            found = await connection.gatt_client.discover_descriptors(
+                start_handle=start, end_handle=end
+            )
+            for descriptor in found:
+                self._send(
+                    IRQ_GATTC_DESCRIPTOR_RESULT, (conn_handle, descriptor.handle, descriptor.type)
+                )
 
-        async def discover(connection: Connection) -> None:
-            status = 0
-            try:
-                client = connection.gatt_client
-                for descriptor in await client.discover_descriptors(
-                    start_handle=start, end_handle=end
-                ):
-                    self._send(
-                        IRQ_GATTC_DESCRIPTOR_RESULT,
-                        (conn_handle, descriptor.handle, descriptor.type),
-                    )
-            except Exception as error:
-                status = _status(error)
-            finally:
-                self._discovering.discard(conn_handle)
-            self._send(IRQ_GATTC_DESCRIPTOR_DONE, (conn_handle, status))
-
-        self._client(conn_handle, discover)
+        self._discover(conn_handle, IRQ_GATTC_DESCRIPTOR_DONE, find)
 
     async def op_gattc_read(self, conn_handle: int, value_handle: int) -> None:
         async def read(connection: Connection) -> None:

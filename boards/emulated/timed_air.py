@@ -30,7 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from bumble import hci, ll
-from bumble.controller import AdvertisingSet, Controller, LegacyAdvertiser
+from bumble.controller import AdvertisingSet, Connection, Controller, LegacyAdvertiser
 from bumble.core import PhysicalTransport
 
 from boards.emulated.air import CONNECTION_TIMEOUT, Air, _name
@@ -281,26 +281,10 @@ class TimedAir(Air):
 
     # -- links that lose their peer end by the supervision timeout -------------------
 
-    def _end_links_with(self, controller: Controller) -> None:
-        gone = {controller.random_address, controller.public_address}
-        gone |= {c.self_address for c in controller.le_connections.values()}
-        loop = asyncio.get_running_loop()
-        for other in list(self.controllers):
-            for peer, connection in list(other.le_connections.items()):
-                if peer in gone:
-                    clock = self._drop_clock(_key(peer, connection.self_address))
-                    timeout = clock.timeout_s if clock is not None else 0.0
-                    loop.call_later(timeout, self._time_out, other, peer)
-
-    def out_of_range(self, address: str) -> None:
-        self.away.add(_name(address))
-        loop = asyncio.get_running_loop()
-        for controller in [c for c in self.controllers if self._is_away(c)]:
-            self._end_links_with(controller)
-            for peer, connection in list(controller.le_connections.items()):
-                clock = self._drop_clock(_key(peer, connection.self_address))
-                timeout = clock.timeout_s if clock is not None else 0.0
-                loop.call_later(timeout, self._time_out, controller, peer)
+    def _lose(self, controller: Controller, peer: hci.Address, connection: Connection) -> None:
+        clock = self._drop_clock(_key(peer, connection.self_address))
+        timeout = clock.timeout_s if clock is not None else 0.0
+        asyncio.get_running_loop().call_later(timeout, self._time_out, controller, peer)
 
     @staticmethod
     def _time_out(controller: Controller, peer: hci.Address) -> None:
