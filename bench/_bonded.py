@@ -41,17 +41,17 @@ async def bonded(
     ready: bytes = b"queued heartbeat",
     air: Air | None = None,
     parameters: LinkParameters | None = None,
-    bytecode: bool = False,
+    firmware: str = "source",
 ) -> AsyncIterator[Bonded]:
     """Boot a provisioned board, bond its phone and run the phone's link; the
     phone's `on_received` is the caller's to set before the link comes up.
     `prepare` gets the provisioned board before its first boot (its flash's state);
     `ready` is what the board prints once its tasks run (a regex); `air` (default: the
-    instant one) and the `parameters` the phone asks for once linked; `bytecode`: the
-    firmware's `.mpy` build rather than its sources."""
+    instant one) and the `parameters` the phone asks for once linked; `firmware`: the
+    form it is flashed in (`EmulatedBoard.flash_firmware`)."""
     air = air or Air()
     board = EmulatedBoard(folder / "board", air, heap_bytes=heap_bytes)
-    board.flash_firmware(bytecode)
+    board.flash_firmware(firmware)
     board.provision({"device_id": device_id, **settings})
     if prepare is not None:
         prepare(board)

@@ -16,10 +16,15 @@ The interpreter also holds the emulated board's own Python modules (rom/:
 `bluetooth`, `machine`, which are C on a real board); that baseline is measured
 in the same run and taken off, so `high_water_bytes` is the firmware's own need.
 
-    msa bench heap --json [--presses 5] [--waiting 500] [--step 2048] [--repeats 3] [--source]
+    msa bench heap --json [--presses 5] [--waiting 500] [--step 2048] [--repeats 3]
+                          [--firmware romfs|mpy|source]
 
-The firmware runs as the `.mpy` build real boards load (`msa firmware build`);
-`--source` runs its sources, which the board compiles as it imports them.
+The firmware runs as `msa firmware build` makes it for a board with a ROMFS
+partition (`romfs`: its libraries' bytecode runs in place from flash, as frozen
+code does); `mpy` puts the same `.mpy` files on the flash, where imports copy
+them into the heap (a stock ESP32 build); `source` runs its sources, which the
+board compiles as it imports them. The ROMFS image sits in the emulated board's
+heap (a board maps it from flash): the baseline counts it with the modules.
 """
 
 from __future__ import annotations
@@ -34,7 +39,13 @@ from typing import Any
 
 from bench._args import out_of_bounds
 from bench._bonded import STEP_TIMEOUT_S, Bonded, bonded
-from boards.emulated.emulator import HEAP_BYTES, ROM, ROM_HEAP_ALLOWANCE, EmulatedBoard
+from boards.emulated.emulator import (
+    FIRMWARE_FORMS,
+    HEAP_BYTES,
+    ROM,
+    ROM_HEAP_ALLOWANCE,
+    EmulatedBoard,
+)
 from boards.emulated.interpreter import micropython_path
 from firmware.outbox import HEARTBEAT_BLOCKS, Outbox
 from msa.waiting import wait_until, within
@@ -51,7 +62,13 @@ OFFER_S = 0.05  # a waiting alarm offered to the phone takes about 12 ms
 FLOOR = 8 * 1024  # asyncio alone needs more: the scan never goes below
 
 ROM_PROBE = """
-import gc
+import gc, os, sys
+if os.getenv("MSA_ROMFS"):
+    import vfs
+    with open(os.getenv("MSA_ROMFS"), "rb") as image:
+        vfs.mount(vfs.VfsRom(image.read()), "/rom")
+    sys.path[0:0] = ["/rom", "/rom/lib"]
+    del image, vfs
 import asyncio, json, select, socket, struct
 import _emulink, machine, bluetooth, _flash
 _flash.mount(512, ())
@@ -66,10 +83,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--step", type=int, default=2048, help="bytes between heaps tried")
     parser.add_argument("--repeats", type=int, default=3, help="runs per heap size")
     parser.add_argument(
-        "--source",
-        action="store_true",
-        help="run the firmware's sources (compiled on the board) instead of the .mpy "
-        "build real boards run",
+        "--firmware",
+        choices=FIRMWARE_FORMS,
+        default="romfs",
+        help="romfs: the .mpy build in a ROMFS partition, run in place; mpy: the same "
+        "files on the flash, copied to the heap as they are imported; source: compiled "
+        "on the board (default: romfs)",
     )
 
 
@@ -83,12 +102,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         return asyncio.run(_scan(Path(folder), args))
 
 
-def rom_bytes() -> int:
-    """The live heap of the emulated board's own modules, before any firmware."""
+def rom_bytes(romfs: Path | None = None) -> int:
+    """The live heap of the emulated board's own modules, and of the ROMFS image
+    (`romfs`) that a board maps from flash, before any firmware."""
+    env = {"MICROPYPATH": f"{ROM}:.frozen"}
+    if romfs is not None:
+        env["MSA_ROMFS"] = str(romfs)
     with tempfile.TemporaryDirectory(prefix="msa-rom-") as empty:
         result = subprocess.run(
             [micropython_path(), "-X", "heapsize=256K", "-c", ROM_PROBE],
-            env={"MICROPYPATH": f"{ROM}:.frozen"},
+            env=env,
             cwd=empty,  # the flash it mounts: only counted, never written
             capture_output=True,
             text=True,
@@ -98,7 +121,14 @@ def rom_bytes() -> int:
 
 
 async def _scan(folder: Path, args: argparse.Namespace) -> dict[str, Any]:
-    rom = rom_bytes()
+    romfs = None  # the image the board runs from: its heap is the board's flash
+    if args.firmware == "romfs":
+        from msa.firmware.build import ROMFS_IMAGE, build
+
+        build("emulated", folder / "build")
+        romfs = folder / "build" / ROMFS_IMAGE
+    romfs_bytes = romfs.stat().st_size if romfs is not None else 0
+    rom = rom_bytes(romfs)
     total = HEAP_BYTES + ROM_HEAP_ALLOWANCE
     runs = 0
     need = None  # the smallest heap tried at and above which everything worked
@@ -108,7 +138,7 @@ async def _scan(folder: Path, args: argparse.Namespace) -> dict[str, Any]:
         for _ in range(args.repeats):
             runs += 1
             outcome = await workload(
-                folder / f"run{runs}", heap, args.presses, args.waiting, not args.source
+                folder / f"run{runs}", heap, args.presses, args.waiting, args.firmware
             )
             if outcome is not None:
                 failed = {"heap_bytes": heap, "why": outcome}
@@ -118,13 +148,15 @@ async def _scan(folder: Path, args: argparse.Namespace) -> dict[str, Any]:
             heap -= args.step
     if need is None:
         return {"error": f"the workload fails with the full heap of {total} bytes", **failed}
+    need += romfs_bytes  # what the interpreter had: the image is on top (emulator.py)
     return {
         "high_water_bytes": need - rom,
-        "firmware": "source" if args.source else "bytecode",
+        "firmware": args.firmware,
         "heap_limit_bytes": HEAP_BYTES,
         "ratio": round((need - rom) / HEAP_BYTES, 3),
         "interpreter_heap_bytes": need,
         "rom_bytes": rom,
+        "romfs_bytes": romfs_bytes,
         "first_failure": failed,
         "step_bytes": args.step,
         "repeats": args.repeats,
@@ -148,7 +180,7 @@ def full_flash(waiting: int) -> Callable[[EmulatedBoard], None]:
 
 
 async def workload(
-    folder: Path, heap: int, presses: int, waiting: int, bytecode: bool = True
+    folder: Path, heap: int, presses: int, waiting: int, firmware: str = "romfs"
 ) -> str | None:
     """Boot on a full flash, bond, press; leave the phone's range and come back,
     press; cut the power, press. None when all of it worked, else why not
@@ -185,7 +217,7 @@ async def workload(
             heap_bytes,
             full_flash(waiting),
             b"heartbeats dropped",
-            bytecode=bytecode,
+            firmware=firmware,
         ) as chain:
             chain.phone.on_received = received
             await round_of_presses(chain)

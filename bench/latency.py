@@ -25,7 +25,8 @@ from typing import Any
 
 from bench._args import add_air, out_of_bounds
 from firmware.settings import LIMITS
-from msa.demo.stack import HOPS, Stack
+from hwtest.harness import Chain
+from msa.demo.stack import HOPS
 from msa.waiting import within
 from protocol import frame
 
@@ -59,7 +60,7 @@ def percentile(values: list[float], p: int) -> float:
 
 async def _measure(folder: Path, args: argparse.Namespace) -> dict[str, Any]:
     rng = random.Random(args.seed)
-    stack = Stack.fresh(folder / "stack", args.db, air=args.air)
+    stack = Chain.fresh(folder / "stack", args.db, air=args.air)
     await stack.start()
     try:
         reports = []
@@ -100,7 +101,7 @@ async def _measure(folder: Path, args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-async def _host_only(stack: Stack, counter: int) -> float:
+async def _host_only(stack: Chain, counter: int) -> float:
     """A signed frame handed to the phone directly: the host's share of the path."""
     assert stack.phone is not None and stack.console is not None
     device_id = int(stack.credentials["device_id"], 16)

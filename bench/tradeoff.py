@@ -25,8 +25,8 @@ from bench._args import out_of_bounds
 from bench.battery import PROFILES, SERVICE_HEARTBEAT_S, average_current_ua, days_on
 from bench.latency import HOLD_MS, PRESS_JITTER_S, percentile
 from boards.emulated.emulator import EmulatedBoard
+from hwtest.harness import Chain
 from msa.app.link import LinkParameters
-from msa.demo.stack import Stack
 from msa.errors import UsageError
 
 MAX_ROWS = 40
@@ -75,7 +75,7 @@ async def _row(
     folder: Path, interval: float, latency: int, presses: int, window: float, rng: random.Random
 ) -> dict[str, Any]:
     timeout = min(max(MIN_TIMEOUT_MS, 2.5 * interval * (1 + latency)), MAX_TIMEOUT_MS)
-    stack = Stack.fresh(
+    stack = Chain.fresh(
         folder / "stack", air="timed", parameters=LinkParameters(interval, latency, timeout)
     )
     await stack.start()

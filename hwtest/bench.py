@@ -56,17 +56,26 @@ class Target:
     kind: str  # "emulated" | "serial"
     port: str | None
     ble: str  # "bumble" | "bleak"
+    ports: tuple[str, ...] = ()  # every board's, for the cases with two (serial:P1,P2)
+
+    def __post_init__(self) -> None:
+        if not self.ports and self.port is not None:
+            object.__setattr__(self, "ports", (self.port,))
 
     @classmethod
     def parse(cls, spec: str, ble: str) -> Target:
-        kind, _, port = spec.partition(":")
-        if kind not in ("emulated", "serial") or (kind == "serial" and not port):
-            raise pytest.UsageError(f"--target {spec!r}: use emulated or serial:/dev/ttyUSB0")
+        kind, _, given = spec.partition(":")
+        ports = tuple(given.split(",")) if given else ()
+        if kind not in ("emulated", "serial") or (kind == "serial") != all(ports or [""]):
+            raise pytest.UsageError(
+                f"--target {spec!r}: use emulated, serial:/dev/ttyUSB0, or for the "
+                "two-board cases serial:/dev/ttyUSB0,/dev/ttyUSB1"
+            )
         if ble.partition(":")[0] not in ("bumble", "bleak"):
             raise pytest.UsageError(
                 f"--ble {ble!r}: use bumble, bumble:TRANSPORT (usb:0), bleak or bleak:ADAPTER"
             )
-        return cls(kind, port or None, ble)
+        return cls(kind, ports[0] if ports else None, ble, ports)
 
     def link(self) -> str:
         """The phone's link for open_link(); skips when a real board cannot be reached so."""

@@ -5,7 +5,7 @@
     pytest hwtest --target serial:/dev/ttyUSB0 --ble bleak --bench bench.toml
 
 Fixtures give each test a whole chain (backend, board, phone, console; see
-host/msa/demo/stack.py), a board alone, or the device under test as the bench
+hwtest/harness.py), a board alone, or the device under test as the bench
 can handle it (`dut`, hwtest/bench.py). The options, the bench and the keeping
 of each case's console log (reports/hil/<module>/<case>/) are in hwtest/plugin.py.
 """
@@ -21,8 +21,8 @@ from boards.emulated.air import Air
 from boards.emulated.emulator import EmulatedBoard
 from hwtest import plugin
 from hwtest.bench import Bench, SerialDut, Target
+from hwtest.harness import Chain
 from hwtest.serial_board import BAUDRATE, SerialBoard, forget_os_bond, port_missing
-from msa.demo.stack import Stack
 
 # The plugin's hooks and fixtures, seen by pytest here (a conftest below the
 # root cannot name plugins in pytest_plugins).
@@ -48,16 +48,16 @@ def provisioning(request: pytest.FixtureRequest) -> dict:
 
 
 @pytest.fixture
-async def stack(target: Target, bench: Bench, tmp_path, request) -> AsyncIterator[Stack]:
+async def stack(target: Target, bench: Bench, tmp_path, request) -> AsyncIterator[Chain]:
     """The whole chain; on a serial target, around the board on the bench
     (hwtest/serial_board.py), the phone on --ble bleak or bumble:TRANSPORT."""
     settings = provisioning(request)
     if target.kind == "emulated":
-        chain = Stack.fresh(tmp_path / "stack", settings=settings)
+        chain = Chain.fresh(tmp_path / "stack", settings=settings)
     else:
         board = serial_board(bench, tmp_path / "board")
         link = target.link()
-        chain = Stack.fresh(tmp_path / "stack", settings=settings, board=board, link=link)
+        chain = Chain.fresh(tmp_path / "stack", settings=settings, board=board, link=link)
         if link.startswith("bleak"):
             await forget_os_bond(board.address, link.partition(":")[2] or None)
     try:

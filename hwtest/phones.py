@@ -11,11 +11,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from boards.emulated.emulator import EmulatedBoard
+from hwtest.harness import Chain
 from msa.app.bumble_link import BumbleLink
 from msa.app.forwarder import Forwarder
 from msa.app.outbox import Outbox
 from msa.app.phone import Phone
-from msa.demo.stack import Stack
 from msa.waiting import cancelled, within
 
 FIRMWARE_APP = Path(__file__).resolve().parents[1] / "firmware" / "app.py"
@@ -40,7 +40,7 @@ async def bonded_phone(board: EmulatedBoard, folder: Path) -> BumbleLink:
 UNREACHABLE_BACKEND = "http://127.0.0.1:9"  # nothing listens: every forward fails
 
 
-def storing_phone(stack: Stack, folder: Path) -> Phone:
+def storing_phone(stack: Chain, folder: Path) -> Phone:
     """The stack's bonded phone gone wrong: it stores every frame and ACKs it, and
     never forwards one (a broken app, or another app on the same OS-level bond).
     It shares the stack's link: run it while the stack's own phone is away."""

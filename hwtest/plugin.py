@@ -29,7 +29,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--target",
         default="emulated",
-        help="the board under test: emulated (default) or serial:PORT",
+        help="the board under test: emulated (default) or serial:PORT; the two-board "
+        "cases take a second board: serial:PORT1,PORT2",
     )
     group.addoption("--ble", default="bumble", help="the phone's BLE stack: bumble or bleak")
     group.addoption(

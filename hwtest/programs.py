@@ -129,16 +129,22 @@ class OnSerialBoard:
         await self.process.wait()
 
 
-async def start(target: Target, folder: Path, air: Air, program: str) -> Running:
-    """The program on the target's board; on a serial target without its board, the
+async def start(target: Target, folder: Path, air: Air, program: str, board: int = 0) -> Running:
+    """The program on the target's board number `board` (on a serial target, its
+    port of that rank in --target serial:P1,P2); when that board is not there, the
     case is skipped with the reason."""
     if target.kind == "emulated":
         return await OnEmulatedBoard.start(folder, air, program)
-    assert target.port is not None
-    missing = port_missing(target.port)
+    if board >= len(target.ports):
+        pytest.skip(
+            f"this case needs {board + 1} boards: give each its port, "
+            "--target serial:/dev/ttyUSB0,/dev/ttyUSB1"
+        )
+    port = target.ports[board]
+    missing = port_missing(port)
     if missing:
         pytest.skip(missing)
-    return await OnSerialBoard.start(target.port, folder, program)
+    return await OnSerialBoard.start(port, folder, program)
 
 
 def results(output: str) -> dict[str, str]:

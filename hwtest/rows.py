@@ -7,14 +7,14 @@ import sqlite3
 from collections.abc import Callable
 from typing import Any
 
-from msa.demo.stack import Stack
+from hwtest.harness import Chain
 from msa.waiting import wait_until
 from protocol import frame
 
 COLUMNS = "counter, type, battery_mv, battery_pct, flags, uptime_s, received_at"
 
 
-def frames(stack: Stack, kind: int) -> list[dict[str, Any]]:
+def frames(stack: Chain, kind: int) -> list[dict[str, Any]]:
     """The frames of one type the backend committed, in counter order (SQLite stacks)."""
     path = stack.database_url.removeprefix("sqlite:///")
     with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
@@ -26,7 +26,7 @@ def frames(stack: Stack, kind: int) -> list[dict[str, Any]]:
 
 
 async def wait_frames(
-    stack: Stack, kind: int, count: int, timeout: float = 30.0
+    stack: Chain, kind: int, count: int, timeout: float = 30.0
 ) -> list[dict[str, Any]]:
     """Wait until the backend holds at least `count` frames of `kind`."""
     found: list[dict[str, Any]] = []
@@ -39,13 +39,13 @@ async def wait_frames(
         enough,
         timeout,
         lambda: f"{count} frames of type {kind} in the backend (it has {len(found)})",
-        every=0.05,  # a query on the database, like Stack.settled's
+        every=0.05,  # a query on the database, like Chain.settled's
     )
     return found
 
 
 async def wait_frame(
-    stack: Stack, kind: int, test: Callable[[dict[str, Any]], bool], timeout: float = 30.0
+    stack: Chain, kind: int, test: Callable[[dict[str, Any]], bool], timeout: float = 30.0
 ) -> dict[str, Any]:
     """Wait until the backend holds a frame of `kind` for which test(row) is true."""
     passed: list[dict[str, Any]] = []
@@ -64,7 +64,7 @@ async def wait_frame(
     return passed[0]
 
 
-def alarm_frames(stack: Stack) -> list[frame.Frame]:
+def alarm_frames(stack: Chain) -> list[frame.Frame]:
     """The alarm frames the backend committed, parsed from their stored bytes."""
     path = stack.database_url.removeprefix("sqlite:///")
     with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
@@ -74,6 +74,6 @@ def alarm_frames(stack: Stack) -> list[frame.Frame]:
     return [frame.parse(bytes(raw)) for (raw,) in rows]
 
 
-def presses_delivered(stack: Stack) -> int:
+def presses_delivered(stack: Chain) -> int:
     """The presses the committed alarms stand for (SPEC §3.1: an older alarm is one)."""
     return sum(f.fields()["presses"] or 1 for f in alarm_frames(stack))

@@ -9,13 +9,13 @@ import signal
 import pytest
 
 from hwtest.bench import needs
-from msa.demo.stack import Stack
+from hwtest.harness import Chain
 from protocol import frame
 
 pytestmark = pytest.mark.hil
 
 
-async def test_a_press_reaches_the_console_as_a_stalking_alarm(stack: Stack):
+async def test_a_press_reaches_the_console_as_a_stalking_alarm(stack: Chain):
     alarm = await stack.press()
 
     event = stack.console.alarms[-1]
@@ -32,7 +32,7 @@ async def test_a_press_reaches_the_console_as_a_stalking_alarm(stack: Stack):
 
 
 @pytest.mark.slow  # the test gesture takes 7 s
-async def test_a_test_alarm_is_shown_as_a_test(stack: Stack):
+async def test_a_test_alarm_is_shown_as_a_test(stack: Chain):
     needs(stack.board, "arm_test_alarm").arm_test_alarm()
     test = await stack.gesture(stack.board.test_gesture())
     real = await stack.press()
@@ -40,7 +40,7 @@ async def test_a_test_alarm_is_shown_as_a_test(stack: Stack):
     assert [e["kind"] for e in stack.console.alarms[-2:]] == ["test_alarm", "alarm"]
 
 
-async def test_a_power_cut_before_the_phone_hears_the_alarm_loses_nothing(stack: Stack):
+async def test_a_power_cut_before_the_phone_hears_the_alarm_loses_nothing(stack: Chain):
     await stack.phone_away()
     stack.board.console.clear()
     await stack.board.press()
@@ -58,7 +58,7 @@ async def test_a_power_cut_before_the_phone_hears_the_alarm_loses_nothing(stack:
     assert (await stack.counts())["alarms"] == 1
 
 
-async def test_a_power_cut_between_the_phone_storing_and_the_ack_gives_one_alarm(stack: Stack):
+async def test_a_power_cut_between_the_phone_storing_and_the_ack_gives_one_alarm(stack: Chain):
     # The phone has the frame on disk, but the button dies before the ACK
     # arrives: after power returns it sends the frame again. Still one alarm.
     pid = needs(stack.board, "cpu").process.pid
@@ -82,7 +82,7 @@ async def test_a_power_cut_between_the_phone_storing_and_the_ack_gives_one_alarm
     assert (await stack.counts())["alarms"] == 1
 
 
-async def test_a_replayed_frame_is_refused_and_nothing_is_stored(stack: Stack):
+async def test_a_replayed_frame_is_refused_and_nothing_is_stored(stack: Chain):
     alarm_frame = (await stack.press()).data
     before = await stack.counts()
 
@@ -99,7 +99,7 @@ async def test_a_replayed_frame_is_refused_and_nothing_is_stored(stack: Stack):
     ]
 
 
-async def test_a_frame_with_a_wrong_mac_is_refused_and_nothing_is_stored(stack: Stack):
+async def test_a_frame_with_a_wrong_mac_is_refused_and_nothing_is_stored(stack: Chain):
     device_id = int(stack.credentials["device_id"], 16)
     payload = frame.alarm_payload(0, 3000)
     forged = frame.sign(bytes(32), frame.ALARM, device_id, 999_999, payload)
@@ -120,13 +120,13 @@ async def test_a_frame_with_a_wrong_mac_is_refused_and_nothing_is_stored(stack: 
     assert stack.console.alarms == []
 
 
-def _console_counters(stack: Stack) -> list[int]:
+def _console_counters(stack: Chain) -> list[int]:
     return [e["counter"] for e in stack.console.alarms]
 
 
 @pytest.mark.postgres
 async def test_a_press_reaches_the_console_with_the_backend_on_postgresql(pg_cluster, tmp_path):
-    chain = Stack.fresh(tmp_path / "stack", pg_cluster.create_database("hil_press"))
+    chain = Chain.fresh(tmp_path / "stack", pg_cluster.create_database("hil_press"))
     try:
         await chain.start()
         alarm = await chain.press()
@@ -139,7 +139,7 @@ async def test_a_press_reaches_the_console_with_the_backend_on_postgresql(pg_clu
 async def test_a_press_crosses_the_timed_air_at_the_provisioned_parameters(target, tmp_path):
     if target.kind != "emulated":
         pytest.skip("the timed air is the emulated board's")
-    chain = Stack.fresh(tmp_path / "stack", air="timed")
+    chain = Chain.fresh(tmp_path / "stack", air="timed")
     try:
         await chain.start()
         alarm = await chain.press()

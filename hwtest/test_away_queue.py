@@ -11,8 +11,8 @@ import pytest
 from boards.emulated.emulator import EmulatedBoard
 from firmware.outbox import MAX_HEARTBEATS
 from hwtest.bench import Dut, needs
+from hwtest.harness import Chain
 from hwtest.rows import alarm_frames, wait_until
-from msa.demo.stack import Stack
 from msa.waiting import within
 from protocol import frame
 
@@ -22,7 +22,7 @@ FRAME_FILE = re.compile(r"^[0-9a-f]{8}-([0-9a-f]{2})$")
 
 
 @pytest.mark.provision(heartbeat_s=1)
-async def test_away_the_button_keeps_its_alarm_and_at_most_eight_heartbeats(stack: Stack, dut: Dut):
+async def test_away_the_button_keeps_its_alarm_and_at_most_eight_heartbeats(stack: Chain, dut: Dut):
     if not isinstance(stack.board, EmulatedBoard):
         pytest.skip("counts the frames in the emulated board's flash")
     folder = needs(stack.board, "flash").flash / "data" / "outbox"

@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import pytest
 
+from hwtest.harness import Chain
 from hwtest.rows import frames, wait_frame, wait_frames
-from msa.demo.stack import Stack
 from protocol import frame
 
 pytestmark = pytest.mark.hil
 
 
 @pytest.mark.provision(heartbeat_s=1)
-async def test_heartbeats_come_at_the_provisioned_interval(stack: Stack):
+async def test_heartbeats_come_at_the_provisioned_interval(stack: Chain):
     first = len(frames(stack, frame.HEARTBEAT))
     beats = (await wait_frames(stack, frame.HEARTBEAT, first + 6))[first : first + 6]
     assert [b["counter"] for b in beats] == sorted(b["counter"] for b in beats)
@@ -26,7 +26,7 @@ async def test_heartbeats_come_at_the_provisioned_interval(stack: Stack):
 
 
 @pytest.mark.provision(heartbeat_s=1)
-async def test_battery_millivolts_and_percent_reach_the_backend_calibrated(stack: Stack):
+async def test_battery_millivolts_and_percent_reach_the_backend_calibrated(stack: Chain):
     # The emulated ADC reads 1.5 % high and 24 mV low at the cell; board.py's
     # calibration undoes it. Uncalibrated, 3785 mV would read 3818.
     stack.board.set_battery_mv(3785)
@@ -40,7 +40,7 @@ async def test_battery_millivolts_and_percent_reach_the_backend_calibrated(stack
 
 @pytest.mark.slow
 @pytest.mark.provision(heartbeat_s=1)
-async def test_low_battery_is_raised_once_per_crossing_with_hysteresis(stack: Stack):
+async def test_low_battery_is_raised_once_per_crossing_with_hysteresis(stack: Chain):
     async def beat_at(mv: int) -> dict:
         """The next heartbeat after those stored now, once it reads `mv`."""
         last = max((r["counter"] for r in frames(stack, frame.HEARTBEAT)), default=0)

@@ -7,12 +7,13 @@ import json
 import re
 import socket
 import sys
+from pathlib import Path
 
 import pytest
 
-from hwtest import programs
 from hwtest.rows import wait_until
 from msa import children
+from msa.testcli import nested_env
 from msa.waiting import within
 
 pytestmark = pytest.mark.hil
@@ -106,10 +107,10 @@ async def test_an_hci_port_it_cannot_have_is_refused_with_what_to_do(tmp_path, p
     assert b"serial port" not in out  # refused before the board was powered
 
 
-async def test_mpremote_drives_two_boards_on_one_air_as_two_real_ones(tmp_path):
+async def test_two_emulated_boards_run_the_two_board_case_as_two_real_ones(tmp_path):
     """`msa board run --boards 2 --blank`: two boards with MicroPython alone, on one
-    air; mpremote runs the conformance pair on them (hwtest/conformance), the first
-    as peripheral, the second as its central, as it would on two boards on a bench."""
+    air. The conformance suite's two-board case runs on them as on two boards on a
+    bench: pytest --target serial:PORT1,PORT2, each program by `mpremote run`."""
     folder = tmp_path / "boards"
     running = await asyncio.create_subprocess_exec(
         *[sys.executable, "-m", "msa.cli", "board", "run", "--boards", "2", "--blank"],
@@ -121,28 +122,24 @@ async def test_mpremote_drives_two_boards_on_one_air_as_two_real_ones(tmp_path):
         said = b""
         while said.count(b"msa board: control") < 2:
             said += await within(running.stdout.readline(), 30)
-        ports = re.findall(rb"serial port  (\S+)", said)
-        addresses = re.findall(rb"address      (\S+)", said)
-        assert len(ports) == len(addresses) == 2
-        peer = (1, bytes.fromhex(addresses[0].decode().replace(":", "")))
-        server = tmp_path / "peripheral.py"
-        server.write_text(programs.source("peripheral.py", MODE="notify", WAIT_MS=10000))
-        client = tmp_path / "central.py"
-        client.write_text(programs.source("central.py", PEER=peer))
-        serving = asyncio.create_task(
-            programs.mpremote(ports[0].decode(), "run", str(server), timeout=60)
+        ports = [port.decode() for port in re.findall(rb"serial port  (\S+)", said)]
+        assert len(ports) == 2
+        case = "hwtest/test_conformance_link.py::test_two_boards_one_central_one_peripheral"
+        nested = await asyncio.create_subprocess_exec(
+            *[sys.executable, "-m", "pytest", "-q", "-rA", "-p", "no:cacheprovider", case],
+            *["--target", f"serial:{ports[0]},{ports[1]}", "--hil-logs", str(tmp_path / "hil")],
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            cwd=Path(__file__).resolve().parents[1],
+            env=nested_env(),
+            preexec_fn=children.preexec(),
         )
-        # The central starts once the peripheral advertises: its scan is 1 s.
-        await wait_until(
-            lambda: b"ADVERTISING" in (folder / "board1" / "console.log").read_bytes(),
-            30,
-            "the first board to advertise",
-        )
-        found = await programs.mpremote(ports[1].decode(), "run", str(client), timeout=60)
-        assert "CONNECTED 1 True" in found and "IRQ 18 b'central0'" in found, found
-        assert found.rstrip().endswith("DONE"), found
-        served = await within(serving, 60)
-        assert "IRQ 1 notify" in served and "IRQ 2" in served, served
+        out, _ = await within(nested.communicate(), 120)
     finally:
         running.terminate()
         await running.wait()
+    said = out.decode()
+    assert said.splitlines()[-1].startswith("1 passed"), said[-3000:]
+    # Each program ran on its own board, the first the peripheral.
+    assert b"ADVERTISING" in (folder / "board1" / "console.log").read_bytes()
+    assert b"CONNECTED 1 True" in (folder / "board2" / "console.log").read_bytes()

@@ -10,8 +10,8 @@ import pytest
 
 from boards.emulated.emulator import BUTTON_PIN
 from hwtest.bench import needs
+from hwtest.harness import Chain
 from hwtest.rows import wait_frames, wait_until
-from msa.demo.stack import Stack
 from protocol import frame
 
 pytestmark = [pytest.mark.hil, pytest.mark.slow]
@@ -19,12 +19,12 @@ pytestmark = [pytest.mark.hil, pytest.mark.slow]
 SAMPLES_WITHIN_S = 15.0  # four samples of a stuck pin, with room for a loaded CI
 
 
-def queued_alarms(stack: Stack) -> int:
+def queued_alarms(stack: Chain) -> int:
     return len(re.findall(rb"queued alarm", stack.board.console.log_path.read_bytes()))
 
 
 @pytest.mark.provision(stuck_ms=7000)
-async def test_a_held_button_gives_one_alarm_is_reported_stuck_and_recovers(stack: Stack):
+async def test_a_held_button_gives_one_alarm_is_reported_stuck_and_recovers(stack: Chain):
     seen = stack.console.next_alarm()
     stack.board.hold_button()
     await seen  # the press: one alarm at once
@@ -57,7 +57,7 @@ async def test_a_held_button_gives_one_alarm_is_reported_stuck_and_recovers(stac
     assert queued_alarms(stack) == 2
 
 
-async def test_a_chattering_contact_raises_nothing_and_recovers(stack: Stack):
+async def test_a_chattering_contact_raises_nothing_and_recovers(stack: Chain):
     stack.board.console.clear()
     await needs(stack.board, "chatter").chatter(edges=300, period_ms=2)
     await stack.board.console.expect("button stuck: ignored until released")

@@ -53,19 +53,21 @@ async def air(target: Target) -> Air:
 
 async def peripheral(
     target: Target, folder: Path, air: Air, mode: str
-) -> AsyncIterator[programs.OnEmulatedBoard]:
+) -> AsyncIterator[tuple[programs.Running, tuple[int, bytes]]]:
+    """peripheral.py running and advertising, with the address it advertises at."""
     running = await programs.start(target, folder, air, programs.source("peripheral.py", MODE=mode))
-    assert isinstance(running, programs.OnEmulatedBoard)
     try:
-        await running.expect("ADVERTISING")
-        yield running
+        shown = await running.expect(r"ADVERTISING (\d) ([0-9a-f]{12})")
+        _, addr_type, addr = shown.split()
+        yield running, (int(addr_type), bytes.fromhex(addr))
     finally:
         await running.stop()
 
 
 @pytest.fixture
 async def board(request: pytest.FixtureRequest, target: Target, air: Air, tmp_path):
-    async for running in peripheral(target, tmp_path / "board", air, request.param):
+    async for running, _ in peripheral(target, tmp_path / "board", air, request.param):
+        assert isinstance(running, programs.OnEmulatedBoard)  # the air fixture saw to it
         yield running
 
 
@@ -172,16 +174,17 @@ async def test_irq_addresses_are_memoryviews_valid_during_the_call(board, air: A
     assert kept != address
 
 
-async def test_two_boards_one_central_one_peripheral(target: Target, air: Air, tmp_path):
+async def test_two_boards_one_central_one_peripheral(target: Target, tmp_path):
     """Both roles of the `bluetooth` module between two boards on one air, as
-    MicroPython's multi_bluetooth tests run two instances."""
-    async for server in peripheral(target, tmp_path / "peripheral", air, "notify"):
-        peer = (1, bytes.fromhex(server.board.address.replace(":", "")))
+    MicroPython's multi_bluetooth tests run two instances; on a serial target, the
+    two boards of --target serial:P1,P2 (the first the peripheral)."""
+    air = Air()  # the emulated boards'; real boards have theirs
+    async for server, peer in peripheral(target, tmp_path / "peripheral", air, "notify"):
         client = await programs.start(
-            target, tmp_path / "central", air, programs.source("central.py", PEER=peer)
+            target, tmp_path / "central", air, programs.source("central.py", PEER=peer), board=1
         )
         try:
-            await client.expect(r"(?m)^DONE$|Traceback")
+            await client.expect(r"(?m)^DONE\r?$|Traceback")
             lines = client.output.replace("\r", "")
             for wanted in (
                 "ADV_TYPES [0, 4]",  # connectable advertising, and the scan response

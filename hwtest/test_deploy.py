@@ -88,3 +88,20 @@ async def test_a_build_for_another_board_is_refused_and_nothing_written(board: E
     await board.console.expect("queued heartbeat", timeout=30)
     await board.press()
     await board.console.expect("queued alarm", timeout=30)
+
+
+async def test_the_firmware_in_a_romfs_partition_runs_in_place(board: EmulatedBoard):
+    """A board built with a ROMFS partition: the libraries are imported from /rom,
+    ahead of the flash, as a port with MICROPY_VFS_ROM mounts it."""
+    await board.power_cut()
+    board.flash_firmware("romfs")
+    assert not (board.flash / "lib").exists() and board.romfs_bytes > 10_000
+    board.console.clear()
+    await board.power_on()
+    await board.console.expect("queued heartbeat")
+    shown = await mpremote(
+        board.serial_port,
+        "exec",
+        "import firmware.app as a, os; print(a.__file__, sorted(os.listdir('/rom/lib')))",
+    )
+    assert shown.strip().split(None, 1) == ["/rom/lib/firmware/app.mpy", "['firmware', 'protocol']"]

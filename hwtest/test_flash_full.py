@@ -13,9 +13,9 @@ import pytest
 from boards.emulated.emulator import littlefs
 from firmware.outbox import counter_of
 from hwtest.bench import needs
+from hwtest.harness import Chain
 from hwtest.phones import running, storing_phone
 from hwtest.rows import alarm_frames, presses_delivered, wait_until
-from msa.demo.stack import Stack
 from protocol import frame
 
 pytestmark = pytest.mark.hil
@@ -24,12 +24,12 @@ HOLD_MS = 80
 GAP_S = 0.15
 
 
-def waiting(stack: Stack, kind: int) -> list[str]:
+def waiting(stack: Chain, kind: int) -> list[str]:
     folder = needs(stack.board, "flash").flash / "data" / "outbox"
     return sorted(p.name for p in folder.iterdir() if int(p.name[9:11], 16) == kind)
 
 
-async def fill_to(stack: Stack, free_blocks: int) -> None:
+async def fill_to(stack: Chain, free_blocks: int) -> None:
     await stack.phone_away()
     await stack.board.power_cut()
     needs(stack.board, "flash").fill_flash(free_blocks)
@@ -49,7 +49,7 @@ def test_a_waiting_frame_is_inline_metadata_and_a_pair_holds_21():
 
 
 @pytest.mark.provision(heartbeat_s=1)
-async def test_a_flash_filled_to_the_last_block_keeps_alarms_drops_heartbeats(stack: Stack):
+async def test_a_flash_filled_to_the_last_block_keeps_alarms_drops_heartbeats(stack: Chain):
     await fill_to(stack, 0)
     assert needs(stack.board, "flash").free_blocks() == 0
     presses = 12
@@ -72,7 +72,7 @@ async def test_a_flash_filled_to_the_last_block_keeps_alarms_drops_heartbeats(st
 
 
 @pytest.mark.provision(heartbeat_s=2)
-async def test_a_flash_full_of_unreceipted_alarms_keeps_presses_in_memory(stack: Stack, tmp_path):
+async def test_a_flash_full_of_unreceipted_alarms_keeps_presses_in_memory(stack: Chain, tmp_path):
     # A phone that ACKs and never forwards: each press after an ACK is a new alarm.
     await fill_to(stack, 2)  # one more metadata pair
     device_id = stack.phone.device_id

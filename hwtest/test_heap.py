@@ -23,9 +23,12 @@ def emulated_only(target):
         pytest.skip("the heap limit is set on the emulated interpreter (-X heapsize)")
 
 
-async def test_the_firmware_works_within_the_boards_heap_budget(tmp_path):
+@pytest.mark.parametrize("firmware", ["romfs", "mpy"])
+async def test_the_firmware_works_within_the_boards_heap_budget(tmp_path, firmware):
+    """In a ROMFS partition (bytecode in place) and as .mpy files on the flash
+    (a stock ESP32 build, whose imports copy the bytecode to the heap)."""
     budget = HEAP_BYTES + ROM_HEAP_ALLOWANCE
-    assert await workload(tmp_path, budget, PRESSES, WAITING) is None
+    assert await workload(tmp_path, budget, PRESSES, WAITING, firmware) is None
 
 
 async def test_below_the_firmwares_need_the_same_workload_fails_for_memory(tmp_path):

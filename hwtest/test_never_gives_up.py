@@ -10,8 +10,8 @@ import time
 
 import pytest
 
+from hwtest.harness import Chain
 from hwtest.rows import alarm_frames, presses_delivered, wait_frame, wait_until
-from msa.demo.stack import Stack
 from protocol import frame
 
 pytestmark = pytest.mark.hil
@@ -27,7 +27,7 @@ GAP_MS = 40
 
 @pytest.mark.slow
 @pytest.mark.provision(**FAST)
-async def test_a_thousand_presses_with_the_phone_away_are_delivered_whole_once(stack: Stack):
+async def test_a_thousand_presses_with_the_phone_away_are_delivered_whole_once(stack: Chain):
     await stack.phone_away()
     started = time.monotonic()
     await stack.board.presses(PRESSES, hold_ms=HOLD_MS, gap_ms=GAP_MS)
@@ -58,7 +58,7 @@ async def test_a_thousand_presses_with_the_phone_away_are_delivered_whole_once(s
     assert alarm.counter > max(counters)
 
 
-async def test_a_start_up_error_gives_reduced_mode_that_still_raises_the_alarm(stack: Stack):
+async def test_a_start_up_error_gives_reduced_mode_that_still_raises_the_alarm(stack: Chain):
     await stack.settled()
     board = stack.board
     await board.power_cut()

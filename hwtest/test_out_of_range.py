@@ -11,8 +11,9 @@ import re
 import pytest
 
 from hwtest.bench import Dut
+from hwtest.harness import Chain
 from hwtest.rows import alarm_frames, wait_until
-from msa.demo.stack import PRESS_GAP_S, Stack
+from msa.demo.stack import PRESS_GAP_S
 from msa.waiting import within
 
 pytestmark = pytest.mark.hil
@@ -21,11 +22,11 @@ AWAY_PRESSES = 3  # before a power cut while away; one more after it
 RETURN_TIMEOUT_S = 30.0
 
 
-def shown_counters(stack: Stack) -> list[int]:
+def shown_counters(stack: Chain) -> list[int]:
     return [int(event["counter"]) for event in stack.console.alarms]
 
 
-async def press_while_away(stack: Stack, dut: Dut) -> int:
+async def press_while_away(stack: Chain, dut: Dut) -> int:
     """Press once and return the counter the button gave the alarm."""
     stack.board.console.clear()
     await dut.press()
@@ -34,7 +35,7 @@ async def press_while_away(stack: Stack, dut: Dut) -> int:
     return int(queued.group(1))
 
 
-async def test_presses_out_of_range_are_kept_and_delivered_in_order_once(stack: Stack, dut: Dut):
+async def test_presses_out_of_range_are_kept_and_delivered_in_order_once(stack: Chain, dut: Dut):
     await dut.out_of_range()
     await within(stack.phone.link.disconnected.wait(), 5)  # the link timed out
 

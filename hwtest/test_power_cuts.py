@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from msa.demo.stack import Stack
+from hwtest.harness import Chain
 
 pytestmark = [pytest.mark.hil, pytest.mark.slow]
 
@@ -18,7 +18,7 @@ TRIALS = int(os.environ.get("MSA_POWER_CUT_TRIALS", "50"))
 SEED = int(os.environ.get("MSA_POWER_CUT_SEED", "20261123"))
 
 
-async def test_random_power_cuts_lose_no_stored_alarm_and_reuse_no_counter(stack: Stack):
+async def test_random_power_cuts_lose_no_stored_alarm_and_reuse_no_counter(stack: Chain):
     rng = random.Random(SEED)
     for _ in range(TRIALS):
         await stack.board.console.expect("queued heartbeat")  # booted: the button listens

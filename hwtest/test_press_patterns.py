@@ -12,22 +12,22 @@ import time
 import pytest
 
 from hwtest.bench import needs
-from msa.demo.stack import Stack
+from hwtest.harness import Chain
 
 pytestmark = pytest.mark.hil
 
 
-def queued(stack: Stack) -> list[int]:
+def queued(stack: Chain) -> list[int]:
     """The counters of the alarms the button queued since its console was cleared."""
     return [int(n) for n in re.findall(rb"queued alarm (\d+)", stack.board.console.output)]
 
 
-def kinds(stack: Stack) -> list[str]:
+def kinds(stack: Chain) -> list[str]:
     return [event["kind"] for event in stack.console.alarms]
 
 
 @pytest.mark.provision(press_ms=150)  # wide enough apart from debounce_ms for a loaded CI
-async def test_single_press_and_bumps_shorter_than_a_press(stack: Stack):
+async def test_single_press_and_bumps_shorter_than_a_press(stack: Chain):
     await stack.board.console.expect("alarm on a single press of 150 ms")
     stack.board.console.clear()
     await stack.board.presses(3, hold_ms=10, gap_ms=200)  # contact bounce: under debounce_ms
@@ -40,7 +40,7 @@ async def test_single_press_and_bumps_shorter_than_a_press(stack: Stack):
 
 
 @pytest.mark.provision(pattern="long", hold_ms=1500)
-async def test_long_press_pattern(stack: Stack):
+async def test_long_press_pattern(stack: Chain):
     await stack.board.console.expect("alarm on a long press of 1500 ms")
     stack.board.console.clear()
     await stack.board.press(150)  # a plain press is not this button's alarm
@@ -53,7 +53,7 @@ async def test_long_press_pattern(stack: Stack):
 
 @pytest.mark.slow
 @pytest.mark.provision(pattern="multi", presses=3, window_ms=1500)
-async def test_multi_press_pattern_and_presses_that_do_not_add_up(stack: Stack):
+async def test_multi_press_pattern_and_presses_that_do_not_add_up(stack: Chain):
     await stack.board.console.expect("alarm on a 3 presses within 1500 ms")
     stack.board.console.clear()
     await stack.board.presses(2, hold_ms=100, gap_ms=200)  # not completed: nothing
@@ -67,7 +67,7 @@ async def test_multi_press_pattern_and_presses_that_do_not_add_up(stack: Stack):
 
 
 @pytest.mark.provision(pattern="long", hold_ms=20)  # a typo at the tech desk
-async def test_a_bad_setting_falls_back_to_a_single_press_and_says_so(stack: Stack):
+async def test_a_bad_setting_falls_back_to_a_single_press_and_says_so(stack: Chain):
     await stack.board.console.expect(r"hold_ms must be a whole number from 500 to 10000")
     await stack.board.console.expect("alarm on a single press")
     alarm = await stack.press(120)
@@ -75,7 +75,7 @@ async def test_a_bad_setting_falls_back_to_a_single_press_and_says_so(stack: Sta
 
 
 @pytest.mark.slow
-async def test_test_alarm_needs_the_gesture_and_an_unexpired_arming(stack: Stack):
+async def test_test_alarm_needs_the_gesture_and_an_unexpired_arming(stack: Chain):
     needs(stack.board, "arm_test_alarm").arm_test_alarm()
     # Armed, but a press in panic: a real alarm, and the arming stays.
     real = await stack.gesture(stack.board.presses(3, hold_ms=120, gap_ms=200))
@@ -99,7 +99,7 @@ async def test_test_alarm_needs_the_gesture_and_an_unexpired_arming(stack: Stack
 
 
 @pytest.mark.slow
-async def test_an_arming_on_a_button_whose_clock_is_not_set_is_no_arming(stack: Stack):
+async def test_an_arming_on_a_button_whose_clock_is_not_set_is_no_arming(stack: Chain):
     # After a power cut and before the phone is back, the button cannot tell
     # whether the arming has expired: the test gesture is a real alarm.
     await stack.phone_away()

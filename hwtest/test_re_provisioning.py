@@ -9,12 +9,13 @@ import json
 import pytest
 
 from boards.emulated.emulator import EmulatedBoard
-from msa.demo.stack import Stack, run_msa_json
+from hwtest.harness import Chain
+from msa.demo.stack import run_msa_json
 
 pytestmark = pytest.mark.hil
 
 
-async def test_after_re_provisioning_the_next_real_alarm_reaches_the_console(stack: Stack):
+async def test_after_re_provisioning_the_next_real_alarm_reaches_the_console(stack: Chain):
     if not isinstance(stack.board, EmulatedBoard):
         pytest.skip("re-provisions through the emulated board's flash")
     board = stack.board

@@ -9,16 +9,16 @@ from __future__ import annotations
 import pytest
 
 from hwtest.bench import needs
+from hwtest.harness import Chain
 from hwtest.phones import running, storing_phone
 from hwtest.rows import alarm_frames, wait_until
 from msa.app.outbox import Outbox
-from msa.demo.stack import Stack
 from protocol import frame
 
 pytestmark = pytest.mark.hil
 
 
-def waiting_frames(stack: Stack) -> list[str]:
+def waiting_frames(stack: Chain) -> list[str]:
     return sorted(p.name for p in (needs(stack.board, "flash").flash / "data" / "outbox").iterdir())
 
 
@@ -33,7 +33,7 @@ def heartbeats(outbox: Outbox, device_id: int) -> list[dict]:
 
 @pytest.mark.provision(heartbeat_s=1, unreceipted_s=2)
 async def test_a_phone_that_acks_and_never_forwards_cannot_make_the_button_forget(
-    stack: Stack, tmp_path
+    stack: Chain, tmp_path
 ):
     await stack.phone_away()
     device_id = stack.phone.device_id
@@ -67,7 +67,7 @@ async def test_a_phone_that_acks_and_never_forwards_cannot_make_the_button_forge
     assert [f.counter for f in alarm_frames(stack)] == [counter]
 
 
-async def test_a_forged_or_replayed_receipt_is_ignored(stack: Stack, tmp_path):
+async def test_a_forged_or_replayed_receipt_is_ignored(stack: Chain, tmp_path):
     await stack.phone_away()
     device_id = stack.phone.device_id
     key = bytes.fromhex(stack.credentials["key"])

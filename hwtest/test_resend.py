@@ -11,8 +11,8 @@ import time
 
 import pytest
 
+from hwtest.harness import Chain
 from hwtest.rows import wait_until
-from msa.demo.stack import Stack
 from protocol import frame
 
 pytestmark = pytest.mark.hil
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.hil
 WINDOW_S = 9.0  # notified at 0, then 0.5, 1.5, 3.5 and 7.5 s: 5 times (18 without back-off)
 
 
-async def test_a_frame_not_acknowledged_is_re_sent_with_a_doubling_back_off(stack: Stack):
+async def test_a_frame_not_acknowledged_is_re_sent_with_a_doubling_back_off(stack: Chain):
     await stack.settled()
     await stack.phone_away()
     stack.board.console.clear()

@@ -15,12 +15,14 @@ import pytest
 from boards.emulated.air import Air
 from boards.emulated.emulator import EmulatedBoard
 from boards.interface import Board
+from hwtest import programs
 from hwtest.bench import Bench, EmulatedDut, SerialDut, Target, needs
 from hwtest.conftest import serial_board
+from hwtest.harness import Chain
 from hwtest.serial_board import SerialBoard
 from hwtest.test_processes import finish, line_with, start
 from msa import children
-from msa.demo.stack import HOPS, Stack
+from msa.demo.stack import HOPS
 from msa.testcli import nested_env
 from msa.waiting import within
 
@@ -121,13 +123,13 @@ async def test_what_only_the_emulated_board_has_skips_with_the_reason(tmp_path):
 
 
 async def test_the_whole_chain_runs_through_the_serial_driver(tmp_path):
-    """`Stack` given a SerialBoard, as the `stack` fixture builds it on a serial target:
+    """`Chain` given a SerialBoard, as the `stack` fixture builds it on a serial target:
     the backend is seeded with the id and key read over the REPL, device.json is
     rewritten, the console is the serial port, `settled()` uses what the host sees.
     Stand-ins: the relays (HandsOnTheEmulatedBoard) and the radio, which is the
     emulated board's Bumble air with the phone on bumble:local instead of bleak or a
     USB dongle: this computer has no Bluetooth controller."""
-    chain = Stack.fresh(tmp_path / "stack")
+    chain = Chain.fresh(tmp_path / "stack")
     emulated = EmulatedBoard(tmp_path / "emulated", chain.air)
     emulated.flash_firmware()
     emulated.provision({"device_id": 0x00ABCDEF, "key": "5a" * 32})
@@ -197,6 +199,21 @@ def test_bumble_without_a_transport_cannot_reach_a_real_board():
         target.link()
     with pytest.raises(pytest.UsageError, match="use bumble, bumble:TRANSPORT"):
         Target.parse("serial:/dev/ttyUSB0", "bluez")
+
+
+def test_two_boards_are_two_ports_of_one_serial_target():
+    two = Target.parse("serial:/dev/ttyUSB0,/dev/ttyACM1", "bleak")
+    assert (two.port, two.ports) == ("/dev/ttyUSB0", ("/dev/ttyUSB0", "/dev/ttyACM1"))
+    assert Target.parse("serial:/dev/ttyUSB0", "bleak").ports == ("/dev/ttyUSB0",)
+    for wrong in ("serial:", "serial:/dev/ttyUSB0,", "serial:,/dev/ttyUSB1", "emulated:x", "usb"):
+        with pytest.raises(pytest.UsageError, match="serial:/dev/ttyUSB0,/dev/ttyUSB1"):
+            Target.parse(wrong, "bleak")
+
+
+async def test_a_two_board_case_on_one_port_is_skipped_with_what_to_give(tmp_path):
+    one = Target.parse("serial:/dev/null", "bleak")  # a port that exists
+    with pytest.raises(pytest.skip.Exception, match="needs 2 boards: give each its port"):
+        await programs.start(one, tmp_path, Air(), "print(1)", board=1)
 
 
 async def output_of(process: asyncio.subprocess.Process, bound_s: float) -> str:

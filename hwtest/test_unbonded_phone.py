@@ -10,11 +10,11 @@ import pytest
 
 from boards.emulated.board import UNBONDED_GRACE_MS
 from hwtest.bench import needs
+from hwtest.harness import Chain
 from hwtest.phones import firmware_version
 from hwtest.scanner import Scanner
 from msa.app.bumble_link import BumbleLink
 from msa.app.link import LinkError
-from msa.demo.stack import Stack
 from msa.waiting import within
 
 pytestmark = pytest.mark.hil
@@ -24,7 +24,7 @@ pytestmark = pytest.mark.hil
 DROPPED_WITHIN_S = 30.0
 
 
-async def _stranger_near(stack: Stack, folder) -> BumbleLink:
+async def _stranger_near(stack: Chain, folder) -> BumbleLink:
     """A suspect's phone: it scans, and picks the one advertiser on this air."""
     scanner = Scanner(stack.air)
     await scanner.start()
@@ -33,7 +33,7 @@ async def _stranger_near(stack: Stack, folder) -> BumbleLink:
 
 
 async def test_an_unbonded_phone_is_refused_and_the_bonded_one_still_gets_alarms(
-    stack: Stack, tmp_path
+    stack: Chain, tmp_path
 ):
     await stack.phone_away()
     needs(stack.board, "air").set_rpa_timeout(900)  # an address that holds still for the stranger
@@ -78,7 +78,7 @@ async def test_an_unbonded_phone_is_refused_and_the_bonded_one_still_gets_alarms
     assert (await stack.press()).kind == "alarm"
 
 
-async def test_the_bonded_phone_reads_firmware_version_and_board(stack: Stack):
+async def test_the_bonded_phone_reads_firmware_version_and_board(stack: Chain):
     info = await stack.phone.link.device_info()
     assert info.firmware_revision == firmware_version()
     assert info.model_number == "emulated"

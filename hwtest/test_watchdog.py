@@ -9,8 +9,8 @@ import re
 import pytest
 
 from hwtest.bench import needs
+from hwtest.harness import Chain
 from hwtest.rows import alarm_frames, wait_frame, wait_until
-from msa.demo.stack import Stack
 from protocol import frame
 
 pytestmark = [pytest.mark.hil, pytest.mark.slow]
@@ -18,7 +18,7 @@ pytestmark = [pytest.mark.hil, pytest.mark.slow]
 PRESSES = 3
 
 
-async def queue_alarms(stack: Stack, count: int) -> list[int]:
+async def queue_alarms(stack: Chain, count: int) -> list[int]:
     """With the phone away, press `count` times: the alarm waits in the button's flash,
     one frame of `count` presses (protocol/SPEC.md §3.1); its counter, in a list."""
     await stack.phone_away()
@@ -29,11 +29,11 @@ async def queue_alarms(stack: Stack, count: int) -> list[int]:
     return [int(n) for n in re.findall(rb"queued alarm (\d+)", console.output)][-1:]
 
 
-def shown(stack: Stack) -> list[int]:
+def shown(stack: Chain) -> list[int]:
     return [event["counter"] for event in stack.console.alarms]
 
 
-async def delivered_once_in_order(stack: Stack, counters: list[int]) -> None:
+async def delivered_once_in_order(stack: Chain, counters: list[int]) -> None:
     await stack.phone_back()
     await stack.settled()
     await wait_until(  # the console's pushes trail the commits
@@ -46,7 +46,7 @@ async def delivered_once_in_order(stack: Stack, counters: list[int]) -> None:
     assert [f.fields()["presses"] for f in alarm_frames(stack)] == [PRESSES]
 
 
-async def test_a_crash_in_a_task_resets_the_board_and_the_queue_survives(stack: Stack):
+async def test_a_crash_in_a_task_resets_the_board_and_the_queue_survives(stack: Chain):
     counters = await queue_alarms(stack, PRESSES)
     needs(stack.board, "cpu").hardware.inject_fault()  # the button task's next pin read raises
     await stack.board.press(120)
@@ -60,7 +60,7 @@ async def test_a_crash_in_a_task_resets_the_board_and_the_queue_survives(stack: 
 
 
 @pytest.mark.provision(watchdog_ms=3000)
-async def test_a_hung_cpu_is_reset_by_the_watchdog_and_the_queue_survives(stack: Stack):
+async def test_a_hung_cpu_is_reset_by_the_watchdog_and_the_queue_survives(stack: Chain):
     counters = await queue_alarms(stack, PRESSES)
     needs(stack.board, "cpu").freeze()  # the CPU stops where it is: nothing feeds the watchdog
     await stack.board.console.expect(r"recovered after watchdog reset", timeout=15)

@@ -66,6 +66,7 @@ HEAP_BYTES = definition.HEAP_BYTES
 # ... and its flash's block accounting (rom/_flash.py), littlefs's C on a real board.
 ROM_HEAP_ALLOWANCE = 32 * 1024
 FLASH_BYTES = definition.FLASH_BYTES
+FIRMWARE_FORMS = ("source", "mpy", "romfs")
 
 
 def _littlefs() -> Any:
@@ -95,6 +96,7 @@ class EmulatedBoard:
     ) -> None:
         self.directory = directory
         self.flash = directory / "flash"
+        self.romfs = directory / "romfs.img"  # the ROMFS partition, when the firmware is in one
         self.link = link
         self.heap_bytes = heap_bytes
         self.flash_blocks = flash_bytes // littlefs.BLOCK
@@ -139,24 +141,38 @@ class EmulatedBoard:
 
     # -- flash ----------------------------------------------------------------
 
-    def flash_firmware(self, bytecode: bool = False) -> list[str]:
-        """The firmware image onto the flash: its sources, or (`bytecode`) the `.mpy`
-        build that real boards run (`msa firmware build`), which spares the heap the
-        compiler's parse trees."""
-        if not bytecode:
+    def flash_firmware(self, form: str = "source") -> list[str]:
+        """The firmware image onto the board, in one of FIRMWARE_FORMS: its sources
+        on the flash; the `.mpy` build real boards run (`msa firmware build`), which
+        spares the heap the compiler's parse trees; or that build's libraries in the
+        ROMFS partition (`romfs`), whose bytecode runs in place, as on a board with one."""
+        if form not in FIRMWARE_FORMS:
+            raise ValueError(f"firmware form {form!r}: one of {', '.join(FIRMWARE_FORMS)}")
+        self.romfs.unlink(missing_ok=True)
+        if form == "source":
             return image.write(self.flash, "emulated")
-        from msa.firmware.build import build
+        from msa.firmware.build import ROMFS_IMAGE, ROMFS_TREE, build
 
         with tempfile.TemporaryDirectory(prefix="msa-build-") as folder:
             out = Path(folder) / "build"
             built = build("emulated", out)
-            for entry in built.files:
+            on_flash = built.files
+            if form == "romfs":
+                shutil.copyfile(out / ROMFS_IMAGE, self.romfs)
+                shutil.rmtree(self.flash / ROMFS_TREE, ignore_errors=True)  # older copies
+                on_flash = [f for f in on_flash if not f.path.startswith(ROMFS_TREE + "/")]
+            for entry in on_flash:
                 target = self.flash / entry.path
                 target.parent.mkdir(parents=True, exist_ok=True)
                 for stale in (target.with_suffix(".py"), target.with_suffix(".mpy")):
                     stale.unlink(missing_ok=True)
                 shutil.copyfile(out / entry.path, target)
-            return [entry.path for entry in built.files]
+            return [entry.path for entry in on_flash]
+
+    @property
+    def romfs_bytes(self) -> int:
+        """The ROMFS partition's image, 0 without one."""
+        return self.romfs.stat().st_size if self.romfs.exists() else 0
 
     async def boot(self, settings: dict[str, Any]) -> None:
         """The Board protocol's provisioning: the firmware image, device.json with no
@@ -253,10 +269,12 @@ class EmulatedBoard:
         }
         if raw_repl:
             env["MSA_BOOT_RAW"] = "1"
+        if self.romfs.exists():
+            env["MSA_ROMFS"] = str(self.romfs)
         self.process = await asyncio.create_subprocess_exec(
             micropython_path(),
             "-X",
-            f"heapsize={self.heap_bytes + ROM_HEAP_ALLOWANCE}",
+            f"heapsize={self.heap_bytes + ROM_HEAP_ALLOWANCE + self.romfs_bytes}",
             "-i",
             str(ROM / "_boot.py"),
             stdin=slave,

@@ -62,7 +62,8 @@ def irq(event, data):
 
 ble.irq(irq)
 ble.gap_advertise(20000, b"\x02\x01\x06", resp_data=b"\x05\x09peri")
-print("ADVERTISING")
+addr_type, addr = ble.config("mac")
+print("ADVERTISING", addr_type, bytes(addr).hex())  # where a central finds us
 start = time.ticks_ms()
 state = MODE
 if MODE == "sleep_ms":

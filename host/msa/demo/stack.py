@@ -7,7 +7,8 @@
 (`msa backend serve`), the button as the real firmware on the emulated board,
 the phone as the app link on Bumble, a console as an SSE client. It records
 when each hop saw each frame, which is what `msa demo --headless` prints and
-what the latency benchmark measures.
+what the latency benchmark measures. The bench's extra hand (settled, counts,
+post_frame) is hwtest/harness.py's `Chain`.
 
 Given a `board` (a real button: hwtest/serial_board.py) and a `link` (`bleak`,
 `bumble:usb:0`), the stack seeds the backend with the board's own device id and
@@ -30,9 +31,7 @@ import time
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import httpx
+from typing import Any, Self
 
 from boards.emulated.emulator import EmulatedBoard
 from boards.emulated.timed_air import TimedAir, air_named
@@ -41,7 +40,7 @@ from msa import children, cleanup, folders
 from msa.app.forwarder import Forwarder
 from msa.app.link import LinkParameters, open_link
 from msa.app.outbox import Outbox
-from msa.app.phone import GHENT, Phone
+from msa.app.phone import Phone
 from msa.backend.keys import kek_at
 from msa.demo.console_client import ConsoleClient
 from msa.errors import MsaError
@@ -195,7 +194,7 @@ class Stack:
         database_url: str | None = None,
         settings: dict[str, Any] | None = None,
         **given: Any,  # board, link: see __init__
-    ) -> Stack:
+    ) -> Self:
         """A stack in an emptied directory: new keys, new board, new database.
 
         Only a folder the demo made (or an empty one) is emptied; UsageError otherwise.
@@ -295,7 +294,7 @@ class Stack:
         alarm.t.setdefault("backend_commit", parse_iso(event["committed_at"]) / 1000)
         alarm.t.setdefault("console_push", at)
 
-    # -- the bench's hand ------------------------------------------------------------
+    # -- the phone's comings and goings -------------------------------------------
 
     async def phone_away(self) -> None:
         """The phone leaves (switched off, out of range): nothing is received."""
@@ -329,50 +328,6 @@ class Stack:
         self._released = time.monotonic()
         event = await within(seen, STARTUP_TIMEOUT_S)
         return self.frames[(int(event["device_id"], 16), int(event["counter"]))]
-
-    async def settled(self, timeout: float = STARTUP_TIMEOUT_S) -> None:
-        """Wait until nothing is in flight: the button's and the phone's outboxes are empty
-        (the button forgets a frame on its receipt: every frame is committed then), and
-        the console has been pushed every alarm the backend stored.
-
-        A real board's outbox is not readable while its firmware runs: there, the
-        button's queue is what it said it queued and the phone has not received."""
-        assert self.board is not None and self.phone is not None
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        outbox = self.phone.outbox
-        # Delivered frames wait in the phone until their receipt is written to the button.
-        while (button := self._button_queue()) or outbox.count("pending") + outbox.count(
-            "delivered"
-        ):
-            if loop.time() > deadline:
-                raise TimeoutError(
-                    f"still in flight after {timeout:.0f} s: button {button}, phone "
-                    f"{outbox.count('pending')} pending, {outbox.count('delivered')} delivered"
-                )
-            await asyncio.sleep(0.01)  # a condition poll, like Console.expect
-        if self.console is not None:
-            stored = (await self.counts())["alarms"]
-            await self.console.until_shown(stored, max(deadline - loop.time(), 1.0))
-
-    def _button_queue(self) -> int:
-        assert self.phone is not None and self.board is not None
-        return self.board.frames_held({counter for _, counter in self.frames})
-
-    async def counts(self) -> dict[str, int]:
-        """Rows per table in the backend's database."""
-        from msa.backend.store import open_store
-
-        store = await open_store(self.database_url)
-        try:
-            return await store.counts()
-        finally:
-            await store.close()
-
-    async def post_frame(self, data: bytes) -> httpx.Response:
-        """Send a frame to the backend as the phone does (for replay and forgery tests)."""
-        assert self.phone is not None
-        return await self.phone.forwarder.post(data, time.time(), GHENT.current())
 
     async def stop(self) -> None:
         """Release everything (each step runs whatever an earlier one raised)."""

