@@ -7,13 +7,12 @@ import json
 import re
 import socket
 import sys
-from pathlib import Path
 
 import pytest
 
 from hwtest.rows import wait_until
 from msa import children
-from msa.testcli import nested_env
+from msa.testcli import start_nested_pytest
 from msa.waiting import within
 
 pytestmark = pytest.mark.hil
@@ -125,14 +124,8 @@ async def test_two_emulated_boards_run_the_two_board_case_as_two_real_ones(tmp_p
         ports = [port.decode() for port in re.findall(rb"serial port  (\S+)", said)]
         assert len(ports) == 2
         case = "hwtest/test_conformance_link.py::test_two_boards_one_central_one_peripheral"
-        nested = await asyncio.create_subprocess_exec(
-            *[sys.executable, "-m", "pytest", "-q", "-rA", "-p", "no:cacheprovider", case],
-            *["--target", f"serial:{ports[0]},{ports[1]}", "--hil-logs", str(tmp_path / "hil")],
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-            cwd=Path(__file__).resolve().parents[1],
-            env=nested_env(),
-            preexec_fn=children.preexec(),
+        nested = await start_nested_pytest(
+            case, "--target", f"serial:{ports[0]},{ports[1]}", logs=tmp_path / "hil"
         )
         out, _ = await within(nested.communicate(), 120)
     finally:

@@ -156,6 +156,26 @@ async def test_the_peripheral_may_start_the_mtu_exchange(board, air: Air):
     assert eval(data)[1] == 150  # noqa: S307 (min(200, 150))
 
 
+@pytest.mark.parametrize("board", ["append"], indirect=True)
+async def test_an_appending_value_is_one_database_for_the_program_and_the_central(board, air: Air):
+    """gatts_set_buffer(append=True): writes add up to the buffer's size; the
+    program's gatts_read empties it, a central's read does not (NimBLE's one
+    database, which both sides read)."""
+    connection = await Central(air).connect(board.board.address)
+    peer = Peer(connection)
+    await within(peer.discover_services(), 10)
+    [characteristic] = await within(peer.discover_characteristics([CHAR]), 10)
+    for part in (b"ab", b"cd"):
+        await within(characteristic.write_value(part, with_response=True), 10)
+    await board.expect(r"READ .*\n")
+    assert "READ b'abcd' b''" in board.output
+    assert bytes(await within(characteristic.read_value(), 10)) == b""
+    for part in (b"efgh", b"ijklmn"):  # 10 bytes into 8
+        await within(characteristic.write_value(part, with_response=True), 10)
+    assert bytes(await within(characteristic.read_value(), 10)) == b"efghijkl"
+    assert board.output.count("READ ") == 1  # the program read once, at the second write
+
+
 @pytest.mark.parametrize("board", ["idle"], indirect=True)
 async def test_irq_addresses_are_memoryviews_valid_during_the_call(board, air: Air):
     central = Central(air)

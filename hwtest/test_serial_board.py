@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import sys
 from pathlib import Path
 
 import pytest
@@ -23,7 +22,7 @@ from hwtest.serial_board import SerialBoard
 from hwtest.test_processes import finish, line_with, start
 from msa import children
 from msa.demo.stack import HOPS
-from msa.testcli import nested_env
+from msa.testcli import start_nested_pytest
 from msa.waiting import within
 
 pytestmark = pytest.mark.hil
@@ -257,16 +256,10 @@ async def test_the_alarm_path_cases_run_on_a_serial_target(tmp_path):
         config.write_text(f'[board]\naddress = "{address}"\n')
         # Its own per-case bound, inside ours: a hung case ends that run with its
         # stacks, which we then show.
-        result = await asyncio.create_subprocess_exec(
-            *[sys.executable, "-m", "pytest", "-q", "-rA", "-o", "timeout=120"],
-            *["hwtest/test_alarm_path.py", "hwtest/test_out_of_range.py"],
-            *["-p", "no:cacheprovider", "--target", f"serial:{port}", "--bench", str(config)],
-            *["--ble", hci, "--hil-logs", str(tmp_path / "hil")],
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-            cwd=Path(__file__).resolve().parents[1],
-            env=nested_env(),
-            preexec_fn=children.preexec(),
+        result = await start_nested_pytest(
+            *["-o", "timeout=120", "hwtest/test_alarm_path.py", "hwtest/test_out_of_range.py"],
+            *["--target", f"serial:{port}", "--bench", str(config), "--ble", hci],
+            logs=tmp_path / "hil",
         )
         out = await output_of(result, 200)
     finally:

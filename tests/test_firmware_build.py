@@ -49,6 +49,20 @@ def test_the_figures_add_up(tmp_path):
     assert Build.load(tmp_path / "out").files == made.files
 
 
+def on_micropython(program: str, folder, path: str) -> list[str]:
+    """The lines `program` prints on the unix port, run in `folder` with MICROPYPATH `path`."""
+    result = subprocess.run(
+        [micropython_path(), "-c", program],
+        cwd=folder,
+        env={"MICROPYPATH": path},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout.split("\n")
+
+
 def test_the_emulated_build_runs_on_the_micropython_unix_port(tmp_path):
     """The .mpy version mpy-cross emits is the one the interpreter loads."""
     build("emulated", tmp_path / "out")
@@ -57,16 +71,7 @@ def test_the_emulated_build_runs_on_the_micropython_unix_port(tmp_path):
         "print(f.__file__, board.__file__, board.NAME)\n"
         "print(f.sign(bytes(32), f.ALARM, 1, 2, f.alarm_payload(0, 3000)).hex())\n"
     )
-    result = subprocess.run(
-        [micropython_path(), "-c", check],
-        cwd=tmp_path / "out",
-        env={"MICROPYPATH": ":lib"},
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    paths, signed = result.stdout.split("\n")[:2]
+    paths, signed = on_micropython(check, tmp_path / "out", ":lib")[:2]
     assert paths == "lib/protocol/frame.mpy board.mpy emulated"
     from protocol import frame  # the same frame, signed by CPython
 
@@ -106,20 +111,8 @@ def test_the_romfs_image_holds_the_libraries_and_runs_them_in_place(tmp_path):
         made.romfs_bytes
     )
 
-    def run(program: str) -> list[str]:
-        result = subprocess.run(
-            [micropython_path(), "-c", program],
-            cwd=tmp_path / "out",
-            env={"MICROPYPATH": ""},
-            capture_output=True,
-            text=True,
-            timeout=30,
-        )
-        assert result.returncode == 0, result.stdout + result.stderr
-        return result.stdout.split("\n")
-
-    listing, in_place = run(ROMFS_CHECK)[:2]
-    copied = run(MPY_CHECK)[0]
+    listing, in_place = on_micropython(ROMFS_CHECK, tmp_path / "out", "")[:2]
+    copied = on_micropython(MPY_CHECK, tmp_path / "out", "")[0]
     assert listing == str(sorted(n.replace(".py", ".mpy") for n in PROTOCOL_MODULES))
     path, heap = in_place.split()
     assert path == "/rom/lib/protocol/frame.mpy"

@@ -660,21 +660,32 @@ class Radio(CentralRole):
         )
         if denied:
             raise ATT_Error(error_code=int(denied), att_handle=attribute.handle)
-        value = self.values.get(attribute.handle, b"")
-        if attribute.handle in self.appending:
-            self.values[attribute.handle] = b""
+        # A central's read leaves an appending value as it is (NimBLE's access
+        # callback looks the entry up); gatts_read() on the board empties it.
+        return self.values.get(attribute.handle, b"")
+
+    def _take_value(self, handle: int) -> bytes:
+        """The board's read of the database: an appending value empties as it is read."""
+        value = self.values.get(handle, b"")
+        if handle in self.appending:
+            self.values[handle] = b""
         return value
 
     def _on_write(self, connection: Connection, attribute: Attribute, value: bytes) -> None:
         handle = attribute.handle
         old = self.values.get(handle, b"") if handle in self.appending else b""
         self.values[handle] = (old + bytes(value))[: self.sizes.get(handle, DEFAULT_ATTR_LEN)]
-        self._send(IRQ_GATTS_WRITE, (connection.handle, handle, bytes(value)))
+        self._send(IRQ_GATTS_WRITE, (connection.handle, handle))
+
+    async def op_gatts_read(self, value_handle: int) -> bytes:
+        return self._take_value(value_handle)  # an unknown handle: b"", as the port ignores it
 
     async def op_gatts_write(self, value_handle: int, data: bytes, send_update: bool) -> None:
         if value_handle not in self.values:
             raise OSError(EINVAL, "unknown handle")
         self.values[value_handle] = bytes(data)
+        # A longer value grows the entry (mp_bluetooth_gatts_db_write reallocates).
+        self.sizes[value_handle] = max(self.sizes.get(value_handle, DEFAULT_ATTR_LEN), len(data))
         if send_update and value_handle in self.characteristics:
             await self._device().notify_subscribers(self.characteristics[value_handle], bytes(data))
 
@@ -687,11 +698,14 @@ class Radio(CentralRole):
         if append:
             self.appending.add(value_handle)
 
-    async def op_gatts_notify(self, conn_handle: int, value_handle: int, data: bytes) -> None:
+    async def op_gatts_notify(
+        self, conn_handle: int, value_handle: int, data: bytes | None
+    ) -> None:
         connection = self._connection(conn_handle)
         if value_handle not in self.characteristics:
             raise OSError(EINVAL, "unknown handle")
-        data = bytes(data)[: connection.att_mtu - 3]  # NimBLE truncates to the MTU
+        data = self._or_value(value_handle, data)
+        data = data[: connection.att_mtu - 3]  # NimBLE truncates to the MTU
         self.stats.notifications += 1
         self.stats.last_notify = (time.time(), data)
         if self.on_notify is not None:
@@ -700,13 +714,20 @@ class Radio(CentralRole):
             connection, self.characteristics[value_handle], data, force=True
         )
 
-    async def op_gatts_indicate(self, conn_handle: int, value_handle: int, data: bytes) -> None:
+    async def op_gatts_indicate(
+        self, conn_handle: int, value_handle: int, data: bytes | None
+    ) -> None:
         connection = self._connection(conn_handle)
         if value_handle not in self.characteristics:
             raise OSError(EINVAL, "unknown handle")
-        task = asyncio.create_task(self._indicate(connection, value_handle, bytes(data)))
+        data = self._or_value(value_handle, data)
+        task = asyncio.create_task(self._indicate(connection, value_handle, data))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    def _or_value(self, value_handle: int, data: bytes | None) -> bytes:
+        # gatts_notify/indicate without data send the database's value.
+        return self.values.get(value_handle, b"") if data is None else bytes(data)
 
     async def _indicate(self, connection: Connection, value_handle: int, data: bytes) -> None:
         # The call returns at once; the peer's confirmation is _IRQ_GATTS_INDICATE_DONE.

@@ -8,6 +8,7 @@ workers keep two cores busy. `--workers 1` runs them in this one process, in ord
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import subprocess
 import sys
@@ -60,3 +61,19 @@ def nested_env(**extra: str) -> dict[str, str]:
     the result under test, and its reports are its own."""
     env = {k: v for k, v in os.environ.items() if k not in OUTER_ONLY}
     return {**env, **extra}
+
+
+async def start_nested_pytest(*args: str, logs: Path) -> asyncio.subprocess.Process:
+    """pytest on this repository as a test's child (dies with it), quiet, with every
+    outcome listed (-rA), its HIL logs in `logs`, its output piped to stdout."""
+    from msa import children
+
+    return await asyncio.create_subprocess_exec(
+        *[sys.executable, "-m", "pytest", "-q", "-rA", "-p", "no:cacheprovider", *args],
+        *["--hil-logs", str(logs)],
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        cwd=ROOT,
+        env=nested_env(),
+        preexec_fn=children.preexec(),
+    )

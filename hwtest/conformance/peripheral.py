@@ -6,6 +6,8 @@
 #   indicate: indicate each written value back
 #   notify: notify each written value back
 #   mtu: start the MTU exchange itself, as a peripheral may
+#   append: the value appends what centrals write (gatts_set_buffer); the
+#     program reads it (twice) at the second write
 # Each IRQ is printed as "IRQ <event> <what the program was doing> <data>".
 import time
 
@@ -35,10 +37,13 @@ _FLAGS = (
 )
 ble.gatts_write(value, b"value")
 ble.gatts_write(descriptor, b"descriptor")
+if MODE == "append":
+    ble.gatts_set_buffer(value, 8, True)  # empties it
+writes = 0
 
 
 def irq(event, data):
-    global kept
+    global kept, writes
     shown = tuple(bytes(d) if isinstance(d, memoryview) else d for d in data)
     print("IRQ", event, state, shown)
     if event == 1:
@@ -48,8 +53,11 @@ def irq(event, data):
             ble.gattc_exchange_mtu(data[0])
     elif event == 3:
         print("KEPT", bytes(kept).hex())
+        writes += 1
         if MODE in ("indicate", "notify"):
             to_indicate.append((data[0], ble.gatts_read(data[1])))
+        elif MODE == "append" and writes == 2:
+            print("READ", ble.gatts_read(data[1]), ble.gatts_read(data[1]))
     elif event == 31:
         ble.gap_passkey(data[0], data[1], _PASSKEY)
         print("PASSKEY", data[1], _PASSKEY)

@@ -14,7 +14,6 @@ FLAG_INDICATE = 0x0020
 
 _ENODEV = 19  # NimBLE's answer while the radio is off (ERRNO_BLUETOOTH_NOT_ACTIVE)
 _EINVAL = 22
-_DEFAULT_ATTR_LEN = 20  # MP_BLUETOOTH_DEFAULT_ATTR_LEN
 _CONFIG_GET = ("gap_name", "mac", "mtu")
 _CONFIG_SET = ("gap_name", "mtu", "addr_mode", "bond", "mitm", "io", "le_secure")
 # IRQs whose tuple members are (position, kind) reused buffers: a port's handler
@@ -42,6 +41,10 @@ def _buffer(data):
     if isinstance(data, (bytes, bytearray, memoryview)):
         return bytes(data)
     raise TypeError("object with buffer protocol required")
+
+
+def _optional_buffer(data):
+    return None if data is None else _buffer(data)
 
 
 def _hex_uuid(text):
@@ -144,9 +147,9 @@ class BLE:
     def _setup(self):
         self._active = False
         self._handler = None
-        self._values = {}  # value handle -> bytes (the local GATT database)
-        self._sizes = {}  # value handle -> bytes a remote write may fill
-        self._append = set()  # value handles whose remote writes append
+        # The values live in the stack (the host's radio), as NimBLE's GATT
+        # database does on a board: one copy, read and written by both sides.
+        self._handles = set()  # the value handles registered
         self._views = [None, None]  # the reused buffers behind IRQ memoryviews
         _emulink.on("irq", self._on_irq)
 
@@ -155,7 +158,7 @@ class BLE:
             _emulink.call("ble_active", bool(state))
             self._active = bool(state)
             if not self._active:
-                self._values, self._sizes, self._append = {}, {}, set()
+                self._handles = set()
         return self._active
 
     def config(self, *args, **kwargs):
@@ -189,11 +192,7 @@ class BLE:
     def _on_irq(self, message):
         event = message["irq"]
         data = _emulink.decode(message["data"])
-        if event == _IRQ_GATTS_WRITE:  # the host sends the written value along
-            conn_handle, value_handle, value = data
-            self._written(value_handle, value)
-            data = (conn_handle, value_handle)
-        elif event == 9 or event == 11 or event == 13:  # a discovery's UUID
+        if event == 9 or event == 11 or event == 13:  # a discovery's UUID
             data = data[:-1] + (UUID(data[-1]),)
         handler = self._handler
         if handler is None:
@@ -225,11 +224,6 @@ class BLE:
                 buffer[: len(value)] = value
                 data[position] = memoryview(buffer)[: len(value)]
         return tuple(data)
-
-    def _written(self, value_handle, value):
-        size = self._sizes.get(value_handle, _DEFAULT_ATTR_LEN)
-        old = self._values.get(value_handle, b"") if value_handle in self._append else b""
-        self._values[value_handle] = (old + value)[:size]  # the port truncates too
 
     # -- GAP -------------------------------------------------------------------
 
@@ -294,50 +288,35 @@ class BLE:
                     if len(descriptor) != 2 or not isinstance(descriptor[0], UUID):
                         raise ValueError("invalid descriptor UUID")
         handles = _emulink.call("gatts_register_services", services)
-        self._values, self._sizes, self._append = {}, {}, set()
-        for service in handles:
-            for handle in service:
-                self._values[handle] = b""
+        self._handles = set(handle for service in handles for handle in service)
         return handles
 
     def gatts_read(self, value_handle):
-        value = self._values.get(value_handle, b"")  # the port ignores its error here
-        if value_handle in self._append:
-            self._values[value_handle] = b""
-        return value
+        # The port ignores the database's error here: an unknown handle reads b"".
+        return _emulink.call("gatts_read", value_handle) if self._active else b""
 
     def gatts_write(self, value_handle, data, send_update=False):
         self._check_active()
-        if value_handle not in self._values:
+        if value_handle not in self._handles:
             raise OSError(_EINVAL)
         data = _buffer(data)
-        self._values[value_handle] = data
         _emulink.call("gatts_write", value_handle, data, bool(send_update))
         return len(data)
 
     def gatts_notify(self, conn_handle, value_handle, data=None):
+        # None: the stack sends the database's value.
         self._check_active()
-        if data is None:
-            data = self._values.get(value_handle, b"")
-        _emulink.call("gatts_notify", conn_handle, value_handle, _buffer(data))
+        _emulink.call("gatts_notify", conn_handle, value_handle, _optional_buffer(data))
 
     def gatts_indicate(self, conn_handle, value_handle, data=None):
         self._check_active()
-        if data is None:
-            data = self._values.get(value_handle, b"")
-        _emulink.call("gatts_indicate", conn_handle, value_handle, _buffer(data))
+        _emulink.call("gatts_indicate", conn_handle, value_handle, _optional_buffer(data))
 
     def gatts_set_buffer(self, value_handle, size, append=False):
         self._check_active()
-        if value_handle not in self._values:
+        if value_handle not in self._handles:
             raise OSError(_EINVAL)
-        self._sizes[value_handle] = int(size)
-        self._values[value_handle] = b""
-        if append:
-            self._append.add(value_handle)
-        else:
-            self._append.discard(value_handle)
-        _emulink.call("gatts_set_buffer", value_handle, int(size))
+        _emulink.call("gatts_set_buffer", value_handle, int(size), bool(append))
 
     # -- GATT client -------------------------------------------------------------
 
