@@ -21,5 +21,5 @@ def out_of_bounds(
 def add_air(parser: argparse.ArgumentParser, timed: str, instant: str) -> None:
     """`--air timed|instant` (default timed), each said in the bench's own terms."""
     parser.add_argument(
-        "--air", choices=AIRS, default="timed", help=f"timed: {timed} (default); instant: {instant}"
+        "--air", choices=AIRS, default="timed", help=f"timed: {timed}; instant: {instant}"
     )

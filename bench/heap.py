@@ -88,7 +88,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="romfs",
         help="romfs: the .mpy build in a ROMFS partition, run in place; mpy: the same "
         "files on the flash, copied to the heap as they are imported; source: compiled "
-        "on the board (default: romfs)",
+        "on the board",
     )
 
 

@@ -73,6 +73,7 @@ class Radio:
         self.advertising = False
         self.new_link = False  # set on each encryption; the sender re-sends at once
         self.writes = []  # control frames the phone wrote, oldest first
+        self.published = b""  # the oldest unacknowledged frame, for a phone that reads it
         self.changed = asyncio.ThreadSafeFlag()
         self.closed = self._has_bond()  # bonded: private, and no second bond
         self._private = False
@@ -136,9 +137,13 @@ class Radio:
         return None
 
     def publish(self, data):
-        # The Frame characteristic's value is always the oldest unacknowledged
-        # frame: a phone whose MTU is too small for notifications reads it.
-        self.ble.gatts_write(self.handle, data or b"")
+        # The Frame characteristic reads as the oldest unacknowledged frame: a
+        # phone whose MTU is too small for notifications reads it. It is written
+        # into the characteristic only as a read is answered, in the stack's task
+        # (_IRQ_GATTS_READ_REQUEST): the phone writes its control frames into the
+        # same value, and a gatts_write from here could land between the phone's
+        # write and the IRQ that reads it, which would then read our frame.
+        self.published = data or b""
 
     def notify(self, data):
         if self.mtu >= frame.MIN_ATT_MTU:
@@ -171,6 +176,8 @@ class Radio:
         elif event == _IRQ_GATTS_READ_REQUEST:
             # Encryption alone is not enough: a stranger's fresh pairing encrypts too.
             ok = data[0] == self.conn and self.trusted
+            if ok and data[1] == self.handle:
+                self.ble.gatts_write(self.handle, self.published)
             return _GATTS_NO_ERROR if ok else _GATTS_ERROR_INSUFFICIENT_AUTHORIZATION
         elif event == _IRQ_CONNECTION_UPDATE:
             conn, interval, latency, _timeout, _status = data

@@ -154,3 +154,26 @@ async def test_a_press_crosses_the_timed_air_at_the_provisioned_parameters(targe
         assert radio["connection_events"] >= 1
     finally:
         await chain.stop()
+
+
+async def test_a_phone_with_the_smallest_mtu_reads_each_frame_instead(
+    target, tmp_path, monkeypatch
+):
+    """An ATT MTU of 23 cannot carry a frame in a notification: the phone polls the
+    Frame characteristic, whose value the button sets as each read is answered, while
+    the phone writes its receipts into the same value (firmware/radio.py, publish)."""
+    if target.kind != "emulated":
+        pytest.skip("the phone's MTU is set on the emulated air's Bumble phone")
+    from msa.app import bumble_link
+
+    monkeypatch.setattr(bumble_link, "PREFERRED_MTU", 23)
+    chain = Chain.fresh(tmp_path / "stack")
+    try:
+        await chain.start()
+        assert chain.phone.link.mtu < frame.MIN_ATT_MTU
+        alarms = [await chain.press() for _ in range(3)]
+        assert [a["counter"] for a in chain.console.alarms] == [a.counter for a in alarms]
+        await chain.settled()  # every frame receipted: the button forgot them all
+        assert chain.board.frames_held(set()) == 0
+    finally:
+        await chain.stop()

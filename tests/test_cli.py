@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -94,3 +95,23 @@ def test_an_os_error_is_one_line_and_exit_1(tmp_path):
     assert result.returncode == 1, result.stderr
     line = result.stderr.strip()
     assert "\n" not in line and line.startswith("msa board: ") and str(blocker) in line
+
+
+def test_version_names_the_package_and_the_firmware():
+    for flag in ("--version", "-V"):
+        result = msa(flag)
+        assert result.returncode == 0
+        assert re.fullmatch(r"msa \S+ \(firmware \d+\.\d+\.\d+\)\n", result.stdout), result.stdout
+
+
+def test_a_benchmarks_help_shows_its_own_options_with_their_defaults():
+    result = msa("bench", "heap", "--help")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("usage: msa bench heap")
+    assert "--firmware {source,mpy,romfs}" in result.stdout
+    assert "(default: romfs)" in result.stdout and "--json" in result.stdout
+    listing = msa("bench", "--help")
+    assert listing.returncode == 0 and "one of: battery, burst" in listing.stdout
+    assert msa("bench").returncode == 2  # no name: the listing, as a usage error
+    wrong = msa("bench", "heap", "--repeats", "x")
+    assert wrong.returncode == 2 and "argument --repeats: invalid int value" in wrong.stderr

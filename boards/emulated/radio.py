@@ -221,6 +221,7 @@ class Radio(CentralRole):
         self.appending: set[int] = set()
         self.characteristics: dict[int, Characteristic] = {}
         self._tasks: set[asyncio.Task[None]] = set()  # indications under way
+        self._access = asyncio.Lock()  # one access callback's handler at a time, in order
         self._passkeys: dict[int, asyncio.Future[int]] = {}  # conn -> gap_passkey's answer
         self._authenticated: dict[int, bool] = {}  # conn -> its keys are MITM-protected
         self._central_setup()
@@ -655,14 +656,15 @@ class Radio(CentralRole):
         return descriptor
 
     async def _on_read(self, connection: Connection, attribute: Attribute) -> bytes:
-        denied = await self.firmware.ask_irq(
-            IRQ_GATTS_READ_REQUEST, (connection.handle, attribute.handle)
-        )
-        if denied:
-            raise ATT_Error(error_code=int(denied), att_handle=attribute.handle)
-        # A central's read leaves an appending value as it is (NimBLE's access
-        # callback looks the entry up); gatts_read() on the board empties it.
-        return self.values.get(attribute.handle, b"")
+        async with self._access:  # NimBLE's host task: one access callback at a time
+            denied = await self.firmware.ask_irq(
+                IRQ_GATTS_READ_REQUEST, (connection.handle, attribute.handle)
+            )
+            if denied:
+                raise ATT_Error(error_code=int(denied), att_handle=attribute.handle)
+            # A central's read leaves an appending value as it is (NimBLE's access
+            # callback looks the entry up); gatts_read() on the board empties it.
+            return self.values.get(attribute.handle, b"")
 
     def _take_value(self, handle: int) -> bytes:
         """The board's read of the database: an appending value empties as it is read."""
@@ -671,11 +673,17 @@ class Radio(CentralRole):
             self.values[handle] = b""
         return value
 
-    def _on_write(self, connection: Connection, attribute: Attribute, value: bytes) -> None:
-        handle = attribute.handle
-        old = self.values.get(handle, b"") if handle in self.appending else b""
-        self.values[handle] = (old + bytes(value))[: self.sizes.get(handle, DEFAULT_ATTR_LEN)]
-        self._send(IRQ_GATTS_WRITE, (connection.handle, handle))
+    async def _on_write(self, connection: Connection, attribute: Attribute, value: bytes) -> None:
+        # The ESP32 port runs the program's handler inside NimBLE's access callback
+        # (sync events): the next write waits until it has returned, so what the
+        # handler reads with gatts_read() is this write (and any it left unread).
+        async with self._access:
+            handle = attribute.handle
+            old = self.values.get(handle, b"") if handle in self.appending else b""
+            limit = self.sizes.get(handle, DEFAULT_ATTR_LEN)
+            self.values[handle] = (old + bytes(value))[:limit]
+            if self.device is not None:
+                await self.firmware.ask_irq(IRQ_GATTS_WRITE, (connection.handle, handle))
 
     async def op_gatts_read(self, value_handle: int) -> bytes:
         return self._take_value(value_handle)  # an unknown handle: b"", as the port ignores it

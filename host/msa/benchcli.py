@@ -23,6 +23,7 @@ import bench
 from msa.errors import UsageError
 
 PASS_THROUGH = True  # the benchmark's own options go to its parser
+OWN_HELP = True  # `msa bench NAME --help` shows that benchmark's options
 
 
 def available() -> list[str]:
@@ -31,18 +32,41 @@ def available() -> list[str]:
 
 
 def register(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("name", help=f"one of: {', '.join(available())}")
+    parser.add_argument("name", nargs="?", help=f"one of: {', '.join(available())}")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument(
+        "-h", "--help", action="store_true", help="this help; after NAME, that benchmark's options"
+    )
+    parser.set_defaults(parser=parser)
+
+
+def bench_parser(name: str, module: object) -> argparse.ArgumentParser:
+    """The benchmark's own options, with --json, as `msa bench NAME --help` shows them."""
+    summary = (getattr(module, "__doc__", None) or "").strip().splitlines()
+    parser = argparse.ArgumentParser(
+        prog=f"msa bench {name}",
+        description=summary[0] if summary else None,
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    module.add_arguments(parser)  # type: ignore[attr-defined]
+    return parser
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.name is None:
+        args.parser.print_help()
+        return 0 if args.help else 2
     if args.name not in available():
         raise UsageError(f"no benchmark {args.name!r}; one of: {', '.join(available())}")
     module = importlib.import_module(f"bench.{args.name}")
-    parser = argparse.ArgumentParser(prog=f"msa bench {args.name}")
-    module.add_arguments(parser)
-    figures = {"bench": args.name, **module.run(parser.parse_args(args.extra))}
-    if args.json:
+    parser = bench_parser(args.name, module)
+    if args.help:
+        parser.print_help()
+        return 0
+    own = parser.parse_args(args.extra)
+    figures = {"bench": args.name, **module.run(own)}
+    if args.json or own.json:
         print(json.dumps(figures))
     else:
         for key, value in figures.items():

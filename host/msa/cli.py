@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import errno
 import importlib
+import re
 import sys
 
 from msa.errors import MsaError
@@ -45,11 +46,27 @@ def describe_os_error(error: OSError) -> str:
     return f"{what}{where}" + (f": {hint}" if hint else "")
 
 
+def version() -> str:
+    """`msa --version`: this package's version and the firmware's it builds."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+    from pathlib import Path
+
+    try:
+        host = installed("msa")
+    except PackageNotFoundError:  # run from a checkout without installing
+        host = "unknown"
+    app = Path(__file__).resolve().parents[2] / "firmware" / "app.py"
+    found = re.search(r'^VERSION = "([^"]+)"', app.read_text(), re.M) if app.exists() else None
+    return f"msa {host} (firmware {found.group(1) if found else 'unknown'})"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="msa",
         description="Mobile stalking alarm: firmware, emulated board, app link, backend.",
     )
+    parser.add_argument("-V", "--version", action="store_true", help="print the version")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (_module, help_text) in COMMANDS.items():
         sub.add_parser(name, help=help_text, add_help=False)
@@ -58,6 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] in (["--version"], ["-V"]):
+        print(version())
+        return EXIT_OK
     if not argv or argv[0] not in COMMANDS:
         parser = build_parser()
         if not argv:
@@ -68,7 +88,10 @@ def main(argv: list[str] | None = None) -> int:
     name, rest = argv[0], argv[1:]
     module_name, help_text = COMMANDS[name]
     module = importlib.import_module(module_name)
-    parser = argparse.ArgumentParser(prog=f"msa {name}", description=help_text)
+    own_help = getattr(module, "OWN_HELP", False)  # e.g. `msa bench heap --help`
+    parser = argparse.ArgumentParser(
+        prog=f"msa {name}", description=help_text, add_help=not own_help
+    )
     module.register(parser)
     if getattr(module, "PASS_THROUGH", False):  # e.g. `msa test -k alarm`
         args, args.extra = parser.parse_known_args(rest)

@@ -13,7 +13,7 @@ import pytest
 from msa.backend.store import open_store
 from protocol import frame
 from tests.backend.conftest import login_path
-from tests.backend.util import OPERATOR, PHONE, EventStream, body, signed
+from tests.backend.util import DEVICE_ID, OPERATOR, PHONE, EventStream, body, signed
 
 STREAM = "/api/v1/console/stream"
 
@@ -260,3 +260,32 @@ async def test_a_closed_alarm_leaves_the_backlog(server):
     async with console(server) as (_, stream):
         backlog = await stream.until_ready()
     assert [(a["alarm_id"], a["status"]) for a in backlog] == [(still_open, "acknowledged")]
+
+
+async def test_a_revoked_buttons_frame_is_a_security_notice_live_and_on_connect(
+    server, database_url
+):
+    store = await open_store(database_url)
+    try:
+        assert (await store.revoke_device(DEVICE_ID, "lost")).revoked_now
+    finally:
+        await store.close()
+    async with console(server) as (client, stream):
+        await stream.until_ready()
+        assert stream.notices == []
+        for _ in range(2):  # the phone's retry is the same frame: one notice
+            answer = await client.post("/api/v1/frames", json=body(signed(4)), headers=PHONE)
+            assert answer.status_code == 403 and answer.json()["error"] == "key_revoked"
+        heartbeat = signed(5, frame.HEARTBEAT)
+        await client.post("/api/v1/frames", json=body(heartbeat), headers=PHONE)
+        live = [await stream.next(), await stream.next()]
+    assert [(name, n["counter"], n["frame"]) for name, n in live] == [
+        ("security", 4, "alarm"),
+        ("security", 5, "heartbeat"),
+    ]
+    notice = live[0][1]
+    assert notice["device_status"] == "lost" and notice["device_id"] == f"{DEVICE_ID:08x}"
+    assert f"lost button {DEVICE_ID:08x}" in notice["text"]
+    async with console(server) as (_, stream):  # a console that connects later sees them
+        assert await stream.until_ready() == []
+        assert [n["counter"] for n in stream.notices] == [4, 5]

@@ -78,3 +78,29 @@ async def test_registering_the_same_key_again_is_no_new_epoch(backend):
     person_id = backend.seeded["person_id"]
     assert await backend.store.register_device(DEVICE_ID, KEY, person_id) == 0
     assert (await post(backend, signed(1), PHONE)).status_code == 200
+
+
+async def test_a_lost_button_is_revoked_once_and_a_replacement_takes_over(backend):
+    """`msa backend revoke`'s store side: the button's latest key is revoked and the
+    device marked; again changes nothing; a replacement under the same id gets the
+    next epoch, and the stolen button's frames stay refused."""
+    assert await backend.store.revoke_device(0x7EADBEEF, "lost") is None  # no such device
+    done = await backend.store.revoke_device(DEVICE_ID, "stolen")
+    assert (done.epoch, done.reason, done.revoked_now) == (0, "stolen", True)
+    again = await backend.store.revoke_device(DEVICE_ID, "lost")
+    assert (again.epoch, again.reason, again.revoked_now) == (0, "stolen", False)
+
+    refused = await post(backend, signed(7), PHONE)
+    assert refused.status_code == 403 and refused.json()["error"] == "key_revoked"
+    [event] = await backend.store.security_events()
+    assert (event.device_status, event.counter) == ("stolen", 7)
+    assert event.case_reference == backend.seeded["case_reference"]
+
+    assert await re_provision(backend) == 1  # the replacement: the next epoch
+    taken = await post(backend, signed(EPOCH_1 | 1, key=NEW_KEY), NEW_PHONE)
+    assert taken.status_code == 200, taken.text
+    assert (await post(backend, signed(8), PHONE)).json()["error"] == "key_revoked"
+    events = await backend.store.security_events()
+    assert [e.counter for e in events] == [7, 8]
+    assert events[-1].device_status == "active"  # the device is in service again
+    assert [e.counter for e in await backend.store.security_events(limit=1)] == [8]

@@ -141,6 +141,55 @@ def test_re_provisioning_gives_a_new_key_epoch_and_each_token_its_own_epoch(
         server.stop()
 
 
+def test_revoking_a_lost_button_refuses_its_frames_until_a_replacement_is_provisioned(
+    db: str, tmp_path: Path, case_file: Path, kek_file: Path, kek_option: tuple[str, str]
+):
+    run_json("backend", "case-add", str(case_file), "--db", db)
+    args = ("backend", "provision", "--case", CASE["reference"], "--device-id", "0badf00d")
+    lost = run_json(*args, "--db", db, *kek_option)
+    revoke = ("backend", "revoke", "--device-id", "0badf00d", "--db", db)
+    done = run_json(*revoke, "--reason", "lost")
+    assert done == {"device_id": "0badf00d", "epoch": 0, "reason": "lost", "revoked_now": True}
+    again = msa(*revoke, "--reason", "stolen")
+    assert again.returncode == 0 and "was revoked already (lost, key 0): unchanged" in again.stdout
+    replacement = run_json(*args, "--db", db, *kek_option)
+    assert replacement["epoch"] == 1
+
+    def press(key: str, counter: int, token: str) -> httpx.Response:
+        raw = frame.sign(
+            bytes.fromhex(key), frame.ALARM, 0x0BADF00D, counter, frame.alarm_payload(0, 3000)
+        )
+        body = {"frame": raw.hex(), "received_at": "2026-11-23T19:02:03.456Z"}
+        headers = {"Authorization": f"Bearer {token}"}
+        return httpx.post(f"{server.url}/api/v1/frames", json=body, headers=headers)
+
+    server = start_server(db, tmp_path / "backend.log", kek_file)
+    try:
+        refused = press(lost["key"], 3, lost["phone_token"])
+        assert refused.status_code == 403 and refused.json()["error"] == "key_revoked"
+        taken = press(replacement["key"], 1 << 24 | 1, replacement["phone_token"])
+        assert taken.status_code == 200 and taken.json()["status"] == "committed", taken.text
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--device-id", "0badf00d", "--reason", "lost"], "no device 0badf00d: check the id"),
+        (["--device-id", "0badf00d", "--reason", "broken"], "invalid choice: 'broken'"),
+        (["--device-id", "1ffffffff", "--reason", "lost"], "does not fit in 32 bits"),
+        (["--reason", "lost"], "the following arguments are required: --device-id"),
+    ],
+)
+def test_bad_revoke_arguments_change_nothing(db, args, message):
+    run_json("backend", "migrate", "--db", db)
+    before = asyncio.run(count_rows(db))
+    result = msa("backend", "revoke", *args, "--db", db)
+    assert result.returncode == 2 and message in result.stderr, result.stderr
+    assert asyncio.run(count_rows(db)) == before
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [

@@ -68,12 +68,18 @@ class EventStream:
         raise EOFError("the event stream ended")
 
     async def until_ready(self) -> list[dict[str, Any]]:
-        """The alarms sent on connect, up to the `ready` event."""
-        alarms = []
+        """The alarms sent on connect, up to the `ready` event; the security
+        notices sent before them are kept in `notices`."""
+        alarms: list[dict[str, Any]] = []
+        self.notices: list[dict[str, Any]] = []
         while True:
             name, data = await self.next()
             if name == "ready":
                 assert data["open_alarms"] == len(alarms)
                 return alarms
+            if name == "security":
+                assert not alarms, "security notices come before the alarms"
+                self.notices.append(data)
+                continue
             assert name == "alarm"
             alarms.append(data)

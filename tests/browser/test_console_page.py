@@ -15,7 +15,7 @@ import pytest
 from msa.app.phone import GHENT
 from msa.backend.alarms import HEADLINES
 from msa.backend.seed import DEMO_CASE
-from msa.demo.stack import Stack
+from msa.demo.stack import Stack, run_msa_json
 from tests.browser.conftest import log_in
 
 try:
@@ -123,6 +123,33 @@ async def test_a_test_alarm_is_shown_as_a_test_not_as_a_stalking_alarm(stack: St
     await expect(cards.first).to_have_css("border-top-color", RED)
     await expect(cards.last).to_have_css("border-top-color", BLUE)
     await expect(page).to_have_title(re.compile(f"^{STALKING}"))
+    assert page.problems == []
+
+
+@pytest.mark.hil
+async def test_a_stolen_buttons_press_is_refused_and_shown_as_a_security_notice(stack: Stack, page):
+    """`msa backend revoke`: the button's press reaches the backend, which refuses it
+    (no alarm, no patrol for whoever holds it) and tells every console."""
+    await log_in(page, stack)
+    device = stack.credentials["device_id"]
+    notices = page.locator("#security-list li")
+    await expect(page.locator("#security")).to_be_hidden()
+
+    revoked = await run_msa_json(
+        "backend", "revoke", "--device-id", device, "--reason", "stolen",
+        "--db", stack.database_url,
+    )  # fmt: skip
+    assert revoked["revoked_now"] is True
+    await stack.board.press(150)
+
+    # (A heartbeat of the button's, if one falls due, is a notice of its own.)
+    pressed = notices.filter(has_text=f"alarm from the stolen button {device}")
+    await expect(pressed).to_have_count(1)
+    await expect(pressed).to_contain_text(DEMO_CASE.reference)
+    await expect(page.locator("article.alarm")).to_have_count(0)
+    await expect(page.get_by_text("No open alarms.")).to_be_visible()
+    await page.reload()  # a console that comes later is told too
+    await expect(pressed).to_have_count(1)
     assert page.problems == []
 
 

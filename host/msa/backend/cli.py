@@ -9,6 +9,7 @@
     msa backend case-add CASE.json [--db URL] [--json]             # the reference officer
     msa backend provision --case REF --person 1 --device-id ID     # the tech desk
                           [--key HEX] [--device-json PATH] [--db URL] [--kek-file PATH] [--json]
+    msa backend revoke --device-id ID --reason lost|stolen [--db URL] [--json]  # tech desk
     msa backend operator-add NAME [--db URL] [--json]              # a CIC operator's token
     msa backend login-link NAME [--minutes 10] [--public-url URL]  # a single-use log-in link
 
@@ -138,6 +139,19 @@ def register(parser: argparse.ArgumentParser) -> None:
     _add_kek(provision)
     provision.add_argument("--json", action="store_true", help="print JSON")
 
+    revoke = actions.add_parser(
+        "revoke",
+        help="a lost or stolen button: its frames are refused and shown to the CIC",
+    )
+    revoke.add_argument(
+        "--device-id", type=_device_id, required=True, help="the button's id, 8 hex digits"
+    )
+    revoke.add_argument(
+        "--reason", choices=("lost", "stolen"), required=True, help="what happened to it"
+    )
+    _add_db(revoke)
+    revoke.add_argument("--json", action="store_true", help="print JSON")
+
     operator = actions.add_parser(
         "operator-add", help="add a CIC operator (or renew the token); prints a log-in link"
     )
@@ -170,6 +184,7 @@ def run(args: argparse.Namespace) -> int:
         "seed-demo": _seed,
         "case-add": _case_add,
         "provision": _provision,
+        "revoke": _revoke,
         "operator-add": _operator_add,
         "login-link": _login_link,
     }
@@ -350,6 +365,34 @@ async def _provision(store: Store, args: argparse.Namespace) -> int:
     ]
     if args.device_json is not None:
         lines.append(f"device.json  written to {args.device_json}")
+    return _print(args, result, lines)
+
+
+async def _revoke(store: Store, args: argparse.Namespace) -> int:
+    await store.migrate()
+    done = await store.revoke_device(args.device_id, args.reason)
+    device = f"{args.device_id:08x}"
+    if done is None:
+        raise UsageError(f"no device {device}: check the id (msa backend provision made it)")
+    result = {
+        "device_id": device,
+        "epoch": done.epoch,
+        "reason": done.reason,
+        "revoked_now": done.revoked_now,
+    }
+    if done.revoked_now:
+        line = (
+            f"device {device} marked {done.reason}: its key {done.epoch} is revoked; its frames "
+            "are refused from now on and each is shown to the CIC as a security event"
+        )
+    else:
+        line = f"device {device} was revoked already ({done.reason}, key {done.epoch}): unchanged"
+    lines = [line]
+    if done.revoked_now:
+        lines.append(
+            "a replacement: msa backend provision the same --device-id (a new key epoch) "
+            "or a new button; the case's history stays"
+        )
     return _print(args, result, lines)
 
 

@@ -25,6 +25,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from msa.backend import security
 from msa.backend.alarms import render
 from msa.backend.auth import require_operator
 from msa.backend.deliveries import DeliveryAudit
@@ -61,11 +62,13 @@ async def stream(request: Request) -> Response:
     subscription = backend.channel.subscribe()
     try:
         backlog = [render(alarm) for alarm in await backend.store.open_alarms()]
+        events = await backend.store.security_events(limit=security.BACKLOG)
     except BaseException:
         subscription.close()
         raise
+    notices = [security.render(event) for event in events]
     return StreamingResponse(
-        _events(backend.deliveries, operator, subscription, backlog),
+        _events(backend.deliveries, operator, subscription, backlog, notices),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
@@ -76,9 +79,12 @@ async def _events(
     operator: Operator,
     subscription: Subscription,
     backlog: list[dict[str, Any]],
+    notices: list[dict[str, Any]],
 ) -> AsyncIterator[str]:
     with subscription:
         yield f"retry: {RECONNECT_MS}\n\n"
+        for notice in notices:
+            yield _message("security", notice)
         pushed_at = now_ms()
         for event in backlog:
             yield _alarm_message(event, pushed_at)
@@ -93,6 +99,9 @@ async def _events(
                 continue
             if event is None:  # closed: shutdown, or this console fell behind
                 return
+            if "security" in event:
+                yield _message("security", event["security"])
+                continue
             alarm_id = event["alarm_id"]
             if sent.get(alarm_id, -1) >= event["revision"]:
                 continue  # this console has it (the backlog overlapped), or a newer state

@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from msa.backend import security
 from msa.backend.auth import hash_token, phone_token, unknown_phone
 from msa.backend.bodies import (
     in_window,
@@ -139,9 +140,11 @@ async def _ingest(request: Request, token: str, req: FrameRequest, urgent: bool)
             422, "bad_mac", f"The MAC does not verify with device {device_hex}'s key {epoch}."
         )
     if device.key_status == "revoked":
-        await backend.store.record_security_event(
+        event = await backend.store.record_security_event(
             frame.device_id, frame.counter, frame.type, context.phone_id
         )
+        if event is not None:  # the first time for this frame: news for every console
+            backend.channel.publish(security.push_message(event))
         log.warning(
             "security: a %s from device %s under its revoked key %d (counter %d) was refused",
             frame.name,

@@ -770,9 +770,11 @@ def document() -> dict[str, Any]:
         "/api/v1/console/stream": {
             "get": {
                 "operationId": "console_stream",
-                "summary": "Server-sent events: `alarm` (each alarm not closed on connect, then "
-                "each new one), `ready`, `update` (a change to an alarm); data: an AlarmEvent "
-                "(an Alarm, or the error card of one that cannot be displayed).",
+                "summary": "Server-sent events: `security` (a lost or stolen button's refused "
+                "frame: the newest 20 on connect, then each new one), `alarm` (each alarm not "
+                "closed on connect, then each new one), `ready`, `update` (a change to an "
+                "alarm); an alarm's data: an AlarmEvent (an Alarm, or the error card of one "
+                "that cannot be displayed).",
                 "tags": ["console"],
                 "security": OPERATOR,
                 "responses": {

@@ -389,12 +389,29 @@ function show(alarm) {
   }
 }
 
+const notices = new Set();  // security event ids shown
+
+function showSecurity(notice) {
+  // A lost or stolen button was pressed: whoever holds it is news (the suspect?).
+  if (notices.has(notice.id)) return;
+  notices.add(notice.id);
+  const item = document.createElement("li");
+  item.dataset.id = notice.id;
+  const when = document.createElement("strong");
+  when.textContent = time(notice.at);
+  item.append(when, " ", notice.text);
+  if (notice.case_reference) item.append(" Case " + notice.case_reference + ".");
+  document.getElementById("security-list").prepend(item);
+  document.getElementById("security").hidden = false;
+}
+
 function connect() {
   setStatus("connecting…", "connecting");
   const source = new EventSource(STREAM);
   source.addEventListener("alarm", (message) => show(JSON.parse(message.data)));
   source.addEventListener("update", (message) => show(JSON.parse(message.data)));
   source.addEventListener("ready", () => setStatus("live", "live"));
+  source.addEventListener("security", (message) => showSecurity(JSON.parse(message.data)));
   source.onerror = () => {
     if (source.readyState === EventSource.CLOSED) {
       // Refused (e.g. logged out) or the server is gone: try again later.

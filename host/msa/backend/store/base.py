@@ -60,6 +60,22 @@ class SecurityEvent:
     counter: int
     frame_type: int
     phone_id: int | None
+    id: int = 0
+    device_status: str = "active"  # "lost" | "stolen" once `msa backend revoke` said so
+    case_reference: str | None = None  # of the device's person, if it has one
+
+
+RevocationReason = Literal["lost", "stolen"]
+
+
+@dataclass(frozen=True, slots=True)
+class Revocation:
+    """A device's key revoked (`msa backend revoke`)."""
+
+    device_id: int
+    epoch: int  # the key revoked: the device's latest, the one on the button
+    reason: str
+    revoked_now: bool  # False: it was revoked already, and nothing changed
 
 
 @dataclass(frozen=True, slots=True)
@@ -473,14 +489,21 @@ class Store(Protocol):
         are refused from now on. False when there is no such key."""
         ...
 
-    async def record_security_event(
-        self, device_id: int, counter: int, frame_type: int, phone_id: int | None
-    ) -> None:
-        """A frame under a revoked key was refused: keep it for the CIC (once per frame)."""
+    async def revoke_device(self, device_id: int, reason: RevocationReason) -> Revocation | None:
+        """A lost or stolen button: revoke its latest key (the one it holds) and mark
+        the device so; None when there is no such device. Earlier, retired keys stay
+        as they are: their frames were signed while they were the button's."""
         ...
 
-    async def security_events(self) -> list[SecurityEvent]:
-        """The security events, oldest first."""
+    async def record_security_event(
+        self, device_id: int, counter: int, frame_type: int, phone_id: int | None
+    ) -> SecurityEvent | None:
+        """A frame under a revoked key was refused: keep it for the CIC, once per
+        frame. The event, or None when this frame's was kept already."""
+        ...
+
+    async def security_events(self, limit: int | None = None) -> list[SecurityEvent]:
+        """The security events (the newest `limit` of them), oldest first."""
         ...
 
     async def add_operator(self, name: str, token_sha256: str, role: str) -> int:

@@ -34,6 +34,8 @@ from msa.backend.store.base import (
     NewFrame,
     Operator,
     PersonDraft,
+    Revocation,
+    RevocationReason,
     SecurityEvent,
     StoreUnavailable,
     UnreadableAlarm,
@@ -378,7 +380,7 @@ class SqlStore(ABC):
         await conn.execute(
             "INSERT INTO devices (device_id, person_id, status, created_at)"
             " VALUES ($1, $2, 'active', $3) ON CONFLICT (device_id)"
-            " DO UPDATE SET person_id = excluded.person_id",
+            " DO UPDATE SET person_id = excluded.person_id, status = 'active'",
             device_id,
             person_id,
             now,
@@ -485,14 +487,41 @@ class SqlStore(ABC):
             )
         return row is not None
 
+    async def revoke_device(self, device_id: int, reason: RevocationReason) -> Revocation | None:
+        async with self._transaction() as conn:
+            last = await fetchrow(
+                conn,
+                "SELECT k.epoch, k.status, d.status AS device_status FROM device_keys k"
+                " JOIN devices d ON d.device_id = k.device_id"
+                " WHERE k.device_id = $1 ORDER BY k.epoch DESC LIMIT 1",
+                device_id,
+            )
+            if last is None:
+                return None
+            epoch = int(last["epoch"])
+            if last["status"] == "revoked":
+                return Revocation(device_id, epoch, last["device_status"], False)
+            await conn.execute(
+                "UPDATE device_keys SET status = 'revoked', ended_at = $3"
+                " WHERE device_id = $1 AND epoch = $2",
+                device_id,
+                epoch,
+                now_ms(),
+            )
+            await conn.execute(
+                "UPDATE devices SET status = $2 WHERE device_id = $1", device_id, reason
+            )
+        return Revocation(device_id, epoch, reason, True)
+
     async def record_security_event(
         self, device_id: int, counter: int, frame_type: int, phone_id: int | None
-    ) -> None:
+    ) -> SecurityEvent | None:
         async with self._transaction(urgent=True) as conn:
-            await conn.execute(
+            row = await fetchrow(
+                conn,
                 "INSERT INTO security_events (at, kind, device_id, epoch, counter, frame_type,"
                 " phone_id) VALUES ($1, 'revoked_key_frame', $2, $3, $4, $5, $6)"
-                " ON CONFLICT (device_id, counter) DO NOTHING",
+                " ON CONFLICT (device_id, counter) DO NOTHING RETURNING id",
                 now_ms(),
                 device_id,
                 counter >> 24,
@@ -500,25 +529,17 @@ class SqlStore(ABC):
                 frame_type,
                 phone_id,
             )
+            if row is None:
+                return None
+            rows = await conn.fetch(SECURITY_EVENTS + " WHERE s.id = $1", row["id"])
+        return _security_event(rows[0])
 
-    async def security_events(self) -> list[SecurityEvent]:
+    async def security_events(self, limit: int | None = None) -> list[SecurityEvent]:
         async with self._connection() as conn:
             rows = await conn.fetch(
-                "SELECT at, kind, device_id, epoch, counter, frame_type, phone_id"
-                " FROM security_events ORDER BY id"
+                SECURITY_EVENTS + " ORDER BY s.id DESC LIMIT $1", limit or 2**31 - 1
             )
-        return [
-            SecurityEvent(
-                int(r["at"]),
-                r["kind"],
-                int(r["device_id"]),
-                int(r["epoch"]),
-                int(r["counter"]),
-                int(r["frame_type"]),
-                r["phone_id"],
-            )
-            for r in rows
-        ]
+        return [_security_event(r) for r in reversed(rows)]
 
     async def add_operator(self, name: str, token_sha256: str, role: str) -> int:
         return await self._upsert_returning_id(
@@ -684,3 +705,27 @@ async def _insert_person(conn: Connection, case_id: int, person: PersonDraft) ->
             address.lon,
         )
     return int(row["id"])
+
+
+SECURITY_EVENTS = (
+    "SELECT s.id, s.at, s.kind, s.device_id, s.epoch, s.counter, s.frame_type, s.phone_id,"
+    " d.status AS device_status, c.reference AS case_reference FROM security_events s"
+    " LEFT JOIN devices d ON d.device_id = s.device_id"
+    " LEFT JOIN persons p ON p.id = d.person_id"
+    " LEFT JOIN cases c ON c.id = p.case_id"
+)
+
+
+def _security_event(r: Row) -> SecurityEvent:
+    return SecurityEvent(
+        int(r["at"]),
+        r["kind"],
+        int(r["device_id"]),
+        int(r["epoch"]),
+        int(r["counter"]),
+        int(r["frame_type"]),
+        r["phone_id"],
+        int(r["id"]),
+        r["device_status"] or "active",
+        r["case_reference"],
+    )
