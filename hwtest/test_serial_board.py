@@ -264,13 +264,14 @@ async def test_the_alarm_path_cases_run_on_a_serial_target(tmp_path):
         out = await output_of(result, 200)
     finally:
         await finish(board)
-    assert re.search(r"^1 passed, 8 skipped", out.splitlines()[-1]), out[-3000:]
+    assert re.search(r"^1 passed, 9 skipped", out.splitlines()[-1]), out[-3000:]
     passed = "PASSED hwtest/test_alarm_path.py::test_a_frame_with_a_wrong_mac_is_refused"
     assert passed in out, out[-3000:]
     reasons = re.findall(r"^SKIPPED \[\d+\] \S+: (.+)$", out, re.M)
     assert any("bench cannot press the button: no [press] relay" in r for r in reasons), out
     assert any("has no cpu: its CPU is not a process" in r for r in reasons), out
     assert any("the timed air is the emulated board's" in r for r in reasons), out
+    assert any("the phone's MTU is set on the emulated air" in r for r in reasons), out
     # `dut` is the stack's board's: it reached the bench, which has no range relay.
     assert any("cannot take the board out of the phone's radio range" in r for r in reasons), out
     kept = tmp_path / "hil" / "test_alarm_path"
