@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "board": ("boards.emulated.cli", "run and drive an emulated board"),
     "app": ("msa.app.cli", "the phone's app link: bond with a button, relay its alarms"),
     "backend": ("msa.backend.cli", "the dispatch + case backend (serve, migrate, seed)"),
+    "inventory": ("msa.backend.inventory_cli", "the tech desk's buttons per judicial district"),
     "bench": ("msa.benchcli", "run a benchmark from bench/ and print its figures"),
     "test": ("msa.testcli", "run the test suite (pytest); extra arguments go to pytest"),
 }

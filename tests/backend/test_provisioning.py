@@ -270,3 +270,38 @@ def test_login_link_refuses_with_one_clear_line(db: str, args, message):
     result = msa("backend", "login-link", *args, "--db", db)
     assert result.returncode == 2 and message in result.stderr, result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_inventory_from_the_command_line(db: str, case_file: Path, kek_option: tuple[str, str]):
+    district = CASE["judicial_district"]
+    added = run_json("inventory", "add", "--district", district, "0badf00d", "0badf00e", "--db", db)
+    assert added == {"district": district, "added": ["0badf00d", "0badf00e"]}
+    run_json("inventory", "threshold", "--district", district, "--min", "2", "--db", db)
+    run_json("backend", "case-add", str(case_file), "--db", db)
+    provision = ("backend", "provision", "--case", CASE["reference"], "--db", db, *kek_option)
+    run_json(*provision, "--device-id", "0badf00d")
+    moved = run_json("inventory", "move", "0badf00e", "--to", "repair", "--db", db)
+    assert moved == {"device_id": "0badf00e", "state": "repair", "moved": True}
+
+    [row] = run_json("inventory", "--db", db)["districts"]
+    assert row == {
+        "district": district, "stock": 0, "assigned": 1, "repair": 1, "returned": 0,
+        "lost": 0, "min_stock": 2, "short": True,
+    }  # fmt: skip
+    table = msa("inventory", "--district", district, "--db", db)
+    assert table.returncode == 0 and "SHORT: order buttons" in table.stdout
+
+    # Refused with one line, nothing changed: another person's button, a bad move.
+    before = asyncio.run(count_rows(db))
+    taken = msa(*provision, "--person", "2", "--device-id", "0badf00d")
+    assert taken.returncode == 2 and "assigned to another person" in taken.stderr
+    for args, message in (
+        (["move", "0badf00d", "--to", "stock"], "it is a victim's alarm"),
+        (["move", "0badf00d", "--to", "lost"], "invalid choice: 'lost'"),
+        (["add", "--district", district, "xyz"], "'xyz' is not hexadecimal"),
+        (["threshold", "--district", district, "--min", "-3"], "--min is 0 to 10000"),
+    ):
+        refused = msa("inventory", *args, "--db", db)
+        assert refused.returncode == 2 and message in refused.stderr, refused.stderr
+    assert asyncio.run(count_rows(db)) == before
+    assert run_json("inventory", "--db", db)["districts"] == [row]

@@ -26,13 +26,15 @@ import asyncio
 import json
 import os
 import secrets
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from msa.backend.keys import Kek, load_kek, new_kek_file, require_kek
+from msa.backend.keys import load_kek, new_kek_file, require_kek
 from msa.backend.notify import DEFAULT_SENDER
-from msa.backend.store import DEFAULT_URL, Store, open_store
+from msa.backend.store import Store
+from msa.cliargs import add_db, print_result, with_store
+from msa.cliargs import device_id as device_id_arg
+from msa.cliargs import key as key_arg
 from msa.errors import MsaError, UsageError
 from msa.private_files import write_private
 
@@ -53,7 +55,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     kek_new.add_argument("--json", action="store_true", help="print JSON")
 
     serve = actions.add_parser("serve", help="serve the phone API and the CIC console")
-    _add_db(serve)
+    add_db(serve)
     _add_kek(serve)
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (%(default)s)")
     serve.add_argument(
@@ -94,29 +96,29 @@ def register(parser: argparse.ArgumentParser) -> None:
     )
 
     migrate = actions.add_parser("migrate", help="apply the schema migrations not applied yet")
-    _add_db(migrate)
+    add_db(migrate)
     _add_kek(migrate)
     migrate.add_argument("--json", action="store_true", help="print JSON")
 
     seed = actions.add_parser(
         "seed-demo", help="create the Ghent demo case, a device, its phone and an operator"
     )
-    _add_db(seed)
+    add_db(seed)
     _add_kek(seed)
     seed.add_argument(
         "--device-id",
-        type=_device_id,
+        type=device_id_arg,
         default=DEMO_DEVICE_ID,
         help="the device id, 8 hex digits (%(default)08x)",
     )
-    seed.add_argument("--key", type=_key, help="the button's key, 64 hex digits (default: new)")
+    seed.add_argument("--key", type=key_arg, help="the button's key, 64 hex digits (default: new)")
     seed.add_argument("--json", action="store_true", help="print JSON")
 
     case_add = actions.add_parser(
         "case-add", help="create a case from a JSON file (docs/tech-desk.md)"
     )
     case_add.add_argument("file", type=Path, help="the case as JSON")
-    _add_db(case_add)
+    add_db(case_add)
     case_add.add_argument("--json", action="store_true", help="print JSON")
 
     provision = actions.add_parser(
@@ -127,15 +129,15 @@ def register(parser: argparse.ArgumentParser) -> None:
         "--person", type=int, default=1, metavar="N", help="the case's Nth person (%(default)s)"
     )
     provision.add_argument(
-        "--device-id", type=_device_id, required=True, help="the button's id, 8 hex digits"
+        "--device-id", type=device_id_arg, required=True, help="the button's id, 8 hex digits"
     )
     provision.add_argument(
-        "--key", type=_key, help="the button's key, 64 hex digits (default: new)"
+        "--key", type=key_arg, help="the button's key, 64 hex digits (default: new)"
     )
     provision.add_argument(
         "--device-json", type=Path, metavar="PATH", help="also write the button's device.json here"
     )
-    _add_db(provision)
+    add_db(provision)
     _add_kek(provision)
     provision.add_argument("--json", action="store_true", help="print JSON")
 
@@ -144,12 +146,12 @@ def register(parser: argparse.ArgumentParser) -> None:
         help="a lost or stolen button: its frames are refused and shown to the CIC",
     )
     revoke.add_argument(
-        "--device-id", type=_device_id, required=True, help="the button's id, 8 hex digits"
+        "--device-id", type=device_id_arg, required=True, help="the button's id, 8 hex digits"
     )
     revoke.add_argument(
         "--reason", choices=("lost", "stolen"), required=True, help="what happened to it"
     )
-    _add_db(revoke)
+    add_db(revoke)
     revoke.add_argument("--json", action="store_true", help="print JSON")
 
     operator = actions.add_parser(
@@ -157,7 +159,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     )
     operator.add_argument("name", help="the operator's login name")
     _add_link_options(operator)
-    _add_db(operator)
+    add_db(operator)
     operator.add_argument("--json", action="store_true", help="print JSON")
 
     link = actions.add_parser(
@@ -165,7 +167,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     )
     link.add_argument("name", help="the operator's login name")
     _add_link_options(link)
-    _add_db(link)
+    add_db(link)
     link.add_argument("--json", action="store_true", help="print JSON")
 
 
@@ -189,16 +191,7 @@ def run(args: argparse.Namespace) -> int:
         "login-link": _login_link,
     }
     action = actions[args.action]
-    return asyncio.run(_with_store(args.db, lambda store: action(store, args), kek))
-
-
-def _add_db(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--db",
-        default=os.environ.get("MSA_DATABASE_URL", DEFAULT_URL),
-        metavar="URL",
-        help="sqlite:///path.db or postgresql://user@host:port/db (%(default)s)",
-    )
+    return asyncio.run(with_store(args.db, lambda store: action(store, args), kek))
 
 
 def _add_kek(parser: argparse.ArgumentParser) -> None:
@@ -237,42 +230,10 @@ def _public_url(text: str) -> str:
     return url
 
 
-def _device_id(text: str) -> int:
-    try:
-        value = int(text, 16)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not hexadecimal") from None
-    if not 0 <= value <= 0xFFFFFFFF:
-        raise argparse.ArgumentTypeError(f"{text!r} does not fit in 32 bits")
-    return value
-
-
-def _key(text: str) -> bytes:
-    try:
-        key = bytes.fromhex(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError("the key must be 64 hex digits") from None
-    if len(key) != 32:
-        raise argparse.ArgumentTypeError(
-            f"the key must be 32 bytes (64 hex digits), not {len(key)}"
-        )
-    return key
-
-
-async def _with_store(
-    url: str, action: Callable[[Store], Awaitable[int]], kek: Kek | None = None
-) -> int:
-    store = await open_store(url, kek)
-    try:
-        return await action(store)
-    finally:
-        await store.close()
-
-
 async def _migrate(store: Store, args: argparse.Namespace) -> int:
     applied = await store.migrate()
     summary = f"applied migrations {', '.join(applied)}" if applied else "schema is up to date"
-    return _print(args, {"database": args.db, "applied": applied}, [summary])
+    return print_result(args, {"database": args.db, "applied": applied}, [summary])
 
 
 async def _seed(store: Store, args: argparse.Namespace) -> int:
@@ -299,7 +260,7 @@ async def _seed(store: Store, args: argparse.Namespace) -> int:
         "operator_token": operator_token,
         "console_login": (await _issue_link(store, DEMO_OPERATOR, 10)).path,
     }
-    return _print(args, result, [f"{key:15} {value}" for key, value in result.items()])
+    return print_result(args, result, [f"{key:15} {value}" for key, value in result.items()])
 
 
 async def _case_add(store: Store, args: argparse.Namespace) -> int:
@@ -321,7 +282,9 @@ async def _case_add(store: Store, args: argparse.Namespace) -> int:
         "created": ids.created,
     }
     verb = "created" if ids.created else "exists already, left as it was:"
-    return _print(args, result, [f"case {draft.reference} {verb} ({len(ids.person_ids)} persons)"])
+    return print_result(
+        args, result, [f"case {draft.reference} {verb} ({len(ids.person_ids)} persons)"]
+    )
 
 
 async def _provision(store: Store, args: argparse.Namespace) -> int:
@@ -365,7 +328,7 @@ async def _provision(store: Store, args: argparse.Namespace) -> int:
     ]
     if args.device_json is not None:
         lines.append(f"device.json  written to {args.device_json}")
-    return _print(args, result, lines)
+    return print_result(args, result, lines)
 
 
 async def _revoke(store: Store, args: argparse.Namespace) -> int:
@@ -393,7 +356,7 @@ async def _revoke(store: Store, args: argparse.Namespace) -> int:
             "a replacement: msa backend provision the same --device-id (a new key epoch) "
             "or a new button; the case's history stays"
         )
-    return _print(args, result, lines)
+    return print_result(args, result, lines)
 
 
 def _check_writable(path: Path) -> None:
@@ -421,14 +384,14 @@ async def _operator_add(store: Store, args: argparse.Namespace) -> int:
         f"token        {token}   (for scripts: Authorization: Bearer …)",
         *_link_lines(link, args.public_url),
     ]
-    return _print(args, result, lines)
+    return print_result(args, result, lines)
 
 
 async def _login_link(store: Store, args: argparse.Namespace) -> int:
     await store.migrate()
     link = await _issue_link(store, args.name, args.minutes)
     result = {"operator": args.name, **_link_fields(link, args.public_url)}
-    return _print(args, result, _link_lines(link, args.public_url))
+    return print_result(args, result, _link_lines(link, args.public_url))
 
 
 async def _issue_link(store: Store, name: str, minutes: int) -> LoginLink:
@@ -467,13 +430,7 @@ def _kek_new(args: argparse.Namespace) -> int:
     kek = new_kek_file(args.path)
     result = {"kek_file": str(args.path), "kek_id": kek.id}
     line = f"KEK {kek.id} written to {args.path} (mode 0600); keep it apart from backups"
-    return _print(args, result, [line])
-
-
-def _print(args: argparse.Namespace, result: dict[str, Any], lines: list[str]) -> int:
-    """`result` as one JSON object with --json, else `lines` for a human."""
-    print(json.dumps(result) if args.json else "\n".join(lines))
-    return 0
+    return print_result(args, result, [line])
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -487,7 +444,7 @@ def _serve(args: argparse.Namespace) -> int:
     kek = require_kek(load_kek(args.kek_file))
     # Migrate first: a database that cannot be reached, or whose keys are under
     # another KEK, is one clear line, not a traceback.
-    asyncio.run(_with_store(args.db, _migrate_quietly, kek))
+    asyncio.run(with_store(args.db, _migrate_quietly, kek))
     served = serve(
         args.db,
         host=args.host,

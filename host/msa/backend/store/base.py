@@ -24,6 +24,7 @@ class StoreUnavailable(MsaError):
 # --- ingestion ---------------------------------------------------------------
 
 KeyStatus = Literal["active", "retired", "revoked"]
+InventoryState = Literal["stock", "assigned", "repair", "returned", "lost"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +67,19 @@ class SecurityEvent:
 
 
 RevocationReason = Literal["lost", "stolen"]
+
+
+@dataclass(frozen=True, slots=True)
+class DistrictStock:
+    """A judicial district's buttons by inventory state, and its reorder level."""
+
+    district: str
+    counts: dict[str, int]  # every state of msa.backend.inventory.STATES
+    min_stock: int
+
+    @property
+    def short(self) -> bool:
+        return self.counts["stock"] < self.min_stock
 
 
 @dataclass(frozen=True, slots=True)
@@ -493,6 +507,25 @@ class Store(Protocol):
         """A lost or stolen button: revoke its latest key (the one it holds) and mark
         the device so; None when there is no such device. Earlier, retired keys stay
         as they are: their frames were signed while they were the button's."""
+        ...
+
+    async def inventory_add(self, district: str, device_ids: list[int]) -> list[int]:
+        """Put buttons in the district's stock (new, or back from repair or a return);
+        the ids that changed. InventoryError for an assigned or lost one: nothing
+        changes then."""
+        ...
+
+    async def inventory_move(self, device_id: int, to: InventoryState, note: str) -> bool:
+        """Move a button between stock, repair and returned; False when it was there
+        already. InventoryError when it is not in the inventory, assigned or lost."""
+        ...
+
+    async def set_min_stock(self, district: str, minimum: int) -> None:
+        """The district's reorder level: under it, its stock is short."""
+        ...
+
+    async def inventory_counts(self, district: str | None = None) -> list[DistrictStock]:
+        """Each district's buttons by state (one district, or all by name)."""
         ...
 
     async def record_security_event(

@@ -22,6 +22,7 @@ from typing import Protocol
 
 from msa.backend.keys import Kek, KekError
 from msa.backend.store import device_keys, migrations, queries
+from msa.backend.store import inventory as stock
 from msa.backend.store.base import (
     Alarm,
     AuditEntry,
@@ -471,6 +472,7 @@ class SqlStore(ABC):
         self, device_id: int, mac_key: bytes, person_id: int, token_sha256: str
     ) -> int:
         async with self._transaction() as conn:
+            await stock.assign(conn, device_id, person_id)  # refuses before any change
             epoch = await self._register_device(conn, device_id, mac_key, person_id)
             await self._link_phone(conn, token_sha256, person_id, device_id, epoch)
         return epoch
@@ -511,6 +513,7 @@ class SqlStore(ABC):
             await conn.execute(
                 "UPDATE devices SET status = $2 WHERE device_id = $1", device_id, reason
             )
+            await stock.mark_lost(conn, device_id, reason)
         return Revocation(device_id, epoch, reason, True)
 
     async def record_security_event(

@@ -1,0 +1,180 @@
+"""The store's side of the tech desk's inventory (msa/backend/inventory.py).
+
+`InventorySql` is mixed into `SqlStore`; `assign` and `mark_lost` run inside the
+transactions of provisioning and revocation (store/sql.py), so a button is never
+registered for a person without being assigned to her, nor revoked without
+being lost. Every change is also a row of `inventory_history`.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from contextlib import AbstractAsyncContextManager
+from typing import TYPE_CHECKING, Any, cast
+
+from msa.backend import inventory
+from msa.backend.inventory import InventoryError, State
+from msa.backend.store.base import DistrictStock
+from msa.timefmt import now_ms
+
+if TYPE_CHECKING:  # store/sql.py imports this module
+    from msa.backend.store.sql import Connection
+
+
+async def fetchrow(conn: Connection, sql: str, *args: object) -> Any:
+    rows = await conn.fetch(sql, *args)
+    return rows[0] if rows else None
+
+
+class InventorySql:
+    @abstractmethod
+    def _transaction(self) -> AbstractAsyncContextManager[Connection]: ...
+
+    @abstractmethod
+    def _connection(self) -> AbstractAsyncContextManager[Connection]: ...
+
+    async def inventory_add(self, district: str, device_ids: list[int]) -> list[int]:
+        name = inventory.check_district(district)
+        added = []
+        async with self._transaction() as conn:
+            district_id = await _district(conn, name)
+            for device_id in device_ids:
+                row = await _row(conn, device_id)
+                now = cast(State, row["state"]) if row else None
+                inventory.check_added(f"{device_id:08x}", now)
+                if now == "stock" and row is not None and row["district_id"] == district_id:
+                    continue  # already there: adding it again changes nothing
+                await _set(conn, device_id, district_id, "stock", None, f"added to {name}")
+                added.append(device_id)
+        return added
+
+    async def inventory_move(self, device_id: int, to: State, note: str) -> bool:
+        async with self._transaction() as conn:
+            row = await _row(conn, device_id)
+            now = cast(State, row["state"]) if row else None
+            inventory.check_moved(f"{device_id:08x}", now, to)
+            assert row is not None
+            if now == to:
+                return False
+            await _set(conn, device_id, row["district_id"], to, None, note or f"moved to {to}")
+        return True
+
+    async def set_min_stock(self, district: str, minimum: int) -> None:
+        name = inventory.check_district(district)
+        if not 0 <= minimum <= inventory.MAX_MIN_STOCK:
+            raise InventoryError(f"--min is 0 to {inventory.MAX_MIN_STOCK}, not {minimum}")
+        async with self._transaction() as conn:
+            await _district(conn, name)
+            await conn.execute(
+                "UPDATE judicial_districts SET min_stock = $2 WHERE name = $1", name, minimum
+            )
+
+    async def inventory_counts(self, district: str | None = None) -> list[DistrictStock]:
+        async with self._connection() as conn:
+            if district is None:
+                districts = await conn.fetch(
+                    "SELECT id, name, min_stock FROM judicial_districts ORDER BY name"
+                )
+            else:
+                districts = await conn.fetch(
+                    "SELECT id, name, min_stock FROM judicial_districts WHERE name = $1",
+                    district,
+                )
+            counts = await conn.fetch(
+                "SELECT district_id, state, count(*) AS n FROM inventory"
+                " GROUP BY district_id, state"
+            )
+        by_district: dict[int, dict[str, int]] = {}
+        for row in counts:
+            by_district.setdefault(row["district_id"], {})[row["state"]] = int(row["n"])
+        return [
+            DistrictStock(
+                d["name"],
+                {state: by_district.get(d["id"], {}).get(state, 0) for state in inventory.STATES},
+                int(d["min_stock"]),
+            )
+            for d in districts
+        ]
+
+
+async def assign(conn: Connection, device_id: int, person_id: int) -> None:
+    """Provisioning's part: the button is this person's, in her case's district."""
+    row = await _row(conn, device_id)
+    person = await fetchrow(
+        conn,
+        "SELECT c.district_id, c.reference FROM persons p JOIN cases c ON c.id = p.case_id"
+        " WHERE p.id = $1",
+        person_id,
+    )
+    assert person is not None  # provisioning found the person first
+    now = cast(State, row["state"]) if row else None
+    holder = row["person_id"] if row else None
+    holder_case = None
+    if holder is not None and holder != person_id:
+        found = await fetchrow(
+            conn,
+            "SELECT c.reference FROM persons p JOIN cases c ON c.id = p.case_id WHERE p.id = $1",
+            holder,
+        )
+        holder_case = found["reference"] if found else None
+    inventory.check_assigned(f"{device_id:08x}", now, holder, person_id, holder_case)
+    if now == "assigned" and holder == person_id:
+        return
+    note = f"assigned in case {person['reference']}"
+    await _set(conn, device_id, person["district_id"], "assigned", person_id, note)
+
+
+async def mark_lost(conn: Connection, device_id: int, reason: str) -> None:
+    """Revocation's part: a button in the inventory is lost (or stolen) from now on."""
+    row = await _row(conn, device_id)
+    if row is not None and row["state"] != "lost":
+        await _set(conn, device_id, row["district_id"], "lost", row["person_id"], reason)
+
+
+async def _row(conn: Connection, device_id: int) -> Any:
+    return await fetchrow(
+        conn,
+        "SELECT device_id, district_id, state, person_id FROM inventory WHERE device_id = $1",
+        device_id,
+    )
+
+
+async def _district(conn: Connection, name: str) -> int:
+    await conn.execute(
+        "INSERT INTO judicial_districts (name) VALUES ($1) ON CONFLICT (name) DO NOTHING", name
+    )
+    row = await fetchrow(conn, "SELECT id FROM judicial_districts WHERE name = $1", name)
+    assert row is not None
+    return int(row["id"])
+
+
+async def _set(
+    conn: Connection,
+    device_id: int,
+    district_id: int,
+    state: State,
+    person_id: int | None,
+    note: str,
+) -> None:
+    at = now_ms()
+    await conn.execute(
+        "INSERT INTO inventory (device_id, district_id, state, person_id, updated_at)"
+        " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (device_id) DO UPDATE SET"
+        " district_id = excluded.district_id, state = excluded.state,"
+        " person_id = excluded.person_id, updated_at = excluded.updated_at",
+        device_id,
+        district_id,
+        state,
+        person_id,
+        at,
+    )
+    await conn.execute(
+        "INSERT INTO inventory_history (device_id, at, state, district_id, person_id, note)"
+        " VALUES ($1, $2, $3, $4, $5, $6)",
+        device_id,
+        at,
+        state,
+        district_id,
+        person_id,
+        note,
+    )
