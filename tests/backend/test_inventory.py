@@ -107,3 +107,27 @@ async def test_a_district_under_its_reorder_level_is_short(store):
     with pytest.raises(InventoryError, match="1 to 80 characters"):
         await store.inventory_add(" ", [13])
     assert await store.inventory_counts("Nowhere") == []
+
+
+async def pending_mails(store) -> list[str]:
+    return [n.subject for n in await store.due_notifications(2**62) if n.alarm_id is None]
+
+
+async def test_a_shortage_is_mailed_once_until_the_stock_is_back(store):
+    await store.inventory_add(GHENT, [20, 21])
+    await store.set_magistrate_email(GHENT, "magistrate@gent.example")
+    await store.set_min_stock(GHENT, 2)
+    assert await pending_mails(store) == []  # two in stock: at the level
+    ids = await store.create_case(case("GE.60.L1.000005/26", GHENT, persons=2))
+
+    await provision(store, 20, ids.person_ids[0], "t1")
+    [subject] = await pending_mails(store)
+    assert subject == f"Stalkingalarm {GHENT}: 1 button(s) in stock, under the level of 2"
+    [mail] = [n for n in await store.due_notifications(2**62) if n.alarm_id is None]
+    assert mail.recipient == "magistrate@gent.example"
+    await provision(store, 21, ids.person_ids[1], "t2")  # still short: no second mail
+    assert len(await pending_mails(store)) == 1
+
+    await store.inventory_add(GHENT, [22, 23])  # back at the level
+    await store.inventory_move(22, "repair", "")  # short again: a new shortage
+    assert len(await pending_mails(store)) == 2

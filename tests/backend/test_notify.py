@@ -196,3 +196,20 @@ async def test_a_step_during_a_database_outage_is_503_and_its_retry_goes_through
         "alarm.close",
         "case.extend",
     ]
+
+
+async def test_a_district_short_of_buttons_mails_its_magistrate(database_url, kek):
+    """Over real SMTP, through the same outbox as the alarms' mails."""
+    port = Port()
+    async with mail_server(port) as inbox, backend_with_smtp(database_url, kek, port) as backend:
+        store = backend.store
+        district = "Oost-Vlaanderen"  # the seeded case's, whose magistrate is DEMO_MAGISTRATE
+        await store.inventory_add(district, [0x51, 0x52])
+        await store.set_min_stock(district, 3)  # two in stock: short at once
+        backend.app.state.services.notifier.wake()
+        mail_from, recipients, mail = await inbox.next()
+    assert (mail_from, recipients) == (SENDER, [DEMO_MAGISTRATE])
+    subject = " ".join(mail["Subject"].split())  # a long subject is folded
+    assert subject == f"Stalkingalarm {district}: 2 button(s) in stock, under the level of 3"
+    assert "reorder level of 3" in mail.get_payload(decode=True).decode()
+    assert inbox.mails.empty()

@@ -305,3 +305,22 @@ def test_the_inventory_from_the_command_line(db: str, case_file: Path, kek_optio
         assert refused.returncode == 2 and message in refused.stderr, refused.stderr
     assert asyncio.run(count_rows(db)) == before
     assert run_json("inventory", "--db", db)["districts"] == [row]
+
+
+def test_the_districts_magistrate_is_set_from_the_command_line(db: str, case_file: Path):
+    run_json("backend", "case-add", str(case_file), "--db", db)
+    district = CASE["judicial_district"]
+    args = ("backend", "magistrate", "--district", district, "--db", db)
+    done = run_json(*args, "--email", "parket@brussel.example")
+    assert done == {"district": district, "magistrate_email": "parket@brussel.example"}
+    before = asyncio.run(count_rows(db))
+    for wrong, message in (
+        (["--email", "parket brussel"], "is not a mail address"),
+        (["--email", "parket@localhost"], "is not a mail address"),
+    ):
+        refused = msa(*args, *wrong)
+        assert refused.returncode == 2 and message in refused.stderr, refused.stderr
+    unknown = msa("backend", "magistrate", "--district", "Atlantis", "--email", "a@b.example",
+                  "--db", db)  # fmt: skip
+    assert unknown.returncode == 2 and "no judicial district 'Atlantis'" in unknown.stderr
+    assert asyncio.run(count_rows(db)) == before

@@ -10,6 +10,7 @@
     msa backend provision --case REF --person 1 --device-id ID     # the tech desk
                           [--key HEX] [--device-json PATH] [--db URL] [--kek-file PATH] [--json]
     msa backend revoke --device-id ID --reason lost|stolen [--db URL] [--json]  # tech desk
+    msa backend magistrate --district NAME --email ADDR [--db URL] [--json]
     msa backend operator-add NAME [--db URL] [--json]              # a CIC operator's token
     msa backend login-link NAME [--minutes 10] [--public-url URL]  # a single-use log-in link
 
@@ -154,6 +155,14 @@ def register(parser: argparse.ArgumentParser) -> None:
     add_db(revoke)
     revoke.add_argument("--json", action="store_true", help="print JSON")
 
+    magistrate = actions.add_parser(
+        "magistrate", help="the judicial district's magistrate, who is mailed (alarms, stock)"
+    )
+    magistrate.add_argument("--district", required=True, metavar="NAME", help="the district")
+    magistrate.add_argument("--email", required=True, type=_email, help="the magistrate's address")
+    add_db(magistrate)
+    magistrate.add_argument("--json", action="store_true", help="print JSON")
+
     operator = actions.add_parser(
         "operator-add", help="add a CIC operator (or renew the token); prints a log-in link"
     )
@@ -187,6 +196,7 @@ def run(args: argparse.Namespace) -> int:
         "case-add": _case_add,
         "provision": _provision,
         "revoke": _revoke,
+        "magistrate": _magistrate,
         "operator-add": _operator_add,
         "login-link": _login_link,
     }
@@ -357,6 +367,25 @@ async def _revoke(store: Store, args: argparse.Namespace) -> int:
             "or a new button; the case's history stays"
         )
     return print_result(args, result, lines)
+
+
+def _email(text: str) -> str:
+    local, at, domain = text.partition("@")
+    if not (local and at and "." in domain) or len(text) > 254 or any(c.isspace() for c in text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a mail address (name@domain.example)")
+    return text
+
+
+async def _magistrate(store: Store, args: argparse.Namespace) -> int:
+    await store.migrate()
+    if not await store.inventory_counts(args.district):
+        raise UsageError(
+            f"no judicial district {args.district!r}: it exists once a case (msa backend "
+            "case-add) or a button (msa inventory add) is in it"
+        )
+    await store.set_magistrate_email(args.district, args.email)
+    result = {"district": args.district, "magistrate_email": args.email}
+    return print_result(args, result, [f"{args.district}: the magistrate is {args.email}"])
 
 
 def _check_writable(path: Path) -> None:

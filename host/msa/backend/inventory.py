@@ -79,3 +79,23 @@ def check_assigned(
             "take a button from stock"
         )
     raise InventoryError(f"device {device} is {now}: take a button from stock")
+
+
+def shortage_mail(district: str, stock: int, minimum: int) -> tuple[str, str]:
+    """The reference magistrate's mail when the district's stock falls under its level."""
+    subject = f"Stalkingalarm {district}: {stock} button(s) in stock, under the level of {minimum}"
+    body = "\n".join(
+        [
+            "To the reference magistrate,",
+            "",
+            f"The police tech desk of the judicial district {district} has {stock} mobile",
+            f"stalking alarm button(s) in stock, under its reorder level of {minimum}.",
+            "New cases may wait for a button until the stock is replenished.",
+            "",
+            "This mail is sent once per shortage; the next one only after the stock",
+            "has been back at its level.",
+            "",
+            "-- msa, the mobile stalking alarm backend",
+        ]
+    )
+    return subject, body + "\n"

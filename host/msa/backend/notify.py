@@ -165,6 +165,9 @@ class Notifier:
         except (OSError, smtplib.SMTPException) as error:
             return await self._failed(notification, f"{type(error).__name__}: {error}")
         await self._store.notification_sent(notification.id, now_ms())
+        if notification.alarm_id is None:
+            log.info("mailed %s: %s", notification.recipient, notification.subject)
+            return True
         log.info("magistrate notified of alarm %d", notification.alarm_id)
         if self._on_sent is not None:
             self._on_sent(notification.alarm_id)

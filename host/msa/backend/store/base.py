@@ -215,10 +215,11 @@ class TrailPoint:
 
 @dataclass(frozen=True, slots=True)
 class Notification:
-    """The magistrate's mail about an alarm, from the outbox."""
+    """A mail from the outbox: the magistrate's about an alarm, or about a judicial
+    district's stock of buttons (no alarm)."""
 
     id: int
-    alarm_id: int
+    alarm_id: int | None
     recipient: str | None
     subject: str
     body: str

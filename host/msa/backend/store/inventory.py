@@ -64,10 +64,11 @@ class InventorySql:
         if not 0 <= minimum <= inventory.MAX_MIN_STOCK:
             raise InventoryError(f"--min is 0 to {inventory.MAX_MIN_STOCK}, not {minimum}")
         async with self._transaction() as conn:
-            await _district(conn, name)
+            district_id = await _district(conn, name)
             await conn.execute(
-                "UPDATE judicial_districts SET min_stock = $2 WHERE name = $1", name, minimum
+                "UPDATE judicial_districts SET min_stock = $2 WHERE id = $1", district_id, minimum
             )
+            await _check_stock(conn, district_id)
 
     async def inventory_counts(self, district: str | None = None) -> list[DistrictStock]:
         async with self._connection() as conn:
@@ -157,6 +158,7 @@ async def _set(
     note: str,
 ) -> None:
     at = now_ms()
+    before = await _row(conn, device_id)
     await conn.execute(
         "INSERT INTO inventory (device_id, district_id, state, person_id, updated_at)"
         " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (device_id) DO UPDATE SET"
@@ -178,3 +180,42 @@ async def _set(
         person_id,
         note,
     )
+    for district in {district_id, before["district_id"] if before else district_id}:
+        await _check_stock(conn, district)
+
+
+async def _check_stock(conn: Connection, district_id: int) -> None:
+    """Under its level, the district's reference magistrate is mailed, once per
+    shortage (the mail outbox sends it, store/workflow.py); back at its level, the
+    next shortage will be mailed again."""
+    district = await fetchrow(
+        conn,
+        "SELECT name, min_stock, magistrate_email, shortage_mailed_at FROM judicial_districts"
+        " WHERE id = $1",
+        district_id,
+    )
+    counted = await fetchrow(
+        conn,
+        "SELECT count(*) AS n FROM inventory WHERE district_id = $1 AND state = 'stock'",
+        district_id,
+    )
+    stock, minimum = int(counted["n"]), int(district["min_stock"])
+    mailed = district["shortage_mailed_at"] is not None
+    if stock < minimum and not mailed:
+        at = now_ms()
+        subject, body = inventory.shortage_mail(district["name"], stock, minimum)
+        await conn.execute(
+            "INSERT INTO notifications (alarm_id, recipient, subject, body, created_at,"
+            " next_attempt_at) VALUES (NULL, $1, $2, $3, $4, $4)",
+            district["magistrate_email"],
+            subject,
+            body,
+            at,
+        )
+        await conn.execute(
+            "UPDATE judicial_districts SET shortage_mailed_at = $2 WHERE id = $1", district_id, at
+        )
+    elif stock >= minimum and mailed:
+        await conn.execute(
+            "UPDATE judicial_districts SET shortage_mailed_at = NULL WHERE id = $1", district_id
+        )

@@ -31,6 +31,26 @@ DIALECT_TYPES: dict[str, dict[str, str]] = {
 # Statements written differently per engine, named by a placeholder.
 DIALECT_STATEMENTS: dict[str, dict[str, str]] = {
     "sqlite": {
+        # SQLite cannot drop a NOT NULL: the table is made again, rows and ids kept.
+        "notifications_alarm_optional": """
+CREATE TABLE notifications_new (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    alarm_id BIGINT UNIQUE REFERENCES alarms (id),
+    recipient TEXT,
+    subject TEXT NOT NULL,
+    body TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at BIGINT NOT NULL,
+    last_error TEXT,
+    sent_at BIGINT
+);
+INSERT INTO notifications_new SELECT id, alarm_id, recipient, subject, body, created_at,
+    attempts, next_attempt_at, last_error, sent_at FROM notifications;
+DROP TABLE notifications;
+ALTER TABLE notifications_new RENAME TO notifications;
+CREATE INDEX notifications_pending ON notifications (sent_at, next_attempt_at);
+""",
         "audit_append_only": """
 CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
 BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
@@ -39,6 +59,9 @@ BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
 """,
     },
     "postgresql": {
+        "notifications_alarm_optional": """
+ALTER TABLE notifications ALTER COLUMN alarm_id DROP NOT NULL;
+""",
         "audit_append_only": """
 CREATE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN RAISE EXCEPTION 'the audit trail is append-only'; END $$;

@@ -213,7 +213,7 @@ class WorkflowSql:
                 notification_id,
                 at,
             )
-            if row is None:
+            if row is None or row["alarm_id"] is None:  # a mail about no alarm: no card changes
                 return
             alarm = await fetchrow(
                 conn,
