@@ -207,10 +207,10 @@ class SerialBoard:
         """Stop the firmware, run `work` on the raw REPL, then soft-reboot into main.py."""
         from mpremote.transport import TransportError
 
-        from msa.firmware.deploy import _connect
+        from msa.firmware.deploy import connect
 
         def run() -> T:
-            transport = _connect(self.port)
+            transport = connect(self.port)
             try:
                 transport.enter_raw_repl(soft_reset=True)  # the firmware stops; a fresh heap
                 result = work(transport)

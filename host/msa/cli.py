@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "app": ("msa.app.cli", "the phone's app link: bond with a button, relay its alarms"),
     "backend": ("msa.backend.cli", "the dispatch + case backend (serve, migrate, seed)"),
     "inventory": ("msa.backend.inventory_cli", "the tech desk's buttons per judicial district"),
+    "decommission": ("msa.desk.cli", "wipe a button, prove it blank, revoke it, return it"),
     "bench": ("msa.benchcli", "run a benchmark from bench/ and print its figures"),
     "test": ("msa.testcli", "run the test suite (pytest); extra arguments go to pytest"),
 }

@@ -88,9 +88,9 @@ async def test_moves_between_stock_repair_and_returned_only(store):
     ids = await store.create_case(case("GE.60.L1.000004/26", GHENT))
     await provision(store, 6, ids.person_ids[0], "t")
     for to in ("stock", "returned"):
-        with pytest.raises(InventoryError, match="decommissioning .* is not built yet"):
+        with pytest.raises(InventoryError, match="msa decommission --port PORT --device-id"):
             await store.inventory_move(6, to, "")
-    with pytest.raises(InventoryError, match="cannot go back to stock before it is"):
+    with pytest.raises(InventoryError, match="cannot go back to stock: msa decommission it"):
         await store.inventory_add(GHENT, [6])
 
 
@@ -131,3 +131,25 @@ async def test_a_shortage_is_mailed_once_until_the_stock_is_back(store):
     await store.inventory_add(GHENT, [22, 23])  # back at the level
     await store.inventory_move(22, "repair", "")  # short again: a new shortage
     assert len(await pending_mails(store)) == 2
+
+
+async def test_a_decommissioned_button_serves_its_next_case_under_a_new_key(store):
+    first = await store.create_case(case("GE.60.L1.000006/26", GHENT))
+    second = await store.create_case(case("GE.60.L1.000007/26", GHENT))
+    await store.inventory_add(GHENT, [30])
+    assert await provision(store, 30, first.person_ids[0], "old-token") == 0
+    assert await store.decommission_device(0x7E, "stock", "tech-desk") is None  # no such device
+
+    done = await store.decommission_device(30, "stock", "tech-desk")
+    assert (done.case_reference, done.keys_revoked, done.tokens_revoked) == (
+        "GE.60.L1.000006/26", 1, 1
+    )  # fmt: skip
+    assert await store.phone_by_token(hash_token("old-token")) is None
+    again = await store.decommission_device(30, "repair", "tech-desk")
+    assert (again.done_now, again.state) == (False, "stock")  # nothing changed
+    [entry] = [e for e in await store.audit_trail(first.case_id) if e.action.startswith("device.")]
+    assert entry.action == "device.decommissioned" and "1 key(s)" in entry.detail
+    assert counts(await store.inventory_counts(GHENT), GHENT)["stock"] == 1
+
+    assert await provision(store, 30, second.person_ids[0], "new-token") == 1
+    assert counts(await store.inventory_counts(GHENT), GHENT)["assigned"] == 1

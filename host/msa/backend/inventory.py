@@ -2,14 +2,15 @@
 button may go to from which, and what to tell the officer when it may not.
 
     stock ──provision──► assigned ──revoke──► lost ──provision (the same person:
-      ▲                                              a replacement board)──► assigned
+      ▲                     │                        a replacement board)──► assigned
+      │                 decommission ──► stock or repair
       └── add / move ◄── repair, returned
 
 A button enters with `msa inventory add` (stock), is assigned by `msa backend
 provision`, marked lost by `msa backend revoke`, and moves between stock, repair
-and returned with `msa inventory move`. Leaving `assigned` otherwise is the
-decommissioning's (wipe, revoke, return), which is not built yet: refused here,
-so that no button leaves a victim while its key and token still work.
+and returned with `msa inventory move`. It leaves `assigned` only by `msa
+decommission` (wipe, prove blank, revoke, return): refused here, so that no button
+leaves a victim's books while its key and token still work.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ def check_added(device: str, now: State | None) -> None:
     if now in ("assigned", "lost"):
         raise InventoryError(
             f"device {device} is {now}: it cannot go back to stock"
-            + (" before it is decommissioned" if now == "assigned" else "")
+            + (": msa decommission it first" if now == "assigned" else "")
         )
 
 
@@ -56,8 +57,8 @@ def check_moved(device: str, now: State | None, to: State) -> None:
         raise InventoryError(
             f"device {device} is {now}: "
             + (
-                "it is a victim's alarm; decommissioning (wipe, revoke, return) is not built "
-                "yet, so it stays assigned"
+                "it is a victim's alarm: msa decommission --port PORT --device-id "
+                f"{device} wipes it, revokes it and returns it"
                 if now == "assigned"
                 else "a lost button stays lost"
             )

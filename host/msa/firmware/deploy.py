@@ -94,7 +94,8 @@ def _shadowed(build: Build) -> list[str]:
     return [f.path[:-4] + ".py" for f in build.files if f.path.endswith(".mpy")]
 
 
-def _connect(port: str) -> SerialTransport:
+def connect(port: str) -> SerialTransport:
+    """mpremote's transport to the board on `port`; NotAvailable says how to find it."""
     from mpremote.transport import TransportError
     from mpremote.transport_serial import SerialTransport
 
@@ -123,7 +124,7 @@ def deploy(
             f"build it with msa firmware build --board {board}"
         )
     _check_folder(build, folder)
-    transport = _connect(port)
+    transport = connect(port)
     try:
         transport.enter_raw_repl(soft_reset=True)  # the firmware stops; a fresh heap
         transport.exec(ON_DEVICE.read_bytes())

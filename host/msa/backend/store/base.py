@@ -70,6 +70,18 @@ RevocationReason = Literal["lost", "stolen"]
 
 
 @dataclass(frozen=True, slots=True)
+class Decommission:
+    """A button taken out of its case (`msa decommission`)."""
+
+    device_id: int
+    case_reference: str | None  # the case it served
+    keys_revoked: int  # key epochs revoked now
+    tokens_revoked: int  # phone tokens that no longer reach anything
+    state: str  # where it went in the inventory: stock or repair
+    done_now: bool  # False: it was decommissioned already, and nothing changed
+
+
+@dataclass(frozen=True, slots=True)
 class DistrictStock:
     """A judicial district's buttons by inventory state, and its reorder level."""
 
@@ -519,6 +531,19 @@ class Store(Protocol):
     async def inventory_move(self, device_id: int, to: InventoryState, note: str) -> bool:
         """Move a button between stock, repair and returned; False when it was there
         already. InventoryError when it is not in the inventory, assigned or lost."""
+        ...
+
+    async def device_known(self, device_id: int) -> bool:
+        """Whether the backend has this device (provisioned once)."""
+        ...
+
+    async def decommission_device(
+        self, device_id: int, to: InventoryState, actor: str
+    ) -> Decommission | None:
+        """The backend's part of a decommissioning, in one transaction: every key of
+        the device revoked, its phone's tokens removed, the device to `to` (stock or
+        repair) in the inventory, the end written to its case's audit trail. None
+        when there is no such device; idempotent."""
         ...
 
     async def set_min_stock(self, district: str, minimum: int) -> None:

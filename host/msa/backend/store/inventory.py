@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from msa.backend import inventory
 from msa.backend.inventory import InventoryError, State
-from msa.backend.store.base import DistrictStock
+from msa.backend.store.base import AuditEntry, Decommission, DistrictStock
 from msa.timefmt import now_ms
 
 if TYPE_CHECKING:  # store/sql.py imports this module
@@ -58,6 +58,68 @@ class InventorySql:
                 return False
             await _set(conn, device_id, row["district_id"], to, None, note or f"moved to {to}")
         return True
+
+    async def device_known(self, device_id: int) -> bool:
+        async with self._connection() as conn:
+            found = await fetchrow(conn, "SELECT 1 FROM devices WHERE device_id = $1", device_id)
+        return found is not None
+
+    async def decommission_device(
+        self, device_id: int, to: State, actor: str
+    ) -> Decommission | None:
+        from msa.backend.store.sql import insert_audit  # store/sql.py imports this module
+
+        if to not in ("stock", "repair"):
+            raise InventoryError(f"a decommissioned button goes to stock or repair, not {to!r}")
+        device = f"{device_id:08x}"
+        async with self._transaction() as conn:
+            found = await fetchrow(
+                conn,
+                "SELECT d.status, d.person_id, c.id AS case_id, c.reference, c.district_id"
+                " FROM devices d LEFT JOIN persons p ON p.id = d.person_id"
+                " LEFT JOIN cases c ON c.id = p.case_id WHERE d.device_id = $1",
+                device_id,
+            )
+            if found is None:
+                return None
+            reference = found["reference"]
+            if found["status"] == "decommissioned":
+                row = await _row(conn, device_id)
+                state = row["state"] if row else to
+                return Decommission(device_id, reference, 0, 0, state, False)
+            at = now_ms()
+            keys = await conn.fetch(
+                "UPDATE device_keys SET status = 'revoked', ended_at = $2"
+                " WHERE device_id = $1 AND status <> 'revoked' RETURNING epoch",
+                device_id,
+                at,
+            )
+            tokens = await conn.fetch(
+                "DELETE FROM phone_tokens WHERE phone_id IN"
+                " (SELECT id FROM phones WHERE device_id = $1) RETURNING token_sha256",
+                device_id,
+            )
+            await conn.execute(
+                "UPDATE devices SET status = 'decommissioned' WHERE device_id = $1", device_id
+            )
+            row = await _row(conn, device_id)
+            district_id = row["district_id"] if row else found["district_id"]
+            note = f"decommissioned from case {reference}" if reference else "decommissioned"
+            if district_id is not None:  # a device of no case and no district: not counted
+                await _set(conn, device_id, district_id, to, None, note)
+            await insert_audit(
+                conn,
+                AuditEntry(
+                    at,
+                    actor,
+                    "device.decommissioned",
+                    f"device:{device}",
+                    found["case_id"],
+                    f"wiped and proven blank; {len(keys)} key(s) and {len(tokens)} phone "
+                    f"token(s) revoked; to {to}",
+                ),  # fmt: skip
+            )
+        return Decommission(device_id, reference, len(keys), len(tokens), to, True)
 
     async def set_min_stock(self, district: str, minimum: int) -> None:
         name = inventory.check_district(district)
