@@ -20,7 +20,7 @@ CAPABILITIES = {
     "air": "its radio is not on the emulated air (air address, RPA period, radio events)",
     "notify_seen": "nothing on this computer sees its radio notify (the ble_notify hop)",
     "chatter": "a relay cannot chatter at millisecond periods",
-    "arm_test_alarm": "arming the test alarm over the REPL is not built yet",
+    "arm_test_alarm": "the serial driver does not arm the test alarm yet (msa arm-test does)",
 }
 
 

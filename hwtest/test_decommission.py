@@ -14,7 +14,7 @@ from hwtest.harness import Chain
 from msa.backend.seed import DEMO_CASE
 from msa.backend.store import open_store
 from msa.demo.stack import run_msa_json
-from msa.waiting import within
+from msa.waiting import wait_until, within
 from protocol import frame
 
 pytestmark = pytest.mark.hil
@@ -100,3 +100,36 @@ async def test_the_wrong_button_on_the_port_is_refused_and_nothing_changes(stack
     assert await stack.counts() == before
     code, _, err = await decommission(stack, "7eadbeef")
     assert code == 2 and "no device 7eadbeef in the backend" in err
+
+
+async def test_the_test_alarm_is_armed_over_the_repl_for_the_test_call(stack: Chain):
+    """`msa arm-test`: the firmware stops for the REPL, is rebooted, links with the
+    phone again (which sets its clock), and the test gesture is a TEST ALARM."""
+    await stack.settled()
+    seen = max(counter for _, counter in stack.frames)  # the boot heartbeat's, at least
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "msa.cli", "arm-test", "--port", stack.board.serial_port,
+        "--minutes", "15", "--json",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await within(process.communicate(), 60)
+    assert process.returncode == 0, err.decode()
+    assert json.loads(out)["armed_until"].endswith("Z")
+    assert (stack.board.flash / "data" / "test_armed").exists()
+    # Rebooted into its firmware, which links with the phone again: the phone has
+    # its new boot heartbeat once it has written TIME (the button's clock).
+    await stack.board.console.expect(rb"(?:msa: firmware[\s\S]*){2}", 30)
+    await wait_until(
+        lambda: max(counter for _, counter in stack.frames) > seen, 30, "the phone linked again"
+    )
+
+    test = await stack.gesture(stack.board.test_gesture())
+
+    assert test.kind == "test_alarm"
+    for minutes, message in (("0", "--minutes is 1 to 1440"), ("x", "invalid int value")):
+        refused = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "msa.cli", "arm-test", "--port", stack.board.serial_port,
+            "--minutes", minutes, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        _, said = await within(refused.communicate(), 30)
+        assert refused.returncode == 2 and message in said.decode()

@@ -116,7 +116,7 @@ async def test_what_only_the_emulated_board_has_skips_with_the_reason(tmp_path):
     assert isinstance(serial, Board)  # the protocol the stack and the suite drive
     with pytest.raises(pytest.skip.Exception, match="board C0:11 has no cpu: its CPU is not"):
         needs(serial, "cpu")
-    with pytest.raises(pytest.skip.Exception, match="arming the test alarm over the REPL"):
+    with pytest.raises(pytest.skip.Exception, match="does not arm the test alarm yet"):
         needs(serial, "arm_test_alarm")
     assert needs(EmulatedBoard(tmp_path / "emulated", Air()), "flash").flash.exists()
 

@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "backend": ("msa.backend.cli", "the dispatch + case backend (serve, migrate, seed)"),
     "inventory": ("msa.backend.inventory_cli", "the tech desk's buttons per judicial district"),
     "decommission": ("msa.desk.cli", "wipe a button, prove it blank, revoke it, return it"),
+    "arm-test": ("msa.desk.arm_cli", "arm a button's test alarm for the test call with the CIC"),
     "bench": ("msa.benchcli", "run a benchmark from bench/ and print its figures"),
     "test": ("msa.testcli", "run the test suite (pytest); extra arguments go to pytest"),
 }

@@ -51,12 +51,23 @@ def kek_option(kek_file: Path) -> tuple[str, str]:
     return ("--kek-file", str(kek_file))
 
 
+EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "case.json"
+
+
 @pytest.fixture
 def case_file(tmp_path: Path) -> Path:
     """CASE as the JSON file `msa backend case-add` reads."""
     path = tmp_path / "case.json"
     path.write_text(json.dumps(CASE))
     return path
+
+
+def test_the_example_case_file_of_the_tech_desk_guide_is_this_case(db: str):
+    """docs/examples/case.json, which docs/tech-desk.md points to, is CASE: every
+    test here runs on it, and case-add takes it."""
+    assert json.loads(EXAMPLE.read_text(encoding="utf-8")) == CASE
+    added = run_json("backend", "case-add", str(EXAMPLE), "--db", db)
+    assert added["case_reference"] == CASE["reference"] and added["created"]
 
 
 def run_json(*args: str) -> dict:

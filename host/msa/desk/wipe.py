@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from msa.errors import MsaError
+from msa.desk import BoardError
 from msa.firmware.deploy import connect
 
 STATE = ("device.json", "data")
@@ -44,10 +44,6 @@ def _device_id():
 """
 
 
-class WipeError(MsaError):
-    """The board was not wiped, or is not the button named; the message says why."""
-
-
 @dataclass
 class Wiped:
     port: str
@@ -66,7 +62,7 @@ def wipe(port: str, device_id: int) -> Wiped:
         found = transport.eval("_device_id()")
         present = [path for path in STATE if transport.eval(f"_exists({path!r})")]
         if found is not None and found != device_id:
-            raise WipeError(
+            raise BoardError(
                 f"the board on {port} is device {found:08x}, not {device_id:08x}: "
                 "nothing was wiped; plug in the button you mean"
             )
@@ -76,14 +72,14 @@ def wipe(port: str, device_id: int) -> Wiped:
         left = sorted(str(name) for name in transport.eval("os.listdir()"))
         transport.exit_raw_repl()
     except TransportError as error:
-        raise WipeError(
+        raise BoardError(
             f"the board on {port} stopped answering during the wipe: {str(error).strip()}; "
             "run the same command again (it goes on where it stopped)"
         ) from None
     finally:
         transport.close()
     if still:
-        raise WipeError(
+        raise BoardError(
             f"the board on {port} still holds {', '.join(still)} after the wipe: "
             "run the same command again; if it stays, reflash it (docs/flashing.md)"
         )
