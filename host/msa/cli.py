@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import errno
 import importlib
-import re
 import sys
 
 from msa.errors import MsaError
@@ -23,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "app": ("msa.app.cli", "the phone's app link: bond with a button, relay its alarms"),
     "backend": ("msa.backend.cli", "the dispatch + case backend (serve, migrate, seed)"),
     "inventory": ("msa.backend.inventory_cli", "the tech desk's buttons per judicial district"),
+    "provision": ("msa.desk.provision_cli", "a button for a person of a case, over USB"),
     "decommission": ("msa.desk.cli", "wipe a button, prove it blank, revoke it, return it"),
     "arm-test": ("msa.desk.arm_cli", "arm a button's test alarm for the test call with the CIC"),
     "bench": ("msa.benchcli", "run a benchmark from bench/ and print its figures"),
@@ -53,15 +53,14 @@ def version() -> str:
     """`msa --version`: this package's version and the firmware's it builds."""
     from importlib.metadata import PackageNotFoundError
     from importlib.metadata import version as installed
-    from pathlib import Path
 
     try:
         host = installed("msa")
     except PackageNotFoundError:  # run from a checkout without installing
         host = "unknown"
-    app = Path(__file__).resolve().parents[2] / "firmware" / "app.py"
-    found = re.search(r'^VERSION = "([^"]+)"', app.read_text(), re.M) if app.exists() else None
-    return f"msa {host} (firmware {found.group(1) if found else 'unknown'})"
+    from msa.desk.provision import tool_firmware_version
+
+    return f"msa {host} (firmware {tool_firmware_version()})"
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,6 +1,6 @@
 """The police tech desk's work on a button in hand, over its USB serial REPL:
-`msa arm-test` (arm.py) and `msa decommission` (wipe.py, cli.py). Provisioning's
-guided flow is to come (docs/tech-desk.md)."""
+`msa provision` (provision.py, provision_cli.py), `msa arm-test` (arm.py) and
+`msa decommission` (wipe.py, cli.py)."""
 
 from msa.errors import MsaError
 

@@ -497,6 +497,11 @@ class Store(Protocol):
         (KekError without one)."""
         ...
 
+    async def active_key(self, device_id: int) -> tuple[int, bytes, int | None] | None:
+        """(epoch, key, person id) of the device's active key, or None: for the tech
+        desk's provisioning, to finish a run that was cut short with the same key."""
+        ...
+
     async def link_phone(
         self, token_sha256: str, person_id: int, device_id: int, epoch: int | None = None
     ) -> int:

@@ -421,6 +421,19 @@ class SqlStore(ABC):
         )
         return epoch
 
+    async def active_key(self, device_id: int) -> tuple[int, bytes, int | None] | None:
+        async with self._connection() as conn:
+            row = await fetchrow(
+                conn,
+                "SELECT k.device_id, k.epoch, k.mac_key_wrapped, k.kek_id, d.person_id"
+                " FROM device_keys k JOIN devices d ON d.device_id = k.device_id"
+                " WHERE k.device_id = $1 AND k.status = 'active'",
+                device_id,
+            )
+        if row is None:
+            return None
+        return int(row["epoch"]), device_keys.unwrapped(self._kek, row), row["person_id"]
+
     async def link_phone(
         self, token_sha256: str, person_id: int, device_id: int, epoch: int | None = None
     ) -> int:

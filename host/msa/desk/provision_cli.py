@@ -1,0 +1,127 @@
+"""`msa provision`: a button for a person of a case, over USB (msa/desk/provision.py).
+
+    msa provision --port /dev/ttyUSB0 --case REF [--person 1] --device-id ID
+                  [--settings FILE] [--db URL] [--kek-file PATH] [--json]
+
+`--settings`: the per-device settings as JSON (press pattern, heartbeat interval:
+firmware/settings.py), checked before anything is written. Run again with the same
+arguments after an interruption: it finishes where it stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+from msa.backend.keys import load_kek, require_kek
+from msa.cliargs import add_db, print_result, with_store
+from msa.cliargs import device_id as device_id_arg
+from msa.errors import UsageError
+
+STEPS = 4
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--port", required=True, help="the button's serial port, /dev/ttyUSB0")
+    parser.add_argument("--case", required=True, metavar="REF", help="the case's reference")
+    parser.add_argument(
+        "--person", type=int, default=1, metavar="N", help="the case's Nth person (%(default)s)"
+    )
+    parser.add_argument(
+        "--device-id", type=device_id_arg, required=True, help="the button's id, 8 hex digits"
+    )
+    parser.add_argument(
+        "--settings",
+        type=Path,
+        metavar="FILE",
+        help="device settings as JSON (firmware/settings.py)",
+    )
+    add_db(parser)
+    parser.add_argument(
+        "--kek-file", type=Path, metavar="PATH", help="the KEK, 64 hex digits (else $MSA_KEK)"
+    )
+    parser.add_argument("--json", action="store_true", help="print JSON")
+
+
+def run(args: argparse.Namespace) -> int:
+    kek = require_kek(load_kek(args.kek_file))
+    settings = _settings(args.settings)
+    return asyncio.run(with_store(args.db, lambda store: _provision(store, args, settings), kek))
+
+
+def _settings(path: Path | None) -> dict[str, Any]:
+    from firmware.settings import validate
+
+    if path is None:
+        return {}
+    try:
+        values = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise UsageError(f"cannot read {path}: {error.strerror}") from None
+    except ValueError as error:
+        raise UsageError(f"{path} is not valid JSON: {error}") from None
+    if not isinstance(values, dict):
+        raise UsageError(f"{path} must hold one JSON object of settings")
+    reserved = {"device_id", "key", "epoch"} & set(values)
+    if reserved:
+        raise UsageError(f"{path} sets {', '.join(sorted(reserved))}: msa provision sets those")
+    problems = validate({"device_id": 1, "key": "00" * 32, **values})
+    if problems:
+        raise UsageError(f"{path}: {'; '.join(problems)}")
+    return values
+
+
+async def _provision(store: Any, args: argparse.Namespace, settings: dict[str, Any]) -> int:
+    from msa.desk import provision
+
+    device = f"{args.device_id:08x}"
+    say = (lambda _line: None) if args.json else (lambda line: print(line, flush=True))
+    await store.migrate()
+    case = await store.find_case(args.case)
+    if case is None:
+        raise UsageError(f"no case {args.case!r}: create it first (msa backend case-add FILE)")
+    if not 1 <= args.person <= len(case.person_ids):
+        raise UsageError(f"case {args.case} has {len(case.person_ids)} persons; --person 1 to that")
+    person_id = case.person_ids[args.person - 1]
+
+    say(f"[1/{STEPS}] the board on {args.port} ...")
+    held = await asyncio.to_thread(provision.read_board, args.port)
+    provision.check_board(args.port, held, args.device_id)
+    say(f"      {held.machine}, firmware {held.firmware}")
+
+    say(f"[2/{STEPS}] the key and the phone token, for person {args.person} of {args.case} ...")
+    issued = await provision.issue(store, args.device_id, person_id)
+    kept = "new" if issued.new_key else "kept from a run cut short"
+    say(f"      key epoch {issued.epoch} ({kept})")
+
+    wanted = {"device_id": args.device_id, "key": issued.key.hex(), "epoch": issued.epoch}
+    wanted.update(settings)
+    held_now = held.device_json or {}
+    same_key = held_now.get("key") == wanted["key"] and held_now.get("epoch") == issued.epoch
+    say(f"[3/{STEPS}] device.json onto the board, read back ...")
+    await asyncio.to_thread(provision.write_board, args.port, wanted, not same_key)
+    say(f"[4/{STEPS}] the firmware starting as device {device} ...")
+    started = await asyncio.to_thread(provision.wait_for_firmware, args.port, args.device_id)
+    say(f"      {started}")
+
+    result = {
+        "device_id": device,
+        "case_reference": args.case,
+        "person": args.person,
+        "epoch": issued.epoch,
+        "new_key": issued.new_key,
+        "phone_token": issued.phone_token,
+        "firmware": held.firmware,
+        "board": held.machine,
+    }
+    lines = [
+        f"device {device} provisioned for person {args.person} of case {args.case}, key epoch "
+        f"{issued.epoch}",
+        f"phone token  {issued.phone_token}   (give it to the 112 app; shown once)",
+        f"next: bond the victim's phone (msa app pair), then the test call: "
+        f"msa arm-test --port {args.port}",
+    ]
+    return print_result(args, result, lines)

@@ -1,0 +1,126 @@
+"""`msa provision` against the emulated board's pseudo-terminal with the real
+mpremote: a blank button with its firmware becomes a person's alarm; the same
+command run again after an interruption finishes with the same key; another
+button, a board without firmware and bad settings are refused before anything."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from boards.emulated.air import Air
+from boards.emulated.emulator import EmulatedBoard
+from msa.backend.keys import load_kek
+from msa.backend.store import open_store
+from msa.demo.stack import run_msa_json
+from msa.waiting import within
+
+pytestmark = pytest.mark.hil
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "docs" / "examples" / "case.json"
+REFERENCE = json.loads(EXAMPLE.read_text())["reference"]
+
+
+@pytest.fixture(autouse=True)
+def emulated_only(target):
+    if target.kind != "emulated":
+        pytest.skip("this case reads the emulated board's flash to check what was written")
+
+
+@pytest.fixture
+async def blank(tmp_path):
+    """A button with its firmware and nothing else, powered, on its own air."""
+    board = EmulatedBoard(tmp_path / "board", Air())
+    board.flash_firmware()
+    await board.power_on()
+    await board.console.expect("not provisioned")
+    yield board
+    await board.close()
+
+
+@pytest.fixture
+async def backend(tmp_path):
+    """A database with the guide's example case, and its KEK."""
+    db, kek = f"sqlite:///{tmp_path}/msa.db", tmp_path / "kek"
+    await run_msa_json("backend", "kek-new", str(kek))
+    await run_msa_json("backend", "case-add", str(EXAMPLE), "--db", db)
+    return db, kek
+
+
+async def provision(board: EmulatedBoard, backend, *more: str) -> tuple[int, str, str]:
+    db, kek = backend
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "msa.cli", "provision", "--port", board.serial_port,
+        "--case", REFERENCE, "--db", db, "--kek-file", str(kek), *more,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await within(process.communicate(), 90)
+    return process.returncode, out.decode(), err.decode()
+
+
+async def rows(db: str) -> dict[str, int]:
+    store = await open_store(db)
+    try:
+        return await store.counts()
+    finally:
+        await store.close()
+
+
+async def test_a_blank_button_becomes_a_persons_alarm_and_a_rerun_keeps_its_key(
+    blank: EmulatedBoard, backend, tmp_path
+):
+    settings = tmp_path / "settings.json"
+    settings.write_text(json.dumps({"pattern": "multi", "presses": 3, "window_ms": 3000}))
+    args = ("--device-id", "0badf00d", "--person", "2", "--settings", str(settings))
+
+    code, out, err = await provision(blank, backend, *args, "--json")
+
+    assert code == 0, err
+    done = json.loads(out)
+    assert (done["epoch"], done["new_key"], done["firmware"]) == (0, True, "0.3.0")
+    written = json.loads((blank.flash / "device.json").read_text())
+    assert written["device_id"] == 0x0BADF00D and written["pattern"] == "multi"
+    await blank.console.expect("msa: firmware 0.3.0 on emulated device 0badf00d")
+    # The key on the button is the backend's (which keeps it wrapped under the KEK).
+    store = await open_store(backend[0], load_kek(backend[1]))
+    try:
+        assert await store.active_key(0x0BADF00D) == (0, bytes.fromhex(written["key"]), 2)
+    finally:
+        await store.close()
+
+    # Interrupted after the backend step (the board lost its device.json): the same
+    # command finishes it with the same key and epoch, and a fresh phone token.
+    (blank.flash / "device.json").unlink()
+    code, out, err = await provision(blank, backend, *args, "--json")
+    assert code == 0, err
+    again = json.loads(out)
+    assert (again["epoch"], again["new_key"]) == (0, False)
+    assert again["phone_token"] != done["phone_token"]
+    assert json.loads((blank.flash / "device.json").read_text())["key"] == written["key"]
+    counts = await rows(backend[0])
+    assert (counts["devices"], counts["phones"]) == (1, 1)
+
+
+async def test_another_button_no_firmware_or_bad_settings_are_refused_first(
+    blank: EmulatedBoard, backend, tmp_path
+):
+    before = await rows(backend[0])
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"pattern": "morse"}))
+    code, _, err = await provision(
+        blank, backend, "--device-id", "0badf00d", "--settings", str(bad)
+    )
+    assert code == 2 and "pattern" in err
+    blank.provision({"device_id": 0x0C0FFEE0, "key": "11" * 32})  # another button's file
+    code, _, err = await provision(blank, backend, "--device-id", "0badf00d")
+    assert code == 2 and "is device 0c0ffee0, not 0badf00d: msa decommission it first" in err
+    for path in blank.flash.rglob("app.py"):
+        path.unlink()  # the firmware gone
+    (blank.flash / "device.json").unlink()
+    code, _, err = await provision(blank, backend, "--device-id", "0badf00d")
+    assert code == 2 and "has no msa firmware: msa firmware deploy --port" in err
+    assert await rows(backend[0]) == before
