@@ -205,28 +205,11 @@ class SerialBoard:
 
     async def _repl(self, work: Callable[[SerialTransport], T], reboot: bool = True) -> T:
         """Stop the firmware, run `work` on the raw REPL, then soft-reboot into main.py."""
-        from mpremote.transport import TransportError
-
-        from msa.firmware.deploy import connect
-
-        def run() -> T:
-            transport = connect(self.port)
-            try:
-                transport.enter_raw_repl(soft_reset=True)  # the firmware stops; a fresh heap
-                result = work(transport)
-                transport.exit_raw_repl()
-                return result
-            except TransportError as error:
-                raise MsaError(
-                    f"the board on {self.port} did not answer on its REPL: "
-                    f"{str(error).strip() or error!r}"
-                ) from None
-            finally:
-                transport.close()
+        from msa.desk import on_repl
 
         self.console.release()
         try:
-            return await asyncio.to_thread(run)
+            return await asyncio.to_thread(on_repl, self.port, work)
         finally:
             self.console.open()
             if reboot:

@@ -25,6 +25,24 @@ def add_db(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_port(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--port", required=True, help="the button's serial port, /dev/ttyUSB0")
+
+
+def add_device_id(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--device-id", type=device_id, required=True, help="the button's id, 8 hex digits"
+    )
+
+
+def add_case_person(parser: argparse.ArgumentParser) -> None:
+    """--case REF and --person N: whose button it is."""
+    parser.add_argument("--case", required=True, metavar="REF", help="the case's reference")
+    parser.add_argument(
+        "--person", type=int, default=1, metavar="N", help="the case's Nth person (%(default)s)"
+    )
+
+
 def device_id(text: str) -> int:
     try:
         value = int(text, 16)
@@ -61,3 +79,15 @@ def print_result(args: argparse.Namespace, result: dict[str, Any], lines: list[s
     """`result` as one JSON object with --json, else `lines` for a human."""
     print(json.dumps(result) if args.json else "\n".join(lines))
     return 0
+
+
+async def person_of(store: Store, args: argparse.Namespace) -> int:
+    """The id of --person N of --case REF; UsageError saying what to do when there is none."""
+    from msa.errors import UsageError
+
+    case = await store.find_case(args.case)
+    if case is None:
+        raise UsageError(f"no case {args.case!r}: create it first (msa backend case-add FILE)")
+    if not 1 <= args.person <= len(case.person_ids):
+        raise UsageError(f"case {args.case} has {len(case.person_ids)} persons; --person 1 to that")
+    return case.person_ids[args.person - 1]

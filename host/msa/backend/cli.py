@@ -33,7 +33,14 @@ from typing import TYPE_CHECKING
 from msa.backend.keys import load_kek, new_kek_file, require_kek
 from msa.backend.notify import DEFAULT_SENDER
 from msa.backend.store import Store
-from msa.cliargs import add_db, print_result, with_store
+from msa.cliargs import (
+    add_case_person,
+    add_db,
+    add_device_id,
+    person_of,
+    print_result,
+    with_store,
+)
 from msa.cliargs import device_id as device_id_arg
 from msa.cliargs import key as key_arg
 from msa.errors import MsaError, UsageError
@@ -125,13 +132,8 @@ def register(parser: argparse.ArgumentParser) -> None:
     provision = actions.add_parser(
         "provision", help="register a button for a person of a case; issue its key and phone token"
     )
-    provision.add_argument("--case", required=True, metavar="REF", help="the case's reference")
-    provision.add_argument(
-        "--person", type=int, default=1, metavar="N", help="the case's Nth person (%(default)s)"
-    )
-    provision.add_argument(
-        "--device-id", type=device_id_arg, required=True, help="the button's id, 8 hex digits"
-    )
+    add_case_person(provision)
+    add_device_id(provision)
     provision.add_argument(
         "--key", type=key_arg, help="the button's key, 64 hex digits (default: new)"
     )
@@ -146,9 +148,7 @@ def register(parser: argparse.ArgumentParser) -> None:
         "revoke",
         help="a lost or stolen button: its frames are refused and shown to the CIC",
     )
-    revoke.add_argument(
-        "--device-id", type=device_id_arg, required=True, help="the button's id, 8 hex digits"
-    )
+    add_device_id(revoke)
     revoke.add_argument(
         "--reason", choices=("lost", "stolen"), required=True, help="what happened to it"
     )
@@ -301,12 +301,7 @@ async def _provision(store: Store, args: argparse.Namespace) -> int:
     from msa.backend.auth import hash_token, new_token
 
     await store.migrate()
-    case = await store.find_case(args.case)
-    if case is None:
-        raise UsageError(f"no case {args.case!r}: create it first (msa backend case-add FILE)")
-    if not 1 <= args.person <= len(case.person_ids):
-        raise UsageError(f"case {args.case} has {len(case.person_ids)} persons; --person 1 to that")
-    person_id = case.person_ids[args.person - 1]
+    person_id = await person_of(store, args)
     key = args.key or secrets.token_bytes(32)
     phone_token = new_token()
     if args.device_json is not None:

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import json
 import time
+from typing import TYPE_CHECKING
 
-from msa.desk import BoardError
+from msa.desk import BoardError, on_repl
 from msa.errors import UsageError
-from msa.firmware.deploy import connect
+
+if TYPE_CHECKING:
+    from mpremote.transport_serial import SerialTransport
 
 MAX_MINUTES = 24 * 60  # firmware/device.py MAX_ARM_S: further ahead is a mistake
 PATH = "data/test_armed"
@@ -20,34 +23,34 @@ CTRL_D = b"\x04"
 
 def arm_test_alarm(port: str, minutes: int, now: float | None = None) -> int:
     """Arm the test alarm of the button on `port` for `minutes`; the Unix time it ends."""
-    from mpremote.transport import TransportError
-
     if not 1 <= minutes <= MAX_MINUTES:
         raise UsageError(f"--minutes is 1 to {MAX_MINUTES}, not {minutes}")
     until = int((now if now is not None else time.time()) + minutes * 60)
     data = json.dumps({"until": until}).encode()
-    transport = connect(port)
-    try:
-        transport.enter_raw_repl(soft_reset=True)  # the firmware stops
-        provisioned = transport.eval("'device.json' in __import__('os').listdir()")
-        if not provisioned:
-            transport.exit_raw_repl()
-            raise UsageError(
-                f"the board on {port} is not provisioned (no device.json): provision it "
-                "first; nothing was armed"
-            )
+
+    def run(transport: SerialTransport) -> bytes | None:
+        if not transport.eval("'device.json' in __import__('os').listdir()"):
+            return None
         transport.exec("import os\ntry:\n    os.mkdir('data')\nexcept OSError:\n    pass")
         transport.fs_writefile(PATH, data)
         read_back = transport.fs_readfile(PATH)
-        transport.exit_raw_repl()
-        transport.serial.write(CTRL_D)  # a soft reboot: the firmware runs again
-    except TransportError as error:
-        raise BoardError(
-            f"the board on {port} stopped answering while it was armed: "
-            f"{str(error).strip()}; run the same command again"
-        ) from None
-    finally:
-        transport.close()
+        return read_back
+
+    read_back = on_repl(port, run)
+    reboot(port)  # the firmware runs again, armed or not
+    if read_back is None:
+        raise UsageError(
+            f"the board on {port} is not provisioned (no device.json): provision it "
+            "first; nothing was armed"
+        )
     if read_back != data:
         raise BoardError(f"the board on {port} did not keep {PATH}: run the command again")
     return until
+
+
+def reboot(port: str) -> None:
+    """A soft reboot at the friendly REPL: the board runs main.py, its firmware."""
+    import serial
+
+    with serial.Serial(port, 115200, timeout=0.2) as line:
+        line.write(CTRL_D)

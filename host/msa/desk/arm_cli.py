@@ -6,12 +6,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 
+from msa.cliargs import add_port
 from msa.desk.arm import MAX_MINUTES, arm_test_alarm
 from msa.timefmt import to_iso
 
 
 def register(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--port", required=True, help="the button's serial port, /dev/ttyUSB0")
+    add_port(parser)
     parser.add_argument("--minutes", type=int, default=15, help=f"1 to {MAX_MINUTES} (%(default)s)")
     parser.add_argument("--json", action="store_true", help="print JSON")
 

@@ -19,18 +19,15 @@ import argparse
 import asyncio
 from typing import Any
 
-from msa.cliargs import add_db, print_result, with_store
-from msa.cliargs import device_id as device_id_arg
+from msa.cliargs import add_db, add_device_id, add_port, print_result, with_store
 from msa.errors import UsageError
 
 ACTOR = "tech-desk"
 
 
 def register(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--port", required=True, help="the button's serial port, /dev/ttyUSB0")
-    parser.add_argument(
-        "--device-id", type=device_id_arg, required=True, help="the button's id, 8 hex digits"
-    )
+    add_port(parser)
+    add_device_id(parser)
     parser.add_argument(
         "--to", choices=("stock", "repair"), default="stock", help="where it goes (%(default)s)"
     )

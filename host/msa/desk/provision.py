@@ -25,10 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from msa.desk import BoardError
+from msa.desk import BoardError, on_repl
 from msa.desk.wipe import ON_BOARD
 from msa.errors import UsageError
-from msa.firmware.deploy import connect
 
 if TYPE_CHECKING:
     from mpremote.transport_serial import SerialTransport
@@ -70,7 +69,7 @@ def read_board(port: str) -> OnBoard:
             held = None
         return OnBoard(machine, firmware, held if isinstance(held, dict) else None)
 
-    return _on_repl(port, read)
+    return on_repl(port, read)
 
 
 def write_board(port: str, settings: dict[str, Any], erase_data: bool) -> None:
@@ -87,7 +86,7 @@ def write_board(port: str, settings: dict[str, Any], erase_data: bool) -> None:
         if transport.fs_readfile("device.json") != data:
             raise BoardError(f"the board on {port} did not keep device.json: run the command again")
 
-    _on_repl(port, write)  # wait_for_firmware() reboots it
+    on_repl(port, write)  # wait_for_firmware() reboots it
 
 
 def wait_for_firmware(port: str, device_id: int, timeout_s: float = BOOT_TIMEOUT_S) -> str:
@@ -109,24 +108,6 @@ def wait_for_firmware(port: str, device_id: int, timeout_s: float = BOOT_TIMEOUT
         f"the firmware on {port} did not start as device {device_id:08x} within "
         f"{timeout_s:.0f} s (it said: {tail!r}); run the command again"
     )
-
-
-def _on_repl(port: str, work: Any) -> Any:
-    from mpremote.transport import TransportError
-
-    transport = connect(port)
-    try:
-        transport.enter_raw_repl(soft_reset=True)  # the firmware stops; a fresh heap
-        result = work(transport)
-        transport.exit_raw_repl()
-        return result
-    except TransportError as error:
-        raise BoardError(
-            f"the board on {port} stopped answering: {str(error).strip()}; "
-            "run the same command again (it goes on where it stopped)"
-        ) from None
-    finally:
-        transport.close()
 
 
 @dataclass

@@ -17,22 +17,24 @@ from pathlib import Path
 from typing import Any
 
 from msa.backend.keys import load_kek, require_kek
-from msa.cliargs import add_db, print_result, with_store
-from msa.cliargs import device_id as device_id_arg
+from msa.cliargs import (
+    add_case_person,
+    add_db,
+    add_device_id,
+    add_port,
+    person_of,
+    print_result,
+    with_store,
+)
 from msa.errors import UsageError
 
 STEPS = 4
 
 
 def register(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--port", required=True, help="the button's serial port, /dev/ttyUSB0")
-    parser.add_argument("--case", required=True, metavar="REF", help="the case's reference")
-    parser.add_argument(
-        "--person", type=int, default=1, metavar="N", help="the case's Nth person (%(default)s)"
-    )
-    parser.add_argument(
-        "--device-id", type=device_id_arg, required=True, help="the button's id, 8 hex digits"
-    )
+    add_port(parser)
+    add_case_person(parser)
+    add_device_id(parser)
     parser.add_argument(
         "--settings",
         type=Path,
@@ -80,12 +82,7 @@ async def _provision(store: Any, args: argparse.Namespace, settings: dict[str, A
     device = f"{args.device_id:08x}"
     say = (lambda _line: None) if args.json else (lambda line: print(line, flush=True))
     await store.migrate()
-    case = await store.find_case(args.case)
-    if case is None:
-        raise UsageError(f"no case {args.case!r}: create it first (msa backend case-add FILE)")
-    if not 1 <= args.person <= len(case.person_ids):
-        raise UsageError(f"case {args.case} has {len(case.person_ids)} persons; --person 1 to that")
-    person_id = case.person_ids[args.person - 1]
+    person_id = await person_of(store, args)
 
     say(f"[1/{STEPS}] the board on {args.port} ...")
     held = await asyncio.to_thread(provision.read_board, args.port)

@@ -9,9 +9,12 @@ when it powers up. mpremote's transport does the talking, as for a deploy.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from msa.desk import BoardError
-from msa.firmware.deploy import connect
+from msa.desk import BoardError, on_repl
+
+if TYPE_CHECKING:
+    from mpremote.transport_serial import SerialTransport
 
 STATE = ("device.json", "data")
 
@@ -53,11 +56,8 @@ class Wiped:
 
 def wipe(port: str, device_id: int) -> Wiped:
     """Wipe the button on `port`, which must be `device_id` (or blank already)."""
-    from mpremote.transport import TransportError
 
-    transport = connect(port)
-    try:
-        transport.enter_raw_repl(soft_reset=True)  # the firmware stops
+    def run(transport: SerialTransport) -> tuple[list[str], list[str], list[str]]:
         transport.exec(ON_BOARD)
         found = transport.eval("_device_id()")
         present = [path for path in STATE if transport.eval(f"_exists({path!r})")]
@@ -69,15 +69,9 @@ def wipe(port: str, device_id: int) -> Wiped:
         for path in present:
             transport.exec(f"_rm({path!r})")
         still = [path for path in STATE if transport.eval(f"_exists({path!r})")]
-        left = sorted(str(name) for name in transport.eval("os.listdir()"))
-        transport.exit_raw_repl()
-    except TransportError as error:
-        raise BoardError(
-            f"the board on {port} stopped answering during the wipe: {str(error).strip()}; "
-            "run the same command again (it goes on where it stopped)"
-        ) from None
-    finally:
-        transport.close()
+        return present, still, sorted(str(name) for name in transport.eval("os.listdir()"))
+
+    present, still, left = on_repl(port, run)
     if still:
         raise BoardError(
             f"the board on {port} still holds {', '.join(still)} after the wipe: "
