@@ -124,3 +124,32 @@ async def test_another_button_no_firmware_or_bad_settings_are_refused_first(
     code, _, err = await provision(blank, backend, "--device-id", "0badf00d")
     assert code == 2 and "has no msa firmware: msa firmware deploy --port" in err
     assert await rows(backend[0]) == before
+
+
+async def test_a_rotation_gives_the_next_epoch_and_keeps_the_bond_and_the_queue(
+    blank: EmulatedBoard, backend
+):
+    args = ("--device-id", "0badf00d", "--json")
+    code, out, err = await provision(blank, backend, *args)
+    assert code == 0, err
+    first = json.loads((blank.flash / "device.json").read_text())
+    await blank.console.expect("queued heartbeat")  # the firmware runs: data/ is its
+    kept = sorted(p.name for p in (blank.flash / "data").rglob("*"))
+    assert kept  # its counter, its queued heartbeat
+
+    code, out, err = await provision(blank, backend, *args, "--rotate")
+
+    assert code == 0, err
+    rotated = json.loads(out)
+    assert (rotated["epoch"], rotated["rotated"]) == (1, True)
+    now = json.loads((blank.flash / "device.json").read_text())
+    assert now["epoch"] == 1 and now["key"] != first["key"]
+    assert set(kept) <= {p.name for p in (blank.flash / "data").rglob("*")}  # nothing erased
+    await blank.console.expect(r"(?:msa: firmware 0\.3\.0 on emulated device 0badf00d[\s\S]*){2}")
+    # A rotation that was cut short: the board still holds epoch 0's key. The same
+    # command finishes it (epoch 1's key), and starts no third epoch.
+    (blank.flash / "device.json").write_text(json.dumps(first))
+    code, out, err = await provision(blank, backend, *args, "--rotate")
+    assert code == 0, err
+    assert (json.loads(out)["epoch"], json.loads(out)["rotated"]) == (1, False)
+    assert json.loads((blank.flash / "device.json").read_text())["key"] == now["key"]

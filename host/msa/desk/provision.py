@@ -116,21 +116,28 @@ class Issued:
     key: bytes
     phone_token: str
     new_key: bool  # False: the key of a run cut short, kept
+    rotated: bool = False  # a new key for the same person's button: bonds and queue stay
 
 
-async def issue(store: Store, device_id: int, person_id: int) -> Issued:
-    """Step 2: the key and the phone token, for this person."""
+async def issue(
+    store: Store, device_id: int, person_id: int, rotate: bool = False, on_board: str = ""
+) -> Issued:
+    """Step 2: the key and the phone token, for this person. `rotate`: a new key
+    (the next epoch) for a button that holds the active one (`on_board`, hex); a
+    button that does not is given the active one, which finishes a rotation or a
+    provisioning that was cut short instead of starting another."""
     from msa.backend.auth import hash_token, new_token
 
     token = new_token()
     active = await store.active_key(device_id)
     if active is not None and active[2] == person_id:
         epoch, key, _ = active
-        await store.link_phone(hash_token(token), person_id, device_id, epoch)
-        return Issued(epoch, key, token, False)
+        if not (rotate and on_board == key.hex()):
+            await store.link_phone(hash_token(token), person_id, device_id, epoch)
+            return Issued(epoch, key, token, False)
     key = secrets.token_bytes(32)
     epoch = await store.provision_device(device_id, key, person_id, hash_token(token))
-    return Issued(epoch, key, token, True)
+    return Issued(epoch, key, token, True, rotated=active is not None and active[2] == person_id)
 
 
 def check_board(port: str, held: OnBoard, device_id: int) -> None:

@@ -41,6 +41,12 @@ def register(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="device settings as JSON (firmware/settings.py)",
     )
+    parser.add_argument(
+        "--rotate",
+        action="store_true",
+        help="a new key (the next epoch) for a button in service: its bond with the phone "
+        "and its queued frames stay",
+    )
     add_db(parser)
     parser.add_argument(
         "--kek-file", type=Path, metavar="PATH", help="the KEK, 64 hex digits (else $MSA_KEK)"
@@ -90,16 +96,19 @@ async def _provision(store: Any, args: argparse.Namespace, settings: dict[str, A
     say(f"      {held.machine}, firmware {held.firmware}")
 
     say(f"[2/{STEPS}] the key and the phone token, for person {args.person} of {args.case} ...")
-    issued = await provision.issue(store, args.device_id, person_id)
-    kept = "new" if issued.new_key else "kept from a run cut short"
+    on_board = str((held.device_json or {}).get("key", ""))
+    issued = await provision.issue(store, args.device_id, person_id, args.rotate, on_board)
+    kept = "rotated" if issued.rotated else "new" if issued.new_key else "kept"
     say(f"      key epoch {issued.epoch} ({kept})")
 
     wanted = {"device_id": args.device_id, "key": issued.key.hex(), "epoch": issued.epoch}
     wanted.update(settings)
-    held_now = held.device_json or {}
-    same_key = held_now.get("key") == wanted["key"] and held_now.get("epoch") == issued.epoch
     say(f"[3/{STEPS}] device.json onto the board, read back ...")
-    await asyncio.to_thread(provision.write_board, args.port, wanted, not same_key)
+    # A board that holds this device's file is the same button going on (a rotation,
+    # a run cut short): its bond and queued frames stay. Without one, whatever an
+    # earlier case left in data/ goes.
+    erase = held.device_json is None
+    await asyncio.to_thread(provision.write_board, args.port, wanted, erase)
     say(f"[4/{STEPS}] the firmware starting as device {device} ...")
     started = await asyncio.to_thread(provision.wait_for_firmware, args.port, args.device_id)
     say(f"      {started}")
@@ -110,6 +119,7 @@ async def _provision(store: Any, args: argparse.Namespace, settings: dict[str, A
         "person": args.person,
         "epoch": issued.epoch,
         "new_key": issued.new_key,
+        "rotated": issued.rotated,
         "phone_token": issued.phone_token,
         "firmware": held.firmware,
         "board": held.machine,
