@@ -1,7 +1,7 @@
 """The store's side of the tech desk's inventory (msa/backend/inventory.py).
 
-`InventorySql` is mixed into `SqlStore`; `assign` and `mark_lost` run inside the
-transactions of provisioning and revocation (store/sql.py), so a button is never
+`InventorySql` is mixed into `SqlStore`; its `_assign` and `_mark_lost` run inside
+the transactions of provisioning and revocation (store/sql.py), so a button is never
 registered for a person without being assigned to her, nor revoked without
 being lost. Every change is also a row of `inventory_history`.
 """
@@ -10,20 +10,13 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from contextlib import AbstractAsyncContextManager
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 from msa.backend import inventory
 from msa.backend.inventory import InventoryError, State
 from msa.backend.store.base import AuditEntry, Decommission, DistrictStock
+from msa.backend.store.sql import Connection, fetchrow, insert_audit
 from msa.timefmt import now_ms
-
-if TYPE_CHECKING:  # store/sql.py imports this module
-    from msa.backend.store.sql import Connection
-
-
-async def fetchrow(conn: Connection, sql: str, *args: object) -> Any:
-    rows = await conn.fetch(sql, *args)
-    return rows[0] if rows else None
 
 
 class InventorySql:
@@ -40,7 +33,7 @@ class InventorySql:
             district_id = await _district(conn, name)
             for device_id in device_ids:
                 row = await _row(conn, device_id)
-                now = cast(State, row["state"]) if row else None
+                now = _state(row)
                 inventory.check_added(f"{device_id:08x}", now)
                 if now == "stock" and row is not None and row["district_id"] == district_id:
                     continue  # already there: adding it again changes nothing
@@ -51,7 +44,7 @@ class InventorySql:
     async def inventory_move(self, device_id: int, to: State, note: str) -> bool:
         async with self._transaction() as conn:
             row = await _row(conn, device_id)
-            now = cast(State, row["state"]) if row else None
+            now = _state(row)
             inventory.check_moved(f"{device_id:08x}", now, to)
             assert row is not None
             if now == to:
@@ -67,8 +60,6 @@ class InventorySql:
     async def decommission_device(
         self, device_id: int, to: State, actor: str
     ) -> Decommission | None:
-        from msa.backend.store.sql import insert_audit  # store/sql.py imports this module
-
         if to not in ("stock", "repair"):
             raise InventoryError(f"a decommissioned button goes to stock or repair, not {to!r}")
         device = f"{device_id:08x}"
@@ -121,6 +112,29 @@ class InventorySql:
             )
         return Decommission(device_id, reference, len(keys), len(tokens), to, True)
 
+    async def _assign(self, conn: Connection, device_id: int, person_id: int) -> None:
+        """Provisioning's part: the button is this person's, in her case's district."""
+        row = await _row(conn, device_id)
+        person = await _case_of(conn, person_id)
+        assert person is not None  # provisioning found the person first
+        now = _state(row)
+        holder = row["person_id"] if row else None
+        holder_case = None
+        if holder is not None and holder != person_id:
+            found = await _case_of(conn, holder)
+            holder_case = found["reference"] if found else None
+        inventory.check_assigned(f"{device_id:08x}", now, holder, person_id, holder_case)
+        if now == "assigned" and holder == person_id:
+            return
+        note = f"assigned in case {person['reference']}"
+        await _set(conn, device_id, person["district_id"], "assigned", person_id, note)
+
+    async def _mark_lost(self, conn: Connection, device_id: int, reason: str) -> None:
+        """Revocation's part: a button in the inventory is lost (or stolen) from now on."""
+        row = await _row(conn, device_id)
+        if row is not None and row["state"] != "lost":
+            await _set(conn, device_id, row["district_id"], "lost", row["person_id"], reason)
+
     async def set_min_stock(self, district: str, minimum: int) -> None:
         name = inventory.check_district(district)
         if not 0 <= minimum <= inventory.MAX_MIN_STOCK:
@@ -160,38 +174,19 @@ class InventorySql:
         ]
 
 
-async def assign(conn: Connection, device_id: int, person_id: int) -> None:
-    """Provisioning's part: the button is this person's, in her case's district."""
-    row = await _row(conn, device_id)
-    person = await fetchrow(
+async def _case_of(conn: Connection, person_id: int) -> Any:
+    """The district and reference of the person's case."""
+    return await fetchrow(
         conn,
         "SELECT c.district_id, c.reference FROM persons p JOIN cases c ON c.id = p.case_id"
         " WHERE p.id = $1",
         person_id,
     )
-    assert person is not None  # provisioning found the person first
-    now = cast(State, row["state"]) if row else None
-    holder = row["person_id"] if row else None
-    holder_case = None
-    if holder is not None and holder != person_id:
-        found = await fetchrow(
-            conn,
-            "SELECT c.reference FROM persons p JOIN cases c ON c.id = p.case_id WHERE p.id = $1",
-            holder,
-        )
-        holder_case = found["reference"] if found else None
-    inventory.check_assigned(f"{device_id:08x}", now, holder, person_id, holder_case)
-    if now == "assigned" and holder == person_id:
-        return
-    note = f"assigned in case {person['reference']}"
-    await _set(conn, device_id, person["district_id"], "assigned", person_id, note)
 
 
-async def mark_lost(conn: Connection, device_id: int, reason: str) -> None:
-    """Revocation's part: a button in the inventory is lost (or stolen) from now on."""
-    row = await _row(conn, device_id)
-    if row is not None and row["state"] != "lost":
-        await _set(conn, device_id, row["district_id"], "lost", row["person_id"], reason)
+def _state(row: Any) -> State | None:
+    """The inventory state of a row of `_row`, None for a button not in it."""
+    return cast(State, row["state"]) if row else None
 
 
 async def _row(conn: Connection, device_id: int) -> Any:

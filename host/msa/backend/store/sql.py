@@ -22,7 +22,6 @@ from typing import Protocol
 
 from msa.backend.keys import Kek, KekError
 from msa.backend.store import device_keys, migrations, queries
-from msa.backend.store import inventory as stock
 from msa.backend.store.base import (
     Alarm,
     AuditEntry,
@@ -107,6 +106,15 @@ class SqlStore(ABC):
     def _connection(self, urgent: bool = False) -> AbstractAsyncContextManager[Connection]:
         """A connection outside a transaction (each statement sees committed data,
         and each write is committed on its own)."""
+
+    @abstractmethod
+    async def _assign(self, conn: Connection, device_id: int, person_id: int) -> None:
+        """The inventory's part of provisioning, in its transaction (store/inventory.py):
+        InventoryError, before any change, for a button that is not hers to take."""
+
+    @abstractmethod
+    async def _mark_lost(self, conn: Connection, device_id: int, reason: str) -> None:
+        """The inventory's part of a revocation, in its transaction."""
 
     def _reading(self, urgent: bool = False) -> AbstractAsyncContextManager[Connection]:
         """A connection for reads only; an engine may keep one that writes never hold."""
@@ -485,7 +493,7 @@ class SqlStore(ABC):
         self, device_id: int, mac_key: bytes, person_id: int, token_sha256: str
     ) -> int:
         async with self._transaction() as conn:
-            await stock.assign(conn, device_id, person_id)  # refuses before any change
+            await self._assign(conn, device_id, person_id)  # refuses before any change
             epoch = await self._register_device(conn, device_id, mac_key, person_id)
             await self._link_phone(conn, token_sha256, person_id, device_id, epoch)
         return epoch
@@ -526,7 +534,7 @@ class SqlStore(ABC):
             await conn.execute(
                 "UPDATE devices SET status = $2 WHERE device_id = $1", device_id, reason
             )
-            await stock.mark_lost(conn, device_id, reason)
+            await self._mark_lost(conn, device_id, reason)
         return Revocation(device_id, epoch, reason, True)
 
     async def record_security_event(
