@@ -20,20 +20,25 @@ class BoardError(MsaError):
     the message says what happened and what to do."""
 
 
-def on_repl(port: str, work: Callable[[SerialTransport], T]) -> T:
+def on_repl(port: str, work: Callable[[SerialTransport], T], reboot: bool = False) -> T:
     """Stop the firmware, run `work` on the raw REPL (mpremote's transport), leave
-    the REPL; BoardError, saying to run the command again, if the board stops
+    the REPL, and with `reboot` soft-reboot into the firmware (also when `work`
+    raised); BoardError, saying to run the command again, if the board stops
     answering on the way."""
     from mpremote.transport import TransportError
 
-    from msa.firmware.deploy import connect
+    from msa.firmware.deploy import connect, restart
 
     transport = connect(port)
     try:
         transport.enter_raw_repl(soft_reset=True)  # the firmware stops; a fresh heap
-        result = work(transport)
-        transport.exit_raw_repl()
-        return result
+        try:
+            return work(transport)
+        finally:
+            if reboot:
+                restart(transport)
+            else:
+                transport.exit_raw_repl()
     except TransportError as error:
         raise BoardError(
             f"the board on {port} stopped answering: {str(error).strip() or error!r}; "

@@ -11,6 +11,7 @@ import time
 from typing import TYPE_CHECKING
 
 from msa.desk import BoardError, on_repl
+from msa.desk.wipe import ON_BOARD
 from msa.errors import UsageError
 
 if TYPE_CHECKING:
@@ -18,7 +19,6 @@ if TYPE_CHECKING:
 
 MAX_MINUTES = 24 * 60  # firmware/device.py MAX_ARM_S: further ahead is a mistake
 PATH = "data/test_armed"
-CTRL_D = b"\x04"
 
 
 def arm_test_alarm(port: str, minutes: int, now: float | None = None) -> int:
@@ -29,15 +29,14 @@ def arm_test_alarm(port: str, minutes: int, now: float | None = None) -> int:
     data = json.dumps({"until": until}).encode()
 
     def run(transport: SerialTransport) -> bytes | None:
-        if not transport.eval("'device.json' in __import__('os').listdir()"):
+        transport.exec(ON_BOARD)
+        if not transport.eval("_exists('device.json')"):
             return None
-        transport.exec("import os\ntry:\n    os.mkdir('data')\nexcept OSError:\n    pass")
+        transport.exec("if not _exists('data'):\n    os.mkdir('data')")
         transport.fs_writefile(PATH, data)
-        read_back = transport.fs_readfile(PATH)
-        return read_back
+        return transport.fs_readfile(PATH)
 
-    read_back = on_repl(port, run)
-    reboot(port)  # the firmware runs again, armed or not
+    read_back = on_repl(port, run, reboot=True)  # the firmware runs again, armed or not
     if read_back is None:
         raise UsageError(
             f"the board on {port} is not provisioned (no device.json): provision it "
@@ -46,11 +45,3 @@ def arm_test_alarm(port: str, minutes: int, now: float | None = None) -> int:
     if read_back != data:
         raise BoardError(f"the board on {port} did not keep {PATH}: run the command again")
     return until
-
-
-def reboot(port: str) -> None:
-    """A soft reboot at the friendly REPL: the board runs main.py, its firmware."""
-    import serial
-
-    with serial.Serial(port, 115200, timeout=0.2) as line:
-        line.write(CTRL_D)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-from msa.cliargs import add_port
+from msa.cliargs import add_port, print_result
 from msa.desk.arm import MAX_MINUTES, arm_test_alarm
 from msa.timefmt import to_iso
 
@@ -18,16 +18,11 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import json
-
     until = asyncio.run(asyncio.to_thread(arm_test_alarm, args.port, args.minutes))
     result = {"port": args.port, "armed_until": to_iso(until * 1000)}
-    if args.json:
-        print(json.dumps(result))
-    else:
-        print(
-            f"test alarm armed on {args.port} until {result['armed_until']}: once the phone "
-            "has linked again, the test gesture (2 s still, hold 3 to 6 s, two taps) sends "
-            "a TEST ALARM; any other press is a real alarm"
-        )
-    return 0
+    line = (
+        f"test alarm armed on {args.port} until {result['armed_until']}: once the phone "
+        "has linked again, the test gesture (2 s still, hold 3 to 6 s, two taps) sends "
+        "a TEST ALARM; any other press is a real alarm"
+    )
+    return print_result(args, result, [line])

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from typing import Any
 
+from msa.backend.store import Store
 from msa.cliargs import add_db, add_device_id, add_port, print_result, with_store
 from msa.errors import UsageError
 
@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     return asyncio.run(with_store(args.db, lambda store: _decommission(store, args)))
 
 
-async def _decommission(store: Any, args: argparse.Namespace) -> int:
+async def _decommission(store: Store, args: argparse.Namespace) -> int:
     from msa.desk.wipe import wipe
 
     device = f"{args.device_id:08x}"

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from msa.backend.keys import load_kek, require_kek
+from msa.backend.store import Store
 from msa.cliargs import (
     add_case_person,
     add_db,
@@ -82,7 +83,7 @@ def _settings(path: Path | None) -> dict[str, Any]:
     return values
 
 
-async def _provision(store: Any, args: argparse.Namespace, settings: dict[str, Any]) -> int:
+async def _provision(store: Store, args: argparse.Namespace, settings: dict[str, Any]) -> int:
     from msa.desk import provision
 
     device = f"{args.device_id:08x}"

@@ -132,7 +132,7 @@ def deploy(
         query = f"manifest({paths!r}, {_folders(build)!r})"
         machine = str(transport.eval("machine()"))
         if wrong_board(board, machine):
-            _restart(transport)  # refused: the board goes back to its firmware
+            restart(transport)  # refused: the board goes back to its firmware
             raise DeployError(
                 f"the board on {port} says it is a {machine!r}, not an {board}: "
                 "deploy the build for its board (--board); nothing was written, "
@@ -149,7 +149,7 @@ def deploy(
         report.written, report.removed, report.unchanged = write, remove, unchanged
         report.verified = len(build.files)
         if reboot:
-            _restart(transport)
+            restart(transport)
             report.rebooted = True
         else:
             transport.exit_raw_repl()
@@ -164,7 +164,7 @@ def deploy(
         transport.close()
 
 
-def _restart(transport: SerialTransport) -> None:
+def restart(transport: SerialTransport) -> None:
     """Leave the raw REPL and soft-reboot: the board runs main.py (its firmware)."""
     transport.exit_raw_repl()
     transport.serial.write(b"\x04")  # Ctrl-D at the friendly REPL
