@@ -62,13 +62,9 @@ OFFER_S = 0.05  # a waiting alarm offered to the phone takes about 12 ms
 FLOOR = 8 * 1024  # asyncio alone needs more: the scan never goes below
 
 ROM_PROBE = """
-import gc, os, sys
-if os.getenv("MSA_ROMFS"):
-    import vfs
-    with open(os.getenv("MSA_ROMFS"), "rb") as image:
-        vfs.mount(vfs.VfsRom(image.read()), "/rom")
-    sys.path[0:0] = ["/rom", "/rom/lib"]
-    del image, vfs
+import gc
+import _romfs
+_romfs.mount()
 import asyncio, json, select, socket, struct
 import _emulink, machine, bluetooth, _flash
 _flash.mount(512, ())

@@ -18,18 +18,11 @@ def _run(name):
         sys.print_exception(error)
 
 
-# The ROMFS partition, when the firmware is in one: mounted at /rom, ahead of the
-# flash on sys.path, as a port built with MICROPY_VFS_ROM does. A board maps the
-# partition's flash into its address space; here the image is read into the
-# heap, first, as one block that is never freed (the emulator gives the heap
-# its size on top), and imports from it run their bytecode in place all the same.
-if os.getenv("MSA_ROMFS"):
-    import vfs
+# The ROMFS partition, if the firmware is in one: first, before anything else
+# takes the heap (_romfs.py).
+import _romfs  # noqa: E402
 
-    with open(os.getenv("MSA_ROMFS"), "rb") as _image:
-        vfs.mount(vfs.VfsRom(_image.read()), "/rom")
-    sys.path[0:0] = ["/rom", "/rom/lib"]
-    del _image, vfs
+_romfs.mount()
 
 # The flash, counted as littlefs counts it (_flash.py): the emulator gives its size.
 # Imports read the same files by their full path, past the counting: a read
