@@ -230,5 +230,7 @@ async def workload(
             output = chain.board.console.output.decode(errors="replace")
     except (TimeoutError, AssertionError) as error:
         said = "\n".join(getattr(error, "__notes__", ()))
-        return "MemoryError" if "MemoryError" in said else f"stalled: {error!r}"
+        if "MemoryError" in said:
+            return "MemoryError"
+        return f"stalled: {error!r}\n{said[-1500:]}"  # the console's last words: why
     return "MemoryError" if "MemoryError" in output else None

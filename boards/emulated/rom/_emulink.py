@@ -203,16 +203,18 @@ def tell(op, *args):
 
 def _drain():
     # One FIFO, one deliverer at a time (a handler may make a call that
-    # queues more events), so events keep their order.
+    # queues more events), so events keep their order. The reader scheduled
+    # between the last look at _pending and the flag's clearing leaves its
+    # event to us: the outer loop looks again once the flag is down, or the
+    # event would wait for the host's next message (a sync IRQ: its timeout).
     global _draining
-    if _draining:
-        return
-    _draining = True
-    try:
-        while _pending:
-            _deliver(_pending.pop(0))
-    finally:
-        _draining = False
+    while _pending and not _draining:
+        _draining = True
+        try:
+            while _pending:
+                _deliver(_pending.pop(0))
+        finally:
+            _draining = False
 
 
 def _deliver_sync():
