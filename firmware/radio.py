@@ -204,6 +204,8 @@ class Radio:
                     self.changed.set()
                     return False  # one bond only: a second phone is never stored
             result = self.bonds.set(sec_type, key, value)
-            self.closed = self.closed or self._has_bond()
+            if not self.closed and self._has_bond():
+                self.closed = True
+                print("msa: bonded")  # on USB only: the tech desk waits for it
         self.changed.set()
         return result

@@ -14,6 +14,7 @@ import pytest
 
 from boards.emulated.air import Air
 from boards.emulated.emulator import EmulatedBoard
+from msa.backend.auth import hash_token
 from msa.backend.keys import load_kek
 from msa.backend.store import open_store
 from msa.demo.stack import run_msa_json
@@ -52,7 +53,10 @@ async def backend(tmp_path):
 
 
 async def provision(board: EmulatedBoard, backend, *more: str) -> tuple[int, str, str]:
+    """`msa provision` up to the key on the board (the phone's steps: test_lifecycle.py)."""
     db, kek = backend
+    if "--until" not in more:
+        more = (*more, "--until", "board")
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "msa.cli", "provision", "--port", board.serial_port,
         "--case", REFERENCE, "--db", db, "--kek-file", str(kek), *more,
@@ -99,10 +103,21 @@ async def test_a_blank_button_becomes_a_persons_alarm_and_a_rerun_keeps_its_key(
     assert code == 0, err
     again = json.loads(out)
     assert (again["epoch"], again["new_key"]) == (0, False)
-    assert again["phone_token"] != done["phone_token"]
+    assert again["phone_token"] is None  # the app may hold the first run's: it stays
     assert json.loads((blank.flash / "device.json").read_text())["key"] == written["key"]
     counts = await rows(backend[0])
     assert (counts["devices"], counts["phones"]) == (1, 1)
+    # The token shown was lost: --new-token issues another, and only that one works.
+    code, out, err = await provision(blank, backend, *args, "--json", "--new-token")
+    assert code == 0, err
+    token = json.loads(out)["phone_token"]
+    assert token not in (None, done["phone_token"])
+    store = await open_store(backend[0])
+    try:
+        assert await store.phone_by_token(hash_token(done["phone_token"])) is None
+        assert await store.phone_by_token(hash_token(token)) is not None
+    finally:
+        await store.close()
 
 
 async def test_another_button_no_firmware_or_bad_settings_are_refused_first(
@@ -153,3 +168,35 @@ async def test_a_rotation_gives_the_next_epoch_and_keeps_the_bond_and_the_queue(
     assert code == 0, err
     assert (json.loads(out)["epoch"], json.loads(out)["rotated"]) == (1, False)
     assert json.loads((blank.flash / "device.json").read_text())["key"] == now["key"]
+
+
+@pytest.mark.parametrize("step", [1, 2, 3, 4])
+async def test_provisioning_killed_at_a_step_finishes_when_run_again(
+    blank: EmulatedBoard, backend, step
+):
+    db, kek = backend
+    args = ("--case", REFERENCE, "--device-id", "0badf00d", "--db", db, "--kek-file", str(kek))
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "msa.cli", "provision", "--port", blank.serial_port, *args,
+        "--until", "board", stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert process.stdout is not None
+    marker = f"[{step}/6]".encode()
+    while marker not in (line := await within(process.stdout.readline(), 60)):
+        assert line, f"msa provision ended before step {step}"
+    process.kill()  # SIGKILL, as the step begins
+    await process.wait()
+
+    code, out, err = await provision(blank, backend, "--device-id", "0badf00d", "--json")
+
+    assert code == 0, err
+    done = json.loads(out)
+    written = json.loads((blank.flash / "device.json").read_text())
+    assert (done["epoch"], written["epoch"]) == (0, 0)
+    store = await open_store(db, load_kek(kek))
+    try:  # one key, the board's, whichever step was cut
+        assert await store.active_key(0x0BADF00D) == (0, bytes.fromhex(written["key"]), 1)
+        assert await store.has_phone_token(0x0BADF00D, 0)
+    finally:
+        await store.close()
+    await blank.console.expect("msa: firmware 0.3.0 on emulated device 0badf00d")

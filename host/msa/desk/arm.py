@@ -26,22 +26,26 @@ def arm_test_alarm(port: str, minutes: int, now: float | None = None) -> int:
     if not 1 <= minutes <= MAX_MINUTES:
         raise UsageError(f"--minutes is 1 to {MAX_MINUTES}, not {minutes}")
     until = int((now if now is not None else time.time()) + minutes * 60)
-    data = json.dumps({"until": until}).encode()
 
-    def run(transport: SerialTransport) -> bytes | None:
+    def run(transport: SerialTransport) -> bool:
         transport.exec(ON_BOARD)
         if not transport.eval("_exists('device.json')"):
-            return None
-        transport.exec("if not _exists('data'):\n    os.mkdir('data')")
-        transport.fs_writefile(PATH, data)
-        return transport.fs_readfile(PATH)
+            return False
+        write_arming(transport, port, until)
+        return True
 
-    read_back = on_repl(port, run, reboot=True)  # the firmware runs again, armed or not
-    if read_back is None:
+    if not on_repl(port, run, reboot=True):  # the firmware runs again, armed or not
         raise UsageError(
             f"the board on {port} is not provisioned (no device.json): provision it "
             "first; nothing was armed"
         )
-    if read_back != data:
-        raise BoardError(f"the board on {port} did not keep {PATH}: run the command again")
     return until
+
+
+def write_arming(transport: SerialTransport, port: str, until: int) -> None:
+    """On a board at the raw REPL with ON_BOARD's helpers: armed until `until`, read back."""
+    data = json.dumps({"until": until}).encode()
+    transport.exec("if not _exists('data'):\n    os.mkdir('data')")
+    transport.fs_writefile(PATH, data)
+    if transport.fs_readfile(PATH) != data:
+        raise BoardError(f"the board on {port} did not keep {PATH}: run the command again")

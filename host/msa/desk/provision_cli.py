@@ -1,11 +1,16 @@
 """`msa provision`: a button for a person of a case, over USB (msa/desk/provision.py).
 
     msa provision --port /dev/ttyUSB0 --case REF [--person 1] --device-id ID
-                  [--settings FILE] [--db URL] [--kek-file PATH] [--json]
+                  [--settings FILE] [--until board|bond|test] [--wait-minutes 10]
+                  [--rotate] [--new-token]
+                  [--db URL] [--kek-file PATH] [--json]
 
 `--settings`: the per-device settings as JSON (press pattern, heartbeat interval:
-firmware/settings.py), checked before anything is written. Run again with the same
-arguments after an interruption: it finishes where it stopped.
+firmware/settings.py), checked before anything is written. The flow ends with the
+victim's phone bonded and the test alarm confirmed by the CIC (`--until test`);
+`--until board` stops once the button runs with its key. Run again with the same
+arguments after an interruption: it finishes where it stopped. With `--json` the
+steps are told on stderr, the result alone is on stdout.
 """
 
 from __future__ import annotations
@@ -13,6 +18,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +36,9 @@ from msa.cliargs import (
 )
 from msa.errors import UsageError
 
-STEPS = 4
+STEPS = 6
+UNTIL = ("board", "bond", "test")
+MAX_WAIT_MINUTES = 60
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -48,6 +57,27 @@ def register(parser: argparse.ArgumentParser) -> None:
         help="a new key (the next epoch) for a button in service: its bond with the phone "
         "and its queued frames stay",
     )
+    parser.add_argument(
+        "--new-token",
+        action="store_true",
+        help="a run that goes on keeps the phone token it issued; this issues another "
+        "(the one shown before stops working): when that one was lost",
+    )
+    parser.add_argument(
+        "--until",
+        choices=UNTIL,
+        default="test",
+        help="the last step: board (the key on the button), bond (the victim's phone "
+        "bonded), test (the CIC confirmed the test alarm) (%(default)s)",
+    )
+    parser.add_argument(
+        "--wait-minutes",
+        type=int,
+        default=10,
+        metavar="N",
+        help="for the phone's bond and for the CIC's confirmation, each; the test alarm "
+        "stays armed as long (%(default)s)",
+    )
     add_db(parser)
     parser.add_argument(
         "--kek-file", type=Path, metavar="PATH", help="the KEK, 64 hex digits (else $MSA_KEK)"
@@ -56,6 +86,8 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if not 1 <= args.wait_minutes <= MAX_WAIT_MINUTES:
+        raise UsageError(f"--wait-minutes is 1 to {MAX_WAIT_MINUTES}, not {args.wait_minutes}")
     kek = require_kek(load_kek(args.kek_file))
     settings = _settings(args.settings)
     return asyncio.run(with_store(args.db, lambda store: _provision(store, args, settings), kek))
@@ -87,9 +119,15 @@ async def _provision(store: Store, args: argparse.Namespace, settings: dict[str,
     from msa.desk import provision
 
     device = f"{args.device_id:08x}"
-    say = (lambda _line: None) if args.json else (lambda line: print(line, flush=True))
+    out = sys.stderr if args.json else sys.stdout
+
+    def say(line: str) -> None:
+        print(line, file=out, flush=True)
+
     await store.migrate()
     person_id = await person_of(store, args)
+    last = UNTIL.index(args.until)
+    wait_s = args.wait_minutes * 60.0
 
     say(f"[1/{STEPS}] the board on {args.port} ...")
     held = await asyncio.to_thread(provision.read_board, args.port)
@@ -98,21 +136,58 @@ async def _provision(store: Store, args: argparse.Namespace, settings: dict[str,
 
     say(f"[2/{STEPS}] the key and the phone token, for person {args.person} of {args.case} ...")
     on_board = str((held.device_json or {}).get("key", ""))
-    issued = await provision.issue(store, args.device_id, person_id, args.rotate, on_board)
+    issued = await provision.issue(
+        store, args.device_id, person_id, args.rotate, on_board, args.new_token
+    )
     kept = "rotated" if issued.rotated else "new" if issued.new_key else "kept"
     say(f"      key epoch {issued.epoch} ({kept})")
+    if issued.phone_token is None:
+        say("      phone token: the one issued before (--new-token if it was lost)")
+    else:
+        say(f"      phone token {issued.phone_token}   (for the 112 app; shown once)")
 
     wanted = {"device_id": args.device_id, "key": issued.key.hex(), "epoch": issued.epoch}
     wanted.update(settings)
-    say(f"[3/{STEPS}] device.json onto the board, read back ...")
+    tested = await store.test_alarm_confirmed(args.device_id, person_id)
+    test_until = None if tested or last < 2 else int(time.time() + wait_s * 2)
+    armed = ", the test alarm armed" if test_until else ""
+    say(f"[3/{STEPS}] device.json onto the board{armed}, read back ...")
     # A board that holds this device's file is the same button going on (a rotation,
     # a run cut short): its bond and queued frames stay. Without one, whatever an
-    # earlier case left in data/ goes.
+    # earlier case left in data/ goes, its bond with it.
     erase = held.device_json is None
-    await asyncio.to_thread(provision.write_board, args.port, wanted, erase)
+    await asyncio.to_thread(provision.write_board, args.port, wanted, erase, test_until)
+    bonded = held.bonded and not erase
+
     say(f"[4/{STEPS}] the firmware starting as device {device} ...")
-    started = await asyncio.to_thread(provision.wait_for_firmware, args.port, args.device_id)
-    say(f"      {started}")
+    console = await asyncio.to_thread(provision.Console, args.port)
+    try:
+        started = await asyncio.to_thread(provision.wait_for_firmware, console, args.device_id)
+        say(f"      {started}")
+        if last >= 1:
+            say(f"[5/{STEPS}] the victim's phone bonded ...")
+            if bonded:
+                say("      bonded already")
+            else:
+                say(
+                    f"      pair the victim's phone with the button now, in the 112 app "
+                    f"(waiting {args.wait_minutes} min)"
+                )
+                await asyncio.to_thread(provision.wait_for_bond, console, wait_s)
+                say("      bonded")
+    finally:
+        console.close()
+    if last >= 2:
+        say(f"[6/{STEPS}] the test alarm, confirmed by the CIC ...")
+        if tested:
+            say("      confirmed already")
+        else:
+            say(
+                "      with the phone relaying (its token given), make the test gesture; "
+                f"the CIC confirms it on its console (waiting {args.wait_minutes} min)"
+            )
+            await provision.wait_for_test(store, args.device_id, person_id, wait_s)
+            say("      confirmed: support has started")
 
     result = {
         "device_id": device,
@@ -124,12 +199,12 @@ async def _provision(store: Store, args: argparse.Namespace, settings: dict[str,
         "phone_token": issued.phone_token,
         "firmware": held.firmware,
         "board": held.machine,
+        "until": args.until,
     }
     lines = [
         f"device {device} provisioned for person {args.person} of case {args.case}, key epoch "
-        f"{issued.epoch}",
-        f"phone token  {issued.phone_token}   (give it to the 112 app; shown once)",
-        f"next: bond the victim's phone (msa app pair), then the test call: "
-        f"msa arm-test --port {args.port}",
+        f"{issued.epoch}, up to: {args.until}",
     ]
+    if last < 2:
+        lines.append(f"next: the same command with --until test, on {args.port}")
     return print_result(args, result, lines)

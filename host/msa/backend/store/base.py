@@ -509,11 +509,20 @@ class Store(Protocol):
         latest); the tokens of other epochs stay theirs. Return the phone's id."""
         ...
 
+    async def has_phone_token(self, device_id: int, epoch: int) -> bool:
+        """Whether the device's phone holds a token for `epoch`."""
+        ...
+
     async def provision_device(
         self, device_id: int, mac_key: bytes, person_id: int, token_sha256: str
     ) -> int:
         """register_device and link_phone in one transaction: both or neither.
         Return the new epoch."""
+        ...
+
+    async def test_alarm_confirmed(self, device_id: int, person_id: int) -> bool:
+        """Whether the CIC confirmed a test alarm of this button for this person
+        (msa provision's last step)."""
         ...
 
     async def revoke_key(self, device_id: int, epoch: int) -> bool:

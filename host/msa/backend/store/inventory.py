@@ -57,6 +57,18 @@ class InventorySql:
             found = await fetchrow(conn, "SELECT 1 FROM devices WHERE device_id = $1", device_id)
         return found is not None
 
+    async def test_alarm_confirmed(self, device_id: int, person_id: int) -> bool:
+        async with self._connection() as conn:
+            found = await fetchrow(
+                conn,
+                "SELECT 1 FROM alarms a JOIN frames f ON f.id = a.frame_id"
+                " WHERE f.device_id = $1 AND a.person_id = $2"
+                " AND a.kind = 'test_alarm' AND a.status = 'closed'",
+                device_id,
+                person_id,
+            )
+        return found is not None
+
     async def decommission_device(
         self, device_id: int, to: State, actor: str
     ) -> Decommission | None:

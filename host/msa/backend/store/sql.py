@@ -448,6 +448,17 @@ class SqlStore(ABC):
         async with self._transaction() as conn:
             return await self._link_phone(conn, token_sha256, person_id, device_id, epoch)
 
+    async def has_phone_token(self, device_id: int, epoch: int) -> bool:
+        async with self._connection() as conn:
+            found = await fetchrow(
+                conn,
+                "SELECT 1 FROM phone_tokens t JOIN phones p ON p.id = t.phone_id"
+                " WHERE p.device_id = $1 AND t.epoch = $2",
+                device_id,
+                epoch,
+            )
+        return found is not None
+
     async def _link_phone(
         self,
         conn: Connection,

@@ -1,0 +1,137 @@
+"""The tech desk on the bench: a blank emulated button with its firmware, a backend
+with the guide's example case, a CIC console, the victim's phone (the app link on
+Bumble, on the button's air) and `msa provision` read line by line as the officer
+reads it. For hwtest/test_lifecycle.py and `msa bench provision`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import re
+import signal
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from boards.emulated.air import Air
+from boards.emulated.emulator import EmulatedBoard
+from msa.app.bumble_link import BumbleLink
+from msa.app.forwarder import Forwarder
+from msa.app.outbox import Outbox
+from msa.app.phone import Phone
+from msa.demo.console_client import ConsoleClient
+from msa.demo.stack import BackendProcess, msa_command, run_msa_json
+from msa.waiting import within
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "docs" / "examples" / "case.json"
+REFERENCE = json.loads(EXAMPLE.read_text())["reference"]
+STEP_S = 60.0
+
+
+class Provisioning:
+    """One `msa provision` run and what it has said so far."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self.process = process
+        self.said = ""
+        self._read = 0  # where the last match ended: each `until` looks further on
+
+    async def until(self, pattern: str) -> re.Match[str]:
+        """Read on until what it said after the last match matches `pattern`."""
+        assert self.process.stdout is not None
+        wanted = re.compile(pattern)
+        while not (found := wanted.search(self.said, self._read)):
+            line = await within(self.process.stdout.readline(), STEP_S)
+            assert line, f"msa provision ended without {pattern!r}:\n{self.said}"
+            self.said += line.decode()
+        self._read = found.end()
+        return found
+
+    async def killed(self) -> None:
+        self.process.send_signal(signal.SIGKILL)
+        await self.process.wait()
+
+    async def finished(self) -> str:
+        """All it said; AssertionError unless it ended well."""
+        assert self.process.stdout is not None
+        rest = await within(self.process.stdout.read(), STEP_S)
+        self.said += rest.decode()
+        assert await self.process.wait() == 0, self.said
+        return self.said
+
+
+@dataclass
+class Desk:
+    board: EmulatedBoard
+    air: Air
+    directory: Path
+    db: str
+    kek: Path
+    url: str
+    operator_token: str
+    console: ConsoleClient
+
+    async def provision(self, device: str, *more: str) -> Provisioning:
+        process = await asyncio.create_subprocess_exec(
+            *msa_command(
+                "provision", "--port", self.board.serial_port, "--case", REFERENCE,
+                "--device-id", device, "--db", self.db, "--kek-file", str(self.kek), *more,
+            ),
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        )  # fmt: skip
+        return Provisioning(process)
+
+    def phone(self, device: str, token: str) -> Phone:
+        """The victim's phone with the 112 app, given its token."""
+        link = BumbleLink(self.board.address, self.directory / "phone", local_link=self.air)
+        outbox = Outbox(self.directory / "phone" / "outbox.db")
+        return Phone(link, outbox, Forwarder(outbox, self.url, token), int(device, 16))
+
+    async def confirm_test(self, alarm_id: int) -> None:
+        """The CIC operator's two steps on a test alarm, as the console sends them."""
+        headers = {"Authorization": f"Bearer {self.operator_token}"}
+        async with httpx.AsyncClient(base_url=self.url) as cic:
+            for step in ("acknowledge", "confirm-test"):
+                path = f"/api/v1/alarms/{alarm_id}/{step}"
+                answer = await cic.post(path, json={}, headers=headers)
+                assert answer.status_code == 200, answer.text
+
+    async def decommission(self, device: str) -> dict[str, Any]:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "msa.cli", "decommission", "--port", self.board.serial_port,
+            "--device-id", device, "--db", self.db, "--json",
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        out, err = await within(process.communicate(), STEP_S)
+        assert process.returncode == 0, err.decode()
+        result: dict[str, Any] = json.loads(out)
+        return result
+
+
+@contextlib.asynccontextmanager
+async def tech_desk(directory: Path) -> AsyncIterator[Desk]:
+    """A blank button with its firmware, the guide's case, a backend and a CIC console."""
+    air = Air()
+    board = EmulatedBoard(directory / "board", air)
+    board.flash_firmware()
+    db, kek = f"sqlite:///{directory}/msa.db", directory / "kek"
+    await run_msa_json("backend", "kek-new", str(kek))
+    await run_msa_json("backend", "case-add", str(EXAMPLE), "--db", db)
+    operator = await run_msa_json("backend", "operator-add", "cic-1", "--db", db)
+    backend = BackendProcess(db, directory / "backend.log", kek)
+    url = await backend.start()
+    console = ConsoleClient(url, operator["token"])
+    try:
+        await board.power_on()
+        await board.console.expect("not provisioned")
+        await console.start()
+        yield Desk(board, air, directory, db, kek, url, operator["token"], console)
+    finally:
+        await console.stop()
+        await board.close()
+        await backend.stop()
