@@ -137,7 +137,7 @@ async def test_another_button_no_firmware_or_bad_settings_are_refused_first(
         path.unlink()  # the firmware gone
     (blank.flash / "device.json").unlink()
     code, _, err = await provision(blank, backend, "--device-id", "0badf00d")
-    assert code == 2 and "has no msa firmware: msa firmware deploy --port" in err
+    assert code == 2 and "has no msa firmware: run again with --board BOARD" in err
     assert await rows(backend[0]) == before
 
 
@@ -199,4 +199,24 @@ async def test_provisioning_killed_at_a_step_finishes_when_run_again(
         assert await store.has_phone_token(0x0BADF00D, 0)
     finally:
         await store.close()
+    await blank.console.expect("msa: firmware 0.3.0 on emulated device 0badf00d")
+
+
+async def test_with_its_board_kind_a_board_without_firmware_gets_it_first(
+    blank: EmulatedBoard, backend
+):
+    for path in blank.flash.rglob("*.mpy"):
+        path.unlink()  # the firmware gone
+    for path in blank.flash.rglob("app.py"):
+        path.unlink()
+    before = await rows(backend[0])
+    code, _, err = await provision(blank, backend, "--device-id", "0badf00d", "--board", "esp32")
+    assert code == 2 and "says it is a 'linux" in err and "not an esp32" in err
+    assert await rows(backend[0]) == before
+
+    code, out, err = await provision(blank, backend, "--device-id", "0badf00d", "--board",
+                                     "emulated")  # fmt: skip
+
+    assert code == 0, err
+    assert "deploying the emulated build" in out and "files written, verified" in out
     await blank.console.expect("msa: firmware 0.3.0 on emulated device 0badf00d")

@@ -8,7 +8,9 @@ import pytest
 
 from msa.backend.auth import hash_token
 from msa.backend.inventory import InventoryError
-from msa.backend.store.base import CaseDraft, PersonDraft
+from msa.backend.store.base import CaseDraft, PersonDraft, ZoneArea
+from msa.backend.zones import locate
+from msa.errors import UsageError
 
 GHENT, BRUGES = "Oost-Vlaanderen", "West-Vlaanderen"
 
@@ -153,3 +155,15 @@ async def test_a_decommissioned_button_serves_its_next_case_under_a_new_key(stor
 
     assert await provision(store, 30, second.person_ids[0], "new-token") == 1
     assert counts(await store.inventory_counts(GHENT), GHENT)["assigned"] == 1
+
+
+async def test_a_zone_stays_in_its_district_and_locates_an_alarm(store):
+    gent = ZoneArea("PZ Gent", 50.98, 3.58, 51.19, 3.85)
+    await store.add_zone_area(gent, "Oost-Vlaanderen")
+    await store.add_zone_area(gent, "Oost-Vlaanderen")  # the same box: nothing new
+    with pytest.raises(UsageError, match="is in the judicial district Oost-Vlaanderen"):
+        await store.add_zone_area(ZoneArea("PZ Gent", 50, 4, 50.1, 4.1), "Brussel")
+    areas = await store.zone_areas()
+    assert areas == [gent]
+    assert locate(areas, 51.05, 3.72) == "PZ Gent" and locate(areas, 50.05, 4.05) is None
+    assert [row.district for row in await store.inventory_counts()] == ["Oost-Vlaanderen"]

@@ -335,3 +335,32 @@ def test_the_districts_magistrate_is_set_from_the_command_line(db: str, case_fil
                   "--db", db)  # fmt: skip
     assert unknown.returncode == 2 and "no judicial district 'Atlantis'" in unknown.stderr
     assert asyncio.run(count_rows(db)) == before
+
+
+def test_a_zones_area_is_set_from_the_command_line(db: str, case_file: Path):
+    run_json("backend", "case-add", str(case_file), "--db", db)
+    args = ("backend", "zone-add", "--zone", "PZ Gent", "--district", "Oost-Vlaanderen",
+            "--db", db)  # fmt: skip
+    added = run_json(*args, "--box", "50.98,3.58,51.19,3.85")
+    assert added == {"zone": "PZ Gent", "district": "Oost-Vlaanderen", "boxes": 1}
+    assert run_json(*args, "--box", "50.98,3.58,51.19,3.85")["boxes"] == 1  # the same again
+    assert run_json(*args, "--box", "51.0,3.85,51.1,3.95")["boxes"] == 2  # a second box
+    listed = run_json("backend", "zones", "--db", db)["areas"]
+    assert [a["zone"] for a in listed] == ["PZ Gent", "PZ Gent"]
+    assert listed[0] == {"zone": "PZ Gent", "south": 50.98, "west": 3.58, "north": 51.19,
+                         "east": 3.85}  # fmt: skip
+    before = asyncio.run(count_rows(db))
+    for box, message in (
+        ("50.98,3.58,51.19", "give four numbers"),
+        ("51.19,3.58,50.98,3.85", "south < north"),
+        ("50.98,3.85,51.19,3.58", "west < east"),
+        ("50.98,3.58,91,3.85", "within -90..90"),
+        ("nan,3.58,51.19,3.85", "degrees are finite numbers"),
+    ):
+        refused = msa(*args, "--box", box)
+        assert refused.returncode == 2 and message in refused.stderr, refused.stderr
+    elsewhere = msa("backend", "zone-add", "--zone", "PZ Gent", "--district", "Brussel",
+                    "--box", "50.0,4.0,50.1,4.1", "--db", db)  # fmt: skip
+    assert elsewhere.returncode == 2
+    assert "PZ Gent is in the judicial district Oost-Vlaanderen, not Brussel" in elsewhere.stderr
+    assert asyncio.run(count_rows(db)) == before

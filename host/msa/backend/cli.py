@@ -11,6 +11,8 @@
                           [--key HEX] [--device-json PATH] [--db URL] [--kek-file PATH] [--json]
     msa backend revoke --device-id ID --reason lost|stolen [--db URL] [--json]  # tech desk
     msa backend magistrate --district NAME --email ADDR [--db URL] [--json]
+    msa backend zone-add --zone NAME --district NAME --box S,W,N,E [--db URL] [--json]
+    msa backend zones [--db URL] [--json]                          # the zones' areas
     msa backend operator-add NAME [--db URL] [--json]              # a CIC operator's token
     msa backend login-link NAME [--minutes 10] [--public-url URL]  # a single-use log-in link
 
@@ -30,6 +32,7 @@ import secrets
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from msa.backend import zones_cli
 from msa.backend.keys import load_kek, new_kek_file, require_kek
 from msa.backend.notify import DEFAULT_SENDER
 from msa.backend.store import Store
@@ -162,6 +165,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     magistrate.add_argument("--email", required=True, type=_email, help="the magistrate's address")
     add_db(magistrate)
     magistrate.add_argument("--json", action="store_true", help="print JSON")
+    zones_cli.register(actions)
 
     operator = actions.add_parser(
         "operator-add", help="add a CIC operator (or renew the token); prints a log-in link"
@@ -199,6 +203,7 @@ def run(args: argparse.Namespace) -> int:
         "magistrate": _magistrate,
         "operator-add": _operator_add,
         "login-link": _login_link,
+        **zones_cli.ACTIONS,
     }
     action = actions[args.action]
     return asyncio.run(with_store(args.db, lambda store: action(store, args), kek))

@@ -2,8 +2,8 @@
 transport) and in the backend, each one idempotent so that the same command run
 again after an interruption finishes where it stopped:
 
-1. the board: which chip, which firmware (it must be this tool's version), and
-   whether it holds a bond already;
+1. the board: which chip, which firmware (it must be this tool's version: with
+   `--board`, a board without it gets it deployed), and whether it holds a bond;
 2. the backend: the button's key (new, CSPRNG, wrapped under the KEK), registered
    for the person and assigned to her in the inventory, and a phone token; a run
    that finds the device already hers with an active key keeps that key and epoch
@@ -24,6 +24,7 @@ import asyncio
 import json
 import re
 import secrets
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -211,18 +212,46 @@ async def issue(
     return Issued(epoch, key, token, True, rotated=active is not None and active[2] == person_id)
 
 
-def check_board(port: str, held: OnBoard, device_id: int) -> None:
-    """Step 1's verdict: the right firmware, and not another button."""
-    version = tool_firmware_version()
-    if held.firmware is None:
+def needs_firmware(held: OnBoard) -> bool:
+    """No msa firmware on it, or not this tool's version."""
+    return held.firmware != tool_firmware_version()
+
+
+def deploy_firmware(port: str, board: str) -> int:
+    """Step 1's remedy: this tool's build for `board`, deployed and verified (the
+    chip checked first; device.json and data/ untouched). The files written."""
+    from msa.firmware.build import build
+    from msa.firmware.deploy import deploy
+
+    with tempfile.TemporaryDirectory(prefix="msa-build-") as scratch:
+        folder = Path(scratch) / board
+        report = deploy(port, build(board, folder), folder, board=board, reboot=False)
+    return len(report.written)
+
+
+def check_chip(port: str, held: OnBoard, board: str | None) -> None:
+    """The chip `board`'s build is for (a build for another has the wrong button pin)."""
+    from msa.firmware.deploy import wrong_board
+
+    if board is not None and wrong_board(board, held.machine):
         raise UsageError(
-            f"the board on {port} ({held.machine}) has no msa firmware: "
-            f"msa firmware deploy --port {port} --board BOARD first"
+            f"the board on {port} says it is a {held.machine!r}, not an {board}: "
+            "give its --board; nothing was written"
         )
+
+
+def check_board(port: str, held: OnBoard, device_id: int, board: str | None = None) -> None:
+    """Step 1's verdict: the chip `board` is built for, the right firmware, and not
+    another button."""
+    check_chip(port, held, board)
+    version = tool_firmware_version()
+    deploy_it = f"run again with --board BOARD to deploy it (or msa firmware deploy --port {port})"
+    if held.firmware is None:
+        raise UsageError(f"the board on {port} ({held.machine}) has no msa firmware: {deploy_it}")
     if held.firmware != version:
         raise UsageError(
             f"the board on {port} runs firmware {held.firmware}, this tool provisions "
-            f"{version}: msa firmware deploy --port {port} --board BOARD first"
+            f"{version}: {deploy_it}"
         )
     other = (held.device_json or {}).get("device_id")
     if other is not None and other != device_id:

@@ -2,7 +2,7 @@
 
     msa provision --port /dev/ttyUSB0 --case REF [--person 1] --device-id ID
                   [--settings FILE] [--until board|bond|test] [--wait-minutes 10]
-                  [--rotate] [--new-token]
+                  [--board esp32|esp32c3|nrf52840|emulated] [--rotate] [--new-token]
                   [--db URL] [--kek-file PATH] [--json]
 
 `--settings`: the per-device settings as JSON (press pattern, heartbeat interval:
@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from boards import image
 from msa.backend.keys import load_kek, require_kek
 from msa.backend.store import Store
 from msa.cliargs import (
@@ -50,6 +51,12 @@ def register(parser: argparse.ArgumentParser) -> None:
         type=Path,
         metavar="FILE",
         help="device settings as JSON (firmware/settings.py)",
+    )
+    parser.add_argument(
+        "--board",
+        choices=image.BOARDS,
+        help="the board's kind: checked against its chip, and its build deployed when the "
+        "board has no msa firmware or another version (default: no deploy)",
     )
     parser.add_argument(
         "--rotate",
@@ -131,7 +138,14 @@ async def _provision(store: Store, args: argparse.Namespace, settings: dict[str,
 
     say(f"[1/{STEPS}] the board on {args.port} ...")
     held = await asyncio.to_thread(provision.read_board, args.port)
-    provision.check_board(args.port, held, args.device_id)
+    if args.board is not None and provision.needs_firmware(held):
+        provision.check_chip(args.port, held, args.board)
+        version = provision.tool_firmware_version()
+        say(f"      no firmware {version}: deploying the {args.board} build")
+        written = await asyncio.to_thread(provision.deploy_firmware, args.port, args.board)
+        say(f"      {written} files written, verified")
+        held = await asyncio.to_thread(provision.read_board, args.port)
+    provision.check_board(args.port, held, args.device_id, args.board)
     say(f"      {held.machine}, firmware {held.firmware}")
 
     say(f"[2/{STEPS}] the key and the phone token, for person {args.person} of {args.case} ...")

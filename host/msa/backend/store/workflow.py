@@ -27,6 +27,7 @@ from msa.backend.store.base import (
 from msa.backend.store.queries import NOTIFICATION_COLUMNS, ZONE_AREAS, Row
 from msa.backend.store.sql import Connection, audit_entries, fetchrow, insert_audit
 from msa.backend.workflow import Close, ConfirmTest, Dispatch, Step
+from msa.errors import UsageError
 
 BELGIUM = ZoneInfo("Europe/Brussels")
 _ATTEMPTS = 5  # a step retried when the alarm changed between its read and its update
@@ -168,6 +169,17 @@ class WorkflowSql:
                 area.zone,
                 district,
             )
+            found = await fetchrow(
+                conn,
+                "SELECT d.name FROM police_zones z JOIN judicial_districts d"
+                " ON d.id = z.district_id WHERE z.name = $1",
+                area.zone,
+            )
+            if found is not None and found["name"] != district:
+                raise UsageError(
+                    f"{area.zone} is in the judicial district {found['name']}, not {district}: "
+                    "nothing was added"
+                )
             await conn.execute(
                 "INSERT INTO zone_areas (zone_id, south, west, north, east)"
                 " SELECT id, $2, $3, $4, $5 FROM police_zones WHERE name = $1"
