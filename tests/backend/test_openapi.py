@@ -25,6 +25,8 @@ from tests.backend.util import OPERATOR, PHONE, body, signed
 EXEMPT_STATUSES = {"503", "500"}  # 500: tests/backend/test_hostile_input.py
 EXEMPT = {("GET", "/api/v1/console/stream", "200")}
 OTHER_ROLE = "other-role-token"
+LISTS = ("/api/v1/zones", "/api/v1/inventory")  # an operator's reads without a parameter
+PAGES = ("/console", "/inventory")  # an operator's pages
 
 
 def test_the_description_is_valid_openapi_3_1():
@@ -114,7 +116,7 @@ async def test_every_documented_answer_is_given_and_matches(backend):
     await post("/api/v1/check-ins", {"at": "2026-11-23T08:00:00Z"}, nobody)  # 401
 
     # The console's reads.
-    for path in (f"/api/v1/alarms/{alarm}", f"/api/v1/alarms/{alarm}/audit", "/api/v1/zones"):
+    for path in (f"/api/v1/alarms/{alarm}", f"/api/v1/alarms/{alarm}/audit", *LISTS):
         for headers in (OPERATOR, nobody, other_role):
             await client.get(path, headers=headers)
     for path in ("/api/v1/alarms/999", "/api/v1/alarms/999/audit"):
@@ -163,13 +165,15 @@ async def test_every_documented_answer_is_given_and_matches(backend):
     await post(locations, {**fix, "fix_at": "2026-11-23T19:04:00Z"}, PHONE)  # 409: closed
 
     # The console's pages: log in (and each way it fails), the page, log out.
-    await client.get("/console")  # 401
-    await client.get("/console", headers=other_role)  # 403
+    for path in PAGES:
+        await client.get(path)  # 401
+        await client.get(path, headers=other_role)  # 403
     await client.get("/console/login")  # 400
     await client.get("/console/login", params={"code": "not-a-code"})  # 401
     link = await issue_login_link(session_store(store), DEMO_OPERATOR)
     await client.get(link.path)  # 303, and the cookie
-    await client.get("/console")  # 200
+    for path in PAGES:
+        await client.get(path)  # 200
     await client.get("/console/logout")  # 200
     await client.post("/console/logout", headers={"Origin": "https://elsewhere.example"})  # 403
     await client.post("/console/logout", headers={"Origin": "http://backend"})  # 303
@@ -180,10 +184,11 @@ async def test_every_documented_answer_is_given_and_matches(backend):
     policy.throttle = FailureThrottle(clock=policy.now)
     for _ in range(policy.throttle.burst):
         await client.get("/api/v1/zones", headers=nobody)  # 401
-    for path in (f"/api/v1/alarms/{alarm}", f"/api/v1/alarms/{alarm}/audit", "/api/v1/zones"):
+    for path in (f"/api/v1/alarms/{alarm}", f"/api/v1/alarms/{alarm}/audit", *LISTS):
         await client.get(path, headers=OPERATOR)  # 429 even so: not looked at
     await client.get("/api/v1/console/stream", headers=OPERATOR)
-    await client.get("/console", headers=OPERATOR)
+    for path in PAGES:
+        await client.get(path, headers=OPERATOR)
     await client.get(link.path)
     for name in STEPS:
         await post(f"{steps}/{name}", {}, OPERATOR)

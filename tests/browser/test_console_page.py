@@ -219,3 +219,25 @@ async def test_log_out_ends_the_session_and_the_link_does_not_work_twice(stack: 
     await expect(page.get_by_text("was used already")).to_be_visible()
     assert await page.context.cookies() == []
     assert not [problem for problem in page.problems if problem.startswith("uncaught")]
+
+
+@pytest.mark.hil
+async def test_the_inventory_page_shows_the_districts_buttons_and_a_shortage(stack: Stack, page):
+    await log_in(page, stack)
+    district = DEMO_CASE.judicial_district
+    db = ("--db", stack.database_url)
+    await run_msa_json("inventory", "add", "--district", district, "0badf00d", *db)
+    await run_msa_json("inventory", "threshold", "--district", district, "--min", "2", *db)
+
+    await page.get_by_role("link", name="Inventory").click()
+
+    await expect(page).to_have_url(stack.backend.url + "/inventory")
+    row = page.get_by_role("row").filter(has=page.get_by_role("rowheader", name=district))
+    # stock, assigned, repair, returned, lost, reorder under, status
+    await expect(row.get_by_role("cell")).to_have_text(["1", "0", "0", "0", "0", "2",
+                                                        "short: order buttons"])  # fmt: skip
+    short = row.locator(".short")
+    assert await short.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(255, 243, 205)"
+    await page.get_by_role("link", name="Console").click()
+    await expect(page.locator("#status")).to_have_text("live")
+    assert not [problem for problem in page.problems if problem.startswith("uncaught")]

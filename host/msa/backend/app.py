@@ -18,7 +18,16 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
-from msa.backend import actions, console, ingest, locations, login, openapi, phone_reports
+from msa.backend import (
+    actions,
+    console,
+    ingest,
+    inventory_page,
+    locations,
+    login,
+    openapi,
+    phone_reports,
+)
 from msa.backend.admission import RoutineGate
 from msa.backend.alarms import AlarmAnnouncer
 from msa.backend.auth import SessionPolicy
@@ -85,6 +94,7 @@ def create_app(
             *locations.routes,
             *actions.routes,
             *console.routes,
+            *inventory_page.routes,
             *login.routes,
             *openapi.routes,
         ],

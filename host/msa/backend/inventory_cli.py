@@ -59,12 +59,7 @@ def run(args: argparse.Namespace) -> int:
 async def _counts(store: Store, args: argparse.Namespace) -> int:
     await store.migrate()
     districts = await store.inventory_counts(args.district)
-    result: dict[str, Any] = {
-        "districts": [
-            {"district": d.district, **d.counts, "min_stock": d.min_stock, "short": d.short}
-            for d in districts
-        ]
-    }
+    result: dict[str, Any] = {"districts": [d.row() for d in districts]}
     header = f"{'district':24} " + " ".join(f"{state:>8}" for state in STATES) + "  min"
     lines = [header]
     for d in districts:

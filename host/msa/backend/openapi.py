@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from msa.backend.inventory import STATES
 from msa.backend.workflow import OUTCOMES, STATUSES, TARGET
 from protocol import frame as wire
 
@@ -434,6 +435,25 @@ SCHEMAS: dict[str, Schema] = {
         "required": ["status"],
         "properties": {"status": {"enum": ["committed", "duplicate"]}},
     },
+    "Inventory": {
+        "type": "object",
+        "required": ["districts"],
+        "properties": {
+            "districts": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["district", *STATES, "min_stock", "short"],
+                    "properties": {
+                        "district": {"type": "string"},
+                        **{state: {"type": "integer", "minimum": 0} for state in STATES},
+                        "min_stock": {"type": "integer", "minimum": 0},
+                        "short": {"type": "boolean"},
+                    },
+                },
+            }
+        },
+    },
     "Zones": {
         "type": "object",
         "required": ["zones"],
@@ -565,15 +585,16 @@ def to_console(description: str) -> dict[str, Any]:
 
 
 # The console's pages (login.py): HTML for a person, not JSON.
-PAGES: dict[str, Any] = {
-    "/console": {
+def operator_page(operation_id: str, summary: str, what: str) -> dict[str, Any]:
+    """A page for a logged-in operator, and the pages that say why not."""
+    return {
         "get": {
-            "operationId": "console_page",
-            "summary": "The CIC console page, for a logged-in operator.",
+            "operationId": operation_id,
+            "summary": f"{summary}, for a logged-in operator.",
             "tags": ["console pages"],
             "security": OPERATOR,
             "responses": {
-                "200": page("the console"),
+                "200": page(what),
                 "401": page("not logged in, or the session ended: how to log in"),
                 "403": page("an operator of another role"),
                 "429": {
@@ -582,7 +603,14 @@ PAGES: dict[str, Any] = {
                 },
             },
         }
-    },
+    }
+
+
+PAGES: dict[str, Any] = {
+    "/console": operator_page("console_page", "The CIC console page", "the console"),
+    "/inventory": operator_page(
+        "inventory_page", "The inventory page (buttons per judicial district)", "the inventory"
+    ),
     "/console/login": {
         "get": {
             "operationId": "log_in",
@@ -762,6 +790,20 @@ def document() -> dict[str, Any]:
                 "security": OPERATOR,
                 "responses": {
                     "200": ok("the zones' names", ref("Zones")),
+                    **NOT_AN_OPERATOR,
+                    "503": UNAVAILABLE,
+                },
+            }
+        },
+        "/api/v1/inventory": {
+            "get": {
+                "operationId": "inventory",
+                "summary": "The buttons per judicial district by inventory state, its reorder "
+                "level and whether it is short (msa inventory --json).",
+                "tags": ["tech desk"],
+                "security": OPERATOR,
+                "responses": {
+                    "200": ok("the districts", ref("Inventory")),
                     **NOT_AN_OPERATOR,
                     "503": UNAVAILABLE,
                 },

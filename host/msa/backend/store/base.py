@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from msa.errors import MsaError
 
@@ -92,6 +92,11 @@ class DistrictStock:
     @property
     def short(self) -> bool:
         return self.counts["stock"] < self.min_stock
+
+    def row(self) -> dict[str, Any]:
+        """As `msa inventory --json` and `GET /api/v1/inventory` give it."""
+        return {"district": self.district, **self.counts, "min_stock": self.min_stock,
+                "short": self.short}  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
