@@ -142,10 +142,12 @@ async def test_another_button_no_firmware_or_bad_settings_are_refused_first(
 
 
 async def test_a_rotation_gives_the_next_epoch_and_keeps_the_bond_and_the_queue(
-    blank: EmulatedBoard, backend
+    blank: EmulatedBoard, backend, tmp_path
 ):
     args = ("--device-id", "0badf00d", "--json")
-    code, out, err = await provision(blank, backend, *args)
+    settings = tmp_path / "settings.json"
+    settings.write_text(json.dumps({"pattern": "long", "hold_ms": 2000}))
+    code, out, err = await provision(blank, backend, *args, "--settings", str(settings))
     assert code == 0, err
     first = json.loads((blank.flash / "device.json").read_text())
     await blank.console.expect("queued heartbeat")  # the firmware runs: data/ is its
@@ -159,6 +161,7 @@ async def test_a_rotation_gives_the_next_epoch_and_keeps_the_bond_and_the_queue(
     assert (rotated["epoch"], rotated["rotated"]) == (1, True)
     now = json.loads((blank.flash / "device.json").read_text())
     assert now["epoch"] == 1 and now["key"] != first["key"]
+    assert (now["pattern"], now["hold_ms"]) == ("long", 2000)  # its settings go on
     assert set(kept) <= {p.name for p in (blank.flash / "data").rglob("*")}  # nothing erased
     await blank.console.expect(r"(?:msa: firmware 0\.3\.0 on emulated device 0badf00d[\s\S]*){2}")
     # A rotation that was cut short: the board still holds epoch 0's key. The same

@@ -9,7 +9,7 @@ import pytest
 
 from msa.backend.seed import DEMO_MAGISTRATE, DEMO_OPERATOR
 from protocol import frame
-from tests.backend.util import OPERATOR, PHONE, body, signed
+from tests.backend.util import DEVICE_ID, OPERATOR, PHONE, body, signed
 
 PV = "GE.60.L1.004321/26"
 DISPATCH = {"patrol": "GE-21", "zone": "PZ Gent"}
@@ -272,6 +272,11 @@ async def test_a_provisioning_test_alarm_is_confirmed_and_support_starts(backend
         "alarm.confirm_test",
         "case.support_start",
     ]
+    # What msa provision waits for: a confirmed test of this person's button, this epoch.
+    person = backend.seeded["person_id"]
+    assert await backend.store.test_alarm_confirmed(DEVICE_ID, person, 0)
+    assert not await backend.store.test_alarm_confirmed(DEVICE_ID, person, 1)  # a later key
+    assert not await backend.store.test_alarm_confirmed(DEVICE_ID, person + 1, 0)
     # A stalking alarm is never confirmed as a test.
     real_id = await press(backend, 2)
     await done(backend, real_id, "acknowledge")

@@ -363,8 +363,8 @@ async def _revoke(store: Store, args: argparse.Namespace) -> int:
     lines = [line]
     if done.revoked_now:
         lines.append(
-            "a replacement: msa backend provision the same --device-id (a new key epoch) "
-            "or a new button; the case's history stays"
+            "a replacement: msa provision a new board under the same --device-id (a new "
+            "key epoch); the case's history stays"
         )
     return print_result(args, result, lines)
 

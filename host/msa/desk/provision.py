@@ -15,7 +15,8 @@ again after an interruption finishes where it stopped:
 4. the firmware rebooted, and its start line read: it runs as that device;
 5. the victim's phone bonded: the firmware says so on USB ("msa: bonded");
 6. the test alarm confirmed by the CIC on its console (which records the day
-   support starts), read from the backend's database.
+   support starts), read from the backend's database: once per key epoch, so a
+   rotated key or a replacement button is tested too.
 """
 
 from __future__ import annotations
@@ -161,10 +162,13 @@ def wait_for_bond(console: Console, timeout_s: float) -> None:
         )
 
 
-async def wait_for_test(store: Store, device_id: int, person_id: int, timeout_s: float) -> None:
-    """Step 6: the CIC's confirmation of this button's test alarm, in the database."""
+async def wait_for_test(
+    store: Store, device_id: int, person_id: int, epoch: int, timeout_s: float
+) -> None:
+    """Step 6: the CIC's confirmation of this button's test alarm under its key of
+    `epoch`, in the database."""
     deadline = time.monotonic() + timeout_s
-    while not await store.test_alarm_confirmed(device_id, person_id):
+    while not await store.test_alarm_confirmed(device_id, person_id, epoch):
         if time.monotonic() >= deadline:
             raise BoardError(
                 f"the CIC did not confirm a test alarm within {timeout_s / 60:.0f} min: "

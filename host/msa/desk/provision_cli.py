@@ -40,6 +40,7 @@ from msa.errors import UsageError
 STEPS = 6
 UNTIL = ("board", "bond", "test")
 MAX_WAIT_MINUTES = 60
+RESERVED = {"device_id", "key", "epoch"}  # device.json's values that msa provision sets
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -113,7 +114,7 @@ def _settings(path: Path | None) -> dict[str, Any]:
         raise UsageError(f"{path} is not valid JSON: {error}") from None
     if not isinstance(values, dict):
         raise UsageError(f"{path} must hold one JSON object of settings")
-    reserved = {"device_id", "key", "epoch"} & set(values)
+    reserved = RESERVED & set(values)
     if reserved:
         raise UsageError(f"{path} sets {', '.join(sorted(reserved))}: msa provision sets those")
     problems = validate({"device_id": 1, "key": "00" * 32, **values})
@@ -160,9 +161,11 @@ async def _provision(store: Store, args: argparse.Namespace, settings: dict[str,
     else:
         say(f"      phone token {issued.phone_token}   (for the 112 app; shown once)")
 
-    wanted = {"device_id": args.device_id, "key": issued.key.hex(), "epoch": issued.epoch}
-    wanted.update(settings)
-    tested = await store.test_alarm_confirmed(args.device_id, person_id)
+    # The button's own settings go on (a rotation, a run cut short) unless given anew.
+    own = {k: v for k, v in (held.device_json or {}).items() if k not in RESERVED}
+    wanted = {**own, **settings}
+    wanted.update(device_id=args.device_id, key=issued.key.hex(), epoch=issued.epoch)
+    tested = await store.test_alarm_confirmed(args.device_id, person_id, issued.epoch)
     test_until = None if tested or last < 2 else int(time.time() + wait_s * 2)
     armed = ", the test alarm armed" if test_until else ""
     say(f"[3/{STEPS}] device.json onto the board{armed}, read back ...")
@@ -200,7 +203,7 @@ async def _provision(store: Store, args: argparse.Namespace, settings: dict[str,
                 "      with the phone relaying (its token given), make the test gesture; "
                 f"the CIC confirms it on its console (waiting {args.wait_minutes} min)"
             )
-            await provision.wait_for_test(store, args.device_id, person_id, wait_s)
+            await provision.wait_for_test(store, args.device_id, person_id, issued.epoch, wait_s)
             say("      confirmed: support has started")
 
     result = {

@@ -525,9 +525,9 @@ class Store(Protocol):
         Return the new epoch."""
         ...
 
-    async def test_alarm_confirmed(self, device_id: int, person_id: int) -> bool:
-        """Whether the CIC confirmed a test alarm of this button for this person
-        (msa provision's last step)."""
+    async def test_alarm_confirmed(self, device_id: int, person_id: int, epoch: int) -> bool:
+        """Whether the CIC confirmed a test alarm this button sent for this person
+        under the key of `epoch` (msa provision's last step)."""
         ...
 
     async def revoke_key(self, device_id: int, epoch: int) -> bool:

@@ -57,15 +57,19 @@ class InventorySql:
             found = await fetchrow(conn, "SELECT 1 FROM devices WHERE device_id = $1", device_id)
         return found is not None
 
-    async def test_alarm_confirmed(self, device_id: int, person_id: int) -> bool:
+    async def test_alarm_confirmed(self, device_id: int, person_id: int, epoch: int) -> bool:
+        # The epoch's frames count from epoch << 24 (protocol/SPEC.md §4).
         async with self._connection() as conn:
             found = await fetchrow(
                 conn,
                 "SELECT 1 FROM alarms a JOIN frames f ON f.id = a.frame_id"
                 " WHERE f.device_id = $1 AND a.person_id = $2"
+                " AND f.counter >= $3 AND f.counter < $4"
                 " AND a.kind = 'test_alarm' AND a.status = 'closed'",
                 device_id,
                 person_id,
+                epoch << 24,
+                (epoch + 1) << 24,
             )
         return found is not None
 
