@@ -20,7 +20,6 @@ CAPABILITIES = {
     "air": "its radio is not on the emulated air (air address, RPA period, radio events)",
     "notify_seen": "nothing on this computer sees its radio notify (the ble_notify hop)",
     "chatter": "a relay cannot chatter at millisecond periods",
-    "arm_test_alarm": "the serial driver does not arm the test alarm yet (msa arm-test does)",
 }
 
 
@@ -51,6 +50,11 @@ class Board(Protocol):
 
     async def read_provisioning(self) -> dict[str, Any]:
         """device.json as the tech desk left it."""
+
+    async def arm_test_alarm(self, minutes: float = 15, until: float | None = None) -> bool:
+        """What the tech desk does before the test call (msa arm-test): for `minutes`
+        (or until the Unix time `until`) the test gesture sends a test alarm. True when
+        the board rebooted for it, so that its phone links again."""
 
     async def press(self, hold_ms: int = 150) -> None: ...
 

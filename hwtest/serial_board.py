@@ -21,6 +21,7 @@ import contextlib
 import json
 import os
 import re
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -214,6 +215,17 @@ class SerialBoard:
             self.console.open()
             if reboot:
                 self.console.write(CTRL_D)  # a soft reboot at the friendly REPL runs main.py
+
+    async def arm_test_alarm(self, minutes: float = 15, until: float | None = None) -> bool:
+        """As msa arm-test does it: over the REPL, then the firmware reboots (True)."""
+        from msa.desk.arm import arm
+
+        deadline = int(until if until is not None else time.time() + minutes * 60)
+        self.console.clear()  # the start line to wait for is the next one
+        if not await self._repl(lambda transport: arm(transport, self.port, deadline)):
+            raise MsaError(f"the board on {self.port} is not provisioned: nothing was armed")
+        await self.console.expect(r"msa: firmware .* device [0-9a-f]{8}", BOOT_TIMEOUT_S)
+        return True
 
     # -- the bench's hand -----------------------------------------------------------
 

@@ -33,7 +33,7 @@ async def test_a_press_reaches_the_console_as_a_stalking_alarm(stack: Chain):
 
 @pytest.mark.slow  # the test gesture takes 7 s
 async def test_a_test_alarm_is_shown_as_a_test(stack: Chain):
-    needs(stack.board, "arm_test_alarm").arm_test_alarm()
+    await stack.arm_test_alarm()
     test = await stack.gesture(stack.board.test_gesture())
     real = await stack.press()
     assert (test.kind, real.kind) == ("test_alarm", "alarm")

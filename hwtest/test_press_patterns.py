@@ -76,7 +76,7 @@ async def test_a_bad_setting_falls_back_to_a_single_press_and_says_so(stack: Cha
 
 @pytest.mark.slow
 async def test_test_alarm_needs_the_gesture_and_an_unexpired_arming(stack: Chain):
-    needs(stack.board, "arm_test_alarm").arm_test_alarm()
+    await stack.arm_test_alarm()
     # Armed, but a press in panic: a real alarm, and the arming stays.
     real = await stack.gesture(stack.board.presses(3, hold_ms=120, gap_ms=200))
     assert real.kind == "alarm"
@@ -87,7 +87,7 @@ async def test_test_alarm_needs_the_gesture_and_an_unexpired_arming(stack: Chain
     assert test.kind == "test_alarm"
     assert not (needs(stack.board, "flash").flash / "data" / "test_armed").exists()
     # The same gesture on an expired arming: real alarms only.
-    needs(stack.board, "arm_test_alarm").arm_test_alarm(until=time.time() - 1)
+    await stack.arm_test_alarm(until=time.time() - 1)
     stack.board.console.clear()
     late = await stack.gesture(stack.board.test_gesture())
     assert late.kind == "alarm"
@@ -106,7 +106,8 @@ async def test_an_arming_on_a_button_whose_clock_is_not_set_is_no_arming(stack: 
     await stack.board.power_cut()
     await stack.board.power_on()
     await stack.board.console.expect("queued heartbeat")
-    needs(stack.board, "arm_test_alarm").arm_test_alarm()
+    assert stack.board is not None
+    await stack.board.arm_test_alarm()  # the phone is away: no waiting for it
     stack.board.console.clear()
     await stack.board.test_gesture()
     await stack.board.console.expect("the phone has not set the clock: not armed")

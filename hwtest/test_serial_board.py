@@ -116,8 +116,6 @@ async def test_what_only_the_emulated_board_has_skips_with_the_reason(tmp_path):
     assert isinstance(serial, Board)  # the protocol the stack and the suite drive
     with pytest.raises(pytest.skip.Exception, match="board C0:11 has no cpu: its CPU is not"):
         needs(serial, "cpu")
-    with pytest.raises(pytest.skip.Exception, match="does not arm the test alarm yet"):
-        needs(serial, "arm_test_alarm")
     assert needs(EmulatedBoard(tmp_path / "emulated", Air()), "flash").flash.exists()
 
 
@@ -160,6 +158,13 @@ async def test_the_whole_chain_runs_through_the_serial_driver(tmp_path):
         assert set(alarm.report()["hops_ms"]) == set(chain.hops) == set(HOPS) - {"ble_notify"}
         assert [e["counter"] for e in chain.console.alarms] == [counter, alarm.counter]
         assert (await chain.counts())["alarms"] == 2
+
+        # The test call as msa arm-test arms it: over the REPL, the firmware rebooted,
+        # the phone linked again (the button's clock set), then the gesture.
+        await chain.arm_test_alarm()
+        assert json.loads((emulated.flash / "data" / "test_armed").read_text())["until"] > 0
+        test = await chain.gesture(chain.board.test_gesture())
+        assert test.kind == "test_alarm"
     finally:
         await chain.stop()
         await emulated.close()

@@ -202,12 +202,14 @@ class EmulatedBoard:
     def provision(self, settings: dict[str, Any]) -> None:
         write_private(self.flash / "device.json", json.dumps(settings))
 
-    def arm_test_alarm(self, minutes: float = 15, until: float | None = None) -> None:
+    async def arm_test_alarm(self, minutes: float = 15, until: float | None = None) -> bool:
         """What the tech desk does before the test call: for `minutes`, the test
-        gesture (`test_gesture()`) sends a test alarm; every other press stays an alarm."""
+        gesture (`test_gesture()`) sends a test alarm; every other press stays an alarm.
+        Written into the flash as the firmware runs: no reboot (False)."""
         deadline = int(until if until is not None else time.time() + minutes * 60)
         (self.flash / "data").mkdir(exist_ok=True)
         (self.flash / "data" / "test_armed").write_text(json.dumps({"until": deadline}))
+        return False
 
     def free_blocks(self) -> int:
         """The flash's free blocks as the firmware's statvfs() counts them (rom/_flash.py)."""

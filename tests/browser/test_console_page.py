@@ -100,7 +100,7 @@ async def test_a_press_appears_live_as_a_stalking_alarm_with_its_context(stack: 
 @pytest.mark.hil
 async def test_a_test_alarm_is_shown_as_a_test_not_as_a_stalking_alarm(stack: Stack, page):
     await log_in(page, stack)
-    stack.board.arm_test_alarm()
+    await stack.arm_test_alarm()
 
     test = await stack.gesture(stack.board.test_gesture())
 

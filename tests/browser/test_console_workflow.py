@@ -172,7 +172,7 @@ async def test_the_close_is_refused_before_a_patrol_was_dispatched(stack: Stack,
 
 async def test_a_confirmed_test_alarm_starts_support(stack: Stack, page):
     await log_in(page, stack)
-    stack.board.arm_test_alarm()
+    await stack.arm_test_alarm()
     await stack.gesture(stack.board.test_gesture())  # a test needs its gesture
     card = page.locator("article.alarm")
     await expect(card.locator(".headline")).to_have_text(HEADLINES["test_alarm"])

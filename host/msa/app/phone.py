@@ -75,6 +75,7 @@ class Phone:
         self.location = location
         self.on_received: Received | None = None  # for the hop timings
         self.linked = asyncio.Event()  # linked, secured and subscribed
+        self.links = 0  # how many times it linked up
         self._to_ack: collections.deque[frame.Frame] = collections.deque()  # stored
         self._ack_due = asyncio.Event()
         self._receipts_due = asyncio.Event()  # receipts wait to be written to the button
@@ -137,6 +138,7 @@ class Phone:
             raise LinkError(
                 f"the link to the button took over {LINK_UP_S:.0f} s; retrying"
             ) from None
+        self.links += 1
         self.linked.set()
         self._receipts_due.set()
         log.info("linked to the button %s (MTU %d)", self.link.address, self.link.mtu)

@@ -109,7 +109,7 @@ async def _interactive(stack: Stack) -> None:
             print("power restored")
             continue
         if command == "t":  # the tech desk arms, then makes the test gesture
-            stack.board.arm_test_alarm()
+            await stack.arm_test_alarm()
             alarm = await stack.gesture(stack.board.test_gesture())
         else:
             alarm = await stack.press()

@@ -45,7 +45,7 @@ from msa.backend.keys import kek_at
 from msa.demo.console_client import ConsoleClient
 from msa.errors import MsaError
 from msa.timefmt import parse_iso
-from msa.waiting import cancelled, within
+from msa.waiting import cancelled, wait_until, within
 from protocol import frame
 
 log = logging.getLogger(__name__)
@@ -310,6 +310,18 @@ class Stack:
         if self._phone_task is None:
             self._phone_task = asyncio.create_task(self.phone.run(), name="phone")
         await within(self.phone.linked.wait(), STARTUP_TIMEOUT_S)
+
+    async def arm_test_alarm(self, minutes: float = 15, until: float | None = None) -> None:
+        """The tech desk arms the test alarm; a board that rebooted for it is linked
+        to its phone again (which sets its clock: the arming counts) when this returns."""
+        assert self.board is not None and self.phone is not None
+        phone, links = self.phone, self.phone.links
+        if await self.board.arm_test_alarm(minutes, until):
+            await wait_until(
+                lambda: phone.links > links and phone.linked.is_set(),
+                STARTUP_TIMEOUT_S,
+                "the phone linked again after the arming's reboot",
+            )
 
     async def press(self, hold_ms: int = 150) -> Alarm:
         """Press the button and wait until the alarm is on the console."""

@@ -26,20 +26,23 @@ def arm_test_alarm(port: str, minutes: int, now: float | None = None) -> int:
     if not 1 <= minutes <= MAX_MINUTES:
         raise UsageError(f"--minutes is 1 to {MAX_MINUTES}, not {minutes}")
     until = int((now if now is not None else time.time()) + minutes * 60)
-
-    def run(transport: SerialTransport) -> bool:
-        transport.exec(ON_BOARD)
-        if not transport.eval("_exists('device.json')"):
-            return False
-        write_arming(transport, port, until)
-        return True
-
-    if not on_repl(port, run, reboot=True):  # the firmware runs again, armed or not
+    # The firmware runs again after, armed or not.
+    if not on_repl(port, lambda transport: arm(transport, port, until), reboot=True):
         raise UsageError(
             f"the board on {port} is not provisioned (no device.json): provision it "
             "first; nothing was armed"
         )
     return until
+
+
+def arm(transport: SerialTransport, port: str, until: int) -> bool:
+    """At the raw REPL: armed until `until` (Unix s), read back; False, and nothing
+    written, on a board that is not provisioned."""
+    transport.exec(ON_BOARD)
+    if not transport.eval("_exists('device.json')"):
+        return False
+    write_arming(transport, port, until)
+    return True
 
 
 def write_arming(transport: SerialTransport, port: str, until: int) -> None:
