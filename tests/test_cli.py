@@ -36,7 +36,8 @@ def test_no_command_prints_the_commands_and_exits_2():
         (["demo", "--presses", "many"], "invalid int value"),
         (
             ["bench", "nosuch"],
-            "no benchmark 'nosuch'; one of: battery, burst, flood, heap, ingest, latency, tradeoff",
+            "no benchmark 'nosuch'; one of: battery, burst, flood, heap, ingest, latency, "
+            "provision, tradeoff",
         ),
         (["backend", "migrate", "--db", "mysql://x"], "unknown database URL"),
     ],

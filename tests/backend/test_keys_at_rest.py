@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import asyncpg
@@ -55,18 +56,23 @@ def assert_nowhere_in_values(key: bytes, values: list[object]) -> None:
         assert not any(trace in content for trace in traces(key)), f"the key is in {value!r}"
 
 
-async def database_files(database_url: str, request: pytest.FixtureRequest) -> list[Path]:
+async def database_files(
+    database_url: str, request: pytest.FixtureRequest, since: float | None = None
+) -> list[Path]:
     """The files the database lives in: the SQLite file and its -wal and -shm, or
     (after a checkpoint) the PostgreSQL database's own folder, the cluster's shared
-    catalogue and its WAL (the session's cluster holds every test's database: the
-    others' folders cannot hold this key)."""
+    catalogue and the WAL segments written since `since` (none without it: the
+    session's cluster holds every test's database, so the others' folders, and WAL
+    written before this test made the key, cannot hold it)."""
     path = sqlite_path(database_url)
     if path is not None:
         return [p for p in Path(path).parent.glob(Path(path).name + "*") if p.is_file()]
     pg = request.getfixturevalue("pg_cluster")
     oid = await _checkpoint(database_url)
-    folders = [pg.data_dir / "base" / str(oid), pg.data_dir / "global", pg.data_dir / "pg_wal"]
-    return [p for folder in folders for p in folder.rglob("*") if p.is_file()]
+    folders = [pg.data_dir / "base" / str(oid), pg.data_dir / "global"]
+    files = [p for folder in folders for p in folder.rglob("*") if p.is_file()]
+    wal = [p for p in (pg.data_dir / "pg_wal").rglob("*") if p.is_file()]
+    return files + [p for p in wal if since is not None and p.stat().st_mtime >= since]
 
 
 async def _checkpoint(database_url: str) -> int:
@@ -95,6 +101,7 @@ def assert_nowhere_in_files(key: bytes, files: list[Path]) -> None:
 def test_a_provisioned_key_is_nowhere_in_the_database_in_plain_text(
     database_url: str, kek: Kek, kek_file: Path, tmp_path: Path, capsys, request
 ):
+    started = time.time() - 1  # a file's mtime may lag the clock by its granularity
     case_file = tmp_path / "case.json"
     case_file.write_text(json.dumps(CASE))
     assert main(["backend", "case-add", str(case_file), "--db", database_url]) == 0
@@ -119,7 +126,7 @@ def test_a_provisioned_key_is_nowhere_in_the_database_in_plain_text(
     values, unwrapped = asyncio.run(read())
     assert unwrapped == key  # the backend still verifies with it
     assert_nowhere_in_values(key, values)
-    assert_nowhere_in_files(key, asyncio.run(database_files(database_url, request)))
+    assert_nowhere_in_files(key, asyncio.run(database_files(database_url, request, started)))
 
 
 async def test_wrapped_keys_round_trip_and_are_bound_to_their_device(store: Store, kek: Kek):
