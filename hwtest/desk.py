@@ -92,14 +92,8 @@ class Desk:
         outbox = Outbox(self.directory / "phone" / "outbox.db")
         return Phone(link, outbox, Forwarder(outbox, self.url, token), int(device, 16))
 
-    async def confirm_test(self, alarm_id: int) -> None:
-        """The CIC operator's two steps on a test alarm, as the console sends them."""
-        headers = {"Authorization": f"Bearer {self.operator_token}"}
-        async with httpx.AsyncClient(base_url=self.url) as cic:
-            for step in ("acknowledge", "confirm-test"):
-                path = f"/api/v1/alarms/{alarm_id}/{step}"
-                answer = await cic.post(path, json={}, headers=headers)
-                assert answer.status_code == 200, answer.text
+    async def test_call(self, phone: Phone) -> dict[str, Any]:
+        return await make_test_call(phone, self.board, self.console, self.url, self.operator_token)
 
     async def decommission(self, device: str) -> dict[str, Any]:
         process = await asyncio.create_subprocess_exec(
@@ -111,6 +105,25 @@ class Desk:
         assert process.returncode == 0, err.decode()
         result: dict[str, Any] = json.loads(out)
         return result
+
+
+async def make_test_call(
+    phone: Phone, board: EmulatedBoard, console: ConsoleClient, url: str, operator_token: str
+) -> dict[str, Any]:
+    """The test call, the phone relaying (`phone.run()`): once it is linked (the button's
+    clock set), the test gesture; the console shows the TEST ALARM, and the operator
+    acknowledges and confirms it, as the console sends those steps. The alarm shown."""
+    await within(phone.linked.wait(), STEP_S)
+    shown = console.next_alarm()
+    await board.test_gesture()
+    test = await within(shown, STEP_S)
+    assert test["test"], test
+    headers = {"Authorization": f"Bearer {operator_token}"}
+    async with httpx.AsyncClient(base_url=url, headers=headers) as cic:
+        for step in ("acknowledge", "confirm-test"):
+            answer = await cic.post(f"/api/v1/alarms/{test['alarm_id']}/{step}", json={})
+            assert answer.status_code == 200, answer.text
+    return test
 
 
 @contextlib.asynccontextmanager

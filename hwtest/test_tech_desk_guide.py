@@ -15,12 +15,11 @@ import shlex
 import shutil
 from pathlib import Path
 
-import httpx
 import pytest
 
 from boards.emulated.air import Air
 from boards.emulated.emulator import EmulatedBoard
-from hwtest.desk import STEP_S
+from hwtest.desk import STEP_S, make_test_call
 from msa.app.bumble_link import BumbleLink
 from msa.app.forwarder import Forwarder
 from msa.app.outbox import Outbox
@@ -117,16 +116,7 @@ class Officer:
         phone = self._phone(board, device)
         relay = asyncio.create_task(phone.run())
         try:
-            await within(phone.linked.wait(), STEP_S)
-            shown = self.console.next_alarm()
-            await board.test_gesture()
-            test = await within(shown, STEP_S)
-            assert test["test"], test
-            headers = {"Authorization": f"Bearer {self.operator}"}
-            async with httpx.AsyncClient(base_url=self.url, headers=headers) as cic:
-                for step in ("acknowledge", "confirm-test"):
-                    answer = await cic.post(f"/api/v1/alarms/{test['alarm_id']}/{step}", json={})
-                    assert answer.status_code == 200, answer.text
+            await make_test_call(phone, board, self.console, self.url, self.operator)
         finally:
             await cancelled(relay)
             await phone.link.close()
