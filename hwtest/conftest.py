@@ -40,6 +40,18 @@ def pytest_configure(config: pytest.Config) -> None:
         "provision(**settings): device.json settings for the board of this case "
         "(firmware/settings.py), e.g. provision(pattern='long', hold_ms=1500)",
     )
+    config.addinivalue_line(
+        "markers",
+        "emulated_only(why): the case needs the emulated board (its flash, its air, its "
+        "interpreter); on another target it is skipped, saying why",
+    )
+
+
+@pytest.fixture(autouse=True)
+def _emulated_only(request: pytest.FixtureRequest) -> None:
+    marker = request.node.get_closest_marker("emulated_only")
+    if marker is not None and request.getfixturevalue("target").kind != "emulated":
+        pytest.skip(marker.args[0])
 
 
 def provisioning(request: pytest.FixtureRequest) -> dict:

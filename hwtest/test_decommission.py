@@ -17,7 +17,10 @@ from msa.demo.stack import run_msa_json
 from msa.waiting import wait_until, within
 from protocol import frame
 
-pytestmark = pytest.mark.hil
+pytestmark = [
+    pytest.mark.hil,
+    pytest.mark.emulated_only("this case reads the emulated board's flash to check the wipe"),
+]
 
 
 async def decommission(stack: Chain, device: str, *more: str) -> tuple[int, str, str]:
@@ -28,12 +31,6 @@ async def decommission(stack: Chain, device: str, *more: str) -> tuple[int, str,
     )  # fmt: skip
     out, err = await within(process.communicate(), 60)
     return process.returncode, out.decode(), err.decode()
-
-
-@pytest.fixture(autouse=True)
-def emulated_only(target):
-    if target.kind != "emulated":
-        pytest.skip("this case reads the emulated board's flash to check the wipe")
 
 
 async def test_a_decommissioned_button_holds_nothing_and_its_credentials_are_dead(stack: Chain):

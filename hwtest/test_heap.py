@@ -11,16 +11,14 @@ import pytest
 from bench.heap import PRESSES, workload
 from boards.emulated.emulator import HEAP_BYTES, ROM_HEAP_ALLOWANCE
 
-pytestmark = [pytest.mark.hil, pytest.mark.slow]
+pytestmark = [
+    pytest.mark.hil,
+    pytest.mark.slow,
+    pytest.mark.emulated_only("the heap limit is set on the emulated interpreter (-X heapsize)"),
+]
 
 TOO_SMALL = 40 * 1024  # the firmware 0.2 high-water mark is about 64 KB
 WAITING = 200  # the bench's 500 take 10 s more; the need is the bench's figure
-
-
-@pytest.fixture(autouse=True)
-def emulated_only(target):
-    if target.kind != "emulated":
-        pytest.skip("the heap limit is set on the emulated interpreter (-X heapsize)")
 
 
 @pytest.mark.parametrize("firmware", ["romfs", "mpy"])

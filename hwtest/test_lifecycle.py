@@ -19,15 +19,13 @@ from msa.backend.store import open_store
 from msa.waiting import cancelled, within
 from protocol import frame
 
-pytestmark = [pytest.mark.hil, pytest.mark.slow]
+pytestmark = [
+    pytest.mark.hil,
+    pytest.mark.slow,
+    pytest.mark.emulated_only("this case pairs a phone on the emulated air and reads the flash"),
+]
 
 DEVICE = "0badf00d"
-
-
-@pytest.fixture(autouse=True)
-def emulated_only(target):
-    if target.kind != "emulated":
-        pytest.skip("this case pairs a phone on the emulated board's air and reads its flash")
 
 
 @pytest.fixture

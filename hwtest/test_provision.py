@@ -20,16 +20,13 @@ from msa.backend.store import open_store
 from msa.demo.stack import run_msa_json
 from msa.waiting import within
 
-pytestmark = pytest.mark.hil
+pytestmark = [
+    pytest.mark.hil,
+    pytest.mark.emulated_only("this case reads the emulated board's flash for what was written"),
+]
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "docs" / "examples" / "case.json"
 REFERENCE = json.loads(EXAMPLE.read_text())["reference"]
-
-
-@pytest.fixture(autouse=True)
-def emulated_only(target):
-    if target.kind != "emulated":
-        pytest.skip("this case reads the emulated board's flash to check what was written")
 
 
 @pytest.fixture

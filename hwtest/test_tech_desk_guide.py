@@ -28,17 +28,15 @@ from msa.demo.console_client import ConsoleClient
 from msa.demo.stack import BackendProcess, msa_command, run_msa_json
 from msa.waiting import cancelled, within
 
-pytestmark = [pytest.mark.hil, pytest.mark.slow]
+pytestmark = [
+    pytest.mark.hil,
+    pytest.mark.slow,
+    pytest.mark.emulated_only("the guide's buttons here are emulated boards on pseudo-terminals"),
+]
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 GUIDE = DOCS / "tech-desk.md"
 PORTS = ("/dev/ttyUSB0", "/dev/ttyUSB1")
-
-
-@pytest.fixture(autouse=True)
-def emulated_only(target):
-    if target.kind != "emulated":
-        pytest.skip("the guide's buttons here are emulated boards on pseudo-terminals")
 
 
 def guide_commands(text: str) -> list[str]:
