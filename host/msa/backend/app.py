@@ -31,6 +31,7 @@ from msa.backend import (
 from msa.backend.admission import RoutineGate
 from msa.backend.alarms import AlarmAnnouncer
 from msa.backend.auth import SessionPolicy
+from msa.backend.chainer import EvidenceChainer
 from msa.backend.contexts import ContextCache
 from msa.backend.deliveries import DeliveryAudit
 from msa.backend.errors import EXCEPTION_HANDLERS
@@ -68,6 +69,7 @@ def create_app(
         announcer = AlarmAnnouncer(store, channel)
         deliveries = DeliveryAudit(store)
         notifier = None
+        chainer = None
         try:
             await store.migrate()
             if smtp is not None:
@@ -77,10 +79,14 @@ def create_app(
                 notifier.start()
             else:
                 log.warning("no SMTP server (--smtp): the magistrate's mails stay queued")
-            app.state.services = Services(store, channel, announcer, deliveries, notifier)
+            chainer = EvidenceChainer(store)
+            chainer.start()
+            app.state.services = Services(store, channel, announcer, deliveries, notifier, chainer)
             yield
         finally:
             channel.close()
+            if chainer is not None:
+                await chainer.aclose()
             if notifier is not None:
                 await notifier.aclose()
             await announcer.aclose()

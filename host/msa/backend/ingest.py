@@ -214,6 +214,8 @@ async def _commit(request: Request, req: FrameRequest, context: IngestContext) -
         )
     if commit.outcome == "committed" and commit.alarm_id is not None:
         backend.announcer.announce(commit.alarm_id)
+        if backend.chainer is not None:
+            backend.chainer.wake()  # its evidence entry, after the push
     return JSONResponse(_receipt(frame, commit, context.device))
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from starlette.requests import Request
 
 from msa.backend.alarms import AlarmAnnouncer
+from msa.backend.chainer import EvidenceChainer
 from msa.backend.deliveries import DeliveryAudit
 from msa.backend.notify import Notifier
 from msa.backend.push import PushChannel
@@ -21,6 +22,7 @@ class Services:
     announcer: AlarmAnnouncer
     deliveries: DeliveryAudit  # the audit of what the consoles were sent
     notifier: Notifier | None = None  # None: no SMTP server configured, mails stay queued
+    chainer: EvidenceChainer | None = None  # chains the alarms into their case's evidence
 
 
 def services(request: Request) -> Services:

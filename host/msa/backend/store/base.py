@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 from msa.errors import MsaError
 
 if TYPE_CHECKING:
+    from msa.backend.evidence import Entry as EvidenceEntry
     from msa.backend.workflow import Step
 
 
@@ -586,6 +587,14 @@ class Store(Protocol):
 
     async def add_operator(self, name: str, token_sha256: str, role: str) -> int:
         """Create the operator, or give an existing one (by name) this token and role."""
+        ...
+
+    async def chain_evidence(self) -> int:
+        """Chain every alarm not in its case's evidence yet; how many."""
+        ...
+
+    async def evidence(self, case_id: int) -> tuple[list[EvidenceEntry], tuple[int, str]]:
+        """The case's evidence chain in order, and its head (seq, hash) as stored."""
         ...
 
     async def counts(self) -> dict[str, int]:

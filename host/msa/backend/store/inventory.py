@@ -15,7 +15,8 @@ from typing import Any, cast
 from msa.backend import inventory
 from msa.backend.inventory import InventoryError, State
 from msa.backend.store.base import AuditEntry, Decommission, DistrictStock
-from msa.backend.store.sql import Connection, fetchrow, insert_audit
+from msa.backend.store.evidence import audit_as_evidence
+from msa.backend.store.sql import Connection, fetchrow
 from msa.timefmt import now_ms
 
 
@@ -114,7 +115,7 @@ class InventorySql:
             note = f"decommissioned from case {reference}" if reference else "decommissioned"
             if district_id is not None:  # a device of no case and no district: not counted
                 await _set(conn, device_id, district_id, to, None, note)
-            await insert_audit(
+            await audit_as_evidence(
                 conn,
                 AuditEntry(
                     at,

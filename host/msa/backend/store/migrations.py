@@ -57,6 +57,12 @@ BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
 CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
 BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
 """,
+        "evidence_append_only": """
+CREATE TRIGGER evidence_no_update BEFORE UPDATE ON evidence
+BEGIN SELECT RAISE(ABORT, 'the evidence log is append-only'); END;
+CREATE TRIGGER evidence_no_delete BEFORE DELETE ON evidence
+BEGIN SELECT RAISE(ABORT, 'the evidence log is append-only'); END;
+""",
     },
     "postgresql": {
         "notifications_alarm_optional": """
@@ -67,6 +73,12 @@ CREATE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN RAISE EXCEPTION 'the audit trail is append-only'; END $$;
 CREATE TRIGGER audit_no_change BEFORE UPDATE OR DELETE ON audit
 FOR EACH ROW EXECUTE FUNCTION audit_append_only();
+""",
+        "evidence_append_only": """
+CREATE FUNCTION evidence_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN RAISE EXCEPTION 'the evidence log is append-only'; END $$;
+CREATE TRIGGER evidence_no_change BEFORE UPDATE OR DELETE ON evidence
+FOR EACH ROW EXECUTE FUNCTION evidence_append_only();
 """,
     },
 }

@@ -17,6 +17,7 @@ import asyncpg
 from msa.backend.keys import Kek
 from msa.backend.store import queries
 from msa.backend.store.base import Commit, NewAlarm, NewFrame, StoreUnavailable
+from msa.backend.store.evidence import EvidenceSql
 from msa.backend.store.inventory import InventorySql
 from msa.backend.store.lanes import Lanes
 from msa.backend.store.sessions import SessionSql
@@ -70,7 +71,7 @@ SELECT frame.id, ${_WIDTH + 1}, 'open', ${_WIDTH + 2}, ${_WIDTH + 3}, ${_WIDTH +
 RETURNING id, frame_id"""
 
 
-class PostgresStore(InventorySql, WorkflowSql, SessionSql, SqlStore):
+class PostgresStore(EvidenceSql, InventorySql, WorkflowSql, SessionSql, SqlStore):
     """A `Store` in a PostgreSQL database, given by a `postgresql://` URL."""
 
     dialect = "postgresql"

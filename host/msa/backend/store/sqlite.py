@@ -29,6 +29,7 @@ import aiosqlite
 
 from msa.backend.keys import Kek
 from msa.backend.store.base import StoreUnavailable
+from msa.backend.store.evidence import EvidenceSql
 from msa.backend.store.inventory import InventorySql
 from msa.backend.store.lanes import Lanes
 from msa.backend.store.queries import AlarmRows
@@ -153,7 +154,7 @@ def _alarm_rows(
     return AlarmRows(rows, *(_rows(db, *read) for read in reads[1:]))
 
 
-class SqliteStore(InventorySql, WorkflowSql, SessionSql, SqlStore):
+class SqliteStore(EvidenceSql, InventorySql, WorkflowSql, SessionSql, SqlStore):
     """A `Store` in one SQLite file (or `:memory:`)."""
 
     dialect = "sqlite"

@@ -24,8 +24,9 @@ from msa.backend.store.base import (
     StoreUnavailable,
     ZoneArea,
 )
+from msa.backend.store.evidence import audit_as_evidence, chain_fix
 from msa.backend.store.queries import NOTIFICATION_COLUMNS, ZONE_AREAS, Row
-from msa.backend.store.sql import Connection, audit_entries, fetchrow, insert_audit
+from msa.backend.store.sql import Connection, audit_entries, fetchrow
 from msa.backend.workflow import Close, ConfirmTest, Dispatch, Step
 from msa.errors import UsageError
 
@@ -96,7 +97,7 @@ class WorkflowSql:
                 if updated is None:
                     continue  # it changed meanwhile: judge the step again on what it is now
                 actor = f"operator:{operator.id}"
-                await insert_audit(
+                await audit_as_evidence(
                     conn,
                     AuditEntry(
                         at,
@@ -117,7 +118,7 @@ class WorkflowSql:
             row = await fetchrow(
                 conn,
                 "SELECT ph.id AS phone_id, ph.device_id AS phone_device, pt.epoch AS token_epoch,"
-                " a.id AS alarm_id, a.status, f.device_id AS alarm_device, f.counter"
+                " a.id AS alarm_id, a.status, a.case_id, f.device_id AS alarm_device, f.counter"
                 " FROM phone_tokens pt JOIN phones ph ON ph.id = pt.phone_id"
                 " LEFT JOIN alarms a ON a.id = $2 LEFT JOIN frames f ON f.id = a.frame_id"
                 " WHERE pt.token_sha256 = $1",
@@ -150,6 +151,10 @@ class WorkflowSql:
             if inserted is None:
                 return "duplicate"
             await conn.execute("UPDATE alarms SET revision = revision + 1 WHERE id = $1", alarm_id)
+            facts = {"alarm_id": alarm_id, "lat": fix.lat, "lon": fix.lon,
+                     "accuracy_m": fix.accuracy_m, "fix_at": fix.fix_at,
+                     "received_at": received_at}  # fmt: skip
+            await chain_fix(conn, int(row["case_id"]), int(inserted["id"]), facts)
         return "committed"
 
     async def zone_areas(self) -> list[ZoneArea]:
@@ -233,7 +238,7 @@ class WorkflowSql:
                 row["alarm_id"],
             )
             assert alarm is not None
-            await insert_audit(
+            await audit_as_evidence(
                 conn,
                 AuditEntry(
                     at,
@@ -309,7 +314,7 @@ async def _consequences(
             day,
         )
         if started is not None:
-            await insert_audit(
+            await audit_as_evidence(
                 conn,
                 AuditEntry(
                     at,
@@ -369,7 +374,7 @@ async def _extend_measure(conn: Connection, state: Row, actor: str, at: int) -> 
         ends_on,
         at,
     )
-    await insert_audit(
+    await audit_as_evidence(
         conn,
         AuditEntry(
             at,
