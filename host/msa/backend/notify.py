@@ -11,7 +11,6 @@ with the same Message-ID, so the receiving side can tell.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import smtplib
 from collections.abc import Callable, Sequence
@@ -19,9 +18,9 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any
 
+from msa.backend.background import WokenTask
 from msa.errors import UsageError
 from msa.timefmt import now_ms, to_iso
-from msa.waiting import cancelled, within
 
 if TYPE_CHECKING:
     from msa.backend.store import Store
@@ -105,11 +104,13 @@ def _send(config: SmtpConfig, mail: EmailMessage) -> None:
         smtp.send_message(mail)
 
 
-class Notifier:
+class Notifier(WokenTask):
     """Sends the outbox's due mails; `wake()` after a close, and it tries at once.
 
     `on_sent(alarm_id)` runs after a mail is marked sent (the console shows it).
     """
+
+    name = "magistrate notifier"
 
     def __init__(
         self,
@@ -117,34 +118,16 @@ class Notifier:
         config: SmtpConfig,
         on_sent: Callable[[int], None] | None = None,
     ) -> None:
+        super().__init__()
         self._store = store
         self._config = config
         self._on_sent = on_sent
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="magistrate notifier")
-
-    def wake(self) -> None:
-        self._wake.set()
-
-    async def aclose(self) -> None:
-        if self._task is not None:
-            await cancelled(self._task)
-
-    async def _run(self) -> None:
-        while True:
-            self._wake.clear()
-            try:
-                await self.send_due()
-                due = await self._store.next_notification_at()
-            except Exception as error:  # noqa: BLE001 (the database may be away; try later)
-                log.error("magistrate notifier: %s", error)
-                due = now_ms() + 1000
-            wait_s = IDLE_CHECK_S if due is None else max(0.0, (due - now_ms()) / 1000)
-            with contextlib.suppress(TimeoutError):
-                await within(self._wake.wait(), min(wait_s, IDLE_CHECK_S))
+    async def round(self) -> float:
+        await self.send_due()
+        due = await self._store.next_notification_at()
+        wait_s = IDLE_CHECK_S if due is None else max(0.0, (due - now_ms()) / 1000)
+        return min(wait_s, IDLE_CHECK_S)
 
     async def send_due(self) -> int:
         """Try every due mail once; the number sent."""
