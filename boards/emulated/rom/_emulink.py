@@ -103,8 +103,12 @@ def _watch(sock, served, schedule, callback, select):
 
 def _on_readable(served):
     try:
-        _take()
-        _drain()
+        # Scheduled in the middle of another read (the pump's, a call's), the
+        # reader below us delivers what it reads once it has read it: a handler run
+        # here could make a call whose own read finds the socket taken.
+        if not _taking:
+            _take()
+            _drain()
     finally:
         served.release()
 
@@ -218,9 +222,15 @@ def _drain():
 
 
 def _deliver_sync():
-    # Only the events the host waits on; the others keep their place.
-    for message in [m for m in _pending if "sync" in m]:
-        _pending.remove(message)
+    # Only the events the host waits on; the others keep their place. One at a
+    # time, taken as it is delivered: a handler's own call delivers the next ones.
+    while True:
+        for index, message in enumerate(_pending):
+            if "sync" in message:
+                del _pending[index]
+                break
+        else:
+            return
         _deliver(message)
 
 
