@@ -28,10 +28,12 @@ async def start(*args: str) -> asyncio.subprocess.Process:
 
 
 async def line_with(process: asyncio.subprocess.Process, text: str) -> str:
+    said = []
     while line := (await within(process.stdout.readline(), 30)).decode():
         if text in line:
             return line
-    raise AssertionError(f"the process ended without printing {text!r}")
+        said.append(line)
+    raise AssertionError(f"the process ended without printing {text!r}:\n{''.join(said)}")
 
 
 async def finish(process: asyncio.subprocess.Process) -> None:

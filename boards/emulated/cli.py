@@ -25,10 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from bumble.transport.common import Transport
-from bumble.transport.tcp_server import open_tcp_server_transport_with_socket
 
 from boards.emulated.controller import RadioController
 from boards.emulated.emulator import EmulatedBoard
+from boards.emulated.hci_server import serve_hci
 from boards.emulated.timed_air import AIRS, air_named
 from msa.errors import NotAvailable, UsageError
 from msa.folders import FolderLock
@@ -185,7 +185,7 @@ async def _hci_server(port: int) -> tuple[Transport, int]:
         raise NotAvailable(
             f"--hci-port {port}: {error.strerror}; choose another port, or 0 for any free one"
         ) from None
-    return await open_tcp_server_transport_with_socket(sock), sock.getsockname()[1]
+    return await serve_hci(sock), sock.getsockname()[1]
 
 
 async def _control(

@@ -102,6 +102,14 @@ class BumbleLink(ButtonLink):
     async def _power_on(self) -> Device:
         if self.device is not None:
             return self.device
+        try:
+            self.device = await self._start()
+        except Exception as error:  # the HCI transport refused, the controller did not answer
+            await self.close()
+            raise LinkError(f"this phone's Bluetooth did not start: {error!r}") from error
+        return self.device
+
+    async def _start(self) -> Device:
         own = hci.Address(phone_address(self.data_dir), hci.Address.RANDOM_DEVICE_ADDRESS)
         if self._transport_spec is not None:
             self._transport = await open_transport(self._transport_spec)
@@ -119,7 +127,6 @@ class BumbleLink(ButtonLink):
             delegate=PairingDelegate(PairingDelegate.IoCapability.NO_OUTPUT_NO_INPUT),
         )
         await device.power_on()
-        self.device = device
         return device
 
     async def connect(self, timeout: float = 10.0) -> None:
