@@ -88,9 +88,8 @@ class Desk:
 
     def phone(self, device: str, token: str) -> Phone:
         """The victim's phone with the 112 app, given its token."""
-        link = BumbleLink(self.board.address, self.directory / "phone", local_link=self.air)
-        outbox = Outbox(self.directory / "phone" / "outbox.db")
-        return Phone(link, outbox, Forwarder(outbox, self.url, token), int(device, 16))
+        return victims_phone(self.directory / "phone", self.board, self.air, self.url,
+                             token, device)  # fmt: skip
 
     async def test_call(self, phone: Phone) -> dict[str, Any]:
         return await make_test_call(phone, self.board, self.console, self.url, self.operator_token)
@@ -105,6 +104,18 @@ class Desk:
         assert process.returncode == 0, err.decode()
         result: dict[str, Any] = json.loads(out)
         return result
+
+
+def victims_phone(
+    folder: Path, board: EmulatedBoard, air: Air, url: str, token: str | dict[int, str],
+    device: str,
+) -> Phone:  # fmt: skip
+    """The victim's phone (the app link on `air`) for `board`, relaying to `url` with
+    `token` (or one per key epoch); its bonds and outbox in `folder`, one phone for
+    every button it is given."""
+    link = BumbleLink(board.address, folder, local_link=air)
+    outbox = Outbox(folder / "outbox.db")
+    return Phone(link, outbox, Forwarder(outbox, url, token), int(device, 16))
 
 
 async def make_test_call(

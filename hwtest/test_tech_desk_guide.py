@@ -19,10 +19,7 @@ import pytest
 
 from boards.emulated.air import Air
 from boards.emulated.emulator import EmulatedBoard
-from hwtest.desk import STEP_S, make_test_call
-from msa.app.bumble_link import BumbleLink
-from msa.app.forwarder import Forwarder
-from msa.app.outbox import Outbox
+from hwtest.desk import STEP_S, make_test_call, victims_phone
 from msa.app.phone import Phone
 from msa.demo.console_client import ConsoleClient
 from msa.demo.stack import BackendProcess, msa_command, run_msa_json
@@ -102,12 +99,9 @@ class Officer:
         return next((b for port, b in self.boards.items() if port in command), None)
 
     def _phone(self, board: EmulatedBoard | None, device: str) -> Phone:
-        """The victim's phone (one phone: its bonds and outbox in one folder)."""
         assert board is not None
-        link = BumbleLink(board.address, self.folder / "phone", local_link=self.air)
-        outbox = Outbox(self.folder / "phone" / "outbox.db")
-        forwarder = Forwarder(outbox, self.url, dict(self.tokens))
-        return Phone(link, outbox, forwarder, int(device, 16))
+        tokens = dict(self.tokens)
+        return victims_phone(self.folder / "phone", board, self.air, self.url, tokens, device)
 
     async def _test_call(self, board: EmulatedBoard | None, device: str) -> None:
         assert board is not None
