@@ -52,7 +52,7 @@ async def _chain(store: Store, reference: str) -> tuple[list[Entry], tuple[int, 
     case = await store.find_case(reference)
     if case is None:
         raise UsageError(f"no case {reference!r}: check the reference (msa backend case-add)")
-    await store.chain_evidence()  # alarms the backend has not chained yet
+    await store.chain_evidence(case.case_id)  # its alarms the backend has not chained yet
     entries, head = await store.evidence(case.case_id)
     return entries, head, broken(entries, head)
 

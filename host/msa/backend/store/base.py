@@ -589,8 +589,9 @@ class Store(Protocol):
         """Create the operator, or give an existing one (by name) this token and role."""
         ...
 
-    async def chain_evidence(self) -> int:
-        """Chain every alarm not in its case's evidence yet; how many."""
+    async def chain_evidence(self, case_id: int | None = None) -> int:
+        """Chain every alarm not in its case's evidence yet (of `case_id` alone, when
+        given); how many."""
         ...
 
     async def evidence(self, case_id: int) -> tuple[list[EvidenceEntry], tuple[int, str]]:

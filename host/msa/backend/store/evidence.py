@@ -44,7 +44,10 @@ class EvidenceSql:
     @abstractmethod
     def _connection(self) -> AbstractAsyncContextManager[Connection]: ...
 
-    async def chain_evidence(self) -> int:
+    async def chain_evidence(self, case_id: int | None = None) -> int:
+        if case_id is not None:
+            async with self._transaction() as conn:
+                return await chain_alarms(conn, case_id)
         async with self._connection() as conn:
             cases = await conn.fetch(
                 "SELECT DISTINCT a.case_id FROM alarms a WHERE NOT EXISTS"
