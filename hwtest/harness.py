@@ -9,7 +9,7 @@ import time
 
 import httpx
 
-from msa.app.phone import GHENT
+from msa.app.location import GHENT
 from msa.demo.stack import STARTUP_TIMEOUT_S, Stack
 
 

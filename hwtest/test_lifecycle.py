@@ -13,7 +13,7 @@ import json
 import pytest
 
 from hwtest.desk import STEP_S, Desk, tech_desk
-from msa.app.phone import GHENT
+from msa.app.location import GHENT
 from msa.backend.keys import load_kek
 from msa.backend.store import open_store
 from msa.waiting import cancelled, within

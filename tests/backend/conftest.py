@@ -31,8 +31,12 @@ from msa.backend.seed import DEMO_OPERATOR, seed_demo
 from msa.backend.server import READY_PREFIX
 from msa.backend.store import Store, open_store
 from msa.backend.store.sessions import session_store
+from msa.backend.supervision import Rules, Sweep
+from msa.timefmt import now_ms
 from tests.backend.contract import Contract
-from tests.backend.util import DEVICE_ID, KEY, OPERATOR_TOKEN, PHONE_TOKEN
+from tests.backend.util import DEVICE_ID, KEY, OPERATOR_TOKEN, PHONE_TOKEN, ManualClock
+
+HOURLY = Rules(sweep_s=3600)
 
 ROOT = Path(__file__).resolve().parents[2]
 _database_numbers = itertools.count(1)
@@ -81,6 +85,14 @@ class Backend:
     store: Store
     seeded: dict[str, object]
     contract: Contract
+    clock: ManualClock
+
+    async def sweep(self, at: int) -> Sweep:
+        """The supervisor's round, at `at` (epoch ms)."""
+        self.clock.now = at
+        supervisor = self.app.state.services.supervisor
+        await supervisor.round()
+        return supervisor.last
 
 
 @asynccontextmanager
@@ -92,7 +104,9 @@ async def started_backend(
 
     Every answer the client gets is checked against the OpenAPI description.
     """
-    app = create_app(database_url, smtp=smtp, kek=kek)
+    clock = ManualClock(now_ms())
+    # The tests sweep when they choose (Backend.sweep); the app's own round runs once.
+    app = create_app(database_url, smtp=smtp, kek=kek, supervision=HOURLY, clock=clock)
     contract = Contract()
     async with app.router.lifespan_context(app):
         store = app.state.services.store
@@ -103,7 +117,7 @@ async def started_backend(
             base_url="http://backend",
             event_hooks={"response": [contract.on_response]},
         ) as client:
-            yield Backend(app, client, store, seeded, contract)
+            yield Backend(app, client, store, seeded, contract, clock)
 
 
 @pytest.fixture

@@ -53,12 +53,15 @@ globalThis.document = {
   title: "",
   getElementById: (id) => byId.get(id) || byId.set(id, new Element(id)).get(id),
   createElement: (tag) => new Element(tag),
+  createElementNS: (_ns, tag) => new Element(tag),
+  querySelector: () => null,
   createTextNode: (data) => ({ data }),
   activeElement: null,
 };
 globalThis.Node = Element;
 globalThis.fetch = async () => ({ ok: false, json: async () => ({}) });
 globalThis.window = { addEventListener() {} };
+globalThis.setInterval = () => 0; // the console's periodic reads: none in a run of the script
 class FakeEventSource {
   constructor(url) { this.url = url; this.listeners = {}; FakeEventSource.last = this; }
   addEventListener(name, listener) { this.listeners[name] = listener; }

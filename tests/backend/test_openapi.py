@@ -17,7 +17,7 @@ from msa.backend.store.sessions import session_store
 from msa.backend.throttle import FailureThrottle
 from protocol import frame
 from tests.backend.contract import Contract
-from tests.backend.util import OPERATOR, PHONE, body, signed
+from tests.backend.util import DEVICE_ID, KEY, OPERATOR, PHONE, body, signed
 
 # What a test cannot provoke on purpose: a database failing at that instant (the
 # 503s are tested in test_ingest.py with PostgreSQL stopped), and a stream that
@@ -26,7 +26,7 @@ EXEMPT_STATUSES = {"503", "500"}  # 500: tests/backend/test_hostile_input.py
 EXEMPT = {("GET", "/api/v1/console/stream", "200")}
 OTHER_ROLE = "other-role-token"
 LISTS = ("/api/v1/zones", "/api/v1/inventory")  # an operator's reads without a parameter
-PAGES = ("/console", "/inventory")  # an operator's pages
+PAGES = ("/console", "/inventory", "/zone")  # an operator's pages
 
 
 def test_the_description_is_valid_openapi_3_1():
@@ -40,7 +40,7 @@ def test_documented_operations_and_the_apps_routes_are_the_same(backend):
     api_routes = [route for route in backend.app.routes if isinstance(route, Route)]
     reached = set()
     for template, operations in document()["paths"].items():
-        concrete = template.replace("{alarm_id}", "7")
+        concrete = template.replace("{alarm_id}", "7").replace("{event_id}", "7")
         for method in operations:
             scope = {"type": "http", "path": concrete, "method": method.upper()}
             matches = [
@@ -63,10 +63,8 @@ async def test_it_is_served(backend):
 async def test_every_documented_answer_is_given_and_matches(backend):
     client = backend.client
     store = backend.store
-    # An operator of another role, for the 403s.
-    async with store._transaction() as conn:
-        await conn.execute("INSERT INTO roles (name, description) VALUES ('zone_officer', 'x')")
-    await store.add_operator("zone officer", hash_token(OTHER_ROLE), "zone_officer")
+    # An operator of another role, for the 403s: a zone officer (and the CIC for theirs).
+    await store.add_operator("zone officer", hash_token(OTHER_ROLE), "zone_officer", "PZ Gent")
     other_role = {"Authorization": f"Bearer {OTHER_ROLE}"}
     nobody = {"Authorization": "Bearer nobody"}
     # Room for the refusals below; the throttle's own answers come at the end.
@@ -164,16 +162,31 @@ async def test_every_documented_answer_is_given_and_matches(backend):
     await post(f"{test_steps}/confirm-test", {}, OPERATOR)  # 200
     await post(locations, {**fix, "fix_at": "2026-11-23T19:04:00Z"}, PHONE)  # 409: closed
 
+    # Supervision: a stuck button's event, for its zone's officer.
+    stuck = frame.heartbeat_payload(1764000000, 3900, 60, 80, frame.STUCK)
+    await post("/api/v1/frames", body(frame.sign(KEY, frame.HEARTBEAT, DEVICE_ID, 9, stuck)), PHONE)
+    await backend.sweep(backend.clock())
+    (event,) = await store.supervision_events()
+    for headers in (other_role, OPERATOR, nobody):
+        await client.get("/api/v1/supervision", headers=headers)  # 200, 200, 401
+    for prefix in ("/api/v1/supervision", "/zone/events"):
+        for headers in (nobody, OPERATOR):  # 401; 403: an unwatched case's, for the CIC
+            await client.post(f"{prefix}/{event.id}/acknowledge", headers=headers)
+        await client.post(f"{prefix}/999999/acknowledge", headers=other_role)  # 404
+    await client.post(f"/api/v1/supervision/{event.id}/acknowledge", headers=other_role)  # 200
+    await client.post(f"/zone/events/{event.id}/acknowledge", headers=other_role)  # 303
+    await client.get("/zone", headers=other_role)  # 200
+
     # The console's pages: log in (and each way it fails), the page, log out.
     for path in PAGES:
         await client.get(path)  # 401
-        await client.get(path, headers=other_role)  # 403
+        await client.get(path, headers=other_role if path != "/zone" else OPERATOR)  # 403
     await client.get("/console/login")  # 400
     await client.get("/console/login", params={"code": "not-a-code"})  # 401
     link = await issue_login_link(session_store(store), DEMO_OPERATOR)
     await client.get(link.path)  # 303, and the cookie
     for path in PAGES:
-        await client.get(path)  # 200
+        await client.get(path)  # 200 (/zone: 403, the operator is the CIC's)
     await client.get("/console/logout")  # 200
     await client.post("/console/logout", headers={"Origin": "https://elsewhere.example"})  # 403
     await client.post("/console/logout", headers={"Origin": "http://backend"})  # 303
@@ -189,6 +202,9 @@ async def test_every_documented_answer_is_given_and_matches(backend):
     await client.get("/api/v1/console/stream", headers=OPERATOR)
     for path in PAGES:
         await client.get(path, headers=OPERATOR)
+    await client.get("/api/v1/supervision", headers=OPERATOR)
+    for prefix in ("/api/v1/supervision", "/zone/events"):
+        await client.post(f"{prefix}/{event.id}/acknowledge", headers=OPERATOR)
     await client.get(link.path)
     for name in STEPS:
         await post(f"{steps}/{name}", {}, OPERATOR)

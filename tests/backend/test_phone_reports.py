@@ -30,11 +30,32 @@ async def test_a_report_with_the_same_start_and_another_end_is_refused(backend):
     assert await backend.store.counts() == before
 
 
+async def test_an_open_period_is_reported_then_closed_once(backend):
+    opened = {"bluetooth_off_at": OFF["bluetooth_off_at"]}
+    first = await backend.client.post(LINK, json={**opened, "bluetooth_on_at": None}, headers=PHONE)
+    assert first.json() == {"status": "committed", "off_ms": None}
+    assert (await backend.client.post(LINK, json=opened, headers=PHONE)).json()["status"] == (
+        "duplicate"
+    )
+    closed = await backend.client.post(LINK, json=OFF, headers=PHONE)
+    assert closed.json() == {"status": "committed", "off_ms": 42 * 60_000 + 30_000}
+    # The open report again, after its end: an older copy, nothing changes.
+    assert (await backend.client.post(LINK, json=opened, headers=PHONE)).json()["status"] == (
+        "duplicate"
+    )
+    assert (await backend.client.post(LINK, json=OFF, headers=PHONE)).json()["status"] == (
+        "duplicate"
+    )
+    other = {**OFF, "bluetooth_on_at": "2026-11-23T09:00:00Z"}
+    assert (await backend.client.post(LINK, json=other, headers=PHONE)).status_code == 409
+    assert (await backend.store.counts())["link_reports"] == 1
+
+
 @pytest.mark.parametrize(
     ("body", "code", "says"),
     [
         ({**OFF, "bluetooth_on_at": "2026-11-23T07:59:59Z"}, "invalid_request", "before"),
-        ({"bluetooth_off_at": OFF["bluetooth_off_at"]}, "invalid_request", "bluetooth_on_at"),
+        ({"bluetooth_on_at": OFF["bluetooth_on_at"]}, "invalid_request", "bluetooth_off_at"),
         ({**OFF, "bluetooth_off_at": "2026-11-23T08:00:00"}, "invalid_request", "time zone"),
         ({**OFF, "bluetooth_on_at": "2999-01-01T00:00:00Z"}, "invalid_time", "five minutes past"),
         ({**OFF, "bluetooth_off_at": "2019-12-31T23:59:59Z"}, "invalid_time", "2020-01-01"),

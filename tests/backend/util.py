@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -19,6 +20,16 @@ OPERATOR = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
 TIME_S = 1764000000  # 2025-11-24T16:00:00Z
 RECEIVED_AT = "2026-11-23T19:02:03.456Z"
 LOCATION = {"lat": 51.0543, "lon": 3.7174, "accuracy_m": 8.0, "fix_at": "2026-11-23T19:02:02.900Z"}
+
+
+@dataclass
+class ManualClock:
+    """A clock (epoch ms) the test sets."""
+
+    now: int
+
+    def __call__(self) -> int:
+        return self.now
 
 
 def signed(

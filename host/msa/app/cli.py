@@ -19,8 +19,10 @@ from pathlib import Path
 
 from msa.app.forwarder import Forwarder
 from msa.app.link import open_link
+from msa.app.location import GHENT, Location
 from msa.app.outbox import Outbox
-from msa.app.phone import GHENT, Location, Phone
+from msa.app.phone import Phone
+from msa.app.reports import PhoneReports
 from msa.errors import UsageError
 
 DEFAULT_DIR = Path(".msa/phone")
@@ -87,7 +89,8 @@ def _phone(args: argparse.Namespace, backend: str = "", token: str | dict[int, s
     outbox = Outbox(args.dir / "outbox.db")
     forwarder = Forwarder(outbox, backend or "http://127.0.0.1:9", token)
     location = Location(getattr(args, "lat", GHENT.lat), getattr(args, "lon", GHENT.lon), 8.0)
-    return Phone(link, outbox, forwarder, getattr(args, "device_id", 0), location)
+    reports = PhoneReports(forwarder, location) if backend else None
+    return Phone(link, outbox, forwarder, getattr(args, "device_id", 0), location, reports)
 
 
 async def _pair(args: argparse.Namespace) -> int:

@@ -49,7 +49,8 @@ class Forwarder:
         a frame goes with the token of its counter's epoch, else with the one
         token given."""
         self.outbox = outbox
-        self.url = backend_url.rstrip("/") + "/api/v1/frames"
+        self.base_url = backend_url.rstrip("/")
+        self.url = self.base_url + "/api/v1/frames"
         self.client = client or httpx.AsyncClient(timeout=REQUEST_TIMEOUT_S)
         if isinstance(phone_token, str):
             self.tokens: dict[int, str] = {}
@@ -87,6 +88,10 @@ class Forwarder:
                 return False
         self._retry_s = FIRST_RETRY_S
         return True
+
+    def latest_token(self) -> str:
+        """The token of the newest epoch: the phone's own reports go with it."""
+        return self.token_for(max(self.tokens, default=0))
 
     def token_for(self, epoch: int) -> str:
         token = self.tokens.get(epoch, self.default_token)

@@ -18,13 +18,13 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from msa.app.forwarder import Forwarder
 from msa.app.link import ButtonLink, LinkError
+from msa.app.location import GHENT, Location
 from msa.app.outbox import Entry, Outbox
-from msa.timefmt import now_ms, to_iso
+from msa.app.reports import PhoneReports
 from msa.waiting import all_cancelled, within
 from protocol import frame
 
@@ -37,25 +37,6 @@ LINK_UP_S = 15.0  # connect, encrypt, discover, subscribe, TIME: longer is a stu
 RECEIPTS_AT_ONCE = 50  # read from the outbox per round of receipt writes
 
 
-@dataclass
-class Location:
-    """The phone's position; the emulated phone stands still."""
-
-    lat: float
-    lon: float
-    accuracy_m: float
-
-    def current(self) -> dict[str, Any]:
-        return {
-            "lat": self.lat,
-            "lon": self.lon,
-            "accuracy_m": self.accuracy_m,
-            "fix_at": to_iso(now_ms()),
-        }
-
-
-GHENT = Location(51.0543, 3.7174, 8.0)
-
 Received = Callable[[frame.Frame, float], None]
 
 
@@ -67,12 +48,19 @@ class Phone:
         forwarder: Forwarder,
         device_id: int,
         location: Location = GHENT,
+        reports: PhoneReports | None = None,
     ) -> None:
+        """`reports`: the phone's check-ins, link reports and alarm trail (none: it
+        only relays frames, as a bench's phone does)."""
         self.link = link
         self.outbox = outbox
         self.forwarder = forwarder
         self.device_id = device_id
         self.location = location
+        self.reports = reports
+        self.bluetooth = asyncio.Event()  # on: the phone may link to the button
+        self.bluetooth.set()
+        self._bluetooth_off_at: float | None = None
         self.on_received: Received | None = None  # for the hop timings
         self.linked = asyncio.Event()  # linked, secured and subscribed
         self.links = 0  # how many times it linked up
@@ -102,6 +90,8 @@ class Phone:
             asyncio.create_task(self._hand_receipts(), name="phone: receipts"),
             asyncio.create_task(self.forwarder.run(), name="phone: forwarder"),
         ]
+        if self.reports is not None:
+            parts.append(asyncio.create_task(self.reports.run(), name="phone: reports"))
         try:
             done, _ = await asyncio.wait(parts, return_when=asyncio.FIRST_EXCEPTION)
             for part in done:
@@ -109,9 +99,26 @@ class Phone:
         finally:
             await all_cancelled(parts)
 
+    async def set_bluetooth(self, on: bool) -> None:
+        """The victim turns Bluetooth off (the link drops and stays down) or on."""
+        if on == self.bluetooth.is_set():
+            return
+        if on:
+            self.bluetooth.set()
+            if self.reports is not None and self._bluetooth_off_at is not None:
+                self.reports.bluetooth_on(self._bluetooth_off_at)
+            self._bluetooth_off_at = None
+            return
+        self.bluetooth.clear()
+        self._bluetooth_off_at = time.time()
+        if self.reports is not None:
+            self.reports.bluetooth_off(self._bluetooth_off_at)
+        await self.link.disconnect()
+
     async def _stay_linked(self) -> None:
         delay = RECONNECT_FIRST_S
         while True:
+            await self.bluetooth.wait()
             try:
                 await self._link_up()
                 delay = RECONNECT_FIRST_S
@@ -207,8 +214,11 @@ class Phone:
 
     # -- receipts ------------------------------------------------------------------
 
-    def _delivered(self, entry: Entry, _answer: dict[str, Any]) -> None:
+    def _delivered(self, entry: Entry, answer: dict[str, Any]) -> None:
         self._receipts_due.set()
+        alarm_id = answer.get("alarm_id")
+        if self.reports is not None and entry.is_alarm and isinstance(alarm_id, int):
+            self.reports.follow(alarm_id)
 
     async def _hand_receipts(self) -> None:
         """Write the backend's receipts to the button whenever it is linked."""

@@ -12,7 +12,7 @@ stopping it ends the streams and closes the store.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
@@ -27,6 +27,7 @@ from msa.backend import (
     login,
     openapi,
     phone_reports,
+    supervision_page,
 )
 from msa.backend.admission import RoutineGate
 from msa.backend.alarms import AlarmAnnouncer
@@ -41,6 +42,8 @@ from msa.backend.notify import Notifier, SmtpConfig
 from msa.backend.push import LocalHub
 from msa.backend.services import Services
 from msa.backend.store import open_store
+from msa.backend.supervision import Rules, Supervisor
+from msa.timefmt import now_ms
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +54,9 @@ def create_app(
     smtp: SmtpConfig | None = None,
     kek: Kek,
     public_url: str | None = None,
+    supervision: Rules | None = None,
+    clock: Callable[[], int] = now_ms,
+    tiles: str | None = None,
 ) -> Starlette:
     """The backend on the database at `database_url` (see `msa.backend.store`), its
     device keys wrapped under `kek` (msa.backend.keys).
@@ -58,6 +64,10 @@ def create_app(
     `smtp` is where the magistrate's mails go; without it they stay queued in the
     outbox (and are sent by the next backend started with one). `public_url`
     (`https://cic.example`) is the origin browsers use, when a proxy stands between.
+    `supervision` sets the sweep's rules (msa.backend.supervision), and `clock`
+    (epoch ms) is the time its rules judge by. `tiles`
+    (`https://tile.example/{z}/{x}/{y}.png`) is where the console's trail map takes
+    its tiles; without it the trail is drawn on a plain grid.
     `app.state.channel` is the push channel (a `LocalHub`); once started,
     `app.state.services` holds the store, channel, announcer, delivery audit and notifier.
     """
@@ -70,6 +80,7 @@ def create_app(
         deliveries = DeliveryAudit(store)
         notifier = None
         chainer = None
+        supervisor = None
         try:
             await store.migrate()
             if smtp is not None:
@@ -81,10 +92,16 @@ def create_app(
                 log.warning("no SMTP server (--smtp): the magistrate's mails stay queued")
             chainer = EvidenceChainer(store)
             chainer.start()
-            app.state.services = Services(store, channel, announcer, deliveries, notifier, chainer)
+            supervisor = Supervisor(store, supervision, clock)
+            supervisor.start()
+            app.state.services = Services(
+                store, channel, announcer, deliveries, notifier, chainer, supervisor
+            )
             yield
         finally:
             channel.close()
+            if supervisor is not None:
+                await supervisor.aclose()
             if chainer is not None:
                 await chainer.aclose()
             if notifier is not None:
@@ -101,6 +118,7 @@ def create_app(
             *actions.routes,
             *console.routes,
             *inventory_page.routes,
+            *supervision_page.routes,
             *login.routes,
             *openapi.routes,
         ],
@@ -113,4 +131,5 @@ def create_app(
     app.state.contexts = ContextCache()
     app.state.database_url = database_url
     app.state.session_policy = SessionPolicy(public_url)
+    app.state.tiles = tiles
     return app

@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 from starlette.requests import Request
 
 from msa.backend.errors import ApiError
+from msa.backend.roles import CIC_OPERATOR
 from msa.backend.services import services
 from msa.backend.store.base import Operator
 from msa.backend.store.sessions import Session, SessionStore, session_store
@@ -33,7 +34,6 @@ from msa.timefmt import now_ms
 log = logging.getLogger(__name__)
 
 SESSION_COOKIE = "msa_console"
-CIC_OPERATOR = "cic_operator"
 MINUTE_MS = 60_000
 IDLE_MS = 30 * MINUTE_MS
 SHIFT_MS = 12 * 60 * MINUTE_MS
@@ -217,7 +217,9 @@ async def current_session(request: Request) -> Session:
     return session
 
 
-async def require_operator(request: Request, role: str = CIC_OPERATOR) -> Operator:
+async def require_operator(
+    request: Request, role: str | tuple[str, ...] = CIC_OPERATOR
+) -> Operator:
     """The operator behind the request's bearer token or session cookie.
 
     Raises ApiError 401 without a valid one, 429 for a bearer token from a source
@@ -239,6 +241,8 @@ async def require_operator(request: Request, role: str = CIC_OPERATOR) -> Operat
         if request.cookies.get(SESSION_COOKIE):
             check_origin(request)
         operator = (await current_session(request)).operator
-    if operator.role != role:
-        raise ApiError(403, "forbidden", f"This needs the role {role}; you have {operator.role}.")
+    allowed = (role,) if isinstance(role, str) else role
+    if operator.role not in allowed:
+        needed = " or ".join(allowed)
+        raise ApiError(403, "forbidden", f"This needs the role {needed}; you have {operator.role}.")
     return operator

@@ -13,7 +13,7 @@
     msa backend magistrate --district NAME --email ADDR [--db URL] [--json]
     msa backend zone-add --zone NAME --district NAME --box S,W,N,E [--db URL] [--json]
     msa backend zones [--db URL] [--json]                          # the zones' areas
-    msa backend operator-add NAME [--db URL] [--json]              # a CIC operator's token
+    msa backend operator-add NAME [--role zone_officer --zone Z]   # an operator's token
     msa backend login-link NAME [--minutes 10] [--public-url URL]  # a single-use log-in link
 
 `--db` defaults to $MSA_DATABASE_URL, else sqlite:///.msa/msa.db. `--kek-file`
@@ -32,9 +32,10 @@ import secrets
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from msa.backend import zones_cli
+from msa.backend import supervision_cli, zones_cli
 from msa.backend.keys import load_kek, new_kek_file, require_kek
 from msa.backend.notify import DEFAULT_SENDER
+from msa.backend.roles import ROLES, ZONE_OFFICER
 from msa.backend.store import Store
 from msa.cliargs import (
     add_case_person,
@@ -86,6 +87,14 @@ def register(parser: argparse.ArgumentParser) -> None:
         default=os.environ.get("MSA_PUBLIC_URL"),
         metavar="URL",
         help="where browsers reach the backend, e.g. https://cic.example ($MSA_PUBLIC_URL)",
+    )
+    serve.add_argument(
+        "--tiles",
+        type=_tiles,
+        default=os.environ.get("MSA_TILES"),
+        metavar="URL",
+        help="map tiles for the console's trail map, e.g. "
+        "https://tile.example/{z}/{x}/{y}.png ($MSA_TILES); none: the trail on a plain grid",
     )
     serve.add_argument(
         "--forwarded-allow-ips",
@@ -166,11 +175,21 @@ def register(parser: argparse.ArgumentParser) -> None:
     add_db(magistrate)
     magistrate.add_argument("--json", action="store_true", help="print JSON")
     zones_cli.register(actions)
+    supervision_cli.register(actions)
 
     operator = actions.add_parser(
-        "operator-add", help="add a CIC operator (or renew the token); prints a log-in link"
+        "operator-add", help="add an operator (or renew the token); prints a log-in link"
     )
     operator.add_argument("name", help="the operator's login name")
+    operator.add_argument(
+        "--role",
+        choices=ROLES,
+        default=ROLES[0],
+        help="cic_operator (the default) or zone_officer (a zone's reference officer)",
+    )
+    operator.add_argument(
+        "--zone", metavar="NAME", help="the zone officer's police zone (required for zone_officer)"
+    )
     _add_link_options(operator)
     add_db(operator)
     operator.add_argument("--json", action="store_true", help="print JSON")
@@ -204,6 +223,7 @@ def run(args: argparse.Namespace) -> int:
         "operator-add": _operator_add,
         "login-link": _login_link,
         **zones_cli.ACTIONS,
+        **supervision_cli.ACTIONS,
     }
     action = actions[args.action]
     return asyncio.run(with_store(args.db, lambda store: action(store, args), kek))
@@ -232,6 +252,16 @@ def _add_link_options(parser: argparse.ArgumentParser) -> None:
         metavar="URL",
         help="where browsers reach the backend ($MSA_PUBLIC_URL, else %(default)s)",
     )
+
+
+def _tiles(text: str) -> str:
+    from msa.backend.console_page import tile_origin
+
+    if tile_origin(text) is None:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a tile URL: give http(s)://HOST/…{{z}}…{{x}}…{{y}}…"
+        )
+    return text
 
 
 def _public_url(text: str) -> str:
@@ -401,13 +431,20 @@ def _check_writable(path: Path) -> None:
 
 
 async def _operator_add(store: Store, args: argparse.Namespace) -> int:
-    from msa.backend.auth import CIC_OPERATOR, hash_token, new_token
+    from msa.backend.auth import hash_token, new_token
 
+    if (args.role == ZONE_OFFICER) != (args.zone is not None):
+        raise UsageError("--zone goes with --role zone_officer, and only with it")
     await store.migrate()
     token = new_token()
-    await store.add_operator(args.name, hash_token(token), CIC_OPERATOR)
+    await store.add_operator(args.name, hash_token(token), args.role, args.zone)
     link = await _issue_link(store, args.name, args.minutes)
-    result = {"operator": args.name, "token": token, **_link_fields(link, args.public_url)}
+    result = {
+        "operator": args.name,
+        "role": args.role,
+        "token": token,
+        **_link_fields(link, args.public_url),
+    }
     lines = [
         f"operator     {args.name}",
         f"token        {token}   (for scripts: Authorization: Bearer …)",
@@ -484,6 +521,7 @@ def _serve(args: argparse.Namespace) -> int:
         tls=tls,
         forwarded_allow_ips=args.forwarded_allow_ips,
         public_url=args.public_url,
+        tiles=args.tiles,
     )
     if not served:
         raise MsaError(f"could not listen on {args.host}:{args.port} (see the log above)")

@@ -19,11 +19,10 @@ import html
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from msa.backend.auth import (
@@ -39,7 +38,9 @@ from msa.backend.auth import (
     sessions,
     throttled,
 )
+from msa.backend.console_page import BASE_HEADERS, console_page_with, csp
 from msa.backend.errors import ApiError
+from msa.backend.roles import ZONE_OFFICER
 from msa.backend.store import StoreUnavailable
 from msa.backend.store.base import Operator
 from msa.backend.store.sessions import NewSession, Session, SessionStore
@@ -47,7 +48,6 @@ from msa.timefmt import now_ms
 
 log = logging.getLogger(__name__)
 
-CONSOLE_PAGE = Path(__file__).parent / "static" / "console.html"
 LINK_MINUTES = 10  # how long a log-in link works, unless it is made with another time
 MAX_LINK_MINUTES = 60
 MAX_CODE_CHARS = 100  # a code is 43; anything longer is not one of ours
@@ -55,13 +55,7 @@ MAX_CODE_CHARS = 100  # a code is 43; anything longer is not one of ours
 # No external resources at all: the console works offline and takes no injected script.
 # Referrer `same-origin`: a form posted from our own page keeps its Origin (with
 # `no-referrer` Chromium sends `Origin: null`); other sites still learn nothing.
-PAGE_HEADERS = {
-    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; form-action 'self'",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "same-origin",
-    "Cache-Control": "no-store",
-    "X-Frame-Options": "DENY",
-}
+PAGE_HEADERS = {"Content-Security-Policy": csp(None), **BASE_HEADERS}
 
 _PAGE = """<!doctype html><meta charset="utf-8"><title>msa console: {title}</title>
 <h1>{title}</h1>
@@ -114,8 +108,10 @@ async def console_page(request: Request) -> Response:
         await require_operator(request)
     except ApiError as error:
         return _refusal_page(error)
-    return FileResponse(CONSOLE_PAGE, headers=PAGE_HEADERS)
+    return console_page_with(request.app.state.tiles)
 
+
+HOME = {ZONE_OFFICER: "/zone"}  # where a log-in lands, per role; else the console
 
 _REFUSED = {
     "unknown": "This log-in link is not known: check that it was copied whole, or ask "
@@ -149,7 +145,9 @@ async def login(request: Request) -> Response:
     if outcome != "opened":
         login_failed(request, f"{outcome}_code", operator)
         return page("Log in to the CIC console", _REFUSED[outcome], 401)
-    response = RedirectResponse("/console", status_code=303, headers=PAGE_HEADERS)
+    assert operator is not None
+    home = HOME.get(operator.role, "/console")
+    response = RedirectResponse(home, status_code=303, headers=PAGE_HEADERS)
     response.set_cookie(
         SESSION_COOKIE,
         session_id,

@@ -15,6 +15,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from msa.backend.inventory import STATES
+from msa.backend.supervision import KINDS
 from msa.backend.workflow import OUTCOMES, STATUSES, TARGET
 from protocol import frame as wire
 
@@ -418,16 +419,59 @@ SCHEMAS: dict[str, Schema] = {
     },
     "LinkReport": {
         "type": "object",
-        "required": ["bluetooth_off_at", "bluetooth_on_at"],
-        "properties": {"bluetooth_off_at": INSTANT, "bluetooth_on_at": INSTANT},
+        "required": ["bluetooth_off_at"],
+        "properties": {"bluetooth_off_at": INSTANT, "bluetooth_on_at": nullable(INSTANT)},
     },
     "LinkReportReceipt": {
         "type": "object",
         "required": ["status", "off_ms"],
         "properties": {
             "status": {"enum": ["committed", "duplicate"]},
-            "off_ms": {"type": "integer", "minimum": 0},
+            "off_ms": nullable({"type": "integer", "minimum": 0}),
         },
+    },
+    "SupervisionEvent": {
+        "type": "object",
+        "required": [
+            "id",
+            "kind",
+            "device_id",
+            "case",
+            "person",
+            "zone",
+            "since",
+            "raised_at",
+            "detail",
+            "advice",
+            "acknowledged_at",
+            "acknowledged_by",
+            "ended_at",
+        ],
+        "properties": {
+            "id": {"type": "integer"},
+            "kind": {"enum": list(KINDS)},
+            "device_id": {"type": "string", "pattern": "^[0-9a-f]{8}$"},
+            "case": {"type": "string"},
+            "person": {"type": "string"},
+            "zone": {"type": "string"},
+            "since": INSTANT,
+            "raised_at": INSTANT,
+            "detail": {"type": "string"},
+            "advice": {"type": "string"},
+            "acknowledged_at": nullable(INSTANT),
+            "acknowledged_by": nullable(OPERATOR_NAME),
+            "ended_at": nullable(INSTANT),
+        },
+    },
+    "SupervisionEvents": {
+        "type": "object",
+        "required": ["events"],
+        "properties": {"events": {"type": "array", "items": ref("SupervisionEvent")}},
+    },
+    "SupervisionAck": {
+        "type": "object",
+        "required": ["status", "event_id"],
+        "properties": {"status": {"enum": ["done", "unchanged"]}, "event_id": {"type": "integer"}},
     },
     "CheckIn": {"type": "object", "required": ["at"], "properties": {"at": INSTANT}},
     "CheckInReceipt": {
@@ -514,6 +558,7 @@ ALARM_ID = {
     "required": True,
     "schema": {"type": "integer", "minimum": 0, "maximum": 10**18 - 1},
 }
+EVENT_ID = {**ALARM_ID, "name": "event_id"}
 OPERATOR = [{"operatorToken": []}, {"consoleSession": []}]
 PHONE = [{"phoneToken": []}]
 
@@ -580,8 +625,10 @@ def page(description: str) -> dict[str, Any]:
     return {"description": description, "content": {"text/html": {"schema": {"type": "string"}}}}
 
 
-def to_console(description: str) -> dict[str, Any]:
-    return {"description": description, "headers": {"Location": {"schema": {"const": "/console"}}}}
+def to_console(description: str, *homes: str) -> dict[str, Any]:
+    """A 303 to the console (or, after a log-in, the page of the operator's role)."""
+    where = {"enum": ["/console", *homes]} if homes else {"const": "/console"}
+    return {"description": description, "headers": {"Location": {"schema": where}}}
 
 
 # The console's pages (login.py): HTML for a person, not JSON.
@@ -611,6 +658,28 @@ PAGES: dict[str, Any] = {
     "/inventory": operator_page(
         "inventory_page", "The inventory page (buttons per judicial district)", "the inventory"
     ),
+    "/zone": operator_page(
+        "zone_page", "The zone officer's supervision page (role zone_officer)", "the events"
+    ),
+    "/zone/events/{event_id}/acknowledge": {
+        "post": {
+            "operationId": "acknowledge_supervision_form",
+            "summary": "The zone page's Acknowledge button: back to /zone.",
+            "tags": ["console pages"],
+            "security": OPERATOR,
+            "parameters": [EVENT_ID],
+            "responses": {
+                "303": {"description": "acknowledged (or it was before): back to the page"},
+                "401": page("not logged in, or the session ended: how to log in"),
+                "403": page("another role, another zone's event, or another origin"),
+                "404": page("no such event"),
+                "429": {
+                    **page("a bearer token from an address with too many failed log-ins"),
+                    "headers": RETRY_AFTER,
+                },
+            },
+        }
+    },
     "/console/login": {
         "get": {
             "operationId": "log_in",
@@ -622,7 +691,9 @@ PAGES: dict[str, Any] = {
                 {"name": "code", "in": "query", "required": True, "schema": {"type": "string"}}
             ],
             "responses": {
-                "303": to_console("logged in: the session cookie is set"),
+                "303": to_console(
+                    "logged in: the session cookie is set; a zone officer lands on /zone", "/zone"
+                ),
                 "400": page("no code in the link"),
                 "401": page("a code unknown, used already or expired: refused, logged, counted"),
                 "429": {
@@ -650,6 +721,47 @@ PAGES: dict[str, Any] = {
                 "403": page("the Origin (or Referer) is not the console's own: nothing ended"),
             },
         },
+    },
+}
+
+
+SUPERVISION: dict[str, Any] = {
+    "/api/v1/supervision": {
+        "get": {
+            "operationId": "supervision_events",
+            "summary": "The supervision events open or not acknowledged: a zone officer's "
+            "zone's, or for a CIC operator those of the cases their zones show the CIC.",
+            "tags": ["supervision"],
+            "security": OPERATOR,
+            "responses": {
+                "200": ok("newest first, at most 500", ref("SupervisionEvents")),
+                "401": NOT_AN_OPERATOR["401"],
+                "429": THROTTLED,
+                "503": UNAVAILABLE,
+            },
+        }
+    },
+    "/api/v1/supervision/{event_id}/acknowledge": {
+        "post": {
+            "operationId": "acknowledge_supervision",
+            "summary": "Say the event is taken care of (once; again is `unchanged`).",
+            "tags": ["supervision"],
+            "security": OPERATOR,
+            "parameters": [EVENT_ID],
+            "responses": {
+                "200": ok("acknowledged now, or before", ref("SupervisionAck")),
+                **NOT_AN_OPERATOR,
+                "403": error(
+                    "another role, another zone's event (or an unwatched case's, for the CIC), "
+                    "or a browser's request from another origin",
+                    "forbidden",
+                    "not_your_event",
+                    "cross_origin",
+                ),
+                "404": error("no such event", "unknown_event"),
+                "503": UNAVAILABLE,
+            },
+        }
     },
 }
 
@@ -699,7 +811,8 @@ def document() -> dict[str, Any]:
         "/api/v1/link-reports": {
             "post": {
                 "operationId": "post_link_report",
-                "summary": "A period with Bluetooth off, once it is back on (SPEC §7.2).",
+                "summary": "A period with Bluetooth off: when it starts (no end yet), and when "
+                "it ends (SPEC §7.2).",
                 "tags": ["phone"],
                 "security": PHONE,
                 "requestBody": {"required": True, "content": {JSON: {"schema": ref("LinkReport")}}},
@@ -842,6 +955,7 @@ def document() -> dict[str, Any]:
     }
     for name, (description, body, refusals) in STEPS.items():
         paths[f"/api/v1/alarms/{{alarm_id}}/{name}"] = _step(name, description, body, refusals)
+    paths.update(SUPERVISION)
     for operations in paths.values():
         for operation in operations.values():
             operation["responses"]["500"] = INTERNAL_ERROR

@@ -1,11 +1,13 @@
 """What the phone reports about itself, for the daily report (SPEC §7.2):
 
-    POST /api/v1/link-reports   {"bluetooth_off_at": T, "bluetooth_on_at": T}
+    POST /api/v1/link-reports   {"bluetooth_off_at": T, "bluetooth_on_at": T | null}
     POST /api/v1/check-ins      {"at": T}
 
 Both take the phone's bearer token, answer only after the commit, and are
-idempotent: the same report again is a `duplicate`; a link report with the same
-start and another end is refused with 409 and changes nothing.
+idempotent: the same report again is a `duplicate`. A period with Bluetooth off
+is reported when it starts (`bluetooth_on_at` null or absent: `open`) and when it
+ends (`closed`); the same start with another end is refused with 409 and changes
+nothing. Supervision shows an open period while it lasts (docs/supervision.md).
 """
 
 from __future__ import annotations
@@ -26,8 +28,8 @@ from msa.timefmt import to_iso
 async def post_link_report(request: Request) -> JSONResponse:
     data = await _body(request)
     off_at = _instant(data, "bluetooth_off_at")
-    on_at = _instant(data, "bluetooth_on_at")
-    if on_at < off_at:
+    on_at = None if data.get("bluetooth_on_at") is None else _instant(data, "bluetooth_on_at")
+    if on_at is not None and on_at < off_at:
         raise invalid("'bluetooth_on_at' is before 'bluetooth_off_at'.")
     phone_id = await _phone(request)
     outcome = await services(request).store.commit_link_report(phone_id, off_at, on_at)
@@ -37,7 +39,8 @@ async def post_link_report(request: Request) -> JSONResponse:
             "report_conflict",
             f"A link report from {to_iso(off_at)} with another end was committed before.",
         )
-    return JSONResponse({"status": outcome, "off_ms": on_at - off_at})
+    off_ms = None if on_at is None else on_at - off_at
+    return JSONResponse({"status": outcome, "off_ms": off_ms})
 
 
 async def post_check_in(request: Request) -> JSONResponse:

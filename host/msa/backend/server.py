@@ -108,14 +108,16 @@ def serve(
     tls: Tls | None = None,
     forwarded_allow_ips: str | None = None,
     public_url: str | None = None,
+    tiles: str | None = None,
 ) -> bool:
     """Serve until SIGTERM/SIGINT; False when the server could not start.
 
     `forwarded_allow_ips` (addresses of reverse proxies, comma-separated) turns
     on X-Forwarded-For/-Proto from those, and only those; without it they are
-    ignored. `public_url` is the origin browsers see (see `create_app`).
+    ignored. `public_url` is the origin browsers see, `tiles` the console map's tile
+    URL (see `create_app`).
     """
-    app = create_app(database_url, smtp=smtp, kek=kek, public_url=public_url)
+    app = create_app(database_url, smtp=smtp, kek=kek, public_url=public_url, tiles=tiles)
     config = uvicorn.Config(
         AccessLog(app) if access_log else app,
         host=host,

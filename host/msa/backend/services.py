@@ -13,6 +13,7 @@ from msa.backend.deliveries import DeliveryAudit
 from msa.backend.notify import Notifier
 from msa.backend.push import PushChannel
 from msa.backend.store import Store
+from msa.backend.supervision import Supervisor
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +24,7 @@ class Services:
     deliveries: DeliveryAudit  # the audit of what the consoles were sent
     notifier: Notifier | None = None  # None: no SMTP server configured, mails stay queued
     chainer: EvidenceChainer | None = None  # chains the alarms into their case's evidence
+    supervisor: Supervisor | None = None  # raises and ends the supervision events
 
 
 def services(request: Request) -> Services:

@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 from boards.emulated.timed_air import AIRS
+from msa.app.location import GHENT
 from msa.demo.stack import Stack, default_directory
 from msa.errors import UsageError
 
@@ -55,7 +56,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _main(args: argparse.Namespace) -> int:
-    stack = Stack.fresh(args.dir, args.db, air=args.air)
+    # She walks away after the press: the console's trail moves.
+    stack = Stack.fresh(args.dir, args.db, air=args.air, location=GHENT.walking())
     say = _stderr if args.json else print
     say(f"msa demo: starting in {args.dir} ...")
     try:

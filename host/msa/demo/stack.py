@@ -39,8 +39,10 @@ from boards.interface import Board
 from msa import children, cleanup, folders
 from msa.app.forwarder import Forwarder
 from msa.app.link import LinkParameters, open_link
+from msa.app.location import GHENT, Location
 from msa.app.outbox import Outbox
 from msa.app.phone import Phone
+from msa.app.reports import PhoneReports
 from msa.backend.keys import kek_at
 from msa.demo.console_client import ConsoleClient
 from msa.errors import MsaError
@@ -169,6 +171,7 @@ class Stack:
         link: str = "bumble:local",
         air: str = "instant",  # or "timed": connection events and advDelay (timed_air.py)
         parameters: LinkParameters | None = None,  # on the timed air; default: provisioned
+        location: Location = GHENT,  # the victim's phone: standing, or GHENT.walking()
     ) -> None:
         self.directory = directory
         self.settings = settings or {}  # device.json beyond id and key (firmware/settings.py)
@@ -179,6 +182,7 @@ class Stack:
         self.backend = BackendProcess(self.database_url, directory / "backend.log", self.kek_file)
         self.board: Board | None = board
         self.link = link
+        self.location = location
         self.phone: Phone | None = None
         self.console: ConsoleClient | None = None
         self.credentials: dict[str, Any] = {}
@@ -223,7 +227,8 @@ class Stack:
             link.parameters = self.parameters
         outbox = Outbox(self.directory / "phone" / "outbox.db")
         forwarder = Forwarder(outbox, url, self.credentials["phone_token"])
-        self.phone = Phone(link, outbox, forwarder, device_id)
+        reports = PhoneReports(forwarder, self.location)
+        self.phone = Phone(link, outbox, forwarder, device_id, self.location, reports)
         self.phone.on_received = self._on_received
         await self.phone.pair()
         await self.phone_back()

@@ -206,7 +206,74 @@ function cell(tr, text) {
   tr.append(td);
 }
 
+// The trail on a map: Web Mercator tiles from the source the backend names (its
+// --tiles), else a plain grid; the points joined oldest to newest, the newest ringed.
+const TILES = document.querySelector?.('meta[name="msa-tiles"]')?.content || "";
+const TILE = 256;
+const SVG = "http://www.w3.org/2000/svg";
+
+function mercator(lat, lon, zoom) {
+  const scale = TILE * 2 ** zoom;
+  const sin = Math.sin((lat * Math.PI) / 180);
+  const y = 0.5 - Math.log((1 + sin) / (1 - sin)) / (4 * Math.PI);
+  return [((lon + 180) / 360) * scale, y * scale];
+}
+
+function renderMap(card, alarm) {
+  const map = card.querySelector(".map");
+  if (!map || !map.replaceChildren) return; // a page without the map
+  map.replaceChildren();
+  const points = alarm.trail.filter((p) => Number.isFinite(p.lat) && Number.isFinite(p.lon));
+  map.hidden = points.length === 0;
+  if (map.hidden) return;
+  const width = map.clientWidth || 600;
+  const height = 260;
+  let zoom = 18;
+  for (; zoom > 1; zoom--) {
+    const xy = points.map((p) => mercator(p.lat, p.lon, zoom));
+    const spanX = Math.max(...xy.map((v) => v[0])) - Math.min(...xy.map((v) => v[0]));
+    const spanY = Math.max(...xy.map((v) => v[1])) - Math.min(...xy.map((v) => v[1]));
+    if (spanX <= width - 60 && spanY <= height - 60) break;
+  }
+  const xy = points.map((p) => mercator(p.lat, p.lon, zoom));
+  const left = (Math.max(...xy.map((v) => v[0])) + Math.min(...xy.map((v) => v[0])) - width) / 2;
+  const top = (Math.max(...xy.map((v) => v[1])) + Math.min(...xy.map((v) => v[1])) - height) / 2;
+  map.classList.toggle("grid", !TILES);
+  if (TILES) {
+    const last = 2 ** zoom - 1;
+    for (let tx = Math.floor(left / TILE); tx * TILE < left + width; tx++) {
+      for (let ty = Math.floor(top / TILE); ty * TILE < top + height; ty++) {
+        if (tx < 0 || ty < 0 || tx > last || ty > last) continue;
+        const img = document.createElement("img");
+        img.className = "tile";
+        img.alt = "";
+        img.src = TILES.replace("{z}", zoom).replace("{x}", tx).replace("{y}", ty);
+        img.style.left = tx * TILE - left + "px";
+        img.style.top = ty * TILE - top + "px";
+        map.append(img);
+      }
+    }
+  }
+  const svg = document.createElementNS(SVG, "svg");
+  svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
+  const line = document.createElementNS(SVG, "polyline");
+  line.setAttribute("class", "path");
+  const oldestFirst = xy.map((v) => `${(v[0] - left).toFixed(1)},${(v[1] - top).toFixed(1)}`);
+  line.setAttribute("points", oldestFirst.join(" "));
+  const newest = document.createElementNS(SVG, "circle");
+  newest.setAttribute("class", "newest");
+  const [nx, ny] = xy[xy.length - 1];
+  newest.setAttribute("cx", (nx - left).toFixed(1));
+  newest.setAttribute("cy", (ny - top).toFixed(1));
+  newest.setAttribute("r", "7");
+  svg.append(line, newest);
+  map.append(svg);
+  map.dataset.zoom = zoom;
+  map.dataset.points = points.length;
+}
+
 function renderTrail(card, alarm) {
+  renderMap(card, alarm);
   const rows = card.querySelector(".trail tbody");
   rows.replaceChildren();
   for (const point of [...alarm.trail].reverse()) { // newest first
@@ -443,5 +510,49 @@ async function loadZones() {
   }
 }
 
+// Supervision events of the cases their zones show the CIC (docs/supervision.md):
+// read every 20 s; a zone officer follows the others on /zone.
+const SUPERVISION_EVERY_MS = 20_000;
+
+async function loadSupervision() {
+  let events;
+  try {
+    const response = await fetch("/api/v1/supervision", { credentials: "same-origin" });
+    if (!response.ok) return;
+    events = (await response.json()).events;
+  } catch (failure) {
+    return; // the next round tries again
+  }
+  const list = document.getElementById("supervision-list");
+  list.replaceChildren(...events.map((event) => {
+    const item = document.createElement("li");
+    item.dataset.event = event.id;
+    const what = document.createElement("strong");
+    what.textContent = event.kind.replaceAll("_", " ");
+    item.append(what, document.createTextNode(
+      ` — ${event.person} (${event.case}, ${event.zone}) since ${time(event.since)}: ${event.detail}. ${event.advice}`,
+    ));
+    if (event.acknowledged_at == null) {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.textContent = "Acknowledge";
+      button.addEventListener("click", async () => {
+        button.disabled = true;
+        await fetch(`/api/v1/supervision/${event.id}/acknowledge`, {
+          method: "POST", credentials: "same-origin",
+        }).catch(() => null);
+        loadSupervision();
+      });
+      item.append(" ", button);
+    } else {
+      item.append(` (acknowledged by ${event.acknowledged_by})`);
+    }
+    return item;
+  }));
+  document.getElementById("supervision").hidden = events.length === 0;
+}
+
 loadZones();
+loadSupervision();
+setInterval(loadSupervision, SUPERVISION_EVERY_MS);
 connect();

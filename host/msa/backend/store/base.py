@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+from msa.backend.supervision import SupervisionStore
 from msa.errors import MsaError
 
 if TYPE_CHECKING:
@@ -303,6 +304,7 @@ class Operator:
     id: int
     name: str
     role: str
+    zone_id: int | None = None  # a zone officer's police zone
 
 
 @dataclass(frozen=True, slots=True)
@@ -365,7 +367,7 @@ class CaseIds:
     created: bool  # False: a case with this reference existed and was left as it was
 
 
-class Store(Protocol):
+class Store(SupervisionStore, Protocol):
     """Everything the backend keeps. Each method is one transaction.
 
     Methods raise `StoreUnavailable` when the database cannot be reached or cannot
@@ -404,7 +406,7 @@ class Store(Protocol):
         """The id of the phone with this token hash, or None."""
         ...
 
-    async def commit_link_report(self, phone_id: int, off_at: int, on_at: int) -> str:
+    async def commit_link_report(self, phone_id: int, off_at: int, on_at: int | None) -> str:
         """Store a period with Bluetooth off: "committed", "duplicate" (the same
         report again) or "conflict" (another end for the same start)."""
         ...
@@ -585,7 +587,9 @@ class Store(Protocol):
         """The security events (the newest `limit` of them), oldest first."""
         ...
 
-    async def add_operator(self, name: str, token_sha256: str, role: str) -> int:
+    async def add_operator(
+        self, name: str, token_sha256: str, role: str, zone: str | None = None
+    ) -> int:
         """Create the operator, or give an existing one (by name) this token and role."""
         ...
 

@@ -29,6 +29,7 @@ from msa.backend.store.sql import (
     fetchrow,
     frame_values,
 )
+from msa.backend.store.supervision import SupervisionSql
 from msa.backend.store.workflow import WorkflowSql
 from msa.timefmt import now_ms
 
@@ -71,7 +72,7 @@ SELECT frame.id, ${_WIDTH + 1}, 'open', ${_WIDTH + 2}, ${_WIDTH + 3}, ${_WIDTH +
 RETURNING id, frame_id"""
 
 
-class PostgresStore(EvidenceSql, InventorySql, WorkflowSql, SessionSql, SqlStore):
+class PostgresStore(EvidenceSql, InventorySql, SupervisionSql, WorkflowSql, SessionSql, SqlStore):
     """A `Store` in a PostgreSQL database, given by a `postgresql://` URL."""
 
     dialect = "postgresql"

@@ -298,9 +298,11 @@ class SqlStore(ABC):
     async def operator_by_token(self, token_sha256: str) -> Operator | None:
         async with self._reading() as conn:
             row = await fetchrow(
-                conn, "SELECT id, name, role FROM operators WHERE token_sha256 = $1", token_sha256
+                conn,
+                "SELECT id, name, role, zone_id FROM operators WHERE token_sha256 = $1",
+                token_sha256,
             )
-        return Operator(row["id"], row["name"], row["role"]) if row else None
+        return Operator(row["id"], row["name"], row["role"], row["zone_id"]) if row else None
 
     async def audit(
         self, entries: Sequence[AuditEntry], promote_after_s: float | None = None
@@ -576,17 +578,26 @@ class SqlStore(ABC):
             )
         return [_security_event(r) for r in reversed(rows)]
 
-    async def add_operator(self, name: str, token_sha256: str, role: str) -> int:
-        return await self._upsert_returning_id(
-            "INSERT INTO operators (name, token_sha256, role, created_at)"
-            " VALUES ($1, $2, $3, $4) ON CONFLICT (name) DO UPDATE"
-            " SET token_sha256 = excluded.token_sha256, role = excluded.role"
-            " RETURNING id",
-            name,
-            token_sha256,
-            role,
-            now_ms(),
-        )
+    async def add_operator(
+        self, name: str, token_sha256: str, role: str, zone: str | None = None
+    ) -> int:
+        async with self._transaction() as conn:
+            zone_id = None
+            if zone is not None:
+                found = await fetchrow(conn, "SELECT id FROM police_zones WHERE name = $1", zone)
+                if found is None:
+                    raise UsageError(f"no police zone {zone!r}: see `msa backend zones`")
+                zone_id = int(found["id"])
+            row = await fetchrow(
+                conn,
+                "INSERT INTO operators (name, token_sha256, role, created_at, zone_id)"
+                " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (name) DO UPDATE"
+                " SET token_sha256 = excluded.token_sha256, role = excluded.role,"
+                " zone_id = excluded.zone_id RETURNING id",
+                name, token_sha256, role, now_ms(), zone_id,
+            )  # fmt: skip
+        assert row is not None
+        return int(row["id"])
 
     # --- the phone's own reports --------------------------------------------------
 
@@ -597,13 +608,36 @@ class SqlStore(ABC):
             )
         return None if row is None else int(row["phone_id"])
 
-    async def commit_link_report(self, phone_id: int, off_at: int, on_at: int) -> str:
-        return await self._insert_once(
-            "INSERT INTO link_reports (phone_id, off_at, on_at, received_at)"
-            " VALUES ($1, $2, $3, $4) ON CONFLICT (phone_id, off_at) DO NOTHING RETURNING id",
-            "SELECT on_at = $3 AS same FROM link_reports WHERE phone_id = $1 AND off_at = $2",
-            (phone_id, off_at, on_at),
-        )
+    async def commit_link_report(self, phone_id: int, off_at: int, on_at: int | None) -> str:
+        """An open period (`on_at` None) once; its end once. "committed", "duplicate",
+        or "conflict" (another end for the same start)."""
+        async with self._transaction() as conn:
+            now = now_ms()
+            row = await fetchrow(
+                conn,
+                "INSERT INTO link_reports (phone_id, off_at, on_at, received_at)"
+                " VALUES ($1, $2, $3, $4) ON CONFLICT (phone_id, off_at) DO NOTHING RETURNING id",
+                phone_id, off_at, on_at, now,
+            )  # fmt: skip
+            if row is not None:
+                return "committed"
+            if on_at is not None:
+                closed = await fetchrow(
+                    conn,
+                    "UPDATE link_reports SET on_at = $3"
+                    " WHERE phone_id = $1 AND off_at = $2 AND on_at IS NULL RETURNING id",
+                    phone_id, off_at, on_at,
+                )  # fmt: skip
+                if closed is not None:
+                    return "committed"
+            first = await fetchrow(
+                conn,
+                "SELECT on_at FROM link_reports WHERE phone_id = $1 AND off_at = $2",
+                phone_id, off_at,
+            )  # fmt: skip
+        assert first is not None  # the conflicting row exists and rows are never deleted
+        # An open report after its end is an older copy of what is known: a duplicate.
+        return "duplicate" if on_at is None or first["on_at"] == on_at else "conflict"
 
     async def commit_check_in(self, phone_id: int, checked_in_at: int) -> str:
         return await self._insert_once(

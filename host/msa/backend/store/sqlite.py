@@ -35,6 +35,7 @@ from msa.backend.store.lanes import Lanes
 from msa.backend.store.queries import AlarmRows
 from msa.backend.store.sessions import SessionSql
 from msa.backend.store.sql import Connection, Row, SqlStore
+from msa.backend.store.supervision import SupervisionSql
 from msa.backend.store.workflow import WorkflowSql
 from msa.private_files import create_private
 
@@ -154,7 +155,7 @@ def _alarm_rows(
     return AlarmRows(rows, *(_rows(db, *read) for read in reads[1:]))
 
 
-class SqliteStore(EvidenceSql, InventorySql, WorkflowSql, SessionSql, SqlStore):
+class SqliteStore(EvidenceSql, InventorySql, SupervisionSql, WorkflowSql, SessionSql, SqlStore):
     """A `Store` in one SQLite file (or `:memory:`)."""
 
     dialect = "sqlite"
