@@ -13,7 +13,7 @@ from msa.backend.supervision import Rules
 from msa.timefmt import now_ms
 from msa.waiting import wait_until
 
-pytestmark = [pytest.mark.hil, pytest.mark.emulated_only]
+pytestmark = [pytest.mark.hil]
 
 
 async def open_events(stack: Chain) -> set[str]:

@@ -37,7 +37,7 @@ def test_no_command_prints_the_commands_and_exits_2():
         (
             ["bench", "nosuch"],
             "no benchmark 'nosuch'; one of: battery, burst, flood, heap, ingest, latency, "
-            "provision, tradeoff",
+            "provision, report, supervision, tradeoff",
         ),
         (["backend", "migrate", "--db", "mysql://x"], "unknown database URL"),
     ],

@@ -91,3 +91,11 @@ async def person_of(store: Store, args: argparse.Namespace) -> int:
     if not 1 <= args.person <= len(case.person_ids):
         raise UsageError(f"case {args.case} has {len(case.person_ids)} persons; --person 1 to that")
     return case.person_ids[args.person - 1]
+
+
+def email(text: str) -> str:
+    """A mail address, as `--email` takes it (argparse type)."""
+    local, at, domain = text.partition("@")
+    if not (local and at and "." in domain) or len(text) > 254 or any(c.isspace() for c in text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a mail address (name@domain.example)")
+    return text

@@ -4,6 +4,8 @@ routes as the app, and every answer it documents given and matching its schema.
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from openapi_spec_validator import validate
 from starlette.routing import Match, Route
@@ -27,6 +29,7 @@ EXEMPT = {("GET", "/api/v1/console/stream", "200")}
 OTHER_ROLE = "other-role-token"
 LISTS = ("/api/v1/zones", "/api/v1/inventory")  # an operator's reads without a parameter
 PAGES = ("/console", "/inventory", "/zone")  # an operator's pages
+REPORT_PAGES = ("/zone/reports", "/zone/reports/{report_id}")  # a zone officer's
 
 
 def test_the_description_is_valid_openapi_3_1():
@@ -40,7 +43,9 @@ def test_documented_operations_and_the_apps_routes_are_the_same(backend):
     api_routes = [route for route in backend.app.routes if isinstance(route, Route)]
     reached = set()
     for template, operations in document()["paths"].items():
-        concrete = template.replace("{alarm_id}", "7").replace("{event_id}", "7")
+        concrete = template
+        for name in ("{alarm_id}", "{event_id}", "{report_id}"):
+            concrete = concrete.replace(name, "7")
         for method in operations:
             scope = {"type": "http", "path": concrete, "method": method.upper()}
             matches = [
@@ -177,6 +182,16 @@ async def test_every_documented_answer_is_given_and_matches(backend):
     await client.post(f"/zone/events/{event.id}/acknowledge", headers=other_role)  # 303
     await client.get("/zone", headers=other_role)  # 200
 
+    # The zone's daily reports.
+    await store.set_report_schedule("PZ Gent", "07:00", "ref@pz-gent.example", "2026-11-20")
+    (schedule,) = await store.report_schedules()
+    report_id = await store.make_report(schedule, dt.date(2026, 11, 21), backend.clock())
+    for path in ("/api/v1/zone-reports", f"/api/v1/zone-reports/{report_id}", *REPORT_PAGES):
+        for headers in (other_role, OPERATOR, nobody):  # 200, 403, 401
+            await client.get(path.format(report_id=report_id), headers=headers)
+    for path in ("/api/v1/zone-reports/999999", "/zone/reports/999999"):
+        await client.get(path, headers=other_role)  # 404
+
     # The console's pages: log in (and each way it fails), the page, log out.
     for path in PAGES:
         await client.get(path)  # 401
@@ -203,6 +218,8 @@ async def test_every_documented_answer_is_given_and_matches(backend):
     for path in PAGES:
         await client.get(path, headers=OPERATOR)
     await client.get("/api/v1/supervision", headers=OPERATOR)
+    for path in ("/api/v1/zone-reports", f"/api/v1/zone-reports/{report_id}", *REPORT_PAGES):
+        await client.get(path.format(report_id=report_id), headers=OPERATOR)
     for prefix in ("/api/v1/supervision", "/zone/events"):
         await client.post(f"{prefix}/{event.id}/acknowledge", headers=OPERATOR)
     await client.get(link.path)

@@ -7,6 +7,7 @@ local tile server gives (the backend's --tiles), and the CSP lets in no other.""
 
 from __future__ import annotations
 
+import datetime as dt
 import struct
 import threading
 import zlib
@@ -18,6 +19,7 @@ import pytest_asyncio
 from playwright.async_api import expect
 
 from msa.app.location import GHENT
+from msa.backend.daily_report import BRUSSELS
 from msa.backend.seed import DEMO_CASE
 from msa.backend.store import open_store
 from msa.backend.supervision import Rules
@@ -91,6 +93,23 @@ async def sweep(stack: Stack) -> None:
         await store.close()
 
 
+async def make_todays_report(stack: Stack) -> str:
+    """The zone's report of today at 23:59, which covers the day until now (as its
+    scheduler makes it)."""
+    await run_msa_json(
+        "backend", "report-schedule", "--zone", "PZ Gent", "--at", "23:59",
+        "--email", "ref@pz-gent.example", "--db", stack.database_url, "--json",
+    )  # fmt: skip
+    store = await open_store(stack.database_url)
+    try:
+        (schedule,) = await store.report_schedules()
+        today = dt.datetime.now(BRUSSELS).date()
+        await store.make_report(schedule, today, now_ms())
+    finally:
+        await store.close()
+    return today.isoformat()
+
+
 async def test_the_zone_officer_reads_acknowledges_and_sees_an_event_end(stack: Stack, page):
     officer = await run_msa_json(
         "backend", "operator-add", "ref-gent", "--role", "zone_officer", "--zone", "PZ Gent",
@@ -118,6 +137,14 @@ async def test_the_zone_officer_reads_acknowledges_and_sees_an_event_end(stack: 
     await sweep(stack)
     await page.reload()
     await expect(page.locator(".empty")).to_contain_text("Nothing to follow up")
+
+    # The morning's report: Bluetooth was off once; she is to be called.
+    day = await make_todays_report(stack)
+    await page.get_by_role("link", name="Daily reports").click()
+    await page.get_by_role("link", name=day).click()
+    line = page.locator("tr.person.irregular").filter(has_text=DEMO_CASE.persons[0].full_name)
+    await expect(line).to_contain_text("Bluetooth off: yes, once")
+    await expect(line).to_contain_text("to do: call the person")
     # The console is the CIC's: the officer has none.
     response = await page.goto(stack.backend.url + "/console")
     assert response is not None and response.status == 403

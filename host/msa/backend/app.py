@@ -21,6 +21,7 @@ from starlette.middleware import Middleware
 from msa.backend import (
     actions,
     console,
+    daily_report_page,
     ingest,
     inventory_page,
     locations,
@@ -34,6 +35,7 @@ from msa.backend.alarms import AlarmAnnouncer
 from msa.backend.auth import SessionPolicy
 from msa.backend.chainer import EvidenceChainer
 from msa.backend.contexts import ContextCache
+from msa.backend.daily_report import ReportScheduler
 from msa.backend.deliveries import DeliveryAudit
 from msa.backend.errors import EXCEPTION_HANDLERS
 from msa.backend.failsafe import Failsafe
@@ -81,6 +83,7 @@ def create_app(
         notifier = None
         chainer = None
         supervisor = None
+        reports = None
         try:
             await store.migrate()
             if smtp is not None:
@@ -94,12 +97,16 @@ def create_app(
             chainer.start()
             supervisor = Supervisor(store, supervision, clock)
             supervisor.start()
+            reports = ReportScheduler(store, clock, notifier.wake if notifier else None)
+            reports.start()
             app.state.services = Services(
-                store, channel, announcer, deliveries, notifier, chainer, supervisor
+                store, channel, announcer, deliveries, notifier, chainer, supervisor, reports
             )
             yield
         finally:
             channel.close()
+            if reports is not None:
+                await reports.aclose()
             if supervisor is not None:
                 await supervisor.aclose()
             if chainer is not None:
@@ -119,6 +126,7 @@ def create_app(
             *console.routes,
             *inventory_page.routes,
             *supervision_page.routes,
+            *daily_report_page.routes,
             *login.routes,
             *openapi.routes,
         ],

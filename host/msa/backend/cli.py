@@ -32,7 +32,7 @@ import secrets
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from msa.backend import supervision_cli, zones_cli
+from msa.backend import daily_report_cli, supervision_cli, zones_cli
 from msa.backend.keys import load_kek, new_kek_file, require_kek
 from msa.backend.notify import DEFAULT_SENDER
 from msa.backend.roles import ROLES, ZONE_OFFICER
@@ -46,6 +46,7 @@ from msa.cliargs import (
     with_store,
 )
 from msa.cliargs import device_id as device_id_arg
+from msa.cliargs import email as email_arg
 from msa.cliargs import key as key_arg
 from msa.errors import MsaError, UsageError
 from msa.private_files import write_private
@@ -171,11 +172,14 @@ def register(parser: argparse.ArgumentParser) -> None:
         "magistrate", help="the judicial district's magistrate, who is mailed (alarms, stock)"
     )
     magistrate.add_argument("--district", required=True, metavar="NAME", help="the district")
-    magistrate.add_argument("--email", required=True, type=_email, help="the magistrate's address")
+    magistrate.add_argument(
+        "--email", required=True, type=email_arg, help="the magistrate's address"
+    )
     add_db(magistrate)
     magistrate.add_argument("--json", action="store_true", help="print JSON")
     zones_cli.register(actions)
     supervision_cli.register(actions)
+    daily_report_cli.register(actions)
 
     operator = actions.add_parser(
         "operator-add", help="add an operator (or renew the token); prints a log-in link"
@@ -224,6 +228,7 @@ def run(args: argparse.Namespace) -> int:
         "login-link": _login_link,
         **zones_cli.ACTIONS,
         **supervision_cli.ACTIONS,
+        **daily_report_cli.ACTIONS,
     }
     action = actions[args.action]
     return asyncio.run(with_store(args.db, lambda store: action(store, args), kek))
@@ -397,13 +402,6 @@ async def _revoke(store: Store, args: argparse.Namespace) -> int:
             "key epoch); the case's history stays"
         )
     return print_result(args, result, lines)
-
-
-def _email(text: str) -> str:
-    local, at, domain = text.partition("@")
-    if not (local and at and "." in domain) or len(text) > 254 or any(c.isspace() for c in text):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a mail address (name@domain.example)")
-    return text
 
 
 async def _magistrate(store: Store, args: argparse.Namespace) -> int:

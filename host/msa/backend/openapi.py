@@ -473,6 +473,109 @@ SCHEMAS: dict[str, Schema] = {
         "required": ["status", "event_id"],
         "properties": {"status": {"enum": ["done", "unchanged"]}, "event_id": {"type": "integer"}},
     },
+    "ZoneReports": {
+        "type": "object",
+        "required": ["reports"],
+        "properties": {
+            "reports": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": [
+                        "id",
+                        "zone",
+                        "day",
+                        "created_at",
+                        "persons",
+                        "irregular",
+                        "mailed_at",
+                    ],
+                    "properties": {
+                        "id": {"type": "integer"},
+                        "zone": {"type": "string"},
+                        "day": DAY,
+                        "created_at": INSTANT,
+                        "persons": {"type": "integer", "minimum": 0},
+                        "irregular": {"type": "integer", "minimum": 0},
+                        "mailed_at": nullable(INSTANT),
+                    },
+                },
+            }
+        },
+    },
+    "ZoneReport": {
+        "type": "object",
+        "required": ["zone", "day", "period_start", "period_end", "lines"],
+        "properties": {
+            "zone": {"type": "string"},
+            "day": DAY,
+            "period_start": INSTANT,
+            "period_end": INSTANT,
+            "lines": {"type": "array", "items": ref("ReportLine")},
+        },
+    },
+    "ReportLine": {
+        "type": "object",
+        "description": "One protected person: the circular's five items, and what to do.",
+        "required": [
+            "case",
+            "person",
+            "phone",
+            "confidential",
+            "device_id",
+            "alarms",
+            "bluetooth_off_times",
+            "bluetooth_off_minutes",
+            "battery_pct",
+            "heard_in_period",
+            "phone_online",
+            "irregular",
+            "todo",
+        ],
+        "properties": {
+            "case": {"type": "string"},
+            "person": {
+                "type": "string",
+                "description": "the name, or the national "
+                "register number when the address is confidential",
+            },
+            "phone": nullable({"type": "string"}),
+            "confidential": {"type": "boolean"},
+            "device_id": nullable({"type": "string"}),
+            "alarms": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["at", "lat", "lon", "zone", "outcome"],
+                    "properties": {
+                        "at": INSTANT,
+                        "lat": nullable({"type": "number"}),
+                        "lon": nullable({"type": "number"}),
+                        "zone": nullable({"type": "string"}),
+                        "outcome": nullable({"type": "string"}),
+                    },
+                },
+            },
+            "bluetooth_off_times": {"type": "integer", "minimum": 0},
+            "bluetooth_off_minutes": {"type": "integer", "minimum": 0},
+            "battery_pct": nullable({"type": "integer", "minimum": 0, "maximum": 100}),
+            "heard_in_period": {"type": "boolean"},
+            "phone_online": {"type": "boolean"},
+            "irregular": {
+                "type": "array",
+                "items": {
+                    "enum": [
+                        "alarm",
+                        "bluetooth_off",
+                        "phone_offline",
+                        "battery_low",
+                        "button_silent",
+                    ]
+                },
+            },
+            "todo": nullable({"type": "string"}),
+        },
+    },
     "CheckIn": {"type": "object", "required": ["at"], "properties": {"at": INSTANT}},
     "CheckInReceipt": {
         "type": "object",
@@ -559,6 +662,7 @@ ALARM_ID = {
     "schema": {"type": "integer", "minimum": 0, "maximum": 10**18 - 1},
 }
 EVENT_ID = {**ALARM_ID, "name": "event_id"}
+REPORT_ID = {**ALARM_ID, "name": "report_id"}
 OPERATOR = [{"operatorToken": []}, {"consoleSession": []}]
 PHONE = [{"phoneToken": []}]
 
@@ -661,6 +765,20 @@ PAGES: dict[str, Any] = {
     "/zone": operator_page(
         "zone_page", "The zone officer's supervision page (role zone_officer)", "the events"
     ),
+    "/zone/reports": operator_page(
+        "zone_reports_page", "The zone's daily reports (role zone_officer)", "the reports"
+    ),
+    "/zone/reports/{report_id}": {
+        "get": {
+            **(
+                report_page := operator_page(
+                    "zone_report_page", "One daily report (role zone_officer)", "the report"
+                )["get"]
+            ),
+            "parameters": [REPORT_ID],
+            "responses": {**report_page["responses"], "404": page("no such report in the zone")},
+        }
+    },
     "/zone/events/{event_id}/acknowledge": {
         "post": {
             "operationId": "acknowledge_supervision_form",
@@ -725,7 +843,36 @@ PAGES: dict[str, Any] = {
 }
 
 
+ZONE_OFFICER_ONLY = {
+    "401": NOT_AN_OPERATOR["401"],
+    "403": error("not a zone officer", "forbidden"),
+    "429": THROTTLED,
+    "503": UNAVAILABLE,
+}
 SUPERVISION: dict[str, Any] = {
+    "/api/v1/zone-reports": {
+        "get": {
+            "operationId": "zone_reports",
+            "summary": "The zone officer's zone's daily reports, newest first (the last 60).",
+            "tags": ["supervision"],
+            "security": OPERATOR,
+            "responses": {"200": ok("the reports", ref("ZoneReports")), **ZONE_OFFICER_ONLY},
+        }
+    },
+    "/api/v1/zone-reports/{report_id}": {
+        "get": {
+            "operationId": "zone_report",
+            "summary": "One daily report of the officer's zone, as it was mailed.",
+            "tags": ["supervision"],
+            "security": OPERATOR,
+            "parameters": [REPORT_ID],
+            "responses": {
+                "200": ok("the report", ref("ZoneReport")),
+                "404": error("no such report in the officer's zone", "unknown_report"),
+                **ZONE_OFFICER_ONLY,
+            },
+        }
+    },
     "/api/v1/supervision": {
         "get": {
             "operationId": "supervision_events",

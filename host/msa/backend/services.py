@@ -9,6 +9,7 @@ from starlette.requests import Request
 
 from msa.backend.alarms import AlarmAnnouncer
 from msa.backend.chainer import EvidenceChainer
+from msa.backend.daily_report import ReportScheduler
 from msa.backend.deliveries import DeliveryAudit
 from msa.backend.notify import Notifier
 from msa.backend.push import PushChannel
@@ -25,6 +26,7 @@ class Services:
     notifier: Notifier | None = None  # None: no SMTP server configured, mails stay queued
     chainer: EvidenceChainer | None = None  # chains the alarms into their case's evidence
     supervisor: Supervisor | None = None  # raises and ends the supervision events
+    reports: ReportScheduler | None = None  # makes and mails the zones' daily reports
 
 
 def services(request: Request) -> Services:

@@ -44,6 +44,7 @@ _PAGE = """<!doctype html>
 <body>
   <header class="bar">
     <h1>Supervision <span class="sub">{who}</span></h1>
+    <a class="nav" href="/zone/reports">Daily reports</a>
     <form method="post" action="/console/logout"><button type="submit">Log out</button></form>
   </header>
   <main>

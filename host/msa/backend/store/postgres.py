@@ -17,6 +17,7 @@ import asyncpg
 from msa.backend.keys import Kek
 from msa.backend.store import queries
 from msa.backend.store.base import Commit, NewAlarm, NewFrame, StoreUnavailable
+from msa.backend.store.daily_report import ReportSql
 from msa.backend.store.evidence import EvidenceSql
 from msa.backend.store.inventory import InventorySql
 from msa.backend.store.lanes import Lanes
@@ -72,7 +73,9 @@ SELECT frame.id, ${_WIDTH + 1}, 'open', ${_WIDTH + 2}, ${_WIDTH + 3}, ${_WIDTH +
 RETURNING id, frame_id"""
 
 
-class PostgresStore(EvidenceSql, InventorySql, SupervisionSql, WorkflowSql, SessionSql, SqlStore):
+class PostgresStore(
+    EvidenceSql, InventorySql, ReportSql, SupervisionSql, WorkflowSql, SessionSql, SqlStore
+):
     """A `Store` in a PostgreSQL database, given by a `postgresql://` URL."""
 
     dialect = "postgresql"

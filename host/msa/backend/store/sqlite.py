@@ -29,6 +29,7 @@ import aiosqlite
 
 from msa.backend.keys import Kek
 from msa.backend.store.base import StoreUnavailable
+from msa.backend.store.daily_report import ReportSql
 from msa.backend.store.evidence import EvidenceSql
 from msa.backend.store.inventory import InventorySql
 from msa.backend.store.lanes import Lanes
@@ -155,7 +156,9 @@ def _alarm_rows(
     return AlarmRows(rows, *(_rows(db, *read) for read in reads[1:]))
 
 
-class SqliteStore(EvidenceSql, InventorySql, SupervisionSql, WorkflowSql, SessionSql, SqlStore):
+class SqliteStore(
+    EvidenceSql, InventorySql, ReportSql, SupervisionSql, WorkflowSql, SessionSql, SqlStore
+):
     """A `Store` in one SQLite file (or `:memory:`)."""
 
     dialect = "sqlite"
