@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "provision": ("msa.desk.provision_cli", "a button for a person of a case, over USB"),
     "decommission": ("msa.desk.cli", "wipe a button, prove it blank, revoke it, return it"),
     "arm-test": ("msa.desk.arm_cli", "arm a button's test alarm for the test call with the CIC"),
+    "case": ("msa.backend.case_cli", "a case's life: request, decision, revisits, stays, end"),
     "evidence": ("msa.backend.evidence_cli", "a case's evidence log: export it, verify it"),
     "bench": ("msa.benchcli", "run a benchmark from bench/ and print its figures"),
     "test": ("msa.testcli", "run the test suite (pytest); extra arguments go to pytest"),

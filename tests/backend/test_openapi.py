@@ -5,6 +5,7 @@ routes as the app, and every answer it documents given and matching its schema.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
 import pytest
 from openapi_spec_validator import validate
@@ -14,7 +15,7 @@ from msa.backend import actions
 from msa.backend.auth import hash_token
 from msa.backend.login import issue_login_link
 from msa.backend.openapi import STEPS, document
-from msa.backend.seed import DEMO_OPERATOR
+from msa.backend.seed import DEMO_CASE, DEMO_OPERATOR
 from msa.backend.store.sessions import session_store
 from msa.backend.throttle import FailureThrottle
 from protocol import frame
@@ -44,7 +45,7 @@ def test_documented_operations_and_the_apps_routes_are_the_same(backend):
     reached = set()
     for template, operations in document()["paths"].items():
         concrete = template
-        for name in ("{alarm_id}", "{event_id}", "{report_id}"):
+        for name in ("{alarm_id}", "{event_id}", "{report_id}", "{case_id}"):
             concrete = concrete.replace(name, "7")
         for method in operations:
             scope = {"type": "http", "path": concrete, "method": method.upper()}
@@ -192,6 +193,26 @@ async def test_every_documented_answer_is_given_and_matches(backend):
     for path in ("/api/v1/zone-reports/999999", "/zone/reports/999999"):
         await client.get(path, headers=other_role)  # 404
 
+    # The zone's cases: the demo case, and one that has ended.
+    ended = await store.create_case(replace(DEMO_CASE, reference="ENDED-1"))
+    await store.end_case("ENDED-1", dt.date(2026, 11, 20), "victim_request", "test", 0)
+    case_id = backend.seeded["case_id"]
+    for headers in (other_role, OPERATOR, nobody):  # 200, 403, 401
+        await client.get("/api/v1/zone-cases", headers=headers)
+    for name in ("revisit", "reevaluation", "extend"):
+        for prefix, send in (("/api/v1/cases", "json"), ("/zone/cases", "data")):
+            good = {"reason": "new threats"}
+            attempts = [
+                (case_id, good, other_role),  # 200 / 303
+                (case_id, {"on": "1999-01-01", "reason": "x"}, other_role),  # 400
+                (999999, good, other_role),  # 404
+                (ended.case_id, good, other_role),  # 409
+                (case_id, good, nobody),  # 401
+                (case_id, good, OPERATOR),  # 403
+            ]
+            for target, data, headers in attempts:
+                await client.post(f"{prefix}/{target}/{name}", headers=headers, **{send: data})
+
     # The console's pages: log in (and each way it fails), the page, log out.
     for path in PAGES:
         await client.get(path)  # 401
@@ -218,6 +239,10 @@ async def test_every_documented_answer_is_given_and_matches(backend):
     for path in PAGES:
         await client.get(path, headers=OPERATOR)
     await client.get("/api/v1/supervision", headers=OPERATOR)
+    await client.get("/api/v1/zone-cases", headers=OPERATOR)
+    for name in ("revisit", "reevaluation", "extend"):
+        for prefix in ("/api/v1/cases", "/zone/cases"):
+            await client.post(f"{prefix}/{case_id}/{name}", headers=OPERATOR)
     for path in ("/api/v1/zone-reports", f"/api/v1/zone-reports/{report_id}", *REPORT_PAGES):
         await client.get(path.format(report_id=report_id), headers=OPERATOR)
     for prefix in ("/api/v1/supervision", "/zone/events"):

@@ -145,6 +145,16 @@ async def test_the_zone_officer_reads_acknowledges_and_sees_an_event_end(stack: 
     line = page.locator("tr.person.irregular").filter(has_text=DEMO_CASE.persons[0].full_name)
     await expect(line).to_contain_text("Bluetooth off: yes, once")
     await expect(line).to_contain_text("to do: call the person")
+
+    # The magistrate extended the measure on new facts: the officer records it.
+    await page.get_by_role("link", name="Supervision").click()
+    case = page.locator("tr.case")
+    before = await case.locator("td").first.inner_text()
+    await case.get_by_role("textbox", name="the new facts").fill("new threats by text message")
+    await case.get_by_role("button", name="Extend 9 months (new facts)").click()
+    await expect(page).to_have_url(stack.backend.url + "/zone")
+    await expect(case.locator(".registrations")).to_contain_text("verlenging stalkingalarm")
+    assert await case.locator("td").first.inner_text() > before
     # The console is the CIC's: the officer has none.
     response = await page.goto(stack.backend.url + "/console")
     assert response is not None and response.status == 403

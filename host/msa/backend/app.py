@@ -29,6 +29,7 @@ from msa.backend import (
     openapi,
     phone_reports,
     supervision_page,
+    zone_cases,
 )
 from msa.backend.admission import RoutineGate
 from msa.backend.alarms import AlarmAnnouncer
@@ -127,6 +128,7 @@ def create_app(
             *inventory_page.routes,
             *supervision_page.routes,
             *daily_report_page.routes,
+            *zone_cases.routes,
             *login.routes,
             *openapi.routes,
         ],
@@ -140,4 +142,5 @@ def create_app(
     app.state.database_url = database_url
     app.state.session_policy = SessionPolicy(public_url)
     app.state.tiles = tiles
+    app.state.clock = clock
     return app

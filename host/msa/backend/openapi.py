@@ -576,6 +576,68 @@ SCHEMAS: dict[str, Schema] = {
             "todo": nullable({"type": "string"}),
         },
     },
+    "ZoneCase": {
+        "type": "object",
+        "required": [
+            "id",
+            "reference",
+            "status",
+            "zone",
+            "decided_on",
+            "ends_on",
+            "ended_on",
+            "end_reason",
+            "last_revisit",
+            "last_reevaluation",
+            "support_started_on",
+            "registrations",
+            "tasks",
+        ],
+        "properties": {
+            "id": {"type": "integer"},
+            "reference": {"type": "string"},
+            "status": {"enum": ["active", "ended"]},
+            "zone": {"type": "string"},
+            "decided_on": DAY,
+            "ends_on": nullable(DAY),
+            "ended_on": nullable(DAY),
+            "end_reason": nullable({"type": "string"}),
+            "last_revisit": nullable(DAY),
+            "last_reevaluation": nullable(DAY),
+            "support_started_on": nullable(DAY),
+            "registrations": {"type": "array", "items": {"type": "string"}},
+            "tasks": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["kind", "due_on", "text"],
+                    "properties": {
+                        "kind": {"enum": ["revisit", "reevaluation", "expired"]},
+                        "due_on": DAY,
+                        "text": {"type": "string"},
+                    },
+                },
+            },
+        },
+    },
+    "ZoneCases": {
+        "type": "object",
+        "required": ["on", "cases"],
+        "properties": {"on": DAY, "cases": {"type": "array", "items": ref("ZoneCase")}},
+    },
+    "CaseStep": {
+        "type": "object",
+        "properties": {
+            "on": DAY,
+            "note": {"type": "string", "maxLength": 500},
+            "reason": {"type": "string", "maxLength": 500},
+        },
+    },
+    "CaseStepDone": {
+        "type": "object",
+        "required": ["case"],
+        "properties": {"case": ref("ZoneCase")},
+    },
     "CheckIn": {"type": "object", "required": ["at"], "properties": {"at": INSTANT}},
     "CheckInReceipt": {
         "type": "object",
@@ -663,6 +725,12 @@ ALARM_ID = {
 }
 EVENT_ID = {**ALARM_ID, "name": "event_id"}
 REPORT_ID = {**ALARM_ID, "name": "report_id"}
+CASE_ID = {**ALARM_ID, "name": "case_id"}
+CASE_STEPS = {
+    "revisit": "The zone revisited the person (every 3 months); `on` defaults to today.",
+    "reevaluation": "The zone re-evaluated the measure (the month before its end).",
+    "extend": "Nine months more on new facts (the magistrate's decision): `reason` required.",
+}
 OPERATOR = [{"operatorToken": []}, {"consoleSession": []}]
 PHONE = [{"phoneToken": []}]
 
@@ -779,6 +847,30 @@ PAGES: dict[str, Any] = {
             "responses": {**report_page["responses"], "404": page("no such report in the zone")},
         }
     },
+    **{
+        f"/zone/cases/{{case_id}}/{name}": {
+            "post": {
+                "operationId": f"case_{name}_form",
+                "summary": f"The zone page's form: {text}",
+                "tags": ["console pages"],
+                "security": OPERATOR,
+                "parameters": [CASE_ID],
+                "responses": {
+                    "303": {"description": "recorded: back to the page"},
+                    "400": page("a bad form: a day out of range, no reason"),
+                    "401": page("not logged in, or the session ended: how to log in"),
+                    "403": page("another role, or another origin"),
+                    "404": page("no such case in the zone"),
+                    "409": page("the case has ended"),
+                    "429": {
+                        **page("a bearer token from an address with too many failed log-ins"),
+                        "headers": RETRY_AFTER,
+                    },
+                },
+            }
+        }
+        for name, text in CASE_STEPS.items()
+    },
     "/zone/events/{event_id}/acknowledge": {
         "post": {
             "operationId": "acknowledge_supervision_form",
@@ -849,7 +941,44 @@ ZONE_OFFICER_ONLY = {
     "429": THROTTLED,
     "503": UNAVAILABLE,
 }
+
+
+def _case_step(name: str, summary: str) -> dict[str, Any]:
+    return {
+        "post": {
+            "operationId": f"case_{name}",
+            "summary": summary,
+            "tags": ["cases"],
+            "security": OPERATOR,
+            "parameters": [CASE_ID],
+            "requestBody": {"required": False, "content": {JSON: {"schema": ref("CaseStep")}}},
+            "responses": {
+                "200": ok("recorded (or recorded before): the case now", ref("CaseStepDone")),
+                "400": error("a bad body: a day out of range, no reason", "invalid_request"),
+                "404": error("no such case in the officer's zone", "unknown_case"),
+                "409": error("the case has ended", "case_ended"),
+                **ZONE_OFFICER_ONLY,
+                "403": error("not a zone officer, or another origin", "forbidden", "cross_origin"),
+            },
+        }
+    }
+
+
 SUPERVISION: dict[str, Any] = {
+    "/api/v1/zone-cases": {
+        "get": {
+            "operationId": "zone_cases",
+            "summary": "The officer's zone's active cases, with what is due today; each read "
+            "is audited.",
+            "tags": ["cases"],
+            "security": OPERATOR,
+            "responses": {"200": ok("the cases", ref("ZoneCases")), **ZONE_OFFICER_ONLY},
+        }
+    },
+    **{
+        f"/api/v1/cases/{{case_id}}/{name}": _case_step(name, text)
+        for name, text in CASE_STEPS.items()
+    },
     "/api/v1/zone-reports": {
         "get": {
             "operationId": "zone_reports",

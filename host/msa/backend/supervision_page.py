@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from msa.backend import zone_cases
 from msa.backend.auth import require_operator
 from msa.backend.errors import ApiError
 from msa.backend.ids import IdConvertor  # noqa: F401 (registers {event_id:id})
@@ -75,8 +76,10 @@ async def zone_page(request: Request) -> Response:
     except ApiError as error:
         return page("Log in to see your zone", error.detail, error.status, **error.headers)
     events = await _events(request, operator)
+    cases = await zone_cases.zone_cases(request, operator)
     who = f"{operator.name} - reference officer"
-    text = _PAGE.format(who=html.escape(who), body=render(events))
+    body = render(events) + zone_cases.render(cases, zone_cases.today(request))
+    text = _PAGE.format(who=html.escape(who), body=body)
     return HTMLResponse(text, headers=PAGE_HEADERS)
 
 

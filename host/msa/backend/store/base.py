@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+from msa.backend.case_life import CaseStore
 from msa.backend.daily_report import ReportStore
 from msa.backend.supervision import SupervisionStore
 from msa.errors import MsaError
@@ -368,7 +369,7 @@ class CaseIds:
     created: bool  # False: a case with this reference existed and was left as it was
 
 
-class Store(SupervisionStore, ReportStore, Protocol):
+class Store(SupervisionStore, ReportStore, CaseStore, Protocol):
     """Everything the backend keeps. Each method is one transaction.
 
     Methods raise `StoreUnavailable` when the database cannot be reached or cannot

@@ -17,6 +17,7 @@ import asyncpg
 from msa.backend.keys import Kek
 from msa.backend.store import queries
 from msa.backend.store.base import Commit, NewAlarm, NewFrame, StoreUnavailable
+from msa.backend.store.case_life import CaseLifeSql
 from msa.backend.store.daily_report import ReportSql
 from msa.backend.store.evidence import EvidenceSql
 from msa.backend.store.inventory import InventorySql
@@ -74,7 +75,14 @@ RETURNING id, frame_id"""
 
 
 class PostgresStore(
-    EvidenceSql, InventorySql, ReportSql, SupervisionSql, WorkflowSql, SessionSql, SqlStore
+    CaseLifeSql,
+    EvidenceSql,
+    InventorySql,
+    ReportSql,
+    SupervisionSql,
+    WorkflowSql,
+    SessionSql,
+    SqlStore,
 ):
     """A `Store` in a PostgreSQL database, given by a `postgresql://` URL."""
 

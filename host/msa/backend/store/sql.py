@@ -336,49 +336,7 @@ class SqlStore(ABC):
 
     async def create_case(self, draft: CaseDraft) -> CaseIds:
         async with self._transaction() as conn:
-            await conn.execute(
-                "INSERT INTO judicial_districts (name) VALUES ($1) ON CONFLICT (name) DO NOTHING",
-                draft.judicial_district,
-            )
-            await conn.execute(
-                "INSERT INTO police_zones (name, district_id)"
-                " SELECT $1, id FROM judicial_districts WHERE name = $2"
-                " ON CONFLICT (name) DO NOTHING",
-                draft.managing_zone,
-                draft.judicial_district,
-            )
-            row = await fetchrow(
-                conn,
-                "INSERT INTO cases (reference, decided_on, managing_zone_id, district_id, status,"
-                " ends_on, created_at)"
-                " SELECT $1, $2, z.id, jd.id, 'active', $5, $6"
-                " FROM police_zones z, judicial_districts jd WHERE z.name = $3 AND jd.name = $4"
-                " ON CONFLICT (reference) DO NOTHING RETURNING id",
-                draft.reference,
-                draft.decided_on,
-                draft.managing_zone,
-                draft.judicial_district,
-                draft.ends_on,
-                now_ms(),
-            )
-            if row is None:
-                existing = await _existing_case(conn, draft.reference)
-                assert existing is not None  # the reference conflicted, and cases stay
-                return existing
-            case_id = row["id"]
-            person_ids = tuple([await _insert_person(conn, case_id, p) for p in draft.persons])
-            if draft.suspect is not None:
-                s = draft.suspect
-                await conn.execute(
-                    "INSERT INTO suspects (case_id, full_name, record, has_weapons, weapons)"
-                    " VALUES ($1, $2, $3, $4, $5)",
-                    case_id,
-                    s.full_name,
-                    s.record,
-                    s.has_weapons,
-                    s.weapons,
-                )
-        return CaseIds(case_id, person_ids, created=True)
+            return await insert_case(conn, draft)
 
     async def register_device(self, device_id: int, mac_key: bytes, person_id: int | None) -> int:
         async with self._transaction() as conn:
@@ -663,6 +621,54 @@ class SqlStore(ABC):
             row = await fetchrow(conn, sql, *args)
         assert row is not None  # DO UPDATE always returns the row
         return int(row["id"])
+
+
+async def insert_case(conn: Connection, draft: CaseDraft) -> CaseIds:
+    """The case, its persons and suspect, in the caller's transaction; the existing
+    case (`created` False) when the reference is taken."""
+    await conn.execute(
+        "INSERT INTO judicial_districts (name) VALUES ($1) ON CONFLICT (name) DO NOTHING",
+        draft.judicial_district,
+    )
+    await conn.execute(
+        "INSERT INTO police_zones (name, district_id)"
+        " SELECT $1, id FROM judicial_districts WHERE name = $2"
+        " ON CONFLICT (name) DO NOTHING",
+        draft.managing_zone,
+        draft.judicial_district,
+    )
+    row = await fetchrow(
+        conn,
+        "INSERT INTO cases (reference, decided_on, managing_zone_id, district_id, status,"
+        " ends_on, created_at)"
+        " SELECT $1, $2, z.id, jd.id, 'active', $5, $6"
+        " FROM police_zones z, judicial_districts jd WHERE z.name = $3 AND jd.name = $4"
+        " ON CONFLICT (reference) DO NOTHING RETURNING id",
+        draft.reference,
+        draft.decided_on,
+        draft.managing_zone,
+        draft.judicial_district,
+        draft.ends_on,
+        now_ms(),
+    )
+    if row is None:
+        existing = await _existing_case(conn, draft.reference)
+        assert existing is not None  # the reference conflicted, and cases stay
+        return existing
+    case_id = row["id"]
+    person_ids = tuple([await _insert_person(conn, case_id, p) for p in draft.persons])
+    if draft.suspect is not None:
+        s = draft.suspect
+        await conn.execute(
+            "INSERT INTO suspects (case_id, full_name, record, has_weapons, weapons)"
+            " VALUES ($1, $2, $3, $4, $5)",
+            case_id,
+            s.full_name,
+            s.record,
+            s.has_weapons,
+            s.weapons,
+        )
+    return CaseIds(case_id, person_ids, created=True)
 
 
 async def insert_audit(conn: Connection, entry: AuditEntry) -> None:

@@ -29,6 +29,7 @@ import aiosqlite
 
 from msa.backend.keys import Kek
 from msa.backend.store.base import StoreUnavailable
+from msa.backend.store.case_life import CaseLifeSql
 from msa.backend.store.daily_report import ReportSql
 from msa.backend.store.evidence import EvidenceSql
 from msa.backend.store.inventory import InventorySql
@@ -157,7 +158,14 @@ def _alarm_rows(
 
 
 class SqliteStore(
-    EvidenceSql, InventorySql, ReportSql, SupervisionSql, WorkflowSql, SessionSql, SqlStore
+    CaseLifeSql,
+    EvidenceSql,
+    InventorySql,
+    ReportSql,
+    SupervisionSql,
+    WorkflowSql,
+    SessionSql,
+    SqlStore,
 ):
     """A `Store` in one SQLite file (or `:memory:`)."""
 
