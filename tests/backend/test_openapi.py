@@ -5,7 +5,9 @@ routes as the app, and every answer it documents given and matching its schema.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from openapi_spec_validator import validate
@@ -13,6 +15,7 @@ from starlette.routing import Match, Route
 
 from msa.backend import actions
 from msa.backend.auth import hash_token
+from msa.backend.case_life import RISK_KEYS
 from msa.backend.login import issue_login_link
 from msa.backend.openapi import STEPS, document
 from msa.backend.seed import DEMO_CASE, DEMO_OPERATOR
@@ -29,7 +32,8 @@ EXEMPT_STATUSES = {"503", "500"}  # 500: tests/backend/test_hostile_input.py
 EXEMPT = {("GET", "/api/v1/console/stream", "200")}
 OTHER_ROLE = "other-role-token"
 LISTS = ("/api/v1/zones", "/api/v1/inventory")  # an operator's reads without a parameter
-PAGES = ("/console", "/inventory", "/zone")  # an operator's pages
+PAGES = ("/console", "/inventory", "/zone", "/magistrate", "/support")  # an operator's pages
+EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "case.json"
 REPORT_PAGES = ("/zone/reports", "/zone/reports/{report_id}")  # a zone officer's
 
 
@@ -45,7 +49,7 @@ def test_documented_operations_and_the_apps_routes_are_the_same(backend):
     reached = set()
     for template, operations in document()["paths"].items():
         concrete = template
-        for name in ("{alarm_id}", "{event_id}", "{report_id}", "{case_id}"):
+        for name in ("{alarm_id}", "{event_id}", "{report_id}", "{case_id}", "{request_id}"):
             concrete = concrete.replace(name, "7")
         for method in operations:
             scope = {"type": "http", "path": concrete, "method": method.upper()}
@@ -72,6 +76,8 @@ async def test_every_documented_answer_is_given_and_matches(backend):
     # An operator of another role, for the 403s: a zone officer (and the CIC for theirs).
     await store.add_operator("zone officer", hash_token(OTHER_ROLE), "zone_officer", "PZ Gent")
     other_role = {"Authorization": f"Bearer {OTHER_ROLE}"}
+    await store.add_operator("desk", hash_token("tech-desk"), "tech_desk")
+    tech_desk = {"Authorization": "Bearer tech-desk"}
     nobody = {"Authorization": "Bearer nobody"}
     # Room for the refusals below; the throttle's own answers come at the end.
     policy = backend.app.state.session_policy
@@ -121,7 +127,7 @@ async def test_every_documented_answer_is_given_and_matches(backend):
 
     # The console's reads.
     for path in (f"/api/v1/alarms/{alarm}", f"/api/v1/alarms/{alarm}/audit", *LISTS):
-        for headers in (OPERATOR, nobody, other_role):
+        for headers in (OPERATOR, nobody, other_role, tech_desk):
             await client.get(path, headers=headers)
     for path in ("/api/v1/alarms/999", "/api/v1/alarms/999/audit"):
         await client.get(path, headers=OPERATOR)
@@ -182,6 +188,7 @@ async def test_every_documented_answer_is_given_and_matches(backend):
     await client.post(f"/api/v1/supervision/{event.id}/acknowledge", headers=other_role)  # 200
     await client.post(f"/zone/events/{event.id}/acknowledge", headers=other_role)  # 303
     await client.get("/zone", headers=other_role)  # 200
+    await client.get("/inventory", headers=tech_desk)  # 200
 
     # The zone's daily reports.
     await store.set_report_schedule("PZ Gent", "07:00", "ref@pz-gent.example", "2026-11-20")
@@ -213,6 +220,52 @@ async def test_every_documented_answer_is_given_and_matches(backend):
             for target, data, headers in attempts:
                 await client.post(f"{prefix}/{target}/{name}", headers=headers, **{send: data})
 
+    # The district's: the magistrate decides requests; victim support reads.
+    await store.add_operator(
+        "mag", hash_token("magistrate"), "magistrate", district=DEMO_CASE.judicial_district
+    )
+    await store.add_operator(
+        "vs", hash_token("support"), "victim_support", district=DEMO_CASE.judicial_district
+    )
+    magistrate = {"Authorization": "Bearer magistrate"}
+    support = {"Authorization": "Bearer support"}
+    draft = EXAMPLE.read_text(encoding="utf-8")
+    request_ids = {}
+    for reference in ("REQ-API", "REQ-FORM", "REQ-UNASSESSED"):
+        data = {**json.loads(draft), "reference": reference, "managing_zone": "PZ Gent",
+                "judicial_district": DEMO_CASE.judicial_district}  # fmt: skip
+        await store.request_case(
+            reference, "police", dt.date(2026, 11, 20), "PZ Gent", DEMO_CASE.judicial_district,
+            json.dumps(data), "test", 0,
+        )  # fmt: skip
+        if reference != "REQ-UNASSESSED":
+            await store.assess_risk(reference, dict.fromkeys(RISK_KEYS, True), "test", 0)
+        district_id = await store.district_id(DEMO_CASE.judicial_district)
+        (found,) = [
+            r for r in await store.district_requests(district_id) if r.reference == reference
+        ]
+        request_ids[reference] = found.id
+    for path, owner in (("/api/v1/requests", magistrate), ("/api/v1/support/cases", support)):
+        for headers in (owner, OPERATOR, nobody):  # 200, 403, 401
+            await client.get(path, headers=headers)
+    for path in ("/magistrate", "/support"):
+        await client.get(path, headers=magistrate if path == "/magistrate" else support)  # 200
+    for prefix, send, reference in (
+        ("/api/v1/requests", "json", "REQ-API"), ("/magistrate/requests", "data", "REQ-FORM")
+    ):  # fmt: skip
+        url = f"{prefix}/{request_ids[reference]}/decide"
+        grant = {"decision": "grant"}
+        for target, data, headers in (
+            (url, {"decision": "maybe"}, magistrate),  # 400
+            (f"{prefix}/999999/decide", grant, magistrate),  # 404
+            (f"{prefix}/{request_ids['REQ-UNASSESSED']}/decide", grant, magistrate),  # 409
+            (url, grant, nobody),  # 401
+            (url, grant, OPERATOR),  # 403
+            (url, grant, magistrate),  # 200 / 303
+            (url, grant, magistrate),  # 409: granted already
+        ):
+            await client.post(target, headers=headers, **{send: data})
+
     # The console's pages: log in (and each way it fails), the page, log out.
     for path in PAGES:
         await client.get(path)  # 401
@@ -240,6 +293,10 @@ async def test_every_documented_answer_is_given_and_matches(backend):
         await client.get(path, headers=OPERATOR)
     await client.get("/api/v1/supervision", headers=OPERATOR)
     await client.get("/api/v1/zone-cases", headers=OPERATOR)
+    for path in ("/api/v1/requests", "/api/v1/support/cases"):
+        await client.get(path, headers=OPERATOR)
+    for prefix in ("/api/v1/requests", "/magistrate/requests"):
+        await client.post(f"{prefix}/{request_ids['REQ-API']}/decide", headers=OPERATOR)
     for name in ("revisit", "reevaluation", "extend"):
         for prefix in ("/api/v1/cases", "/zone/cases"):
             await client.post(f"{prefix}/{case_id}/{name}", headers=OPERATOR)

@@ -6,9 +6,12 @@ else; raises, acknowledgements and ends go into the case's evidence."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from msa.backend.auth import hash_token
+from msa.backend.daily_report import BRUSSELS
 from msa.backend.evidence import broken
 from msa.backend.roles import ZONE_OFFICER
 from msa.backend.seed import DEMO_CASE
@@ -224,3 +227,18 @@ def test_the_zone_page_escapes_what_it_shows():
     text = render([hostile])
     assert "<script>" not in text and "&lt;script&gt;" in text and "<b>" not in text
     assert 'action="/zone/events/7/acknowledge"' in text
+
+
+async def test_abroad_the_alarm_is_not_active_and_nothing_is_raised(backend):
+    t0 = await provisioned_at(backend)
+    store = backend.store
+    case = await store.case_life_by_id(backend.seeded["case_id"])
+    nrn = DEMO_CASE.persons[0].national_register_number
+    today = dt.datetime.fromtimestamp(t0 / 1000, BRUSSELS).date()
+    stay = await store.add_stay(
+        case.reference, nrn, "Rue de la Paix 1, Paris", "FR", today - dt.timedelta(days=1),
+        today + dt.timedelta(days=10), today - dt.timedelta(days=20), "test", t0,
+    )  # fmt: skip
+    assert stay is not None and stay.outcome == "abroad"
+    await backend.sweep(t0 + 3600 * S)
+    assert await open_kinds(backend) == {}

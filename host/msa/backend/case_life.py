@@ -231,6 +231,69 @@ class CaseLife:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class RequestView:
+    """A request as the magistrate decides it."""
+
+    id: int
+    reference: str
+    requested_by: str
+    requested_on: str
+    zone: str
+    district: str
+    risk: dict[str, bool] | None
+    decision: str | None
+    decided_on: str | None
+    note: str | None
+
+    def row(self) -> dict[str, object]:
+        return {
+            "id": self.id, "reference": self.reference, "requested_by": self.requested_by,
+            "requested_on": self.requested_on, "zone": self.zone, "district": self.district,
+            "risk": self.risk, "decision": self.decision, "decided_on": self.decided_on,
+            "note": self.note,
+        }  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class SupportPerson:
+    """A protected person as victim support sees her: the address even when it is
+    confidential (the circular names victim support and the magistrate for it)."""
+
+    name: str
+    phone_number: str
+    national_register_number: str
+    confidential: bool
+    addresses: tuple[dict[str, object], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SupportCase:
+    id: int
+    reference: str
+    zone: str
+    ends_on: str | None
+    persons: tuple[SupportPerson, ...]
+
+    def row(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "reference": self.reference,
+            "zone": self.zone,
+            "ends_on": self.ends_on,
+            "persons": [
+                {
+                    "name": p.name,
+                    "phone_number": p.phone_number,
+                    "national_register_number": p.national_register_number,
+                    "confidential": p.confidential,
+                    "addresses": list(p.addresses),
+                }
+                for p in self.persons
+            ],
+        }
+
+
 class CaseStore(Protocol):
     """The store, as a case's life uses it (store/case_life.py). `actor` is who did
     it ("operator:7", "cli:tech-desk"); `at` when (epoch ms)."""
@@ -274,4 +337,22 @@ class CaseStore(Protocol):
 
     async def zone_cases(self, zone_id: int) -> list[CaseLife]:
         """The zone's active cases, by reference."""
+        ...
+
+    async def district_cases(self, district_id: int) -> list[CaseLife]:
+        """The judicial district's active cases, by reference."""
+        ...
+
+    async def district_requests(self, district_id: int) -> list[RequestView]:
+        """The district's requests not granted yet (to decide, or refused), oldest first."""
+        ...
+
+    async def request_view(self, request_id: int) -> RequestView | None: ...
+
+    async def district_id(self, name: str) -> int | None:
+        """A judicial district's id by its name; None for an unknown one."""
+        ...
+
+    async def support_cases(self, district_id: int) -> list[SupportCase]:
+        """The district's active cases, their persons and addresses."""
         ...

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING
 from msa.backend import daily_report_cli, supervision_cli, zones_cli
 from msa.backend.keys import load_kek, new_kek_file, require_kek
 from msa.backend.notify import DEFAULT_SENDER
-from msa.backend.roles import ROLES, ZONE_OFFICER
+from msa.backend.roles import BY_DISTRICT, BY_ZONE, ROLES
 from msa.backend.store import Store
 from msa.cliargs import (
     add_case_person,
@@ -189,10 +189,15 @@ def register(parser: argparse.ArgumentParser) -> None:
         "--role",
         choices=ROLES,
         default=ROLES[0],
-        help="cic_operator (the default) or zone_officer (a zone's reference officer)",
+        help=f"one of {', '.join(ROLES)} (docs/roles.md); default {ROLES[0]}",
     )
     operator.add_argument(
-        "--zone", metavar="NAME", help="the zone officer's police zone (required for zone_officer)"
+        "--zone", metavar="NAME", help="the zone officer's police zone (zone_officer only)"
+    )
+    operator.add_argument(
+        "--district",
+        metavar="NAME",
+        help="the judicial district (magistrate and victim_support only)",
     )
     _add_link_options(operator)
     add_db(operator)
@@ -431,11 +436,13 @@ def _check_writable(path: Path) -> None:
 async def _operator_add(store: Store, args: argparse.Namespace) -> int:
     from msa.backend.auth import hash_token, new_token
 
-    if (args.role == ZONE_OFFICER) != (args.zone is not None):
+    if (args.role in BY_ZONE) != (args.zone is not None):
         raise UsageError("--zone goes with --role zone_officer, and only with it")
+    if (args.role in BY_DISTRICT) != (args.district is not None):
+        raise UsageError("--district goes with --role magistrate or victim_support, and only them")
     await store.migrate()
     token = new_token()
-    await store.add_operator(args.name, hash_token(token), args.role, args.zone)
+    await store.add_operator(args.name, hash_token(token), args.role, args.zone, args.district)
     link = await _issue_link(store, args.name, args.minutes)
     result = {
         "operator": args.name,

@@ -15,39 +15,19 @@ import html
 from dataclasses import asdict
 
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from msa.backend.auth import require_operator
 from msa.backend.daily_report import Report, StoredReport, describe
 from msa.backend.errors import ApiError
 from msa.backend.ids import IdConvertor  # noqa: F401 (registers {report_id:id})
-from msa.backend.login import PAGE_HEADERS, page
+from msa.backend.login import page
+from msa.backend.pages import shell
 from msa.backend.roles import ZONE_OFFICER
 from msa.backend.services import services
 from msa.backend.store.base import Operator
-
-_PAGE = """<!doctype html>
-<html lang="en">
-<head>
-  <meta charset="utf-8">
-  <meta name="viewport" content="width=device-width, initial-scale=1">
-  <title>msa - {title}</title>
-  <link rel="icon" href="/console/static/favicon.svg" type="image/svg+xml">
-  <link rel="stylesheet" href="/console/static/console.css">
-</head>
-<body>
-  <header class="bar">
-    <h1>{title} <span class="sub">mobile stalking alarm</span></h1>
-    <a class="nav" href="/zone">Supervision</a>
-    <a class="nav" href="/zone/reports">Daily reports</a>
-  </header>
-  <main>
-    {body}
-  </main>
-</body>
-</html>
-"""
+from msa.backend.supervision_page import NAV
 
 
 async def reports_json(request: Request) -> JSONResponse:
@@ -67,7 +47,7 @@ async def reports_page(request: Request) -> Response:
     except ApiError as error:
         return page("Log in to see your zone", error.detail, error.status, **error.headers)
     body = render_list(await _list(request, operator))
-    return HTMLResponse(_PAGE.format(title="Daily reports", body=body), headers=PAGE_HEADERS)
+    return shell("Daily reports", body, nav=NAV)
 
 
 async def report_page(request: Request) -> Response:
@@ -76,8 +56,7 @@ async def report_page(request: Request) -> Response:
         report = await _one(request, operator)
     except ApiError as error:
         return page("No such report", error.detail, error.status, **error.headers)
-    title = html.escape(f"Daily report {report.zone} {report.day}")
-    return HTMLResponse(_PAGE.format(title=title, body=render(report)), headers=PAGE_HEADERS)
+    return shell(f"Daily report {report.zone} {report.day}", render(report), nav=NAV)
 
 
 async def _list(request: Request, operator: Operator) -> list[StoredReport]:

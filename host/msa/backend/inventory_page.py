@@ -1,4 +1,4 @@
-"""The tech desk's inventory on the web, for a logged-in operator: `GET /inventory`
+"""The tech desk's inventory on the web, for a logged-in tech desk operator: `GET /inventory`
 (a page) and `GET /api/v1/inventory` (JSON). Each judicial district's buttons by
 state (msa/backend/inventory.py), its reorder level, and whether it is short: what
 `msa inventory` prints. The page is rendered here, escaped, with no script."""
@@ -8,56 +8,39 @@ from __future__ import annotations
 import html
 
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from msa.backend.auth import require_operator
 from msa.backend.errors import ApiError
 from msa.backend.inventory import STATES
-from msa.backend.login import PAGE_HEADERS, page
+from msa.backend.login import page
+from msa.backend.pages import shell
+from msa.backend.roles import TECH_DESK
 from msa.backend.services import services
 from msa.backend.store.base import DistrictStock
 
 TITLE = "Buttons per judicial district"
 
-_PAGE = """<!doctype html>
-<html lang="en">
-<head>
-  <meta charset="utf-8">
-  <meta name="viewport" content="width=device-width, initial-scale=1">
-  <title>msa - inventory</title>
-  <link rel="icon" href="/console/static/favicon.svg" type="image/svg+xml">
-  <link rel="stylesheet" href="/console/static/console.css">
-</head>
-<body>
-  <header class="bar">
-    <h1>{title} <span class="sub">mobile stalking alarm</span></h1>
-    <a class="nav" href="/console">Console</a>
-  </header>
-  <main>
-    {body}
-    <p class="hint">Change it with <code>msa inventory</code> (add, move, threshold); a
-    district's magistrate is mailed once per shortage.</p>
-  </main>
-</body>
-</html>
-"""
+HINT = (
+    '<p class="hint">Change it with <code>msa inventory</code> (add, move, threshold); a '
+    "district's magistrate is mailed once per shortage.</p>"
+)
 
 
 async def inventory_json(request: Request) -> JSONResponse:
-    await require_operator(request)
+    await require_operator(request, TECH_DESK)
     stock = await services(request).store.inventory_counts()
     return JSONResponse({"districts": [district.row() for district in stock]})
 
 
 async def inventory_page(request: Request) -> Response:
     try:
-        await require_operator(request)
+        await require_operator(request, TECH_DESK)
     except ApiError as error:
         return page("Log in to see the inventory", error.detail, error.status, **error.headers)
     stock = await services(request).store.inventory_counts()
-    text = _PAGE.format(title=html.escape(TITLE), body=render(stock))
-    return HTMLResponse(text, headers=PAGE_HEADERS)
+    return shell(TITLE, render(stock) + HINT)
 
 
 def render(stock: list[DistrictStock]) -> str:

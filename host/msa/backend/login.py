@@ -40,7 +40,7 @@ from msa.backend.auth import (
 )
 from msa.backend.console_page import BASE_HEADERS, console_page_with, csp
 from msa.backend.errors import ApiError
-from msa.backend.roles import ZONE_OFFICER
+from msa.backend.roles import HOME
 from msa.backend.store import StoreUnavailable
 from msa.backend.store.base import Operator
 from msa.backend.store.sessions import NewSession, Session, SessionStore
@@ -111,8 +111,6 @@ async def console_page(request: Request) -> Response:
     return console_page_with(request.app.state.tiles)
 
 
-HOME = {ZONE_OFFICER: "/zone"}  # where a log-in lands, per role; else the console
-
 _REFUSED = {
     "unknown": "This log-in link is not known: check that it was copied whole, or ask "
     "the tech desk for a new one.",
@@ -146,7 +144,7 @@ async def login(request: Request) -> Response:
         login_failed(request, f"{outcome}_code", operator)
         return page("Log in to the CIC console", _REFUSED[outcome], 401)
     assert operator is not None
-    home = HOME.get(operator.role, "/console")
+    home = HOME.get(operator.role, "/console")  # each role lands on its own page
     response = RedirectResponse(home, status_code=303, headers=PAGE_HEADERS)
     response.set_cookie(
         SESSION_COOKIE,

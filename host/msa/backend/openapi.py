@@ -638,6 +638,68 @@ SCHEMAS: dict[str, Schema] = {
         "required": ["case"],
         "properties": {"case": ref("ZoneCase")},
     },
+    "Requests": {
+        "type": "object",
+        "required": ["requests", "cases"],
+        "properties": {
+            "requests": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": [
+                        "id",
+                        "reference",
+                        "requested_by",
+                        "requested_on",
+                        "zone",
+                        "district",
+                        "risk",
+                        "decision",
+                        "decided_on",
+                        "note",
+                    ],
+                    "properties": {
+                        "id": {"type": "integer"},
+                        "reference": {"type": "string"},
+                        "requested_by": {"enum": ["person", "police", "prosecutor", "third_party"]},
+                        "requested_on": DAY,
+                        "zone": {"type": "string"},
+                        "district": {"type": "string"},
+                        "risk": nullable(
+                            {"type": "object", "additionalProperties": {"type": "boolean"}}
+                        ),
+                        "decision": nullable({"enum": ["refused"]}),
+                        "decided_on": nullable(DAY),
+                        "note": nullable({"type": "string"}),
+                    },
+                },
+            },
+            "cases": {"type": "array", "items": ref("ZoneCase")},
+        },
+    },
+    "Decide": {
+        "type": "object",
+        "required": ["decision"],
+        "properties": {
+            "decision": {"enum": ["grant", "refuse"]},
+            "on": DAY,
+            "note": {"type": "string", "maxLength": 500},
+        },
+    },
+    "Decided": {
+        "type": "object",
+        "required": ["request", "decision", "ends_on"],
+        "properties": {
+            "request": {"type": "string"},
+            "decision": {"enum": ["granted", "refused"]},
+            "ends_on": nullable(DAY),
+        },
+    },
+    "SupportCases": {
+        "type": "object",
+        "required": ["cases"],
+        "properties": {"cases": {"type": "array", "items": {"type": "object"}}},
+    },
     "CheckIn": {"type": "object", "required": ["at"], "properties": {"at": INSTANT}},
     "CheckInReceipt": {
         "type": "object",
@@ -725,6 +787,7 @@ ALARM_ID = {
 }
 EVENT_ID = {**ALARM_ID, "name": "event_id"}
 REPORT_ID = {**ALARM_ID, "name": "report_id"}
+REQUEST_ID = {**ALARM_ID, "name": "request_id"}
 CASE_ID = {**ALARM_ID, "name": "case_id"}
 CASE_STEPS = {
     "revisit": "The zone revisited the person (every 3 months); `on` defaults to today.",
@@ -871,6 +934,33 @@ PAGES: dict[str, Any] = {
         }
         for name, text in CASE_STEPS.items()
     },
+    "/magistrate": operator_page(
+        "magistrate_page", "The magistrate's requests and cases (role magistrate)", "the page"
+    ),
+    "/support": operator_page(
+        "support_page", "Victim support's persons (role victim_support)", "the page"
+    ),
+    "/magistrate/requests/{request_id}/decide": {
+        "post": {
+            "operationId": "decide_request_form",
+            "summary": "The magistrate page's Grant and Refuse buttons: back to the page.",
+            "tags": ["console pages"],
+            "security": OPERATOR,
+            "parameters": [REQUEST_ID],
+            "responses": {
+                "303": {"description": "decided: back to the page"},
+                "400": page("a bad form: no decision, a refusal without a note"),
+                "401": page("not logged in, or the session ended: how to log in"),
+                "403": page("another role, or another origin"),
+                "404": page("no such request in the district"),
+                "409": page("not assessed yet, or granted already"),
+                "429": {
+                    **page("a bearer token from an address with too many failed log-ins"),
+                    "headers": RETRY_AFTER,
+                },
+            },
+        }
+    },
     "/zone/events/{event_id}/acknowledge": {
         "post": {
             "operationId": "acknowledge_supervision_form",
@@ -902,7 +992,11 @@ PAGES: dict[str, Any] = {
             ],
             "responses": {
                 "303": to_console(
-                    "logged in: the session cookie is set; a zone officer lands on /zone", "/zone"
+                    "logged in: the session cookie is set; each role lands on its page",
+                    "/zone",
+                    "/magistrate",
+                    "/inventory",
+                    "/support",
                 ),
                 "400": page("no code in the link"),
                 "401": page("a code unknown, used already or expired: refused, logged, counted"),
@@ -964,6 +1058,54 @@ def _case_step(name: str, summary: str) -> dict[str, Any]:
     }
 
 
+ROLE_ONLY = {
+    "401": NOT_AN_OPERATOR["401"],
+    "403": error("another role, or an operator without a district", "forbidden"),
+    "429": THROTTLED,
+    "503": UNAVAILABLE,
+}
+DISTRICT: dict[str, Any] = {
+    "/api/v1/requests": {
+        "get": {
+            "operationId": "requests",
+            "summary": "The magistrate's district: its requests to decide (or refused), and "
+            "its active cases with the prosecutor's registrations; each case read is audited.",
+            "tags": ["cases"],
+            "security": OPERATOR,
+            "responses": {"200": ok("the requests and cases", ref("Requests")), **ROLE_ONLY},
+        }
+    },
+    "/api/v1/requests/{request_id}/decide": {
+        "post": {
+            "operationId": "decide_request",
+            "summary": "The magistrate grants (9 months from `on`) or refuses (with a `note`).",
+            "tags": ["cases"],
+            "security": OPERATOR,
+            "parameters": [REQUEST_ID],
+            "requestBody": {"required": True, "content": {JSON: {"schema": ref("Decide")}}},
+            "responses": {
+                "200": ok("decided", ref("Decided")),
+                "400": error("a bad body", "invalid_request"),
+                "404": error("no such request in the district", "unknown_request"),
+                "409": error(
+                    "not assessed yet, or granted already", "not_assessed", "already_granted"
+                ),
+                **ROLE_ONLY,
+                "403": error("another role, or another origin", "forbidden", "cross_origin"),
+            },
+        }
+    },
+    "/api/v1/support/cases": {
+        "get": {
+            "operationId": "support_cases",
+            "summary": "Victim support's district: the protected persons, their phones and "
+            "addresses, confidential ones included; each case read is audited.",
+            "tags": ["cases"],
+            "security": OPERATOR,
+            "responses": {"200": ok("the cases", ref("SupportCases")), **ROLE_ONLY},
+        }
+    },
+}
 SUPERVISION: dict[str, Any] = {
     "/api/v1/zone-cases": {
         "get": {
@@ -1232,6 +1374,7 @@ def document() -> dict[str, Any]:
     for name, (description, body, refusals) in STEPS.items():
         paths[f"/api/v1/alarms/{{alarm_id}}/{name}"] = _step(name, description, body, refusals)
     paths.update(SUPERVISION)
+    paths.update(DISTRICT)
     for operations in paths.values():
         for operation in operations.values():
             operation["responses"]["500"] = INTERNAL_ERROR

@@ -17,7 +17,7 @@ from __future__ import annotations
 import html
 
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from msa.backend import zone_cases
@@ -25,6 +25,7 @@ from msa.backend.auth import require_operator
 from msa.backend.errors import ApiError
 from msa.backend.ids import IdConvertor  # noqa: F401 (registers {event_id:id})
 from msa.backend.login import PAGE_HEADERS, page
+from msa.backend.pages import shell
 from msa.backend.roles import CIC_OPERATOR, ZONE_OFFICER
 from msa.backend.services import services
 from msa.backend.store.base import Operator
@@ -33,29 +34,11 @@ from msa.timefmt import now_ms, to_iso
 
 BOTH = (CIC_OPERATOR, ZONE_OFFICER)
 
-_PAGE = """<!doctype html>
-<html lang="en">
-<head>
-  <meta charset="utf-8">
-  <meta name="viewport" content="width=device-width, initial-scale=1">
-  <title>msa - supervision</title>
-  <link rel="icon" href="/console/static/favicon.svg" type="image/svg+xml">
-  <link rel="stylesheet" href="/console/static/console.css">
-</head>
-<body>
-  <header class="bar">
-    <h1>Supervision <span class="sub">{who}</span></h1>
-    <a class="nav" href="/zone/reports">Daily reports</a>
-    <form method="post" action="/console/logout"><button type="submit">Log out</button></form>
-  </header>
-  <main>
-    {body}
-    <p class="hint">An event ends by itself once what raised it is over (the button is
-    heard again, Bluetooth is back on); acknowledge it to say it is taken care of.</p>
-  </main>
-</body>
-</html>
-"""
+HINT = (
+    '<p class="hint">An event ends by itself once what raised it is over (the button is '
+    "heard again, Bluetooth is back on); acknowledge it to say it is taken care of.</p>"
+)
+NAV = (("/zone", "Supervision"), ("/zone/reports", "Daily reports"))
 
 
 async def supervision_json(request: Request) -> JSONResponse:
@@ -77,10 +60,8 @@ async def zone_page(request: Request) -> Response:
         return page("Log in to see your zone", error.detail, error.status, **error.headers)
     events = await _events(request, operator)
     cases = await zone_cases.zone_cases(request, operator)
-    who = f"{operator.name} - reference officer"
-    body = render(events) + zone_cases.render(cases, zone_cases.today(request))
-    text = _PAGE.format(who=html.escape(who), body=body)
-    return HTMLResponse(text, headers=PAGE_HEADERS)
+    body = render(events) + HINT + zone_cases.render(cases, zone_cases.today(request))
+    return shell("Supervision", body, f"{operator.name} - reference officer", NAV)
 
 
 async def acknowledge_form(request: Request) -> Response:

@@ -89,13 +89,13 @@ async def _act(request: Request, operator: Operator, data: dict[str, Any]) -> Ca
     case = await store.case_life_by_id(case_id)
     if case is None or case.zone_id != operator.zone_id:
         raise ApiError(404, "unknown_case", f"Your zone has no case {case_id}.")
-    on = _on(data, today(request))
+    on = day_field(data, today(request))
     actor, at = f"operator:{operator.id}", request.app.state.clock()
     if action == "extend":
-        reason = _text(data, "reason", required=True)
+        reason = text_field(data, "reason", required=True)
         outcome, _ = await store.extend_case(case.reference, on, reason, actor, at)
     else:
-        note = _text(data, "note", required=False)
+        note = text_field(data, "note", required=False)
         outcome = await store.review_case(case.id, action, on, note, actor, at)  # type: ignore[arg-type]
     if outcome == "ended":
         raise ApiError(409, "case_ended", f"Case {case.reference} has ended.")
@@ -104,7 +104,7 @@ async def _act(request: Request, operator: Operator, data: dict[str, Any]) -> Ca
     return found
 
 
-def _on(data: dict[str, Any], default: dt.date) -> dt.date:
+def day_field(data: dict[str, Any], default: dt.date) -> dt.date:
     value = data.get("on")
     if value in (None, ""):
         return default
@@ -116,7 +116,7 @@ def _on(data: dict[str, Any], default: dt.date) -> dt.date:
         raise invalid(str(error)) from None
 
 
-def _text(data: dict[str, Any], name: str, required: bool) -> str:
+def text_field(data: dict[str, Any], name: str, required: bool) -> str:
     value = data.get(name)
     if value is None or value == "":
         if required:

@@ -307,6 +307,7 @@ class Operator:
     name: str
     role: str
     zone_id: int | None = None  # a zone officer's police zone
+    district_id: int | None = None  # a magistrate's or victim support's judicial district
 
 
 @dataclass(frozen=True, slots=True)
@@ -590,7 +591,12 @@ class Store(SupervisionStore, ReportStore, CaseStore, Protocol):
         ...
 
     async def add_operator(
-        self, name: str, token_sha256: str, role: str, zone: str | None = None
+        self,
+        name: str,
+        token_sha256: str,
+        role: str,
+        zone: str | None = None,
+        district: str | None = None,
     ) -> int:
         """Create the operator, or give an existing one (by name) this token and role."""
         ...

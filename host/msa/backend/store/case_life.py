@@ -23,8 +23,11 @@ from msa.backend.case_life import (
     MoveOutcome,
     RequestedBy,
     RequestOutcome,
+    RequestView,
     StayDecision,
     StepOutcome,
+    SupportCase,
+    SupportPerson,
     extended,
     judge_stay,
     measure_end,
@@ -44,6 +47,18 @@ SELECT c.id, c.reference, c.status, z.name AS zone, z.id AS zone_id, c.decided_o
        (SELECT max(r.on_day) FROM case_reviews r WHERE r.case_id = c.id
           AND r.kind = 'reevaluation') AS last_reevaluation
 FROM cases c JOIN police_zones z ON z.id = c.managing_zone_id"""
+
+
+_REQUEST = """
+SELECT r.id, r.reference, r.requested_by, r.requested_on, r.managing_zone AS zone,
+       r.judicial_district AS district, r.risk, r.decision, r.decided_on, r.decision_note AS note
+FROM case_requests r JOIN judicial_districts jd ON jd.name = r.judicial_district"""
+
+
+def _request(row: Any) -> RequestView:
+    values = dict(row)
+    values["risk"] = None if row["risk"] is None else json.loads(row["risk"])
+    return RequestView(**values)
 
 
 def _day(value: Any) -> dt.date | None:
@@ -325,6 +340,72 @@ class CaseLifeSql:
                 zone_id,
             )
             return [await _life(conn, row) for row in rows]
+
+    async def district_cases(self, district_id: int) -> list[CaseLife]:
+        async with self._reading() as conn:
+            rows = await conn.fetch(
+                _CASE + " WHERE c.district_id = $1 AND c.status = 'active' ORDER BY c.reference",
+                district_id,
+            )
+            return [await _life(conn, row) for row in rows]
+
+    async def district_requests(self, district_id: int) -> list[RequestView]:
+        async with self._reading() as conn:
+            rows = await conn.fetch(
+                _REQUEST + " WHERE jd.id = $1 AND (r.decision IS NULL OR r.decision = 'refused')"
+                " ORDER BY r.id",
+                district_id,
+            )
+        return [_request(row) for row in rows]
+
+    async def district_id(self, name: str) -> int | None:
+        async with self._reading() as conn:
+            row = await fetchrow(conn, "SELECT id FROM judicial_districts WHERE name = $1", name)
+        return None if row is None else int(row["id"])
+
+    async def request_view(self, request_id: int) -> RequestView | None:
+        async with self._reading() as conn:
+            row = await fetchrow(conn, _REQUEST + " WHERE r.id = $1", request_id)
+        return None if row is None else _request(row)
+
+    async def support_cases(self, district_id: int) -> list[SupportCase]:
+        async with self._reading() as conn:
+            cases = await conn.fetch(
+                "SELECT c.id, c.reference, z.name AS zone, c.ends_on FROM cases c"
+                " JOIN police_zones z ON z.id = c.managing_zone_id"
+                " WHERE c.district_id = $1 AND c.status = 'active' ORDER BY c.reference",
+                district_id,
+            )
+            persons = await conn.fetch(
+                "SELECT p.id, p.case_id, p.full_name, p.phone_number, p.national_register_number,"
+                " p.confidential FROM persons p JOIN cases c ON c.id = p.case_id"
+                " WHERE c.district_id = $1 AND c.status = 'active' ORDER BY p.id",
+                district_id,
+            )
+            addresses = await conn.fetch(
+                "SELECT a.person_id, a.kind, a.address, a.valid_from, a.valid_until"
+                " FROM addresses a JOIN persons p ON p.id = a.person_id"
+                " JOIN cases c ON c.id = p.case_id"
+                " WHERE c.district_id = $1 AND c.status = 'active' ORDER BY a.id",
+                district_id,
+            )
+        by_person: dict[int, list[dict[str, object]]] = {}
+        for a in addresses:
+            by_person.setdefault(int(a["person_id"]), []).append(
+                {"kind": a["kind"], "address": a["address"], "valid_from": a["valid_from"],
+                 "valid_until": a["valid_until"]}
+            )  # fmt: skip
+        by_case: dict[int, list[SupportPerson]] = {}
+        for p in persons:
+            by_case.setdefault(int(p["case_id"]), []).append(
+                SupportPerson(p["full_name"], p["phone_number"], p["national_register_number"],
+                              bool(p["confidential"]), tuple(by_person.get(int(p["id"]), ())))
+            )  # fmt: skip
+        return [
+            SupportCase(int(c["id"]), c["reference"], c["zone"], c["ends_on"],
+                        tuple(by_case.get(int(c["id"]), ())))
+            for c in cases
+        ]  # fmt: skip
 
     async def _case_life(self, where: str, value: object) -> CaseLife | None:
         async with self._reading() as conn:

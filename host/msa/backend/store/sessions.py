@@ -16,7 +16,7 @@ from typing import Literal, Protocol, runtime_checkable
 
 from msa.backend.store.base import AuditEntry, Operator
 from msa.backend.store.queries import Row
-from msa.backend.store.sql import Connection, fetchrow, insert_audit
+from msa.backend.store.sql import Connection, fetchrow, insert_audit, operator_row
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,12 +84,13 @@ def session_store(store: object) -> SessionStore:
 
 _SESSION = """
 SELECT s.id, s.created_at, s.last_seen_at, s.expires_at, s.ended_at,
-       o.id AS operator_id, o.name, o.role, o.zone_id
+       o.id AS operator_id, o.name, o.role, o.zone_id, o.district_id
 FROM operator_sessions s JOIN operators o ON o.id = s.operator_id
 WHERE s.token_sha256 = $1"""
 
 _LINK = """
-SELECT l.id, l.expires_at, l.used_at, o.id AS operator_id, o.name, o.role, o.zone_id
+SELECT l.id, l.expires_at, l.used_at, o.id AS operator_id, o.name, o.role, o.zone_id,
+       o.district_id
 FROM login_links l JOIN operators o ON o.id = l.operator_id
 WHERE l.code_sha256 = $1"""
 
@@ -101,7 +102,7 @@ def _actor(operator: Operator) -> str:
 def _session(row: Row) -> Session:
     return Session(
         row["id"],
-        Operator(row["operator_id"], row["name"], row["role"], row["zone_id"]),
+        operator_row(row, "operator_id"),
         row["created_at"],
         row["last_seen_at"],
         row["expires_at"],
@@ -123,7 +124,9 @@ class SessionSql:
     ) -> Operator | None:
         async with self._transaction() as conn:
             row = await fetchrow(
-                conn, "SELECT id, name, role, zone_id FROM operators WHERE name = $1", operator_name
+                conn,
+                "SELECT id, name, role, zone_id, district_id FROM operators WHERE name = $1",
+                operator_name,
             )
             if row is None:
                 return None
@@ -135,7 +138,7 @@ class SessionSql:
                 created_at,
                 expires_at,
             )
-        return Operator(row["id"], row["name"], row["role"], row["zone_id"])
+        return operator_row(row)
 
     async def redeem_login_link(self, code_sha256: str, session: NewSession) -> Redeemed:
         at = session.created_at
@@ -143,7 +146,7 @@ class SessionSql:
             link = await fetchrow(conn, _LINK, code_sha256)
             if link is None:
                 return Redeemed("unknown")
-            operator = Operator(link["operator_id"], link["name"], link["role"], link["zone_id"])
+            operator = operator_row(link, "operator_id")
             if link["used_at"] is not None:
                 return Redeemed("used", operator)
             if link["expires_at"] <= at:

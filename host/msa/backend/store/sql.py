@@ -299,10 +299,11 @@ class SqlStore(ABC):
         async with self._reading() as conn:
             row = await fetchrow(
                 conn,
-                "SELECT id, name, role, zone_id FROM operators WHERE token_sha256 = $1",
+                "SELECT id, name, role, zone_id, district_id FROM operators"
+                " WHERE token_sha256 = $1",
                 token_sha256,
             )
-        return Operator(row["id"], row["name"], row["role"], row["zone_id"]) if row else None
+        return operator_row(row) if row else None
 
     async def audit(
         self, entries: Sequence[AuditEntry], promote_after_s: float | None = None
@@ -537,22 +538,34 @@ class SqlStore(ABC):
         return [_security_event(r) for r in reversed(rows)]
 
     async def add_operator(
-        self, name: str, token_sha256: str, role: str, zone: str | None = None
+        self,
+        name: str,
+        token_sha256: str,
+        role: str,
+        zone: str | None = None,
+        district: str | None = None,
     ) -> int:
         async with self._transaction() as conn:
-            zone_id = None
+            zone_id = district_id = None
             if zone is not None:
                 found = await fetchrow(conn, "SELECT id FROM police_zones WHERE name = $1", zone)
                 if found is None:
                     raise UsageError(f"no police zone {zone!r}: see `msa backend zones`")
                 zone_id = int(found["id"])
+            if district is not None:
+                found = await fetchrow(
+                    conn, "SELECT id FROM judicial_districts WHERE name = $1", district
+                )
+                if found is None:
+                    raise UsageError(f"no judicial district {district!r}")
+                district_id = int(found["id"])
             row = await fetchrow(
                 conn,
-                "INSERT INTO operators (name, token_sha256, role, created_at, zone_id)"
-                " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (name) DO UPDATE"
+                "INSERT INTO operators (name, token_sha256, role, created_at, zone_id, district_id)"
+                " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (name) DO UPDATE"
                 " SET token_sha256 = excluded.token_sha256, role = excluded.role,"
-                " zone_id = excluded.zone_id RETURNING id",
-                name, token_sha256, role, now_ms(), zone_id,
+                " zone_id = excluded.zone_id, district_id = excluded.district_id RETURNING id",
+                name, token_sha256, role, now_ms(), zone_id, district_id,
             )  # fmt: skip
         assert row is not None
         return int(row["id"])
@@ -669,6 +682,11 @@ async def insert_case(conn: Connection, draft: CaseDraft) -> CaseIds:
             s.weapons,
         )
     return CaseIds(case_id, person_ids, created=True)
+
+
+def operator_row(row: Row, id_column: str = "id") -> Operator:
+    """An operator from a row with its name, role, zone_id and district_id."""
+    return Operator(row[id_column], row["name"], row["role"], row["zone_id"], row["district_id"])
 
 
 async def insert_audit(conn: Connection, entry: AuditEntry) -> None:

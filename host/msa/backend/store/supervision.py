@@ -15,11 +15,13 @@ behind it for long:
 
 from __future__ import annotations
 
+import datetime as dt
 from abc import abstractmethod
 from collections.abc import Iterable
 from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any
 
+from msa.backend.daily_report import BRUSSELS
 from msa.backend.store.base import AuditEntry
 from msa.backend.store.evidence import audit_as_evidence
 from msa.backend.store.sql import Connection, fetchrow
@@ -90,6 +92,8 @@ LEFT JOIN device_liveness l ON l.device_id = d.device_id
 LEFT JOIN phones ph ON ph.device_id = d.device_id
 LEFT JOIN phone_liveness pl ON pl.phone_id = ph.id
 WHERE d.status = 'active' AND c.status = 'active' AND d.device_id > $1
+  AND NOT EXISTS (SELECT 1 FROM stays s WHERE s.person_id = p.id AND s.outcome = 'abroad'
+                  AND s.starts_on <= $3 AND s.ends_on > $3)  -- abroad: the alarm is not active
 ORDER BY d.device_id
 LIMIT $2"""
 
@@ -127,9 +131,10 @@ class SupervisionSql:
             folded += await self._fold(source)
         devices = raised = ended = 0
         after = -1
+        today = dt.datetime.fromtimestamp(now / 1000, BRUSSELS).date().isoformat()
         while True:
             async with self._reading() as conn:
-                rows = await conn.fetch(SUPERVISED, after, SLICE)
+                rows = await conn.fetch(SUPERVISED, after, SLICE, today)
             last = int(rows[-1]["device_id"]) if rows else 2**32
             if len(rows) < SLICE:
                 last = 2**32  # the last slice also ends the events of unsupervised buttons
