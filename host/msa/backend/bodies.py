@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 from typing import Any
+from urllib.parse import parse_qs
 
 from starlette.requests import Request
 
@@ -187,3 +188,10 @@ def parse_location(value: object, *, keep_bad_time: bool = False) -> Location | 
                 raise out_of_window("location.fix_at", value["fix_at"])
             fix_at = None
     return Location(lat, lon, accuracy_m, fix_at)
+
+
+async def form_fields(request: Request, limit: int) -> dict[str, str]:
+    """A page's form post (application/x-www-form-urlencoded): the first value of each
+    field, at most `limit` bytes in all."""
+    body = await read_body(request, limit)
+    return {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}

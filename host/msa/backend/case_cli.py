@@ -23,7 +23,7 @@ import asyncio
 import datetime as dt
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from msa.backend.case_life import (
     END_REASON_TEXT,
@@ -216,7 +216,9 @@ async def _review(store: Store, args: argparse.Namespace) -> int:
     case = await store.case_life(args.reference)
     if case is None:
         raise _refused(f"no case {args.reference!r}")
-    kind = "revisit" if args.action == "revisit" else "reevaluation"
+    kind: Literal["revisit", "reevaluation"] = (
+        "revisit" if args.action == "revisit" else "reevaluation"
+    )
     outcome = await store.review_case(case.id, kind, args.on, args.note or "", ACTOR, now_ms())
     _check_step(outcome, args.reference)
     result = {"case": args.reference, kind: args.on.isoformat(), "status": outcome}
@@ -277,7 +279,7 @@ async def _show(store: Store, args: argparse.Namespace) -> int:
         f"case {case.reference} ({case.status}), managed by {case.zone}",
         f"decided {case.decided_on}, ends {case.ends_on or '-'}"
         + (f", ended {case.ended_on} ({case.end_reason})" if case.ended_on else ""),
-        *[f"task: {t['text']}" for t in row["tasks"]],  # type: ignore[union-attr]
+        *[f"task: {task.text}" for task in case.tasks(today)],
         *[f"registration: {line}" for line in case.registrations],
     ]
     return print_result(args, row, lines)
@@ -289,14 +291,12 @@ async def _tasks(store: Store, args: argparse.Namespace) -> int:
     if zone_id is None:
         raise UsageError(f"no police zone {args.zone!r}: see msa backend zones")
     today = args.on or _today()
-    cases = [case.row(today) for case in await store.zone_cases(zone_id)]
-    due = [c for c in cases if c["tasks"]]
-    lines = [
-        f"{c['reference']}: {t['text']}"
-        for c in due
-        for t in c["tasks"]  # type: ignore[union-attr]
-    ] or [f"{args.zone}: nothing due on {today}"]
-    return print_result(args, {"zone": args.zone, "on": today.isoformat(), "cases": due}, lines)
+    due = [case for case in await store.zone_cases(zone_id) if case.tasks(today)]
+    lines = [f"{case.reference}: {task.text}" for case in due for task in case.tasks(today)] or [
+        f"{args.zone}: nothing due on {today}"
+    ]
+    result = {"zone": args.zone, "on": today.isoformat(), "cases": [c.row(today) for c in due]}
+    return print_result(args, result, lines)
 
 
 def _check_step(outcome: str, reference: str) -> None:

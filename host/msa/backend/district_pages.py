@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import html
 from typing import Any
-from urllib.parse import parse_qs
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from msa.backend.auth import require_operator
-from msa.backend.bodies import json_object, read_body
+from msa.backend.bodies import form_fields, json_object, read_body
 from msa.backend.case_life import RISK_QUESTIONS, CaseLife, RequestView, SupportCase
 from msa.backend.errors import ApiError, invalid
 from msa.backend.ids import IdConvertor  # noqa: F401 (registers {request_id:id})
@@ -86,9 +85,7 @@ async def magistrate_page(request: Request) -> Response:
 async def decide_form(request: Request) -> Response:
     try:
         operator = await require_operator(request, MAGISTRATE)
-        raw = await read_body(request, MAX_BODY_BYTES)
-        form = {k: v[0] for k, v in parse_qs(raw.decode("utf-8", "replace")).items()}
-        await _decide(request, operator, form)
+        await _decide(request, operator, await form_fields(request, MAX_BODY_BYTES))
     except ApiError as error:
         return page("Not decided", error.detail, error.status, **error.headers)
     return RedirectResponse("/magistrate", status_code=303, headers=PAGE_HEADERS)

@@ -888,6 +888,31 @@ def operator_page(operation_id: str, summary: str, what: str) -> dict[str, Any]:
     }
 
 
+def form_post(
+    operation_id: str, summary: str, parameter: dict[str, Any], done: str, refusals: dict[str, str]
+) -> dict[str, Any]:
+    """A page's form: back to its page (303) when done, else a page that says why."""
+    return {
+        "post": {
+            "operationId": operation_id,
+            "summary": f"{summary} Back to the page.",
+            "tags": ["console pages"],
+            "security": OPERATOR,
+            "parameters": [parameter],
+            "responses": {
+                "303": {"description": f"{done}: back to the page"},
+                "401": page("not logged in, or the session ended: how to log in"),
+                "403": page("another role, or another origin"),
+                **{status: page(text) for status, text in refusals.items()},
+                "429": {
+                    **page("a bearer token from an address with too many failed log-ins"),
+                    "headers": RETRY_AFTER,
+                },
+            },
+        }
+    }
+
+
 PAGES: dict[str, Any] = {
     "/console": operator_page("console_page", "The CIC console page", "the console"),
     "/inventory": operator_page(
@@ -911,27 +936,17 @@ PAGES: dict[str, Any] = {
         }
     },
     **{
-        f"/zone/cases/{{case_id}}/{name}": {
-            "post": {
-                "operationId": f"case_{name}_form",
-                "summary": f"The zone page's form: {text}",
-                "tags": ["console pages"],
-                "security": OPERATOR,
-                "parameters": [CASE_ID],
-                "responses": {
-                    "303": {"description": "recorded: back to the page"},
-                    "400": page("a bad form: a day out of range, no reason"),
-                    "401": page("not logged in, or the session ended: how to log in"),
-                    "403": page("another role, or another origin"),
-                    "404": page("no such case in the zone"),
-                    "409": page("the case has ended"),
-                    "429": {
-                        **page("a bearer token from an address with too many failed log-ins"),
-                        "headers": RETRY_AFTER,
-                    },
-                },
-            }
-        }
+        f"/zone/cases/{{case_id}}/{name}": form_post(
+            f"case_{name}_form",
+            f"The zone page's form: {text}",
+            CASE_ID,
+            "recorded",
+            {
+                "400": "a bad form: a day out of range, no reason",
+                "404": "no such case in the zone",
+                "409": "the case has ended",
+            },
+        )
         for name, text in CASE_STEPS.items()
     },
     "/magistrate": operator_page(
@@ -940,46 +955,24 @@ PAGES: dict[str, Any] = {
     "/support": operator_page(
         "support_page", "Victim support's persons (role victim_support)", "the page"
     ),
-    "/magistrate/requests/{request_id}/decide": {
-        "post": {
-            "operationId": "decide_request_form",
-            "summary": "The magistrate page's Grant and Refuse buttons: back to the page.",
-            "tags": ["console pages"],
-            "security": OPERATOR,
-            "parameters": [REQUEST_ID],
-            "responses": {
-                "303": {"description": "decided: back to the page"},
-                "400": page("a bad form: no decision, a refusal without a note"),
-                "401": page("not logged in, or the session ended: how to log in"),
-                "403": page("another role, or another origin"),
-                "404": page("no such request in the district"),
-                "409": page("not assessed yet, or granted already"),
-                "429": {
-                    **page("a bearer token from an address with too many failed log-ins"),
-                    "headers": RETRY_AFTER,
-                },
-            },
-        }
-    },
-    "/zone/events/{event_id}/acknowledge": {
-        "post": {
-            "operationId": "acknowledge_supervision_form",
-            "summary": "The zone page's Acknowledge button: back to /zone.",
-            "tags": ["console pages"],
-            "security": OPERATOR,
-            "parameters": [EVENT_ID],
-            "responses": {
-                "303": {"description": "acknowledged (or it was before): back to the page"},
-                "401": page("not logged in, or the session ended: how to log in"),
-                "403": page("another role, another zone's event, or another origin"),
-                "404": page("no such event"),
-                "429": {
-                    **page("a bearer token from an address with too many failed log-ins"),
-                    "headers": RETRY_AFTER,
-                },
-            },
-        }
-    },
+    "/magistrate/requests/{request_id}/decide": form_post(
+        "decide_request_form",
+        "The magistrate page's Grant and Refuse buttons.",
+        REQUEST_ID,
+        "decided",
+        {
+            "400": "a bad form: no decision, a refusal without a note",
+            "404": "no such request in the district",
+            "409": "not assessed yet, or granted already",
+        },
+    ),
+    "/zone/events/{event_id}/acknowledge": form_post(
+        "acknowledge_supervision_form",
+        "The zone page's Acknowledge button.",
+        EVENT_ID,
+        "acknowledged (or it was before)",
+        {"404": "no such event"},
+    ),
     "/console/login": {
         "get": {
             "operationId": "log_in",

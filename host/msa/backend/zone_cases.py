@@ -16,14 +16,13 @@ from __future__ import annotations
 import datetime as dt
 import html
 from typing import Any
-from urllib.parse import parse_qs
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from msa.backend.auth import require_operator
-from msa.backend.bodies import json_object, read_body
+from msa.backend.bodies import form_fields, json_object, read_body
 from msa.backend.case_life import CaseLife, parse_day
 from msa.backend.daily_report import BRUSSELS
 from msa.backend.errors import ApiError, invalid
@@ -72,9 +71,7 @@ async def act_json(request: Request) -> JSONResponse:
 async def act_form(request: Request) -> Response:
     try:
         operator = await require_operator(request, ZONE_OFFICER)
-        body = await read_body(request, MAX_BODY_BYTES)
-        form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
-        await _act(request, operator, form)
+        await _act(request, operator, await form_fields(request, MAX_BODY_BYTES))
     except ApiError as error:
         return page("Not recorded", error.detail, error.status, **error.headers)
     return RedirectResponse("/zone", status_code=303, headers=PAGE_HEADERS)

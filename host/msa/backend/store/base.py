@@ -71,6 +71,11 @@ class SecurityEvent:
 
 
 RevocationReason = Literal["lost", "stolen"]
+ReportOutcome = Literal["committed", "duplicate", "conflict"]
+CheckInOutcome = Literal["committed", "duplicate"]
+FixOutcome = Literal[
+    "committed", "duplicate", "unknown_phone", "unknown_alarm", "not_linked", "closed"
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -370,12 +375,8 @@ class CaseIds:
     created: bool  # False: a case with this reference existed and was left as it was
 
 
-class Store(SupervisionStore, ReportStore, CaseStore, Protocol):
-    """Everything the backend keeps. Each method is one transaction.
-
-    Methods raise `StoreUnavailable` when the database cannot be reached or cannot
-    commit; nothing is half-written then.
-    """
+class SchemaStore(Protocol):
+    """The database itself: its schema, its end, its size."""
 
     dialect: str
 
@@ -389,6 +390,15 @@ class Store(SupervisionStore, ReportStore, CaseStore, Protocol):
         ...
 
     async def close(self) -> None: ...
+
+    async def counts(self) -> dict[str, int]:
+        """Rows per table (cases, persons, devices, phones, operators, frames, alarms,
+        audit): for operations, and for tests that a refusal changed nothing."""
+        ...
+
+
+class IngestStore(Protocol):
+    """What the phones send: frames, their own reports, refused frames of revoked keys."""
 
     async def ingest_context(
         self, token_sha256: str, device_id: int, urgent: bool = False, epoch: int | None = None
@@ -409,14 +419,27 @@ class Store(SupervisionStore, ReportStore, CaseStore, Protocol):
         """The id of the phone with this token hash, or None."""
         ...
 
-    async def commit_link_report(self, phone_id: int, off_at: int, on_at: int | None) -> str:
+    async def commit_link_report(
+        self, phone_id: int, off_at: int, on_at: int | None
+    ) -> ReportOutcome:
         """Store a period with Bluetooth off: "committed", "duplicate" (the same
         report again) or "conflict" (another end for the same start)."""
         ...
 
-    async def commit_check_in(self, phone_id: int, checked_in_at: int) -> str:
+    async def commit_check_in(self, phone_id: int, checked_in_at: int) -> CheckInOutcome:
         """Store that the phone was online at `checked_in_at`: "committed" or "duplicate"."""
         ...
+
+    async def record_security_event(
+        self, device_id: int, counter: int, frame_type: int, phone_id: int | None
+    ) -> SecurityEvent | None:
+        """A frame under a revoked key was refused: keep it for the CIC, once per
+        frame. The event, or None when this frame's was kept already."""
+        ...
+
+
+class ConsoleStore(Protocol):
+    """What the CIC console reads, and the audit of who saw what."""
 
     async def alarm(self, alarm_id: int) -> Alarm | UnreadableAlarm | None:
         """One alarm with its context (an `UnreadableAlarm` if its rows cannot be
@@ -432,48 +455,6 @@ class Store(SupervisionStore, ReportStore, CaseStore, Protocol):
         """The alarms not closed yet, oldest first; one that cannot be loaded comes
         as an `UnreadableAlarm` and fails no other."""
         ...
-
-    async def apply_step(
-        self, alarm_id: int, step: Step, operator: Operator, at: int
-    ) -> StepResult | None:
-        """Take one workflow step (msa.backend.workflow) and audit it, in one transaction.
-
-        None for an unknown alarm; raises `workflow.Refused` (nothing changed) for a
-        step that may not be taken now, `workflow.Invalid` for an unknown zone.
-        """
-        ...
-
-    async def add_fix(
-        self, token_sha256: str, alarm_id: int, fix: Location, received_at: int
-    ) -> str:
-        """Add a phone's fix to an alarm's trail. The outcome: `committed`,
-        `duplicate` (this fix time is stored), `unknown_phone`, `unknown_alarm`,
-        `not_linked` (not this phone's alarm) or `closed`."""
-        ...
-
-    async def zone_areas(self) -> list[ZoneArea]: ...
-
-    async def add_zone_area(self, area: ZoneArea, district: str) -> None:
-        """Add a box to a zone (created in `district` if new); idempotent."""
-        ...
-
-    async def set_magistrate_email(self, district: str, email: str) -> None: ...
-
-    async def due_notifications(self, now: int, limit: int = 20) -> list[Notification]:
-        """Unsent notifications whose next attempt is due, oldest first."""
-        ...
-
-    async def next_notification_at(self) -> int | None:
-        """When the earliest unsent notification is due; None when all are sent."""
-        ...
-
-    async def notification_sent(self, notification_id: int, at: int) -> None:
-        """Mark it sent, and audit it on its alarm."""
-        ...
-
-    async def notification_failed(
-        self, notification_id: int, error: str, next_attempt_at: int
-    ) -> None: ...
 
     async def alarm_audit(self, alarm_id: int) -> list[AuditEntry] | None:
         """Everything audited about one alarm (deliveries and reads too), oldest first;
@@ -492,6 +473,60 @@ class Store(SupervisionStore, ReportStore, CaseStore, Protocol):
     async def audit_trail(self, case_id: int) -> list[AuditEntry]:
         """Everything audited about a case, oldest first."""
         ...
+
+    async def security_events(self, limit: int | None = None) -> list[SecurityEvent]:
+        """The security events (the newest `limit` of them), oldest first."""
+        ...
+
+    async def zone_areas(self) -> list[ZoneArea]: ...
+
+
+class WorkflowStore(Protocol):
+    """The operator's steps on an alarm, and the phone's fixes while it runs."""
+
+    async def apply_step(
+        self, alarm_id: int, step: Step, operator: Operator, at: int
+    ) -> StepResult | None:
+        """Take one workflow step (msa.backend.workflow) and audit it, in one transaction.
+
+        None for an unknown alarm; raises `workflow.Refused` (nothing changed) for a
+        step that may not be taken now, `workflow.Invalid` for an unknown zone.
+        """
+        ...
+
+    async def add_fix(
+        self, token_sha256: str, alarm_id: int, fix: Location, received_at: int
+    ) -> FixOutcome:
+        """Add a phone's fix to an alarm's trail. The outcome: `committed`,
+        `duplicate` (this fix time is stored), `unknown_phone`, `unknown_alarm`,
+        `not_linked` (not this phone's alarm) or `closed`."""
+        ...
+
+
+class MailStore(Protocol):
+    """The outbox of mails (the magistrate's, the stock's, the zones' reports)."""
+
+    async def due_notifications(self, now: int, limit: int = 20) -> list[Notification]:
+        """Unsent notifications whose next attempt is due, oldest first."""
+        ...
+
+    async def next_notification_at(self) -> int | None:
+        """When the earliest unsent notification is due; None when all are sent."""
+        ...
+
+    async def notification_sent(self, notification_id: int, at: int) -> None:
+        """Mark it sent, and audit it on its alarm."""
+        ...
+
+    async def notification_failed(
+        self, notification_id: int, error: str, next_attempt_at: int
+    ) -> None: ...
+
+    async def set_magistrate_email(self, district: str, email: str) -> None: ...
+
+
+class DeskStore(Protocol):
+    """The tech desk's: cases as files, buttons, keys, phones, the inventory, operators, zones."""
 
     async def find_case(self, reference: str) -> CaseIds | None:
         """The case with this reference and its persons' ids, or None."""
@@ -579,17 +614,6 @@ class Store(SupervisionStore, ReportStore, CaseStore, Protocol):
         """Each district's buttons by state (one district, or all by name)."""
         ...
 
-    async def record_security_event(
-        self, device_id: int, counter: int, frame_type: int, phone_id: int | None
-    ) -> SecurityEvent | None:
-        """A frame under a revoked key was refused: keep it for the CIC, once per
-        frame. The event, or None when this frame's was kept already."""
-        ...
-
-    async def security_events(self, limit: int | None = None) -> list[SecurityEvent]:
-        """The security events (the newest `limit` of them), oldest first."""
-        ...
-
     async def add_operator(
         self,
         name: str,
@@ -601,6 +625,14 @@ class Store(SupervisionStore, ReportStore, CaseStore, Protocol):
         """Create the operator, or give an existing one (by name) this token and role."""
         ...
 
+    async def add_zone_area(self, area: ZoneArea, district: str) -> None:
+        """Add a box to a zone (created in `district` if new); idempotent."""
+        ...
+
+
+class EvidenceStore(Protocol):
+    """The cases' hash-chained evidence logs."""
+
     async def chain_evidence(self, case_id: int | None = None) -> int:
         """Chain every alarm not in its case's evidence yet (of `case_id` alone, when
         given); how many."""
@@ -610,7 +642,23 @@ class Store(SupervisionStore, ReportStore, CaseStore, Protocol):
         """The case's evidence chain in order, and its head (seq, hash) as stored."""
         ...
 
-    async def counts(self) -> dict[str, int]:
-        """Rows per table (cases, persons, devices, phones, operators, frames, alarms,
-        audit): for operations, and for tests that a refusal changed nothing."""
-        ...
+
+class Store(
+    SchemaStore,
+    IngestStore,
+    ConsoleStore,
+    WorkflowStore,
+    MailStore,
+    DeskStore,
+    EvidenceStore,
+    SupervisionStore,
+    ReportStore,
+    CaseStore,
+    Protocol,
+):
+    """Everything the backend keeps: one protocol per part of the work, each method
+    one transaction. A part that needs little asks for its own protocol.
+
+    Methods raise `StoreUnavailable` when the database cannot be reached or cannot
+    commit; nothing is half-written then.
+    """

@@ -36,6 +36,7 @@ from msa.backend.case_life import (
 from msa.backend.cases import draft_from_json
 from msa.backend.store.base import AuditEntry
 from msa.backend.store.evidence import audit_as_evidence
+from msa.backend.store.queries import Row
 from msa.backend.store.sql import Connection, fetchrow, insert_audit, insert_case
 from msa.backend.store.workflow import belgian_day
 
@@ -71,7 +72,7 @@ class CaseLifeSql:
 
     if TYPE_CHECKING:
 
-        def _reading(self) -> AbstractAsyncContextManager[Connection]: ...
+        def _reading(self, urgent: bool = False) -> AbstractAsyncContextManager[Connection]: ...
 
     # -- the request --------------------------------------------------------------
 
@@ -412,7 +413,7 @@ class CaseLifeSql:
             row = await fetchrow(conn, f"{_CASE} WHERE {where}", value)
             return None if row is None else await _life(conn, row)
 
-    async def _active(self, conn: Connection, reference: str) -> Any:
+    async def _active(self, conn: Connection, reference: str) -> Row | Literal["unknown", "ended"]:
         """The case's row, or "unknown" / "ended"."""
         case = await fetchrow(
             conn,

@@ -73,7 +73,7 @@ class ReportSql:
 
     if TYPE_CHECKING:
 
-        def _reading(self) -> AbstractAsyncContextManager[Connection]: ...
+        def _reading(self, urgent: bool = False) -> AbstractAsyncContextManager[Connection]: ...
 
     async def set_report_schedule(self, zone: str, send_at: str, email: str, since: str) -> bool:
         parse_send_at(send_at)
@@ -134,20 +134,19 @@ class ReportSql:
             )
             lines.setdefault(int(row["person_id"]), line)
         for row in alarms:
-            line = lines.get(int(row["person_id"]))
-            if line is not None:
+            pressed = lines.get(int(row["person_id"]))
+            if pressed is not None:
                 lat, lon = row["lat"], row["lon"]
                 where = None if lat is None else zones.locate(areas, lat, lon)
                 at = to_iso(int(row["committed_at"]))
-                line.alarms.append(AlarmSeen(at, lat, lon, where, row["outcome"]))
+                pressed.alarms.append(AlarmSeen(at, lat, lon, where, row["outcome"]))
         for row in off:
-            line = lines.get(int(row["person_id"]))
-            if line is not None:
+            person = lines.get(int(row["person_id"]))
+            if person is not None:
                 on_at = span.end if row["on_at"] is None else min(int(row["on_at"]), span.end)
-                line.bluetooth_off_times += 1
-                line.bluetooth_off_minutes += (
-                    on_at - max(int(row["off_at"]), span.start)
-                ) // 60_000
+                off_at = max(int(row["off_at"]), span.start)
+                person.bluetooth_off_times += 1
+                person.bluetooth_off_minutes += (on_at - off_at) // 60_000
         for line in lines.values():
             line.judge()
         return Report(

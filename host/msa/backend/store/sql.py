@@ -27,6 +27,7 @@ from msa.backend.store.base import (
     AuditEntry,
     CaseDraft,
     CaseIds,
+    CheckInOutcome,
     Commit,
     Device,
     IngestContext,
@@ -34,6 +35,7 @@ from msa.backend.store.base import (
     NewFrame,
     Operator,
     PersonDraft,
+    ReportOutcome,
     Revocation,
     RevocationReason,
     SecurityEvent,
@@ -579,7 +581,9 @@ class SqlStore(ABC):
             )
         return None if row is None else int(row["phone_id"])
 
-    async def commit_link_report(self, phone_id: int, off_at: int, on_at: int | None) -> str:
+    async def commit_link_report(
+        self, phone_id: int, off_at: int, on_at: int | None
+    ) -> ReportOutcome:
         """An open period (`on_at` None) once; its end once. "committed", "duplicate",
         or "conflict" (another end for the same start)."""
         async with self._transaction() as conn:
@@ -610,24 +614,16 @@ class SqlStore(ABC):
         # An open report after its end is an older copy of what is known: a duplicate.
         return "duplicate" if on_at is None or first["on_at"] == on_at else "conflict"
 
-    async def commit_check_in(self, phone_id: int, checked_in_at: int) -> str:
-        return await self._insert_once(
-            "INSERT INTO check_ins (phone_id, checked_in_at, received_at)"
-            " VALUES ($1, $2, $3) ON CONFLICT (phone_id, checked_in_at) DO NOTHING RETURNING id",
-            "SELECT TRUE AS same FROM check_ins WHERE phone_id = $1 AND checked_in_at = $2",
-            (phone_id, checked_in_at),
-        )
-
-    async def _insert_once(self, insert: str, compare: str, values: tuple[object, ...]) -> str:
-        """Insert `values` and the time of receipt: "committed", or for a row with the
-        same identity "duplicate" when it holds the same values and "conflict" when
-        it does not (`compare` takes the values alone)."""
+    async def commit_check_in(self, phone_id: int, checked_in_at: int) -> CheckInOutcome:
+        """A check-in's identity is its instant: the same one again is a duplicate."""
         async with self._transaction() as conn:
-            if await fetchrow(conn, insert, *values, now_ms()) is not None:
-                return "committed"
-            first = await fetchrow(conn, compare, *values)
-        assert first is not None  # the conflicting row exists and rows are never deleted
-        return "duplicate" if first["same"] else "conflict"
+            row = await fetchrow(
+                conn,
+                "INSERT INTO check_ins (phone_id, checked_in_at, received_at) VALUES ($1, $2, $3)"
+                " ON CONFLICT (phone_id, checked_in_at) DO NOTHING RETURNING id",
+                phone_id, checked_in_at, now_ms(),
+            )  # fmt: skip
+        return "committed" if row is not None else "duplicate"
 
     async def _upsert_returning_id(self, sql: str, *args: object) -> int:
         async with self._transaction() as conn:

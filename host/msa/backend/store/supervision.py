@@ -123,7 +123,7 @@ class SupervisionSql:
 
     if TYPE_CHECKING:  # SqlStore's, which an engine may override: no stub here to shadow it
 
-        def _reading(self) -> AbstractAsyncContextManager[Connection]: ...
+        def _reading(self, urgent: bool = False) -> AbstractAsyncContextManager[Connection]: ...
 
     async def sweep_supervision(self, now: int, rules: Rules) -> Sweep:
         folded = 0

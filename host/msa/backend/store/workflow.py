@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from msa.backend import notify, workflow
 from msa.backend.store.base import (
     AuditEntry,
+    FixOutcome,
     Location,
     Notification,
     Operator,
@@ -113,7 +114,7 @@ class WorkflowSql:
 
     async def add_fix(
         self, token_sha256: str, alarm_id: int, fix: Location, received_at: int
-    ) -> str:
+    ) -> FixOutcome:
         async with self._transaction() as conn:
             row = await fetchrow(
                 conn,
