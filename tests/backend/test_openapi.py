@@ -206,12 +206,12 @@ async def test_every_documented_answer_is_given_and_matches(backend):
     case_id = backend.seeded["case_id"]
     for headers in (other_role, OPERATOR, nobody):  # 200, 403, 401
         await client.get("/api/v1/zone-cases", headers=headers)
-    for name in ("revisit", "reevaluation", "extend"):
+    for name in ("revisit", "reevaluation", "extend", "cic-watch"):
         for prefix, send in (("/api/v1/cases", "json"), ("/zone/cases", "data")):
-            good = {"reason": "new threats"}
+            good = {"reason": "new threats", "watch": "yes"}
             attempts = [
                 (case_id, good, other_role),  # 200 / 303
-                (case_id, {"on": "1999-01-01", "reason": "x"}, other_role),  # 400
+                (case_id, {"on": "1999-01-01", "reason": "x", "watch": "x"}, other_role),  # 400
                 (999999, good, other_role),  # 404
                 (ended.case_id, good, other_role),  # 409
                 (case_id, good, nobody),  # 401
@@ -297,7 +297,7 @@ async def test_every_documented_answer_is_given_and_matches(backend):
         await client.get(path, headers=OPERATOR)
     for prefix in ("/api/v1/requests", "/magistrate/requests"):
         await client.post(f"{prefix}/{request_ids['REQ-API']}/decide", headers=OPERATOR)
-    for name in ("revisit", "reevaluation", "extend"):
+    for name in ("revisit", "reevaluation", "extend", "cic-watch"):
         for prefix in ("/api/v1/cases", "/zone/cases"):
             await client.post(f"{prefix}/{case_id}/{name}", headers=OPERATOR)
     for path in ("/api/v1/zone-reports", f"/api/v1/zone-reports/{report_id}", *REPORT_PAGES):

@@ -153,7 +153,12 @@ async def test_the_zone_acknowledges_its_own_events_and_the_cic_only_watched_one
     assert (await client.post(f"{EVENTS}/999999/acknowledge", headers=GENT)).status_code == 404
     assert (await backend.store.supervision_events())[0].acknowledged_at is None
 
-    assert await backend.store.set_case_supervision(DEMO_CASE.reference, None, True)
+    # The zone shows the case to the CIC.
+    case_id = backend.seeded["case_id"]
+    watch = await client.post(
+        f"/api/v1/cases/{case_id}/cic-watch", json={"watch": "yes"}, headers=GENT
+    )
+    assert watch.status_code == 200 and watch.json()["case"]["cic_watch"] is True
     assert len((await client.get(EVENTS, headers=OPERATOR)).json()["events"]) == 1
     done = await client.post(ack, headers=GENT)
     assert done.json() == {"status": "done", "event_id": event.id}

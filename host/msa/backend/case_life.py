@@ -199,6 +199,7 @@ class CaseLife:
     last_reevaluation: dt.date | None
     support_started_on: str | None
     registrations: tuple[str, ...]
+    cic_watch: bool = False  # the zone shows the CIC its supervision events
 
     def tasks(self, today: dt.date) -> list[Task]:
         if self.status != "active" or self.ends_on is None:
@@ -224,6 +225,7 @@ class CaseLife:
             "last_reevaluation": iso(self.last_reevaluation),
             "support_started_on": self.support_started_on,
             "registrations": list(self.registrations),
+            "cic_watch": self.cic_watch,
             "tasks": [
                 {"kind": t.kind, "due_on": t.due_on.isoformat(), "text": t.text}
                 for t in self.tasks(today)

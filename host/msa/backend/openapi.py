@@ -606,6 +606,7 @@ SCHEMAS: dict[str, Schema] = {
             "last_reevaluation": nullable(DAY),
             "support_started_on": nullable(DAY),
             "registrations": {"type": "array", "items": {"type": "string"}},
+            "cic_watch": {"type": "boolean"},
             "tasks": {
                 "type": "array",
                 "items": {
@@ -631,6 +632,7 @@ SCHEMAS: dict[str, Schema] = {
             "on": DAY,
             "note": {"type": "string", "maxLength": 500},
             "reason": {"type": "string", "maxLength": 500},
+            "watch": {"enum": ["yes", "no"]},
         },
     },
     "CaseStepDone": {
@@ -793,6 +795,7 @@ CASE_STEPS = {
     "revisit": "The zone revisited the person (every 3 months); `on` defaults to today.",
     "reevaluation": "The zone re-evaluated the measure (the month before its end).",
     "extend": "Nine months more on new facts (the magistrate's decision): `reason` required.",
+    "cic-watch": "Show the CIC the case's supervision events (`watch`: yes), or stop (no).",
 }
 OPERATOR = [{"operatorToken": []}, {"consoleSession": []}]
 PHONE = [{"phoneToken": []}]
@@ -1033,7 +1036,7 @@ ZONE_OFFICER_ONLY = {
 def _case_step(name: str, summary: str) -> dict[str, Any]:
     return {
         "post": {
-            "operationId": f"case_{name}",
+            "operationId": f"case_{name.replace('-', '_')}",
             "summary": summary,
             "tags": ["cases"],
             "security": OPERATOR,

@@ -3,8 +3,9 @@
 - `GET /api/v1/zone-cases`: the zone's active cases, each with what is due today
   (a revisit, the re-evaluation, an expired measure) and the prosecutor's
   registrations; every case read is audited;
-- `POST /api/v1/cases/{id}/revisit`, `…/reevaluation` `{"on": DAY?, "note": TEXT?}`
-  and `…/extend` `{"on": DAY?, "reason": TEXT}` (nine months on new facts);
+- `POST /api/v1/cases/{id}/revisit`, `…/reevaluation` `{"on": DAY?, "note": TEXT?}`,
+  `…/extend` `{"on": DAY?, "reason": TEXT}` (nine months on new facts) and
+  `…/cic-watch` `{"watch": "yes" | "no"}` (the CIC sees the case's supervision events);
 - the same three as forms of the `/zone` page (`POST /zone/cases/{id}/…`, back to it).
 
 An officer acts on their own zone's cases only (404 for another's, as for none).
@@ -32,7 +33,7 @@ from msa.backend.roles import ZONE_OFFICER
 from msa.backend.services import services
 from msa.backend.store.base import AuditEntry, Operator
 
-ACTIONS = ("revisit", "reevaluation", "extend")
+ACTIONS = ("revisit", "reevaluation", "extend", "cic-watch")
 MAX_BODY_BYTES = 1024
 MAX_TEXT = 500
 
@@ -88,7 +89,15 @@ async def _act(request: Request, operator: Operator, data: dict[str, Any]) -> Ca
         raise ApiError(404, "unknown_case", f"Your zone has no case {case_id}.")
     on = day_field(data, today(request))
     actor, at = f"operator:{operator.id}", request.app.state.clock()
-    if action == "extend":
+    if case.status != "active":
+        raise ApiError(409, "case_ended", f"Case {case.reference} has ended.")
+    if action == "cic-watch":
+        watch = data.get("watch")
+        if watch not in ("yes", "no", True, False):
+            raise invalid("'watch' is 'yes' or 'no'.")
+        await store.set_case_supervision(case.reference, None, watch in ("yes", True))
+        outcome = "done"
+    elif action == "extend":
         reason = text_field(data, "reason", required=True)
         outcome, _ = await store.extend_case(case.reference, on, reason, actor, at)
     else:
@@ -136,6 +145,8 @@ def render(cases: list[CaseLife], day: dt.date) -> str:
             f'<form method="post" action="/zone/cases/{case.id}/{action}">{extra}'
             f'<button type="submit">{label}</button></form>'
             for action, label, extra in (
+                ("cic-watch", "Stop showing the CIC" if case.cic_watch else "Show the CIC",
+                 f'<input type="hidden" name="watch" value="{"no" if case.cic_watch else "yes"}">'),
                 ("revisit", "Revisit done", ""),
                 ("reevaluation", "Re-evaluated", ""),
                 ("extend", "Extend 9 months (new facts)",

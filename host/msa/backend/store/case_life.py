@@ -42,7 +42,7 @@ from msa.backend.store.workflow import belgian_day
 
 _CASE = """
 SELECT c.id, c.reference, c.status, z.name AS zone, z.id AS zone_id, c.decided_on, c.ends_on,
-       c.ended_on, c.end_reason, c.support_started_on,
+       c.ended_on, c.end_reason, c.support_started_on, c.cic_watch,
        (SELECT max(r.on_day) FROM case_reviews r WHERE r.case_id = c.id
           AND r.kind = 'revisit') AS last_revisit,
        (SELECT max(r.on_day) FROM case_reviews r WHERE r.case_id = c.id
@@ -453,4 +453,5 @@ async def _life(conn: Connection, row: Any) -> CaseLife:
         last_reevaluation=_day(row["last_reevaluation"]),
         support_started_on=row["support_started_on"],
         registrations=tuple(lines),
+        cic_watch=bool(row["cic_watch"]),
     )
