@@ -60,3 +60,25 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         report.outcome = "failed"
         report.longrepr = f"skipped, but MSA_NO_SKIPS=1 (CI runs every case): {reason}"
     return report
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The slow HIL cases first, the longest (`slow(seconds=…)`) before the others: with
+    two workers, a minute-long case that starts last ends the run alone; started
+    first, the short cases fill the other worker. Only hwtest's (function-scoped
+    chains) move: tests/browser keeps its module together."""
+    slow = sorted((item for item in items if _moves_first(item)), key=_seconds, reverse=True)
+    if slow:
+        first = set(map(id, slow))
+        items[:] = slow + [item for item in items if id(item) not in first]
+
+
+def _seconds(item: pytest.Item) -> float:
+    """What a slow case expects to take (`@pytest.mark.slow(seconds=80)`), 0 if unsaid."""
+    marker = item.get_closest_marker("slow")
+    return float(marker.kwargs.get("seconds", 0)) if marker is not None else 0.0
+
+
+def _moves_first(item: pytest.Item) -> bool:
+    return item.get_closest_marker("slow") is not None and item.nodeid.startswith("hwtest/")

@@ -240,7 +240,7 @@ async def output_of(process: asyncio.subprocess.Process, bound_s: float) -> str:
     return output.decode(errors="replace")
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=35)
 @pytest.mark.timeout(260)
 async def test_the_alarm_path_cases_run_on_a_serial_target(tmp_path):
     """`pytest hwtest/test_alarm_path.py hwtest/test_out_of_range.py --target serial:PORT`:

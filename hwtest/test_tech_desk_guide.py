@@ -27,7 +27,7 @@ from msa.waiting import cancelled, within
 
 pytestmark = [
     pytest.mark.hil,
-    pytest.mark.slow,
+    pytest.mark.slow(seconds=40),
     pytest.mark.emulated_only("the guide's buttons here are emulated boards on pseudo-terminals"),
 ]
 

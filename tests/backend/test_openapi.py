@@ -199,6 +199,17 @@ async def test_every_documented_answer_is_given_and_matches(backend):
             await client.get(path.format(report_id=report_id), headers=headers)
     for path in ("/api/v1/zone-reports/999999", "/zone/reports/999999"):
         await client.get(path, headers=other_role)  # 404
+    for path, send in (
+        ("/api/v1/zone-reports/schedule", "json"),
+        ("/zone/reports/schedule", "data"),
+    ):
+        for data, headers in (
+            ({"at": "06:30", "email": "ref@pz-gent.example"}, other_role),  # 200 / 303
+            ({"at": "25:99", "email": "ref@pz-gent.example"}, other_role),  # 400
+            ({"at": "06:30", "email": "ref@pz-gent.example"}, nobody),  # 401
+            ({"at": "06:30", "email": "ref@pz-gent.example"}, OPERATOR),  # 403
+        ):
+            await client.post(path, headers=headers, **{send: data})
 
     # The zone's cases: the demo case, and one that has ended.
     ended = await store.create_case(replace(DEMO_CASE, reference="ENDED-1"))
@@ -295,6 +306,8 @@ async def test_every_documented_answer_is_given_and_matches(backend):
     await client.get("/api/v1/zone-cases", headers=OPERATOR)
     for path in ("/api/v1/requests", "/api/v1/support/cases"):
         await client.get(path, headers=OPERATOR)
+    for path in ("/api/v1/zone-reports/schedule", "/zone/reports/schedule"):
+        await client.post(path, headers=OPERATOR)
     for prefix in ("/api/v1/requests", "/magistrate/requests"):
         await client.post(f"{prefix}/{request_ids['REQ-API']}/decide", headers=OPERATOR)
     for name in ("revisit", "reevaluation", "extend", "cic-watch"):

@@ -249,6 +249,8 @@ class ReportStore(Protocol):
 
     async def report_schedules(self) -> list[Schedule]: ...
 
+    async def zone_name(self, zone_id: int) -> str | None: ...
+
     async def make_report(self, schedule: Schedule, day: dt.date, now: int) -> int | None:
         """The zone's report of `day` made, stored and its mail queued, in one
         transaction; its id, or None when it was made before."""

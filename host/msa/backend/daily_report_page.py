@@ -11,23 +11,28 @@ unknown one, so that ids say nothing of other zones.
 
 from __future__ import annotations
 
+import argparse
 import html
 from dataclasses import asdict
+from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from msa.backend.auth import require_operator
-from msa.backend.daily_report import Report, StoredReport, describe
-from msa.backend.errors import ApiError
+from msa.backend.bodies import form_fields, json_object, read_body
+from msa.backend.daily_report import Report, Schedule, StoredReport, describe, parse_send_at
+from msa.backend.errors import ApiError, invalid
 from msa.backend.ids import IdConvertor  # noqa: F401 (registers {report_id:id})
-from msa.backend.login import page
+from msa.backend.login import PAGE_HEADERS, page
 from msa.backend.pages import shell
 from msa.backend.roles import ZONE_OFFICER
 from msa.backend.services import services
 from msa.backend.store.base import Operator
 from msa.backend.supervision_page import NAV
+from msa.backend.zone_cases import MAX_BODY_BYTES, today
+from msa.cliargs import email
 
 
 async def reports_json(request: Request) -> JSONResponse:
@@ -46,8 +51,64 @@ async def reports_page(request: Request) -> Response:
         operator = await require_operator(request, ZONE_OFFICER)
     except ApiError as error:
         return page("Log in to see your zone", error.detail, error.status, **error.headers)
-    body = render_list(await _list(request, operator))
+    schedule = await _schedule(request, operator)
+    body = render_schedule(schedule) + render_list(await _list(request, operator))
     return shell("Daily reports", body, nav=NAV)
+
+
+async def schedule_json(request: Request) -> JSONResponse:
+    operator = await require_operator(request, ZONE_OFFICER)
+    data = json_object(await read_body(request, MAX_BODY_BYTES))
+    schedule = await _set_schedule(request, operator, data)
+    return JSONResponse({"zone": schedule.zone, "at": schedule.send_at.strftime("%H:%M"),
+                         "email": schedule.email})  # fmt: skip
+
+
+async def schedule_form(request: Request) -> Response:
+    try:
+        operator = await require_operator(request, ZONE_OFFICER)
+        await _set_schedule(request, operator, await form_fields(request, MAX_BODY_BYTES))
+    except ApiError as error:
+        return page("Not saved", error.detail, error.status, **error.headers)
+    return RedirectResponse("/zone/reports", status_code=303, headers=PAGE_HEADERS)
+
+
+async def _schedule(request: Request, operator: Operator) -> Schedule | None:
+    schedules = await services(request).store.report_schedules()
+    return next((s for s in schedules if s.zone_id == operator.zone_id), None)
+
+
+async def _set_schedule(request: Request, operator: Operator, data: dict[str, Any]) -> Schedule:
+    """The zone's report time and mailbox, as its officer sets them."""
+    store = services(request).store
+    zone = None if operator.zone_id is None else await store.zone_name(operator.zone_id)
+    if zone is None:
+        raise ApiError(403, "forbidden", "You have no police zone: ask the tech desk.")
+    at, mailbox = data.get("at"), data.get("email")
+    try:
+        parse_send_at(at if isinstance(at, str) else "")
+        email(mailbox if isinstance(mailbox, str) else "")
+    except (ValueError, argparse.ArgumentTypeError) as error:
+        raise invalid(f"{error}.") from None
+    assert isinstance(at, str) and isinstance(mailbox, str)
+    await store.set_report_schedule(zone, at, mailbox, today(request).isoformat())
+    found = await _schedule(request, operator)
+    assert found is not None
+    return found
+
+
+def render_schedule(schedule: Schedule | None) -> str:
+    at = "07:00" if schedule is None else schedule.send_at.strftime("%H:%M")
+    mailbox = "" if schedule is None else html.escape(schedule.email)
+    state = "not mailed yet: set a time and an address" if schedule is None else "mailed"
+    return (
+        f'<form class="schedule" method="post" action="/zone/reports/schedule"><p>The report is '
+        f"{state}: each morning at "
+        f'<input name="at" value="{at}" pattern="[0-2][0-9]:[0-5][0-9]" required size="5"'
+        ' aria-label="time (Brussels)"> (Brussels) to '
+        f'<input name="email" type="email" value="{mailbox}" required aria-label="mailbox"> '
+        '<button type="submit">Save</button></p></form>'
+    )
 
 
 async def report_page(request: Request) -> Response:
@@ -116,6 +177,8 @@ def render(report: Report) -> str:
 
 routes = [
     Route("/zone/reports", reports_page),
+    Route("/zone/reports/schedule", schedule_form, methods=["POST"]),
+    Route("/api/v1/zone-reports/schedule", schedule_json, methods=["POST"]),
     Route("/zone/reports/{report_id:id}", report_page),
     Route("/api/v1/zone-reports", reports_json),
     Route("/api/v1/zone-reports/{report_id:id}", report_json),

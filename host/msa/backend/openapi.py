@@ -702,6 +702,15 @@ SCHEMAS: dict[str, Schema] = {
         "required": ["cases"],
         "properties": {"cases": {"type": "array", "items": {"type": "object"}}},
     },
+    "Schedule": {
+        "type": "object",
+        "required": ["at", "email"],
+        "properties": {
+            "zone": {"type": "string"},
+            "at": {"type": "string", "pattern": "^[0-2][0-9]:[0-5][0-9]$"},
+            "email": {"type": "string"},
+        },
+    },
     "CheckIn": {"type": "object", "required": ["at"], "properties": {"at": INSTANT}},
     "CheckInReceipt": {
         "type": "object",
@@ -952,6 +961,18 @@ PAGES: dict[str, Any] = {
         )
         for name, text in CASE_STEPS.items()
     },
+    "/zone/reports/schedule": {
+        "post": {
+            **form_post(
+                "zone_report_schedule_form",
+                "The reports page's Save button.",
+                EVENT_ID,
+                "saved",
+                {"400": "a time that is not HH:MM, or no mail address"},
+            )["post"],
+            "parameters": [],
+        }
+    },
     "/magistrate": operator_page(
         "magistrate_page", "The magistrate's requests and cases (role magistrate)", "the page"
     ),
@@ -1124,6 +1145,22 @@ SUPERVISION: dict[str, Any] = {
             "tags": ["supervision"],
             "security": OPERATOR,
             "responses": {"200": ok("the reports", ref("ZoneReports")), **ZONE_OFFICER_ONLY},
+        }
+    },
+    "/api/v1/zone-reports/schedule": {
+        "post": {
+            "operationId": "zone_report_schedule",
+            "summary": "The zone officer sets when (Brussels time) and to whom the zone's daily "
+            "report is mailed.",
+            "tags": ["supervision"],
+            "security": OPERATOR,
+            "requestBody": {"required": True, "content": {JSON: {"schema": ref("Schedule")}}},
+            "responses": {
+                "200": ok("saved", ref("Schedule")),
+                "400": error("a time that is not HH:MM, or no mail address", "invalid_request"),
+                **ZONE_OFFICER_ONLY,
+                "403": error("not a zone officer, or another origin", "forbidden", "cross_origin"),
+            },
         }
     },
     "/api/v1/zone-reports/{report_id}": {

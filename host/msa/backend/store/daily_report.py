@@ -90,6 +90,11 @@ class ReportSql:
             )  # fmt: skip
         return True
 
+    async def zone_name(self, zone_id: int) -> str | None:
+        async with self._reading() as conn:
+            row = await fetchrow(conn, "SELECT name FROM police_zones WHERE id = $1", zone_id)
+        return None if row is None else str(row["name"])
+
     async def report_schedules(self) -> list[Schedule]:
         async with self._reading() as conn:
             rows = await conn.fetch(
