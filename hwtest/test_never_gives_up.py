@@ -18,14 +18,16 @@ pytestmark = pytest.mark.hil
 
 PRESSES = 1000
 # Fast presses for a fast test, still presses: 10 ms debounce, 20 ms to count;
-# each hold 15 ms over what counts, each gap 30 ms over the debounce; 27 edges a
-# second, under the 40 that the button takes for a chattering contact.
+# each hold 25 ms over what counts, each gap 45 ms over the debounce; 20 edges a
+# second, under the 40 that the button takes for a chattering contact. (At 35/40 ms
+# the emulated button, starved of CPU on a busy CI machine, missed 1 to 3 presses
+# in a thousand: its pin IRQs queue behind the flash writes of the coalescing.)
 FAST = {"debounce_ms": 10, "press_ms": 20}
-HOLD_MS = 35
-GAP_MS = 40
+HOLD_MS = 45
+GAP_MS = 55
 
 
-@pytest.mark.slow(seconds=80)  # started first: see conftest.py
+@pytest.mark.slow(seconds=100)  # started first: see conftest.py
 @pytest.mark.provision(**FAST)
 async def test_a_thousand_presses_with_the_phone_away_are_delivered_whole_once(stack: Chain):
     await stack.phone_away()
