@@ -285,7 +285,7 @@ class EmulatedBoard:
             cwd=self.flash,
             env=env,
             start_new_session=True,
-            preexec_fn=children.preexec(_take_terminal),
+            preexec_fn=children.preexec(_start_mcu),
             umask=0o077,
         )
         os.close(slave)
@@ -436,7 +436,16 @@ class EmulatedBoard:
         return self.console.port
 
 
-def _take_terminal() -> None:
+MCU_PRIORITY = -10  # nice(2) increment for the emulated chip's interpreter
+
+
+def _start_mcu() -> None:
     # In the child, after setsid(): make the pty its controlling terminal so
     # that ^C from mpremote becomes SIGINT, as on a real board's REPL.
     fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+    # A real board has its own CPU: on a busy host the emulated one goes first, so
+    # that its pin IRQs and timers keep the time they would on the chip (a starved
+    # interpreter read the end of a 45 ms press before its debounce ran). Where the
+    # host does not allow it (not root), it runs at the usual priority.
+    with contextlib.suppress(OSError):
+        os.nice(MCU_PRIORITY)
