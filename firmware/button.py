@@ -2,6 +2,11 @@
 # what they mean. A level counts once it has held, with no edge, for
 # debounce_ms: contact bounce and a chattering contact raise nothing.
 #
+# The IRQ notes each edge's time and the level it left, in a ring the task reads
+# once it runs: a press the task was too busy to see while it lasted (a flash
+# write or a radio burst can hold the interpreter for tens of ms) still counts
+# if it held debounce_ms between its edges.
+#
 # A stuck button (held down past stuck_ms) or a chattering one (more than
 # _CHATTER_EDGES edges in a second) costs no IRQs and no wake-ups: its IRQ is
 # switched off, and so is its pull-up (which draws current while the contact
@@ -16,6 +21,7 @@ from firmware.gesture import Gesture
 
 _CHATTER_EDGES = 40
 _STUCK_POLL_MS = 250
+_RING = 64  # edges noted by the IRQ and not yet read: over a second of chattering
 
 
 class Button:
@@ -29,13 +35,20 @@ class Button:
         self._window = 0
         self._ms = 0  # a millisecond clock that does not wrap (ticks_ms does)
         self._ticks = time.ticks_ms()
-        self._edge_ticks = self._ticks
+        self._ring_at = [self._ticks] * _RING  # ticks_ms of each edge
+        self._ring_level = bytearray(_RING)  # 1: pressed after that edge
+        self._head = 0  # edges noted (the IRQ writes)
+        self._tail = 0  # edges read (the task)
         pin.irq(self._on_edge)
 
-    def _on_edge(self, _pin):
+    def _on_edge(self, pin):
+        # An IRQ only notes and wakes (no allocation): the task does the work.
+        i = self._head % _RING
+        self._ring_at[i] = time.ticks_ms()
+        self._ring_level[i] = 1 if self.is_pressed(pin) else 0
+        self._head += 1
         self._edges += 1
-        self._edge_ticks = time.ticks_ms()  # when, to the ms: the task may wake later
-        self._edge.set()  # an IRQ only counts, notes the time and wakes; the task works
+        self._edge.set()
 
     def now(self):
         ticks = time.ticks_ms()
@@ -58,17 +71,15 @@ class Button:
             deadline = g.deadline()
             edge = await self._wait(None if deadline is None else deadline - self.now())
             if edge:
-                level = await self._settle()
-                # The level began at the last edge before it settled.
-                t = self.now() - time.ticks_diff(time.ticks_ms(), self._edge_ticks)
-                if level is None:  # chattering: a broken or wet contact
+                if not await self._settle():  # chattering: a broken or wet contact
                     out = []
                     g.stick(out)
                     self._emit(emit, out)
                     continue
-                if level != pressed:
-                    pressed = level
-                    self._emit(emit, g.down(t) if pressed else g.up(t))
+                for t, level in self._levels():
+                    if level != pressed:
+                        pressed = level
+                        self._emit(emit, g.down(t) if pressed else g.up(t))
             self._emit(emit, g.tick(self.now()))
 
     def _emit(self, emit, events):
@@ -88,15 +99,36 @@ class Button:
             return False
 
     async def _settle(self):
-        # The level once no edge has come for debounce_ms; None: chattering.
+        # True once no edge has come for debounce_ms; False: chattering.
         while True:
             t = self.now()
             if t - self._window > 1000:
                 self._window, self._edges = t, 0
             if self._edges > _CHATTER_EDGES:
-                return None
+                return False
             if not await self._wait(self.debounce_ms):
-                return self.is_pressed(self.pin)
+                return True
+
+    def _levels(self):
+        # The levels that held debounce_ms, each with when it began (on the clock
+        # of now()), from the edges noted since the last read; the last is the
+        # pin as it is now, which has held since the last edge.
+        now_ticks, now = time.ticks_ms(), self.now()
+        head = self._head
+        first = max(self._tail, head - _RING)
+        self._tail = head
+        levels = []
+        for n in range(first, head):
+            i = n % _RING
+            began = self._ring_at[i]
+            if n + 1 < head:
+                if time.ticks_diff(self._ring_at[(n + 1) % _RING], began) < self.debounce_ms:
+                    continue  # a bounce
+                level = self._ring_level[i] == 1
+            else:
+                level = self.is_pressed(self.pin)
+            levels.append((now - time.ticks_diff(now_ticks, began), level))
+        return levels
 
     async def _wait_release(self):
         self.pin.irq(None)
@@ -108,4 +140,5 @@ class Button:
             released = 0 if self.is_pressed(self.pin) else released + 1
         self._edges = 0
         self._edge.clear()
+        self._tail = self._head
         self.pin.irq(self._on_edge)
