@@ -22,7 +22,8 @@ import asyncio, time
 from firmware.button import Button
 
 class Settings:
-    debounce_ms, press_ms, pattern, stuck_ms, hold_ms, presses, window_ms = 10, 20, "single", 15000, 2000, 3, 3000
+    debounce_ms, press_ms, pattern, stuck_ms = 10, 20, "single", 15000
+    hold_ms, presses, window_ms = 2000, 3, 3000
 
 class Pin:
     level = 1
@@ -50,7 +51,8 @@ SCENARIOS = {
 async def main():
     for name, levels_ms in SCENARIOS.items():
         pin, events = Pin(), []
-        task = asyncio.create_task(Button(pin, lambda p: p.value() == 0, Settings()).run(events.append))
+        button = Button(pin, lambda p: p.value() == 0, Settings())
+        task = asyncio.create_task(button.run(events.append))
         await asyncio.sleep_ms(20)
         edges(pin, levels_ms)
         await asyncio.sleep_ms(100)
