@@ -84,11 +84,12 @@ class Pin:
         if value is not None:
             self.value(value)
 
-    _fault = False
+    _fault = False  # the next read by a task (not an IRQ handler) raises: a task's crash
+    _in_irq = False
 
     def value(self, x=None):
         if x is None:
-            if Pin._fault:
+            if Pin._fault and not Pin._in_irq:
                 Pin._fault = False
                 raise RuntimeError("injected fault reading Pin(%r)" % (self._id,))
             return self._value
@@ -131,16 +132,21 @@ class Pin:
         old, self._value = self._value, value
         edge = Pin.IRQ_RISING if value > old else Pin.IRQ_FALLING if value < old else 0
         if self._handler is not None and edge & self._trigger:
-            self._handler(self)
+            # A soft IRQ, as the ports' pins run theirs (from the scheduler): an
+            # exception in the handler is printed, and the board goes on.
+            Pin._in_irq = True
+            try:
+                self._handler(self)
+            except Exception as error:
+                sys.print_exception(error)
+            finally:
+                Pin._in_irq = False
 
     async def _release(self, value, hold_ms):
         import asyncio
 
         await asyncio.sleep_ms(hold_ms)
-        try:
-            self._level(value)
-        except Exception as error:  # as a port does with an IRQ handler's error
-            sys.print_exception(error)
+        self._level(value)
         _emulink.tell("pin_released", self._id)
 
 

@@ -16,23 +16,16 @@ import asyncpg
 
 from msa.backend.keys import Kek
 from msa.backend.store import queries
+from msa.backend.store.all_roles import AllRolesSql
 from msa.backend.store.base import Commit, NewAlarm, NewFrame, StoreUnavailable
-from msa.backend.store.case_life import CaseLifeSql
-from msa.backend.store.daily_report import ReportSql
-from msa.backend.store.evidence import EvidenceSql
-from msa.backend.store.inventory import InventorySql
 from msa.backend.store.lanes import Lanes
-from msa.backend.store.sessions import SessionSql
 from msa.backend.store.sql import (
     Connection,
     Row,
-    SqlStore,
     committed_before,
     fetchrow,
     frame_values,
 )
-from msa.backend.store.supervision import SupervisionSql
-from msa.backend.store.workflow import WorkflowSql
 from msa.timefmt import now_ms
 
 _ACQUIRE_TIMEOUT_S = 5.0
@@ -74,16 +67,7 @@ SELECT frame.id, ${_WIDTH + 1}, 'open', ${_WIDTH + 2}, ${_WIDTH + 3}, ${_WIDTH +
 RETURNING id, frame_id"""
 
 
-class PostgresStore(
-    CaseLifeSql,
-    EvidenceSql,
-    InventorySql,
-    ReportSql,
-    SupervisionSql,
-    WorkflowSql,
-    SessionSql,
-    SqlStore,
-):
+class PostgresStore(AllRolesSql):
     """A `Store` in a PostgreSQL database, given by a `postgresql://` URL."""
 
     dialect = "postgresql"

@@ -28,17 +28,11 @@ from typing import TypeVar
 import aiosqlite
 
 from msa.backend.keys import Kek
+from msa.backend.store.all_roles import AllRolesSql
 from msa.backend.store.base import StoreUnavailable
-from msa.backend.store.case_life import CaseLifeSql
-from msa.backend.store.daily_report import ReportSql
-from msa.backend.store.evidence import EvidenceSql
-from msa.backend.store.inventory import InventorySql
 from msa.backend.store.lanes import Lanes
 from msa.backend.store.queries import AlarmRows
-from msa.backend.store.sessions import SessionSql
-from msa.backend.store.sql import Connection, Row, SqlStore
-from msa.backend.store.supervision import SupervisionSql
-from msa.backend.store.workflow import WorkflowSql
+from msa.backend.store.sql import Connection, Row
 from msa.private_files import create_private
 
 Result = TypeVar("Result")
@@ -157,16 +151,7 @@ def _alarm_rows(
     return AlarmRows(rows, *(_rows(db, *read) for read in reads[1:]))
 
 
-class SqliteStore(
-    CaseLifeSql,
-    EvidenceSql,
-    InventorySql,
-    ReportSql,
-    SupervisionSql,
-    WorkflowSql,
-    SessionSql,
-    SqlStore,
-):
+class SqliteStore(AllRolesSql):
     """A `Store` in one SQLite file (or `:memory:`)."""
 
     dialect = "sqlite"
