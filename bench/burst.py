@@ -34,8 +34,8 @@ from bench._engines import per_engine
 from bench._fleet import OPERATOR_TOKEN, Fleet, LoadClient, seed, start_flood
 from bench.latency import percentile
 from msa.backend.keys import kek_at
+from msa.backend.process import BackendProcess
 from msa.backend.store import open_store
-from msa.demo.stack import BackendProcess
 from msa.timefmt import parse_iso
 from msa.waiting import cancelled
 from protocol import frame

@@ -26,8 +26,8 @@ from bench._fleet import OPERATOR_TOKEN, Fleet, seed, start_flood
 from bench.latency import percentile
 from msa.backend import pgcluster
 from msa.backend.keys import kek_at
+from msa.backend.process import BackendProcess
 from msa.demo.console_client import ConsoleClient
-from msa.demo.stack import BackendProcess
 from msa.waiting import within
 from protocol import frame
 

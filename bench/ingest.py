@@ -32,10 +32,10 @@ from bench._fleet import Fleet, LoadClient, post, seed
 from msa.backend.admission import ROUTINE_LIMIT
 from msa.backend.auth import hash_token
 from msa.backend.keys import Kek, kek_at
+from msa.backend.process import BackendProcess
 from msa.backend.store import open_store
 from msa.backend.store.group_commit import MAX_GROUP
 from msa.backend.store.queries import value_rows
-from msa.demo.stack import BackendProcess
 from protocol import frame
 
 FLEET = 200

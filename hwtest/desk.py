@@ -24,8 +24,9 @@ from msa.app.bumble_link import BumbleLink
 from msa.app.forwarder import Forwarder
 from msa.app.outbox import Outbox
 from msa.app.phone import Phone
+from msa.backend.process import BackendProcess, msa_command
 from msa.demo.console_client import ConsoleClient
-from msa.demo.stack import BackendProcess, msa_command, run_msa_json
+from msa.demo.stack import run_msa_json
 from msa.waiting import within
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "docs" / "examples" / "case.json"

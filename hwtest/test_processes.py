@@ -9,8 +9,9 @@ import sys
 import pytest
 
 from msa import children
+from msa.backend.process import BackendProcess
 from msa.demo.console_client import ConsoleClient
-from msa.demo.stack import BackendProcess, run_msa_json
+from msa.demo.stack import run_msa_json
 from msa.waiting import within
 
 pytestmark = [pytest.mark.hil, pytest.mark.slow]

@@ -21,8 +21,9 @@ from boards.emulated.air import Air
 from boards.emulated.emulator import EmulatedBoard
 from hwtest.desk import STEP_S, make_test_call, victims_phone
 from msa.app.phone import Phone
+from msa.backend.process import BackendProcess, msa_command
 from msa.demo.console_client import ConsoleClient
-from msa.demo.stack import BackendProcess, msa_command, run_msa_json
+from msa.demo.stack import run_msa_json
 from msa.waiting import cancelled, within
 
 pytestmark = [

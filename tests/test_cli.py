@@ -36,8 +36,8 @@ def test_no_command_prints_the_commands_and_exits_2():
         (["demo", "--presses", "many"], "invalid int value"),
         (
             ["bench", "nosuch"],
-            "no benchmark 'nosuch'; one of: battery, burst, flood, heap, ingest, latency, "
-            "provision, report, supervision, tradeoff",
+            "no benchmark 'nosuch'; one of: battery, burst, failover, flood, heap, ingest, "
+            "latency, provision, report, supervision, tradeoff",
         ),
         (["backend", "migrate", "--db", "mysql://x"], "unknown database URL"),
     ],

@@ -5,6 +5,7 @@
     msa bench heap --json           the firmware's heap high-water mark
     msa bench battery --json        radio events per hour idle, battery life per board
     msa bench burst --json          alarm bursts to several consoles: latency, consoles dropped
+    msa bench failover --json       a backend node killed under load: alarms lost, doubled, delayed
 
 A benchmark is a module `bench/NAME.py` with `add_arguments(parser)` and
 `run(args) -> dict`. It prints one JSON object `{"bench": NAME, ...figures}`

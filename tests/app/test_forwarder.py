@@ -9,7 +9,8 @@ import pytest
 
 from msa.app.forwarder import Forwarder
 from msa.app.outbox import Outbox
-from msa.demo.stack import BackendProcess, run_msa_json
+from msa.backend.process import BackendProcess
+from msa.demo.stack import run_msa_json
 from msa.waiting import within
 from protocol import frame
 
@@ -61,6 +62,34 @@ async def test_frames_wait_while_the_backend_is_down_and_go_when_it_returns(
         await backend.stop()
         await forwarder.close()
     assert outbox.count("pending") == 0
+
+
+async def test_a_node_that_does_not_answer_hands_the_frame_to_the_next_at_once(
+    seeded, tmp_path, kek_file
+):
+    url, credentials = seeded
+    dead = BackendProcess(url, tmp_path / "dead.log", kek_file)
+    dead_url = await dead.start()  # a free port, then nobody there
+    await dead.stop()
+    backend = BackendProcess(url, tmp_path / "backend.log", kek_file)
+    live_url = await backend.start()
+    outbox = Outbox(tmp_path / "phone.db")
+    forwarder = Forwarder(outbox, [dead_url, live_url], credentials["phone_token"])
+    try:
+        outbox.put(alarm(credentials, 1), None)
+        [entry] = outbox.pending()
+        assert await forwarder.send(entry)  # one send: the dead node, then the live one
+        assert forwarder.base_url == live_url and outbox.count("pending") == 0
+        await backend.stop()
+
+        outbox.put(alarm(credentials, 2), None)
+        [entry] = outbox.pending()
+        assert not await forwarder.send(entry)  # every node tried once, then a back-off
+        [entry] = outbox.pending()
+        assert entry.attempts == 1
+    finally:
+        await backend.stop()
+        await forwarder.close()
 
 
 async def test_a_refused_frame_is_kept_as_rejected_and_not_retried(seeded, tmp_path, kek_file):

@@ -11,7 +11,6 @@ import itertools
 import select
 import signal
 import subprocess
-import sys
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from msa.backend.app import create_app
 from msa.backend.keys import Kek
 from msa.backend.login import issue_login_link
 from msa.backend.notify import SmtpConfig
+from msa.backend.process import serve_command
 from msa.backend.seed import DEMO_OPERATOR, seed_demo
 from msa.backend.server import READY_PREFIX
 from msa.backend.store import Store, open_store
@@ -97,10 +97,11 @@ class Backend:
 
 @asynccontextmanager
 async def started_backend(
-    database_url: str, kek: Kek, smtp: SmtpConfig | None = None
+    database_url: str, kek: Kek, smtp: SmtpConfig | None = None, seeded: bool = True
 ) -> AsyncIterator[Backend]:
-    """The started app with the demo case seeded, and an HTTP client on it; its
-    magistrate's mails go to `smtp` (or stay queued without it).
+    """The started app with the demo case seeded (unless another node on the same
+    database did: `seeded` False), and an HTTP client on it; its magistrate's mails
+    go to `smtp` (or stay queued without it).
 
     Every answer the client gets is checked against the OpenAPI description.
     """
@@ -110,14 +111,14 @@ async def started_backend(
     contract = Contract()
     async with app.router.lifespan_context(app):
         store = app.state.services.store
-        seeded = await seed(store)
+        seeds = await seed(store) if seeded else {}
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(
             transport=transport,
             base_url="http://backend",
             event_hooks={"response": [contract.on_response]},
         ) as client:
-            yield Backend(app, client, store, seeded, contract, clock)
+            yield Backend(app, client, store, seeds, contract, clock)
 
 
 @pytest.fixture
@@ -154,9 +155,8 @@ def start_server(
 ) -> Server:
     """`msa backend serve --port 0 [options]` as a subprocess, once it printed its address."""
     with log.open("w") as stderr:
-        command = [sys.executable, "-m", "msa.cli", "backend", "serve"]
         process = subprocess.Popen(
-            [*command, "--db", database_url, "--port", "0", "--kek-file", str(kek_file), *options],
+            serve_command(database_url, kek_file, 0, options),
             cwd=ROOT,
             stdout=subprocess.PIPE,
             stderr=stderr,

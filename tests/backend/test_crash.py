@@ -13,8 +13,8 @@ import pytest
 
 from bench._fleet import Fleet, seed
 from msa.backend.keys import kek_at
+from msa.backend.process import BackendProcess
 from msa.backend.store import open_store
-from msa.demo.stack import BackendProcess
 from msa.waiting import within
 from protocol import frame
 

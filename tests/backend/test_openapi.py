@@ -133,6 +133,7 @@ async def test_every_documented_answer_is_given_and_matches(backend):
         await client.get(path, headers=OPERATOR)
     await client.get("/api/v1/console/stream", headers=nobody)
     await client.get("/api/v1/console/stream", headers=other_role)
+    await client.get("/api/v1/console/stream", headers={**OPERATOR, "Last-Event-ID": "x"})  # 400
     await client.get("/api/v1/openapi.json")
 
     # Every step: its refusals, then taken.

@@ -26,6 +26,8 @@ from msa.app.reports import PhoneReports
 from msa.errors import UsageError
 
 DEFAULT_DIR = Path(".msa/phone")
+MAX_BACKENDS = 16  # nodes behind one backend: a handful in practice
+MAX_URL = 2048
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -39,7 +41,13 @@ def register(parser: argparse.ArgumentParser) -> None:
         sub.add_argument(
             "--link", default="bleak", help="bleak[:ADAPTER] or bumble:TRANSPORT (%(default)s)"
         )
-    run_.add_argument("--backend", required=True, metavar="URL", help="http://host:port")
+    run_.add_argument(
+        "--backend",
+        required=True,
+        action="append",
+        metavar="URL",
+        help="http://host:port; once per backend node, tried in turn when one fails",
+    )
     run_.add_argument(
         "--phone-token",
         required=True,
@@ -84,12 +92,14 @@ def _tokens(given: list[str]) -> str | dict[int, str]:
     return tokens
 
 
-def _phone(args: argparse.Namespace, backend: str = "", token: str | dict[int, str] = "") -> Phone:
+def _phone(
+    args: argparse.Namespace, backends: list[str] | None = None, token: str | dict[int, str] = ""
+) -> Phone:
     link = open_link(args.link, args.button, args.dir)
     outbox = Outbox(args.dir / "outbox.db")
-    forwarder = Forwarder(outbox, backend or "http://127.0.0.1:9", token)
+    forwarder = Forwarder(outbox, backends or ["http://127.0.0.1:9"], token)
     location = Location(getattr(args, "lat", GHENT.lat), getattr(args, "lon", GHENT.lon), 8.0)
-    reports = PhoneReports(forwarder, location) if backend else None
+    reports = PhoneReports(forwarder, location) if backends else None
     return Phone(link, outbox, forwarder, getattr(args, "device_id", 0), location, reports)
 
 
@@ -104,10 +114,13 @@ async def _pair(args: argparse.Namespace) -> int:
 
 
 async def _relay(args: argparse.Namespace) -> int:
-    if not args.backend.startswith(("http://", "https://")):
-        raise UsageError(f"--backend {args.backend!r} is not an http(s) URL")
+    for url in args.backend:
+        if not url.startswith(("http://", "https://")) or len(url) > MAX_URL:
+            raise UsageError(f"--backend {url!r} is not an http(s) URL")
+    if len(args.backend) > MAX_BACKENDS:
+        raise UsageError(f"--backend: at most {MAX_BACKENDS} nodes, not {len(args.backend)}")
     phone = _phone(args, args.backend, _tokens(args.phone_token))
-    print(f"msa app: relaying {args.button} to {args.backend}", flush=True)
+    print(f"msa app: relaying {args.button} to {', '.join(args.backend)}", flush=True)
     try:
         await phone.run()
     finally:

@@ -6,6 +6,12 @@ writes it, then deletes the frame: msa/app/phone.py), a definitive 4xx keeps it 
 rejected, a 501 `unsupported_version` (a button newer than its backend) sets it
 aside for a long back-off, never drops it, and anything else (5xx, 401, no answer)
 is retried with back-off.
+
+The phone knows one or more backend URLs (nodes of one backend, on one database):
+a request that gets no answer or a 5xx moves the phone to the next node, and the
+frame is tried there at once; only once every node failed does it back off. A
+frame committed by a node that died before it answered is sent again to the next
+one, which answers `duplicate` with the same receipt (ingest is idempotent).
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import httpx
@@ -28,11 +34,15 @@ log = logging.getLogger(__name__)
 
 FIRST_RETRY_S = 0.25
 MAX_RETRY_S = 30.0
-REQUEST_TIMEOUT_S = 10.0
+# A node whose machine went silently (no RST) must not hold an alarm long: the
+# phone gives up on it after these and tries the next (ingest is idempotent).
+REQUEST_TIMEOUT_S = 4.0
+CONNECT_TIMEOUT_S = 2.0
 DEFINITIVE = {400, 403, 404, 409, 422}  # the same request can never succeed
 NOT_YET = 501  # unsupported_version: the backend will know it once it is updated
 LATER_FIRST_S = 60.0
 LATER_MAX_S = 3600.0
+FRAMES = "/api/v1/frames"
 
 Delivered = Callable[[Entry, dict[str, Any]], None]
 
@@ -41,17 +51,22 @@ class Forwarder:
     def __init__(
         self,
         outbox: Outbox,
-        backend_url: str,
+        backend_url: str | Sequence[str],
         phone_token: str | Mapping[int, str],
         client: httpx.AsyncClient | None = None,
     ) -> None:
-        """`phone_token`: the phone's token, or its tokens by key epoch (SPEC §4):
+        """`backend_url`: the backend's URL, or its nodes' URLs, tried in turn.
+        `phone_token`: the phone's token, or its tokens by key epoch (SPEC §4):
         a frame goes with the token of its counter's epoch, else with the one
         token given."""
         self.outbox = outbox
-        self.base_url = backend_url.rstrip("/")
-        self.url = self.base_url + "/api/v1/frames"
-        self.client = client or httpx.AsyncClient(timeout=REQUEST_TIMEOUT_S)
+        urls = [backend_url] if isinstance(backend_url, str) else list(backend_url)
+        if not urls:
+            raise ValueError("the phone needs at least one backend URL")
+        self.backend_urls = [url.rstrip("/") for url in urls]
+        self._node = 0  # the node the phone talks to now
+        timeout = httpx.Timeout(REQUEST_TIMEOUT_S, connect=CONNECT_TIMEOUT_S)
+        self.client = client or httpx.AsyncClient(timeout=timeout)
         if isinstance(phone_token, str):
             self.tokens: dict[int, str] = {}
             self.default_token: str | None = phone_token
@@ -60,6 +75,42 @@ class Forwarder:
         self.on_delivered: Delivered | None = None
         self._wake = asyncio.Event()
         self._retry_s = FIRST_RETRY_S
+        self._tried = 0  # nodes that failed in a row
+
+    @property
+    def base_url(self) -> str:
+        """The backend node the phone talks to now."""
+        return self.backend_urls[self._node]
+
+    def next_node(self) -> bool:
+        """Move on to the next node; False once every node failed in a row (back
+        off, then go on from there)."""
+        self._node = (self._node + 1) % len(self.backend_urls)
+        self._tried += 1
+        if self._tried < len(self.backend_urls):
+            return True
+        self._tried = 0
+        return False
+
+    async def post_json(self, path: str, body: Any, token: str) -> httpx.Response:
+        """POST to the node the phone talks to, and to the next while one gives no
+        answer or a 5xx; once every node failed, the last answer (or its error)."""
+        while True:
+            try:
+                response = await self.client.post(
+                    self.base_url + path, json=body, headers={"Authorization": f"Bearer {token}"}
+                )
+            except httpx.HTTPError as error:
+                if not self.next_node():
+                    raise
+                log.warning("no answer from a backend node (%r): trying %s", error, self.base_url)
+                continue
+            if response.status_code < 500 or response.status_code == NOT_YET:
+                self._tried = 0
+                return response
+            if not self.next_node():
+                return response
+            log.warning("a node answered %d: trying %s", response.status_code, self.base_url)
 
     def wake(self) -> None:
         self._wake.set()
@@ -100,12 +151,11 @@ class Forwarder:
     async def post(
         self, data: bytes, received_at: float, location: dict[str, Any] | None
     ) -> httpx.Response:
-        """One request of SPEC §7, as is: no retry, no bookkeeping."""
+        """One frame's request of SPEC §7 (to the nodes in turn), as is: no bookkeeping."""
         received = to_iso(round(received_at * 1000))
         body = {"frame": data.hex(), "received_at": received, "location": location}
         epoch = int.from_bytes(data[6:10], "big") >> 24 if len(data) >= 10 else 0
-        headers = {"Authorization": f"Bearer {self.token_for(epoch)}"}
-        return await self.client.post(self.url, json=body, headers=headers)
+        return await self.post_json(FRAMES, body, self.token_for(epoch))
 
     async def send(self, entry: Entry) -> bool:
         """Post one frame; True when it is settled (delivered or rejected for good)."""
@@ -114,6 +164,9 @@ class Forwarder:
         except httpx.HTTPError as error:
             self.outbox.failed(entry, f"no answer from the backend: {error!r}")
             return False
+        return self._settle(entry, response)
+
+    def _settle(self, entry: Entry, response: httpx.Response) -> bool:
         if response.status_code == 200:
             answer = response.json()
             log.info(

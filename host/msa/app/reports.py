@@ -152,8 +152,7 @@ class PhoneReports:
 
     async def _request(self, path: str, body: dict[str, Any]) -> httpx.Response:
         forwarder = self.forwarder
-        headers = {"Authorization": f"Bearer {forwarder.latest_token()}"}
-        return await forwarder.client.post(forwarder.base_url + path, json=body, headers=headers)
+        return await forwarder.post_json(path, body, forwarder.latest_token())
 
     def _put(self, path: str, body: dict[str, Any]) -> None:
         self._queue.append((path, body))

@@ -17,7 +17,7 @@ import json
 import logging
 from typing import Any
 
-from msa.backend import workflow
+from msa.backend import nodes, workflow
 from msa.backend.push import PushChannel
 from msa.backend.store import Store, StoreUnavailable
 from msa.backend.store.base import (
@@ -284,23 +284,41 @@ class AlarmAnnouncer:
     open, so every console that (re)connects is sent it.
     """
 
-    def __init__(self, store: Store, channel: PushChannel, batch: int = BATCH) -> None:
+    def __init__(
+        self, store: Store, channel: PushChannel, batch: int = BATCH, nodes: bool = False
+    ) -> None:
+        """`nodes`: other backend nodes share the database; each alarm announced
+        here is told to them (msa/backend/nodes.py)."""
         self._store = store
         self._channel = channel
         self._batch = batch
+        self._nodes = nodes
         self._waiting: dict[int, str | None] = {}  # alarm id -> change; oldest first
+        self._to_tell: list[tuple[int, str | None]] = []
+        self._shown: dict[int, int] = {}  # alarm not closed -> the revision published
         self._wake = asyncio.Event()
         self._worker: asyncio.Task[None] | None = None
+        self._teller: asyncio.Task[None] | None = None
 
-    def announce(self, alarm_id: int, change: str | None = None) -> None:
+    def announce(self, alarm_id: int, change: str | None = None, tell: bool = True) -> None:
         """Publish the alarm: a new one (`change` None), or what changed on it
-        (`acknowledge`, `location`, `magistrate.notified`, …), sent as an update."""
+        (`acknowledge`, `location`, `magistrate.notified`, …), sent as an update;
+        and tell the other nodes, unless it is one of theirs (`tell` False)."""
         new_and_waiting = alarm_id in self._waiting and self._waiting[alarm_id] is None
         if not new_and_waiting:  # a new alarm not yet out goes out new, in its latest state
             self._waiting[alarm_id] = change
+        if tell and self._nodes:
+            self._to_tell.append((alarm_id, change))
         self._wake.set()
         if self._worker is None or self._worker.done():
             self._worker = asyncio.create_task(self._announce_forever(), name="alarm announcer")
+
+    def shown_revision(self, alarm_id: int) -> int | None:
+        """The revision of the alarm last published, while it is not closed."""
+        return self._shown.get(alarm_id)
+
+    def shown_open(self) -> list[int]:
+        return list(self._shown)
 
     async def _announce_forever(self) -> None:
         while True:
@@ -309,6 +327,17 @@ class AlarmAnnouncer:
             while self._waiting:
                 ids = list(itertools.islice(self._waiting, self._batch))
                 await self._announce({alarm_id: self._waiting.pop(alarm_id) for alarm_id in ids})
+            if self._to_tell and (self._teller is None or self._teller.done()):
+                # After the local push, off its way: telling the others costs a round trip.
+                self._teller = asyncio.create_task(self._tell(), name="alarm teller")
+
+    async def _tell(self) -> None:
+        while self._to_tell:
+            changes, self._to_tell = self._to_tell, []
+            try:
+                await self._store.notify(nodes.CHANNEL, nodes.payloads(changes))
+            except Exception as error:  # the others' catch-up finds what was not told
+                log.warning("alarms %s not told to the other nodes: %s", changes, describe(error))
 
     async def _announce(self, changes: dict[int, str | None]) -> None:
         for wait_s in (*_ANNOUNCE_RETRY_S, None):
@@ -332,9 +361,14 @@ class AlarmAnnouncer:
                 continue
             event = render(alarm)
             self._channel.publish(event if change is None else {**event, "change": change})
+            if alarm.status == "closed" or alarm.revision is None:
+                self._shown.pop(alarm_id, None)
+            else:
+                self._shown[alarm_id] = alarm.revision
 
     async def aclose(self) -> None:
         """Stop announcing (shutdown: the consoles are gone too)."""
-        if self._worker is not None:
-            self._worker.cancel()
-            await asyncio.gather(self._worker, return_exceptions=True)
+        for task in (self._worker, self._teller):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)

@@ -42,6 +42,7 @@ from msa.backend.deliveries import DeliveryAudit
 from msa.backend.errors import EXCEPTION_HANDLERS
 from msa.backend.failsafe import Failsafe
 from msa.backend.keys import Kek
+from msa.backend.nodes import AlarmFollower, Leases
 from msa.backend.notify import Notifier, SmtpConfig
 from msa.backend.push import LocalHub
 from msa.backend.services import Services
@@ -80,14 +81,20 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         store = await open_store(database_url, kek)
-        announcer = AlarmAnnouncer(store, channel)
+        several = store.dialect == "postgresql"  # nodes may share it (msa/backend/nodes.py)
+        leases = Leases(store) if several else None
+        announcer = AlarmAnnouncer(store, channel, nodes=several)
         deliveries = DeliveryAudit(store)
         notifier = None
         chainer = None
         supervisor = None
         reports = None
+        follower = None
         try:
             await store.migrate()
+            if several:
+                follower = AlarmFollower(store, announcer)
+                await follower.start()
             if smtp is not None:
                 notifier = Notifier(
                     store, smtp, lambda alarm_id: announcer.announce(alarm_id, "magistrate")
@@ -97,16 +104,26 @@ def create_app(
                 log.warning("no SMTP server (--smtp): the magistrate's mails stay queued")
             chainer = EvidenceChainer(store)
             chainer.start()
-            supervisor = Supervisor(store, supervision, clock)
+            supervisor = Supervisor(store, supervision, clock, leases)
             supervisor.start()
-            reports = ReportScheduler(store, clock, notifier.wake if notifier else None)
+            reports = ReportScheduler(store, clock, notifier.wake if notifier else None, leases)
             reports.start()
             app.state.services = Services(
-                store, channel, announcer, deliveries, notifier, chainer, supervisor, reports
+                store,
+                channel,
+                announcer,
+                deliveries,
+                notifier,
+                chainer,
+                supervisor,
+                reports,
+                follower,
             )
             yield
         finally:
             channel.close()
+            if follower is not None:
+                await follower.aclose()
             if reports is not None:
                 await reports.aclose()
             if supervisor is not None:

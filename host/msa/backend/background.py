@@ -1,6 +1,11 @@
 """A backend's background work that runs when woken and on its own schedule (the
 magistrate's mail outbox, the evidence chainer): one task, `wake()` to run it now,
-and a failed round (the database away) logged and tried again later."""
+and a failed round (the database away) logged and tried again later.
+
+A job that must run on one backend node at a time (the supervision's sweep, the
+zones' reports) is given `Leases` (msa/backend/nodes.py): a round runs only while
+this node holds the job's lease, renewed at every round; when the node holding it
+dies, another takes the job within `lease_s`."""
 
 from __future__ import annotations
 
@@ -8,8 +13,12 @@ import asyncio
 import contextlib
 import logging
 from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING
 
 from msa.waiting import cancelled, within
+
+if TYPE_CHECKING:
+    from msa.backend.nodes import Leases
 
 log = logging.getLogger(__name__)
 
@@ -17,10 +26,13 @@ log = logging.getLogger(__name__)
 class WokenTask(ABC):
     name = "background task"
     retry_s = 1.0  # after a failed round
+    lease_s = 60.0  # with leases: how long a node holds the job without renewing it
 
-    def __init__(self) -> None:
+    def __init__(self, leases: Leases | None = None) -> None:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._leases = leases
+        self.held = leases is None  # this node runs the job (always, without leases)
 
     @abstractmethod
     async def round(self) -> float:
@@ -40,9 +52,19 @@ class WokenTask(ABC):
         while True:
             self._wake.clear()
             try:
-                wait_s = await self.round()
+                wait_s = await self._leased_round()
             except Exception as error:  # noqa: BLE001 (the database may be away; try later)
                 log.error("%s: %s", self.name, error)
                 wait_s = self.retry_s
             with contextlib.suppress(TimeoutError):
                 await within(self._wake.wait(), wait_s)
+
+    async def _leased_round(self) -> float:
+        if self._leases is None:
+            return await self.round()
+        held = await self._leases.hold(self.name, self.lease_s)
+        if held != self.held:
+            log.info("%s: %s on this node", self.name, "runs" if held else "runs elsewhere")
+            self.held = held
+        renew_s = self.lease_s / 3  # two renewals may fail before the lease lapses
+        return min(await self.round(), renew_s) if held else renew_s

@@ -2,7 +2,9 @@
 and the log-in: login.py).
 
 `GET /api/v1/console/stream` is a server-sent-events stream. On connect it sends
-every alarm not closed yet, then `event: ready`, then each alarm as it is
+every alarm not closed yet (and, to a console reconnecting with `Last-Event-ID`,
+every alarm after that one, closed meanwhile or not: it may have been sent by
+another backend node), then `event: ready`, then each alarm as it is
 committed (`event: alarm`) and each change to one (`event: update`: a workflow
 step, a new fix, the magistrate's mail sent), and a comment line every 15 s to
 keep proxies from closing it. An alarm that cannot be shown is sent as its error
@@ -41,6 +43,7 @@ from msa.waiting import within
 STATIC = Path(__file__).parent / "static"
 KEEPALIVE_S = 15.0
 RECONNECT_MS = 2000
+MAX_ID_DIGITS = 18  # an alarm id is a BIGINT
 
 
 async def read_alarm(request: Request) -> JSONResponse:
@@ -59,9 +62,10 @@ async def stream(request: Request) -> Response:
     operator = await require_operator(request)
     backend = services(request)
     # Subscribe before reading the open alarms, so none falls between the two.
+    since = _last_event_id(request)
     subscription = backend.channel.subscribe()
     try:
-        backlog = [render(alarm) for alarm in await backend.store.open_alarms()]
+        backlog = [render(alarm) for alarm in await backend.store.open_alarms(since)]
         events = await backend.store.security_events(limit=security.BACKLOG)
     except BaseException:
         subscription.close()
@@ -109,11 +113,24 @@ async def _events(
             sent[alarm_id] = event["revision"]
             pushed_at = now_ms()
             if "change" in event:
-                yield _message("update", {**event, "pushed_at": to_iso(pushed_at)}, alarm_id)
+                yield _message("update", {**event, "pushed_at": to_iso(pushed_at)})
             else:
                 yield _alarm_message(event, pushed_at)
             if first:
                 await deliveries.record([_delivery(operator, event, "alarm.push", pushed_at)])
+
+
+def _last_event_id(request: Request) -> int | None:
+    # The SSE id is the alarm's, on `alarm` events only: a reconnecting
+    # EventSource sends back the last new alarm it was given.
+    text = request.headers.get("last-event-id")
+    if text is None or text == "":
+        return None
+    if not text.isascii() or not text.isdigit() or len(text) > MAX_ID_DIGITS:
+        raise ApiError(
+            400, "bad_last_event_id", f"Last-Event-ID must be an alarm id, not {text[:40]!r}."
+        )
+    return int(text)
 
 
 def _message(name: str, data: Mapping[str, Any], event_id: int | None = None) -> str:

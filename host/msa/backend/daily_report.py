@@ -25,11 +25,14 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 from zoneinfo import ZoneInfo
 
 from msa.backend.background import WokenTask
 from msa.timefmt import now_ms, to_iso
+
+if TYPE_CHECKING:
+    from msa.backend.nodes import Leases
 
 log = logging.getLogger(__name__)
 
@@ -278,8 +281,9 @@ class ReportScheduler(WokenTask):
         store: ReportStore,
         clock: Callable[[], int] = now_ms,
         on_made: Callable[[], None] | None = None,
+        leases: Leases | None = None,
     ) -> None:
-        super().__init__()
+        super().__init__(leases)
         self._store = store
         self._clock = clock
         self._on_made = on_made  # wakes the mailer

@@ -33,6 +33,10 @@ ACTOR = "system:mailer"
 RETRY_S: tuple[float, ...] = (1.0, 5.0, 30.0, 60.0)
 DEFAULT_SENDER = "msa-cic@localhost"
 IDLE_CHECK_S = 60.0  # also look at the outbox this often (another process may have queued)
+BATCH = 20  # mails claimed at a time
+# A claimed mail is left to its node this long per mail of the batch (an SMTP exchange
+# is bounded by SmtpConfig.timeout_s, 10 s): then any node may send it.
+CLAIM_PER_MAIL_S = 15.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +136,8 @@ class Notifier(WokenTask):
     async def send_due(self) -> int:
         """Try every due mail once; the number sent."""
         sent = 0
-        for notification in await self._store.due_notifications(now_ms()):
+        claim_ms = int(CLAIM_PER_MAIL_S * BATCH * 1000)
+        for notification in await self._store.claim_notifications(now_ms(), claim_ms, BATCH):
             if await self._try(notification):
                 sent += 1
         return sent

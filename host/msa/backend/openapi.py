@@ -1378,16 +1378,27 @@ def document() -> dict[str, Any]:
                 "operationId": "console_stream",
                 "summary": "Server-sent events: `security` (a lost or stolen button's refused "
                 "frame: the newest 20 on connect, then each new one), `alarm` (each alarm not "
-                "closed on connect, then each new one), `ready`, `update` (a change to an "
-                "alarm); an alarm's data: an AlarmEvent (an Alarm, or the error card of one "
-                "that cannot be displayed).",
+                "closed on connect, then each new one; its SSE id is the alarm's), `ready`, "
+                "`update` (a change to an alarm); an alarm's data: an AlarmEvent (an Alarm, or "
+                "the error card of one that cannot be displayed). A console reconnecting with "
+                "`Last-Event-ID` (to this node or another) is also sent the alarms after it, "
+                "closed meanwhile or not (500 at most).",
                 "tags": ["console"],
                 "security": OPERATOR,
+                "parameters": [
+                    {
+                        "name": "Last-Event-ID",
+                        "in": "header",
+                        "required": False,
+                        "schema": {"type": "string", "pattern": "^[0-9]{1,18}$"},
+                    }
+                ],
                 "responses": {
                     "200": {
                         "description": "the event stream, open until the backend stops",
                         "content": {"text/event-stream": {"schema": {"type": "string"}}},
                     },
+                    "400": error("a Last-Event-ID that is not an alarm id", "bad_last_event_id"),
                     **NOT_AN_OPERATOR,
                     "503": UNAVAILABLE,
                 },

@@ -11,6 +11,7 @@ from msa.backend.alarms import AlarmAnnouncer
 from msa.backend.chainer import EvidenceChainer
 from msa.backend.daily_report import ReportScheduler
 from msa.backend.deliveries import DeliveryAudit
+from msa.backend.nodes import AlarmFollower
 from msa.backend.notify import Notifier
 from msa.backend.push import PushChannel
 from msa.backend.store import Store
@@ -27,6 +28,7 @@ class Services:
     chainer: EvidenceChainer | None = None  # chains the alarms into their case's evidence
     supervisor: Supervisor | None = None  # raises and ends the supervision events
     reports: ReportScheduler | None = None  # makes and mails the zones' daily reports
+    follower: AlarmFollower | None = None  # several nodes: the others' alarms, pushed here too
 
 
 def services(request: Request) -> Services:

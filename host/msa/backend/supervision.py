@@ -13,10 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal, Protocol, get_args
+from typing import TYPE_CHECKING, Literal, Protocol, get_args
 
 from msa.backend.background import WokenTask
 from msa.timefmt import now_ms, to_iso
+
+if TYPE_CHECKING:
+    from msa.backend.nodes import Leases
 
 Kind = Literal[
     "button_silent",
@@ -234,9 +237,13 @@ class Supervisor(WokenTask):
     name = "supervisor"
 
     def __init__(
-        self, store: SupervisionStore, rules: Rules | None = None, clock: Callable[[], int] = now_ms
+        self,
+        store: SupervisionStore,
+        rules: Rules | None = None,
+        clock: Callable[[], int] = now_ms,
+        leases: Leases | None = None,
     ) -> None:
-        super().__init__()
+        super().__init__(leases)
         self.rules = rules or Rules()
         self.retry_s = self.rules.sweep_s
         self._store = store

@@ -2,7 +2,9 @@
 
 The web console in a browser does the same through EventSource; this one lets
 the demo, the tests and the benchmarks see exactly when an alarm reached a
-console.
+console. Given several backend nodes' URLs (`reconnect`), it does what a browser's
+EventSource behind a load balancer does when its node goes: it connects again, to
+the next node, with `Last-Event-ID`, and is sent what it missed.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import httpx
@@ -23,10 +25,25 @@ log = logging.getLogger(__name__)
 AlarmSeen = Callable[[dict[str, Any], float], None]
 
 
+STREAM = "/api/v1/console/stream"
+
+
 class ConsoleClient:
-    def __init__(self, backend_url: str, operator_token: str) -> None:
-        self.url = backend_url.rstrip("/") + "/api/v1/console/stream"
+    def __init__(
+        self, backend_url: str | Sequence[str], operator_token: str, reconnect: bool = False
+    ) -> None:
+        """`reconnect`: when the stream ends, connect again (to the next URL, if
+        several), as EventSource does; else the stream's end is the client's."""
+        urls = [backend_url] if isinstance(backend_url, str) else list(backend_url)
+        self.urls = [url.rstrip("/") + STREAM for url in urls]
+        self.reconnect = reconnect
         self.headers = {"Authorization": f"Bearer {operator_token}"}
+        self.last_event_id: str | None = None
+        self.connections = 0
+        self.repeated = 0  # alarms sent twice as new on one connection (must stay 0)
+        self._node = 0
+        self._retry_s = 2.0  # until the stream's `retry:` says otherwise
+        self._this_connection: set[int] = set()
         self.alarms: list[dict[str, Any]] = []
         self.on_alarm: AlarmSeen | None = None
         self._waiters: list[asyncio.Future[dict[str, Any]]] = []
@@ -71,15 +88,41 @@ class ConsoleClient:
                 f"{len(self.shown())} of {count} alarms pushed to the console in {timeout:.0f} s"
             ) from None
 
+    @property
+    def url(self) -> str:
+        return self.urls[self._node]
+
     async def _listen(self) -> None:
-        async with self._client.stream("GET", self.url, headers=self.headers) as response:
+        while True:
+            try:
+                await self._stream()
+            except (httpx.TransportError, httpx.HTTPStatusError) as error:
+                if not self.reconnect:
+                    raise
+                log.warning("console stream %s lost: %r", self.url, error)
+            if not self.reconnect:
+                return
+            self._node = (self._node + 1) % len(self.urls)
+            await asyncio.sleep(self._retry_s)  # EventSource's reconnection time
+
+    async def _stream(self) -> None:
+        headers = dict(self.headers)
+        if self.last_event_id is not None:
+            headers["Last-Event-ID"] = self.last_event_id
+        async with self._client.stream("GET", self.url, headers=headers) as response:
             response.raise_for_status()
+            self.connections += 1
+            self._this_connection = set()
             name, data = "message", ""
             async for line in response.aiter_lines():
                 if line.startswith("event:"):
                     name = line[6:].strip()
                 elif line.startswith("data:"):
                     data += line[5:].strip()
+                elif line.startswith("id:"):
+                    self.last_event_id = line[3:].strip()
+                elif line.startswith("retry:") and line[6:].strip().isdigit():
+                    self._retry_s = min(int(line[6:].strip()), 30_000) / 1000
                 elif line == "":
                     if data or name == "ready":
                         self._dispatch(name, data)
@@ -91,6 +134,9 @@ class ConsoleClient:
         elif name == "alarm":
             at = time.time()
             event = json.loads(data)
+            if event["alarm_id"] in self._this_connection:
+                self.repeated += 1
+            self._this_connection.add(event["alarm_id"])
             self.alarms.append(event)
             self._pushed.set()
             if self.on_alarm is not None:

@@ -25,8 +25,6 @@ import contextlib
 import json
 import logging
 import os
-import signal
-import sys
 import time
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
@@ -44,6 +42,7 @@ from msa.app.outbox import Outbox
 from msa.app.phone import Phone
 from msa.app.reports import PhoneReports
 from msa.backend.keys import kek_at
+from msa.backend.process import BackendProcess, msa_command
 from msa.demo.console_client import ConsoleClient
 from msa.errors import MsaError
 from msa.timefmt import parse_iso
@@ -55,72 +54,6 @@ log = logging.getLogger(__name__)
 HOPS = ("press", "ble_notify", "app_receive", "backend_commit", "console_push")
 STARTUP_TIMEOUT_S = 30.0
 PRESS_GAP_S = 0.1
-
-
-class BackendProcess:
-    """`msa backend serve` as a child process on a free port, its device keys
-    wrapped under the KEK in `kek_file`."""
-
-    def __init__(self, database_url: str, log_path: Path, kek_file: Path, port: int = 0) -> None:
-        self.database_url = database_url
-        self.log_path = log_path
-        self.kek_file = kek_file
-        self.port = port
-        self.url = ""
-        self.process: asyncio.subprocess.Process | None = None
-        self._log = None
-
-    async def start(self) -> str:
-        self._log = open(self.log_path, "ab")  # noqa: SIM115 (closed in stop)
-        serve = ("backend", "serve", "--db", self.database_url, "--port", str(self.port))
-        self.process = await asyncio.create_subprocess_exec(
-            *msa_command(*serve, "--kek-file", str(self.kek_file)),
-            stdout=asyncio.subprocess.PIPE,
-            stderr=self._log,
-            preexec_fn=children.preexec(),
-        )
-        assert self.process.stdout is not None
-        try:
-            async with asyncio.timeout(STARTUP_TIMEOUT_S):
-                while line := await self.process.stdout.readline():
-                    if b"listening on " in line:
-                        self.url = line.split(b"listening on ", 1)[1].strip().decode()
-                        break
-        except TimeoutError:
-            pass
-        if not self.url:
-            await self.stop()
-            raise MsaError(f"the backend did not start; see {self.log_path}")
-        asyncio.get_running_loop().create_task(self._drain(self.process.stdout))
-        return self.url
-
-    @staticmethod
-    async def _drain(stream: asyncio.StreamReader) -> None:
-        while await stream.readline():
-            pass
-
-    async def kill(self) -> None:
-        """SIGKILL: the crash the backend must survive."""
-        await self._end(signal.SIGKILL)
-
-    async def stop(self) -> None:
-        await self._end(signal.SIGTERM)
-
-    async def _end(self, sig: int) -> None:
-        if self.process is not None and self.process.returncode is None:
-            self.process.send_signal(sig)
-            try:
-                await within(self.process.wait(), 10)
-            except TimeoutError:
-                self.process.kill()
-                await self.process.wait()
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-
-
-def msa_command(*args: str) -> list[str]:
-    return [sys.executable, "-m", "msa.cli", *args]
 
 
 async def run_msa_json(*args: str) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from msa.backend.store.case_life import CaseLifeSql
 from msa.backend.store.daily_report import ReportSql
 from msa.backend.store.evidence import EvidenceSql
 from msa.backend.store.inventory import InventorySql
+from msa.backend.store.nodes import NodeSql
 from msa.backend.store.sessions import SessionSql
 from msa.backend.store.sql import SqlStore
 from msa.backend.store.supervision import SupervisionSql
@@ -17,6 +18,7 @@ class AllRolesSql(
     CaseLifeSql,
     EvidenceSql,
     InventorySql,
+    NodeSql,
     ReportSql,
     SupervisionSql,
     WorkflowSql,

@@ -7,7 +7,8 @@ frozen dataclasses; instants are epoch milliseconds, dates ISO `YYYY-MM-DD` text
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
@@ -451,9 +452,10 @@ class ConsoleStore(Protocol):
         ahead of other reads, and never queued behind commits or heartbeats."""
         ...
 
-    async def open_alarms(self) -> list[Alarm | UnreadableAlarm]:
-        """The alarms not closed yet, oldest first; one that cannot be loaded comes
-        as an `UnreadableAlarm` and fails no other."""
+    async def open_alarms(self, since: int | None = None) -> list[Alarm | UnreadableAlarm]:
+        """The alarms not closed yet, oldest first; with `since` (the last alarm a
+        console was sent), also the `SINCE_LIMIT` after it, closed or not. One that
+        cannot be loaded comes as an `UnreadableAlarm` and fails no other."""
         ...
 
     async def alarm_audit(self, alarm_id: int) -> list[AuditEntry] | None:
@@ -508,6 +510,13 @@ class MailStore(Protocol):
 
     async def due_notifications(self, now: int, limit: int = 20) -> list[Notification]:
         """Unsent notifications whose next attempt is due, oldest first."""
+        ...
+
+    async def claim_notifications(
+        self, now: int, claim_ms: int, limit: int = 20
+    ) -> list[Notification]:
+        """Unsent notifications due at `now`, oldest first, each claimed for
+        `claim_ms`: no other backend node sends it meanwhile."""
         ...
 
     async def next_notification_at(self) -> int | None:
@@ -643,8 +652,43 @@ class EvidenceStore(Protocol):
         ...
 
 
+SINCE_LIMIT = 500  # alarms after a reconnecting console's last: more, and it gets the open ones
+
+
+class Listening(Protocol):
+    lost: asyncio.Event  # set when the connection that listens is lost
+
+    async def aclose(self) -> None: ...
+
+
+class NodeStore(Protocol):
+    """What several backend nodes on one database share (msa/backend/nodes.py)."""
+
+    async def take_lease(self, job: str, holder: str, now: int, lease_ms: int) -> bool:
+        """Hold `job` for `lease_ms` from `now` if it is free, lapsed or already
+        `holder`'s; True when `holder` holds it."""
+        ...
+
+    async def last_alarm_id(self) -> int: ...
+
+    async def alarm_revisions(self, after_id: int, ids: Sequence[int]) -> dict[int, int]:
+        """The revision of every alarm after `after_id`, every one not closed, and
+        those of `ids` (the ones a node showed open, which may have closed since)."""
+        ...
+
+    async def notify(self, channel: str, payloads: Sequence[str]) -> None:
+        """Tell the other nodes (PostgreSQL's NOTIFY); one node's SQLite has none."""
+        ...
+
+    async def listen(self, channel: str, on_payload: Callable[[str], None]) -> Listening | None:
+        """Hear `channel` on a connection of its own (PostgreSQL's LISTEN) until
+        it is closed or lost; None where there are no other nodes (SQLite)."""
+        ...
+
+
 class Store(
     SchemaStore,
+    NodeStore,
     IngestStore,
     ConsoleStore,
     WorkflowStore,

@@ -9,7 +9,8 @@ become `StoreUnavailable`, which the HTTP layer answers with 503 so the phone re
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+import contextlib
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 
 import asyncpg
@@ -17,7 +18,7 @@ import asyncpg
 from msa.backend.keys import Kek
 from msa.backend.store import queries
 from msa.backend.store.all_roles import AllRolesSql
-from msa.backend.store.base import Commit, NewAlarm, NewFrame, StoreUnavailable
+from msa.backend.store.base import Commit, Listening, NewAlarm, NewFrame, StoreUnavailable
 from msa.backend.store.lanes import Lanes
 from msa.backend.store.sql import (
     Connection,
@@ -156,9 +157,49 @@ class PostgresStore(AllRolesSql):
         async with self._connection() as conn:
             await conn.execute("VACUUM FULL devices")
 
+    async def notify(self, channel: str, payloads: Sequence[str]) -> None:
+        async with self._connection() as conn:
+            await conn.execute(
+                "SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p", channel, list(payloads)
+            )
+
+    async def listen(self, channel: str, on_payload: Callable[[str], None]) -> Listening:
+        try:
+            raw = await asyncpg.connect(self.url, timeout=_ACQUIRE_TIMEOUT_S)
+        except (*_TRANSIENT, asyncpg.PostgresError) as error:
+            raise self._unavailable(error) from error
+        listening = PostgresListening(raw, channel, on_payload)
+        try:
+            await listening.start()
+        except (*_TRANSIENT, asyncpg.PostgresError) as error:
+            await listening.aclose()
+            raise self._unavailable(error) from error
+        return listening
+
     def _unavailable(self, error: BaseException) -> StoreUnavailable:
         detail = str(error) or type(error).__name__
         return StoreUnavailable(f"PostgreSQL at {_public(self.url)}: {detail}")
+
+
+class PostgresListening:
+    """LISTEN on a connection of its own (the pool's are never changed)."""
+
+    def __init__(
+        self, raw: asyncpg.Connection, channel: str, on_payload: Callable[[str], None]
+    ) -> None:
+        self.lost = asyncio.Event()
+        self._raw = raw
+        self._channel = channel
+        self._listener = lambda _conn, _pid, _channel, payload: on_payload(payload)
+        raw.add_termination_listener(lambda _conn: self.lost.set())
+
+    async def start(self) -> None:
+        await self._raw.add_listener(self._channel, self._listener)
+
+    async def aclose(self) -> None:
+        self.lost.set()
+        with contextlib.suppress(*_TRANSIENT, asyncpg.PostgresError):
+            await self._raw.close(timeout=_ACQUIRE_TIMEOUT_S)
 
 
 async def _session_kept(_connection: asyncpg.Connection) -> None:

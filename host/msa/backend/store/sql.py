@@ -23,6 +23,7 @@ from typing import Protocol
 from msa.backend.keys import Kek, KekError
 from msa.backend.store import device_keys, migrations, queries
 from msa.backend.store.base import (
+    SINCE_LIMIT,
     Alarm,
     AuditEntry,
     CaseDraft,
@@ -246,9 +247,15 @@ class SqlStore(ABC):
         """The condition on alarm ids, and its arguments."""
         return queries.alarm_ids(len(alarm_ids)), tuple(alarm_ids)
 
-    async def open_alarms(self) -> list[Alarm | UnreadableAlarm]:
+    async def open_alarms(self, since: int | None = None) -> list[Alarm | UnreadableAlarm]:
         # A console's backlog is on the alarms' way to it: ahead of routine reads.
-        return await self._alarms("a.status <> $1", ("closed",), True)
+        if since is None:
+            return await self._alarms("a.status <> $1", ("closed",), True)
+        return await self._alarms(
+            "(a.status <> $1 OR (a.id > $2 AND a.id <= $3))",
+            ("closed", since, since + SINCE_LIMIT),
+            True,
+        )
 
     async def _alarms(
         self, where: str, args: tuple[object, ...], urgent: bool = False
