@@ -18,7 +18,8 @@ from typing import Any
 from msa.backend.auth import hash_token
 from msa.backend.keys import Kek
 from msa.backend.seed import DEMO_CASE
-from msa.backend.store import open_store
+from msa.backend.store import device_keys, open_store
+from msa.backend.store.queries import value_rows
 from msa.timefmt import to_iso
 from protocol import frame
 
@@ -70,18 +71,65 @@ class Fleet:
         return {"frame": raw.hex(), "received_at": received_at, "location": LOCATION}
 
 
+SEED_ROWS = 500  # per INSERT
+
+
 async def seed(database_url: str, fleet: Fleet, kek: Kek) -> None:
-    """One case whose person carries every button of the fleet, and an operator."""
+    """One case whose person carries every button of the fleet (each with its key,
+    wrapped under `kek`, and its phone's token, as provisioning leaves them), and an
+    operator. Written in INSERTs of `SEED_ROWS`: a national fleet seeds in seconds."""
     store = await open_store(database_url, kek)
     try:
         await store.migrate()
         person_id = (await store.create_case(DEMO_CASE)).person_ids[0]
-        for i in range(fleet.size):
-            await store.register_device(fleet.device_id(i), fleet.key(i), person_id)
-            await store.link_phone(hash_token(fleet.token(i)), person_id, fleet.device_id(i))
+        now = int(time.time() * 1000)
+        for first in range(0, fleet.size, SEED_ROWS):
+            buttons = range(first, min(fleet.size, first + SEED_ROWS))
+            devices, keys, phones = [], [], []
+            for i in buttons:
+                device = fleet.device_id(i)
+                wrapped, kek_id = device_keys.wrapped_row(kek, device, fleet.key(i))
+                devices += [device, person_id, now]
+                keys += [device, wrapped, kek_id, now]
+                phones += [hash_token(fleet.token(i)), person_id, device, now]
+            n = len(buttons)
+            async with store._transaction() as conn:  # noqa: SLF001 (a bench seeds underneath)
+                await conn.execute(
+                    "INSERT INTO devices (device_id, person_id, status, created_at)"
+                    f" VALUES {_rows(n, 3, 'active')}",
+                    *devices,
+                )
+                await conn.execute(
+                    "INSERT INTO device_keys (device_id, epoch, mac_key_wrapped, kek_id, status,"
+                    f" created_at) VALUES {_rows(n, 4, 'active', epoch=True)}",
+                    *keys,
+                )
+                await conn.execute(
+                    "INSERT INTO phones (token_sha256, person_id, device_id, created_at)"
+                    f" VALUES {value_rows(n, 4)}",
+                    *phones,
+                )
+                await conn.execute(
+                    "INSERT INTO phone_tokens (token_sha256, phone_id, epoch, created_at)"
+                    " SELECT token_sha256, id, 0, created_at FROM phones"
+                    " WHERE device_id BETWEEN $1 AND $2",
+                    fleet.device_id(buttons[0]),
+                    fleet.device_id(buttons[-1]),
+                )
         await store.add_operator("bench-operator", hash_token(OPERATOR_TOKEN), "cic_operator")
     finally:
         await store.close()
+
+
+def _rows(n: int, width: int, status: str, epoch: bool = False) -> str:
+    """value_rows with the constant epoch 0 after the first column and `status`
+    before the last, as the devices' and keys' INSERTs above want them."""
+    rows = []
+    for row in range(n):
+        p = [f"${row * width + c + 1}" for c in range(width)]
+        head = [p[0], "0"] if epoch else [p[0]]
+        rows.append("(" + ", ".join([*head, *p[1:-1], f"'{status}'", p[-1]]) + ")")
+    return ", ".join(rows)
 
 
 class LoadClient:
