@@ -147,7 +147,7 @@ class Sweep:
     """What one sweep did."""
 
     at: int
-    devices: int  # supervised buttons looked at
+    devices: int  # supervised buttons judged (those something may be wrong with)
     folded: int  # rows folded in since the last sweep
     raised: int
     ended: int

@@ -41,6 +41,30 @@ LEFT JOIN device_keys k ON k.device_id = d.device_id AND k.epoch = COALESCE($3, 
 LEFT JOIN persons p ON p.id = COALESCE(d.person_id, ph.person_id)
 WHERE pt.token_sha256 = $1"""
 
+
+@lru_cache(maxsize=64)
+def ingest_contexts(rows: int) -> str:
+    """INGEST_CONTEXT for `rows` asked (n, token's SHA-256, device id, epoch) at
+    once; each found row carries its `n`."""
+    asked = ", ".join(
+        f"(CAST(${4 * r + 1} AS BIGINT), CAST(${4 * r + 2} AS TEXT),"
+        f" CAST(${4 * r + 3} AS BIGINT), CAST(${4 * r + 4} AS INTEGER))"
+        for r in range(rows)
+    )
+    return f"""
+WITH asked (n, token_sha256, device_id, epoch) AS (VALUES {asked})
+SELECT asked.n, ph.id AS phone_id, ph.device_id AS linked_device_id, pt.epoch AS token_epoch,
+       d.device_id, d.status AS device_status,
+       k.epoch AS key_epoch, k.mac_key_wrapped, k.kek_id, k.status AS key_status,
+       p.id AS person_id, p.case_id
+FROM asked
+JOIN phone_tokens pt ON pt.token_sha256 = asked.token_sha256
+JOIN phones ph ON ph.id = pt.phone_id
+LEFT JOIN devices d ON d.device_id = asked.device_id
+LEFT JOIN device_keys k ON k.device_id = d.device_id AND k.epoch = COALESCE(asked.epoch, pt.epoch)
+LEFT JOIN persons p ON p.id = COALESCE(d.person_id, ph.person_id)"""
+
+
 FRAME_COLUMNS = (
     "device_id", "counter", "type", "raw", "time_s", "battery_mv", "uptime_s", "phone_id",
     "received_at", "committed_at", "lat", "lon", "accuracy_m", "fix_at", "battery_pct", "flags",

@@ -95,6 +95,10 @@ class SqlStore(ABC):
 
     def __init__(self, kek: Kek | None = None) -> None:
         self._routine_frames = GroupCommit(self._commit_routine_frames)
+        # Routine frames' contexts asked together are read together: one query for
+        # the heartbeats of many buttons instead of one each (a national fleet's
+        # heartbeats each come from a button not heard for a minute: no cache helps).
+        self._routine_contexts = GroupCommit(self._load_contexts)
         self._kek = kek  # None: a store that reads no device key (counts, cases)
 
     @abstractmethod
@@ -175,10 +179,24 @@ class SqlStore(ABC):
     async def ingest_context(
         self, token_sha256: str, device_id: int, urgent: bool = False, epoch: int | None = None
     ) -> IngestContext | None:
+        if not urgent:
+            return await self._routine_contexts.submit((token_sha256, device_id, epoch))
         async with self._reading(urgent) as conn:
             row = await fetchrow(conn, queries.INGEST_CONTEXT, token_sha256, device_id, epoch)
-        if row is None:
-            return None
+        return None if row is None else self._context(row, epoch)
+
+    async def _load_contexts(
+        self, asked: list[tuple[str, int, int | None]]
+    ) -> list[IngestContext | None]:
+        values = [v for n, one in enumerate(asked) for v in (n, *one)]
+        async with self._reading() as conn:
+            rows = await conn.fetch(queries.ingest_contexts(len(asked)), *values)
+        found = {int(row["n"]): row for row in rows}
+        return [
+            self._context(found[n], asked[n][2]) if n in found else None for n in range(len(asked))
+        ]
+
+    def _context(self, row: Row, epoch: int | None) -> IngestContext:
         device = None
         if row["device_id"] is not None:
             key = None

@@ -19,11 +19,13 @@ import datetime as dt
 from abc import abstractmethod
 from collections.abc import Iterable
 from contextlib import AbstractAsyncContextManager
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from msa.backend.daily_report import BRUSSELS
 from msa.backend.store.base import AuditEntry
 from msa.backend.store.evidence import audit_as_evidence
+from msa.backend.store.queries import value_rows
 from msa.backend.store.sql import Connection, fetchrow
 from msa.backend.supervision import (
     Ack,
@@ -42,7 +44,7 @@ FOLD_BATCH = 20_000  # rows folded per read
 _FOLD_DEVICE = """
 INSERT INTO device_liveness (device_id, last_frame_at, heartbeat_counter, heartbeat_at,
     battery_pct, flags, waiting, waiting_alarms, battery_low_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+VALUES {rows}
 ON CONFLICT (device_id) DO UPDATE SET
     last_frame_at = CASE WHEN excluded.last_frame_at > device_liveness.last_frame_at
         THEN excluded.last_frame_at ELSE device_liveness.last_frame_at END,
@@ -57,17 +59,29 @@ _NEWER = (
     "excluded.heartbeat_counter IS NOT NULL AND (device_liveness.heartbeat_counter IS NULL"
     " OR excluded.heartbeat_counter > device_liveness.heartbeat_counter)"
 )
-FOLD_DEVICE = _FOLD_DEVICE.format(
-    newer_heartbeat=",\n    ".join(
-        f"{c} = CASE WHEN {_NEWER} THEN excluded.{c} ELSE device_liveness.{c} END"
-        for c in _HEARTBEAT_COLUMNS
-    )
+_NEWER_HEARTBEAT = ",\n    ".join(
+    f"{c} = CASE WHEN {_NEWER} THEN excluded.{c} ELSE device_liveness.{c} END"
+    for c in _HEARTBEAT_COLUMNS
 )
-FOLD_PHONE = """
-INSERT INTO phone_liveness (phone_id, last_seen_at) VALUES ($1, $2)
+_FOLD_PHONE = """
+INSERT INTO phone_liveness (phone_id, last_seen_at) VALUES {rows}
 ON CONFLICT (phone_id) DO UPDATE SET last_seen_at = CASE
     WHEN excluded.last_seen_at > phone_liveness.last_seen_at
     THEN excluded.last_seen_at ELSE phone_liveness.last_seen_at END"""
+# Rows of devices (or phones) folded per write: one short transaction each, so that an
+# alarm's commit never waits long behind a fold of a national fleet's minute.
+FOLD_WRITE = 250
+
+
+@lru_cache(maxsize=16)
+def fold_devices(rows: int) -> str:
+    return _FOLD_DEVICE.format(rows=value_rows(rows, 9), newer_heartbeat=_NEWER_HEARTBEAT)
+
+
+@lru_cache(maxsize=16)
+def fold_phones(rows: int) -> str:
+    return _FOLD_PHONE.format(rows=value_rows(rows, 2))
+
 
 # source table → the read of its rows after a cursor (id, and what is folded)
 SOURCES = {
@@ -94,8 +108,23 @@ LEFT JOIN phone_liveness pl ON pl.phone_id = ph.id
 WHERE d.status = 'active' AND c.status = 'active' AND d.device_id > $1
   AND NOT EXISTS (SELECT 1 FROM stays s WHERE s.person_id = p.id AND s.outcome = 'abroad'
                   AND s.starts_on <= $3 AND s.ends_on > $3)  -- abroad: the alarm is not active
+  -- Only the buttons `findings` may find something wrong with at $4 (a superset of its
+  -- rules: they judge), and those with an event open (to end it): a national fleet's
+  -- sweep reads a few rows, not every button's.
+  AND (COALESCE(l.last_frame_at, d.created_at) + d.heartbeat_s * 1000
+         + c.supervision_grace_s * 1000 <= $4
+       OR (ph.id IS NOT NULL AND COALESCE(pl.last_seen_at, ph.created_at, $4)
+             + CAST($5 AS BIGINT) + c.supervision_grace_s * 1000 <= $4)
+       OR EXISTS (SELECT 1 FROM link_reports r WHERE r.phone_id = ph.id AND r.on_at IS NULL)
+       OR (COALESCE(l.flags, 0) & CAST($7 AS INTEGER)) <> 0
+       OR l.battery_pct <= CAST($6 AS INTEGER)
+       OR (l.battery_low_at IS NOT NULL
+           AND (l.heartbeat_at IS NULL OR l.battery_low_at > l.heartbeat_at))
+       OR EXISTS (SELECT 1 FROM supervision_events e
+                  WHERE e.device_id = d.device_id AND e.ended_at IS NULL))
 ORDER BY d.device_id
 LIMIT $2"""
+JUDGED_FLAGS = wire.STUCK | wire.LOW_BATTERY | wire.RECOVERED | wire.UNRECEIPTED
 
 OPEN_IN_SLICE = """
 SELECT id, kind, device_id, case_id FROM supervision_events
@@ -134,7 +163,10 @@ class SupervisionSql:
         today = dt.datetime.fromtimestamp(now / 1000, BRUSSELS).date().isoformat()
         while True:
             async with self._reading() as conn:
-                rows = await conn.fetch(SUPERVISED, after, SLICE, today)
+                rows = await conn.fetch(
+                    SUPERVISED, after, SLICE, today, now, rules.check_in_s * 1000,
+                    rules.battery_low_pct, JUDGED_FLAGS,
+                )  # fmt: skip
             last = int(rows[-1]["device_id"]) if rows else 2**32
             if len(rows) < SLICE:
                 last = 2**32  # the last slice also ends the events of unsupervised buttons
@@ -163,8 +195,7 @@ class SupervisionSql:
                     SOURCES[source] + " WHERE id > $1 ORDER BY id LIMIT $2", after, FOLD_BATCH
                 )
             if rows:
-                async with self._transaction() as conn:
-                    await _fold_rows(conn, source, rows)
+                await self._write_folded(*_folded(source, rows))
                 folded += len(rows)
                 after = int(rows[-1]["id"])
             if len(rows) < FOLD_BATCH:
@@ -177,6 +208,13 @@ class SupervisionSql:
                 source, max(seen, after), seen,
             )  # fmt: skip
         return folded
+
+    async def _write_folded(self, devices: list[list[Any]], phones: list[list[Any]]) -> None:
+        for rows, statement in ((devices, fold_devices), (phones, fold_phones)):
+            for first in range(0, len(rows), FOLD_WRITE):
+                chunk = rows[first : first + FOLD_WRITE]
+                async with self._transaction() as conn:
+                    await conn.execute(statement(len(chunk)), *(v for row in chunk for v in row))
 
     async def _settle(
         self,
@@ -265,7 +303,8 @@ class SupervisionSql:
         return row is not None
 
 
-async def _fold_rows(conn: Connection, source: str, rows: Iterable[Any]) -> None:
+def _folded(source: str, rows: Iterable[Any]) -> tuple[list[list[Any]], list[list[Any]]]:
+    """The rows of `source` as the values of fold_devices and fold_phones, a row each."""
     devices: dict[int, list[Any]] = {}
     phones: dict[int, int] = {}
     for row in rows:
@@ -274,14 +313,11 @@ async def _fold_rows(conn: Connection, source: str, rows: Iterable[Any]) -> None
         phones[phone_id] = max(at, phones.get(phone_id, at))
         if source == "frames":
             _fold_frame(devices, row, at)
-    for values in devices.values():
-        await conn.execute(FOLD_DEVICE, *values)
-    for phone_id, at in phones.items():
-        await conn.execute(FOLD_PHONE, phone_id, at)
+    return list(devices.values()), [[phone, at] for phone, at in phones.items()]
 
 
 def _fold_frame(devices: dict[int, list[Any]], row: Any, at: int) -> None:
-    """One frame into its device's values (those of FOLD_DEVICE, in order)."""
+    """One frame into its device's values (those of fold_devices, in order)."""
     device_id = int(row["device_id"])
     values = devices.setdefault(
         device_id, [device_id, at, None, None, None, None, None, None, None]
