@@ -11,10 +11,12 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
+from msa.backend.nodes import Leases
 from msa.backend.store import Store, open_store
+from msa.backend.supervision import Supervisor
 from msa.timefmt import now_ms
 from tests.backend.conftest import Backend, started_backend
-from tests.backend.util import OPERATOR, PHONE, EventStream, body, signed
+from tests.backend.util import OPERATOR, PHONE, EventStream, ManualClock, body, signed
 
 MINUTE_MS = 60_000
 STREAM = "/api/v1/console/stream"
@@ -30,6 +32,31 @@ async def test_a_lease_is_one_nodes_until_it_lapses(store: Store):
     later = now + 20_000 + MINUTE_MS + 1  # node-a stopped renewing: lapsed
     assert await store.take_lease("supervisor", "node-b", later, MINUTE_MS)
     assert not await store.take_lease("supervisor", "node-a", later + 1, MINUTE_MS)
+
+
+async def test_a_job_runs_on_one_node_and_moves_when_that_node_stops_renewing(store: Store):
+    clock = ManualClock(now_ms())
+    sweeps = {"a": 0, "b": 0}
+
+    class Sweeper(Supervisor):
+        def __init__(self, node: str) -> None:
+            super().__init__(store, leases=Leases(store, node, clock))
+            self.node = node
+
+        async def round(self) -> float:
+            sweeps[self.node] += 1
+            return 30.0
+
+    a, b = Sweeper("a"), Sweeper("b")
+    assert await a._leased_round() == a.lease_s / 3  # holds it: sweeps, renews in 20 s
+    assert await b._leased_round() == b.lease_s / 3  # does not: asks again in 20 s
+    clock.now += 20_000
+    await a._leased_round()
+    await b._leased_round()
+    assert sweeps == {"a": 2, "b": 0} and a.held and not b.held
+    clock.now += int(a.lease_s * 1000) + 1  # a died: no renewal
+    await b._leased_round()
+    assert sweeps == {"a": 2, "b": 1} and b.held
 
 
 async def queue_mails(store: Store, count: int, at: int) -> None:
