@@ -12,6 +12,7 @@ import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 from msa import children
 from msa.backend.server import READY_PREFIX
@@ -48,7 +49,7 @@ class BackendProcess:
         self.options = tuple(options)
         self.url = ""
         self.process: asyncio.subprocess.Process | None = None
-        self._log = None
+        self._log: BinaryIO | None = None
 
     async def start(self) -> str:
         self._log = open(self.log_path, "ab")  # noqa: SIM115 (closed in stop)
