@@ -364,3 +364,11 @@ def test_a_zones_area_is_set_from_the_command_line(db: str, case_file: Path):
     assert elsewhere.returncode == 2
     assert "PZ Gent is in the judicial district Oost-Vlaanderen, not Brussel" in elsewhere.stderr
     assert asyncio.run(count_rows(db)) == before
+
+
+def test_a_new_token_never_begins_with_a_dash_so_a_command_line_takes_it():
+    from msa.backend.auth import new_token
+
+    tokens = [new_token() for _ in range(2000)]  # 1 in 64 began with "-" before
+    assert not [t for t in tokens if t.startswith("-")]
+    assert len(set(tokens)) == len(tokens) and all(len(t) == 43 for t in tokens)

@@ -48,8 +48,12 @@ Origin = tuple[str, str, int]  # scheme, host, port
 
 
 def new_token() -> str:
-    """A fresh random token (256 bits, URL-safe)."""
-    return secrets.token_urlsafe(32)
+    """A fresh random token (256 bits, URL-safe), never beginning with "-": the tech
+    desk passes it on a command line (`--phone-token TOKEN`), where argparse would
+    take one beginning with "-" for an option (1 token in 64 did)."""
+    while (token := secrets.token_urlsafe(32)).startswith("-"):
+        pass
+    return token
 
 
 def hash_token(token: str) -> str:
