@@ -133,6 +133,10 @@ def serve(
         ssl_keyfile=None if tls is None else tls.key_file,
     )
     server = _Server(config, app.state.channel)
+    # What the imports and the app built live as long as the process: out of the
+    # cyclic GC's full collections, whose pauses an alarm would wait for.
+    gc.collect()
+    gc.freeze()
     try:
         server.run()
     except SystemExit:  # uvicorn exits when it cannot bind or start the app
