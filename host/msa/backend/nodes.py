@@ -92,7 +92,6 @@ class AlarmFollower:
         self._catch_up_s = catch_up_s
         self._after = 0  # the last alarm id seen: alarms after it are new here
         self._tasks: list[asyncio.Task[None]] = []
-        self.caught_up = 0  # alarms the catch-up announced (notifications missed)
 
     async def start(self) -> None:
         self._after = await self._store.last_alarm_id()
@@ -148,5 +147,4 @@ class AlarmFollower:
             announcer.announce(alarm_id, None if new else "state", tell=False)
             missed += 1
         self._after = max([self._after, *revisions])
-        self.caught_up += missed
         return missed

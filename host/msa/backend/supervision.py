@@ -49,6 +49,7 @@ STUCK = 0x01
 LOW_BATTERY = 0x02
 RECOVERED = 0x04
 UNRECEIPTED = 0x08
+FLAGGED = STUCK | LOW_BATTERY | RECOVERED | UNRECEIPTED  # a flag `findings` reports
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,23 +29,12 @@ from msa.backend.store.base import (
 
 Row = dict[str, Any]
 
-INGEST_CONTEXT = """
-SELECT ph.id AS phone_id, ph.device_id AS linked_device_id, pt.epoch AS token_epoch,
-       d.device_id, d.status AS device_status,
-       k.epoch AS key_epoch, k.mac_key_wrapped, k.kek_id, k.status AS key_status,
-       p.id AS person_id, p.case_id
-FROM phone_tokens pt
-JOIN phones ph ON ph.id = pt.phone_id
-LEFT JOIN devices d ON d.device_id = $2
-LEFT JOIN device_keys k ON k.device_id = d.device_id AND k.epoch = COALESCE($3, pt.epoch)
-LEFT JOIN persons p ON p.id = COALESCE(d.person_id, ph.person_id)
-WHERE pt.token_sha256 = $1"""
-
 
 @lru_cache(maxsize=64)
 def ingest_contexts(rows: int) -> str:
-    """INGEST_CONTEXT for `rows` asked (n, token's SHA-256, device id, epoch) at
-    once; each found row carries its `n`."""
+    """What judging a frame needs (the phone behind a token, the device it names, its
+    key of the epoch asked or of the token's) for `rows` asked (n, token's SHA-256,
+    device id, epoch) at once; each found row carries its `n`."""
     asked = ", ".join(
         f"(CAST(${4 * r + 1} AS BIGINT), CAST(${4 * r + 2} AS TEXT),"
         f" CAST(${4 * r + 3} AS BIGINT), CAST(${4 * r + 4} AS INTEGER))"

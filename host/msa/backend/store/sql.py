@@ -179,17 +179,16 @@ class SqlStore(ABC):
     async def ingest_context(
         self, token_sha256: str, device_id: int, urgent: bool = False, epoch: int | None = None
     ) -> IngestContext | None:
+        asked = (token_sha256, device_id, epoch)
         if not urgent:
-            return await self._routine_contexts.submit((token_sha256, device_id, epoch))
-        async with self._reading(urgent) as conn:
-            row = await fetchrow(conn, queries.INGEST_CONTEXT, token_sha256, device_id, epoch)
-        return None if row is None else self._context(row, epoch)
+            return await self._routine_contexts.submit(asked)
+        return (await self._load_contexts([asked], urgent=True))[0]
 
     async def _load_contexts(
-        self, asked: list[tuple[str, int, int | None]]
+        self, asked: list[tuple[str, int, int | None]], urgent: bool = False
     ) -> list[IngestContext | None]:
         values = [v for n, one in enumerate(asked) for v in (n, *one)]
-        async with self._reading() as conn:
+        async with self._reading(urgent) as conn:
             rows = await conn.fetch(queries.ingest_contexts(len(asked)), *values)
         found = {int(row["n"]): row for row in rows}
         return [

@@ -28,6 +28,7 @@ from msa.backend.store.evidence import audit_as_evidence
 from msa.backend.store.queries import value_rows
 from msa.backend.store.sql import Connection, fetchrow
 from msa.backend.supervision import (
+    FLAGGED,
     Ack,
     Event,
     Finding,
@@ -124,7 +125,6 @@ WHERE d.status = 'active' AND c.status = 'active' AND d.device_id > $1
                   WHERE e.device_id = d.device_id AND e.ended_at IS NULL))
 ORDER BY d.device_id
 LIMIT $2"""
-JUDGED_FLAGS = wire.STUCK | wire.LOW_BATTERY | wire.RECOVERED | wire.UNRECEIPTED
 
 OPEN_IN_SLICE = """
 SELECT id, kind, device_id, case_id FROM supervision_events
@@ -165,7 +165,7 @@ class SupervisionSql:
             async with self._reading() as conn:
                 rows = await conn.fetch(
                     SUPERVISED, after, SLICE, today, now, rules.check_in_s * 1000,
-                    rules.battery_low_pct, JUDGED_FLAGS,
+                    rules.battery_low_pct, FLAGGED,
                 )  # fmt: skip
             last = int(rows[-1]["device_id"]) if rows else 2**32
             if len(rows) < SLICE:
