@@ -61,8 +61,8 @@ async def read_alarm(request: Request) -> JSONResponse:
 async def stream(request: Request) -> Response:
     operator = await require_operator(request)
     backend = services(request)
-    # Subscribe before reading the open alarms, so none falls between the two.
     since = _last_event_id(request)
+    # Subscribe before reading the open alarms, so none falls between the two.
     subscription = backend.channel.subscribe()
     try:
         backlog = [render(alarm) for alarm in await backend.store.open_alarms(since)]
