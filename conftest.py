@@ -18,6 +18,17 @@ from msa.errors import NotAvailable
 def pg_cluster() -> Iterator[pgcluster.PgCluster]:
     """A throwaway PostgreSQL cluster for the session. Without PostgreSQL the test
     skips, unless MSA_REQUIRE_POSTGRES=1 (CI), where it fails."""
+    yield from _cluster()
+
+
+@pytest.fixture
+def pg_cluster_of_its_own() -> Iterator[pgcluster.PgCluster]:
+    """A cluster for one test, which may crash it or change its settings; skips or
+    fails as `pg_cluster` does."""
+    yield from _cluster()
+
+
+def _cluster() -> Iterator[pgcluster.PgCluster]:
     try:
         with pgcluster.cluster() as pg:
             yield pg

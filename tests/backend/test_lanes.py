@@ -174,6 +174,19 @@ async def test_an_alarm_commits_before_the_heartbeats_queued_ahead_of_it(
     assert alarm_rank <= bound, f"the alarm committed after {alarm_rank} heartbeats queued with it"
 
 
+async def test_a_scheduled_job_s_long_read_holds_up_no_other_read(tmp_path, kek: Kek):
+    # SQLite's reads take turns on their connection: the sweep's and the zone
+    # reports' reads (seconds, for a national fleet) have one of their own.
+    store = await open_store(f"sqlite:///{tmp_path / 'reads.db'}", kek)
+    try:
+        await store.migrate()
+        async with store._background_reading():  # noqa: SLF001 (a sweep's read, under way)
+            async with asyncio.timeout(10):
+                assert (await store.counts())["alarms"] == 0
+    finally:
+        await store.close()
+
+
 async def test_a_busy_backend_turns_heartbeats_away_and_still_takes_alarms(backend):
     gate = backend.app.state.routine
     gate.in_flight = gate.limit  # as if `limit` heartbeats were being worked on

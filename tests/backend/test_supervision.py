@@ -15,6 +15,7 @@ from msa.backend.daily_report import BRUSSELS
 from msa.backend.evidence import broken
 from msa.backend.roles import ZONE_OFFICER
 from msa.backend.seed import DEMO_CASE
+from msa.backend.store import supervision as store_supervision
 from msa.backend.supervision import Event, Liveness, Rules, findings
 from msa.backend.supervision_page import render
 from msa.timefmt import now_ms, to_iso
@@ -102,6 +103,23 @@ async def test_heartbeat_flags_raise_their_events_and_a_clean_heartbeat_ends_the
     await send(backend, heartbeat(6))  # the newest says all is well
     await backend.sweep(t0 + 120 * S)
     assert await open_kinds(backend) == {}
+
+
+@pytest.mark.parametrize("span", [1, 1000])
+async def test_a_sweep_keeps_the_newest_heartbeat_within_and_across_spans(
+    backend, monkeypatch, span
+):
+    # The newest heartbeat (7 frames waiting) arrives first, older ones after it: in
+    # one fold statement (span 1000) or each in a statement of its own (span 1).
+    monkeypatch.setattr(store_supervision, "FOLD_SPAN", span)
+    t0 = await provisioned_at(backend)
+    await send(backend, heartbeat(9, flags=frame.UNRECEIPTED, waiting=7))
+    for counter in (6, 7, 8):
+        await send(backend, heartbeat(counter))
+    swept = await backend.sweep(t0 + 60 * S)
+    assert swept.folded == 4
+    assert set(await open_kinds(backend)) == {"frames_waiting"}
+    assert "7 frames" in (await open_kinds(backend))["frames_waiting"].detail
 
 
 async def test_a_battery_low_frame_raises_until_a_heartbeat_reads_above_the_threshold(backend):

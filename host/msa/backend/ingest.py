@@ -199,6 +199,8 @@ async def _commit(request: Request, req: FrameRequest, context: IngestContext) -
             uptime_s=fields.get("uptime_s"),
             battery_pct=_percent(fields.get("battery_pct")),
             flags=fields.get("flags"),
+            waiting=fields.get("waiting"),
+            waiting_alarms=fields.get("waiting_alarms"),
             phone_id=context.phone_id,
             received_at=req.received_at,
             location=req.location,

@@ -68,9 +68,7 @@ class PgCluster:
         return self.database_url(name)
 
     def init(self) -> None:
-        if self._as_postgres:
-            account = pwd.getpwnam("postgres")
-            os.chown(self.data_dir, account.pw_uid, account.pw_gid)
+        self._own_data_dir()
         self._pg(
             "initdb",
             "-D",
@@ -84,6 +82,24 @@ class PgCluster:
             "--locale=C",
             "--no-sync",
         )
+
+    def copy_of(self, primary: PgCluster) -> None:
+        """Make this (empty) cluster a standby of `primary`: its base backup, with
+        what streaming from it needs (`-R`: primary_conninfo, standby.signal)."""
+        self._own_data_dir()
+        address = ("-h", "127.0.0.1", "-p", str(primary.port), "-U", USER)
+        self._pg("pg_basebackup", *address, "-D", str(self.data_dir), "-R", "-X", "stream",
+                 "-c", "fast", "--no-sync")  # fmt: skip
+        (self.data_dir / "server.log").unlink(missing_ok=True)  # the primary's, copied
+
+    def promote(self) -> None:
+        """End a standby's recovery: it takes writes from now on."""
+        self._pg("pg_ctl", "-D", str(self.data_dir), "-w", "promote")
+
+    def _own_data_dir(self) -> None:
+        if self._as_postgres:
+            account = pwd.getpwnam("postgres")
+            os.chown(self.data_dir, account.pw_uid, account.pw_gid)
 
     def start(self) -> None:
         """Start the server: on a free port the first time, on the same port after."""
@@ -138,21 +154,36 @@ def cluster(*, settings: Mapping[str, str] | None = None) -> Iterator[PgCluster]
     `settings` are extra server settings (`-c name=value`), e.g. {"fsync": "off"}.
     Raises NotAvailable when PostgreSQL is not installed.
     """
-    binaries = bin_dir()
-    data_dir = Path(tempfile.mkdtemp(prefix="msa-pg-"))
-    pg = PgCluster(data_dir, binaries, settings or {})
+    pg = PgCluster(Path(tempfile.mkdtemp(prefix="msa-pg-")), bin_dir(), settings or {})
+    with _kept_until_the_end(pg):
+        pg.init()
+        pg.start()
+        yield pg
+
+
+@contextmanager
+def standby(primary: PgCluster) -> Iterator[PgCluster]:
+    """A hot standby of `primary`: a base backup of it, started on a port of its own,
+    streaming from it (read-only until `promote()`); stopped and deleted at the end."""
+    pg = PgCluster(Path(tempfile.mkdtemp(prefix="msa-pg-standby-")), primary.bin_dir, {})
+    with _kept_until_the_end(pg):
+        pg.copy_of(primary)
+        pg.start()
+        yield pg
+
+
+@contextmanager
+def _kept_until_the_end(pg: PgCluster) -> Iterator[None]:
     # pg_ctl daemonises the server: if this process is killed, the watcher
     # stops it and deletes its folder.
     watcher = children.guard(pg.cleanup_command())
     try:
-        pg.init()
-        pg.start()
         try:
-            yield pg
+            yield
         finally:
             pg.stop("immediate")
     finally:
-        shutil.rmtree(data_dir, ignore_errors=True)
+        shutil.rmtree(pg.data_dir, ignore_errors=True)
         watcher.kill()
         watcher.wait()
 

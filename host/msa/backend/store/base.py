@@ -152,6 +152,8 @@ class NewFrame:
     alarm: NewAlarm | None
     battery_pct: int | None = None  # None: a firmware 0.1 button does not send it
     flags: int | None = None  # heartbeat flags (protocol/SPEC.md §3)
+    waiting: int | None = None  # a heartbeat's frames still held by the button
+    waiting_alarms: int | None = None  # and the alarms among them
 
 
 @dataclass(frozen=True, slots=True)

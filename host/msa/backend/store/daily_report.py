@@ -75,6 +75,8 @@ class ReportSql:
 
         def _reading(self, urgent: bool = False) -> AbstractAsyncContextManager[Connection]: ...
 
+        def _background_reading(self) -> AbstractAsyncContextManager[Connection]: ...
+
     async def set_report_schedule(self, zone: str, send_at: str, email: str, since: str) -> bool:
         parse_send_at(send_at)
         async with self._transaction() as conn:
@@ -117,7 +119,7 @@ class ReportSql:
 
     async def build_report(self, zone_id: int, zone: str, span: Period) -> Report:
         args = (zone_id, span.start, span.end)
-        async with self._reading() as conn:
+        async with self._background_reading() as conn:
             people = await conn.fetch(_PERSONS, *args)
             alarms = await conn.fetch(_ALARMS, *args)
             off = await conn.fetch(_BLUETOOTH_OFF, *args)

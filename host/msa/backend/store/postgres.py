@@ -41,6 +41,9 @@ _TRANSIENT: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.OperatorInterventionError,  # admin shutdown, cannot connect now
     asyncpg.exceptions.InsufficientResourcesError,
     asyncpg.exceptions.TransactionRollbackError,  # serialization failure, deadlock
+    # target_session_attrs=read-write, and no listed host takes writes yet (a standby
+    # being promoted)
+    asyncpg.exceptions.TargetServerAttributeNotMatched,
 )
 
 

@@ -57,6 +57,7 @@ LEFT JOIN persons p ON p.id = COALESCE(d.person_id, ph.person_id)"""
 FRAME_COLUMNS = (
     "device_id", "counter", "type", "raw", "time_s", "battery_mv", "uptime_s", "phone_id",
     "received_at", "committed_at", "lat", "lon", "accuracy_m", "fix_at", "battery_pct", "flags",
+    "waiting", "waiting_alarms",
 )  # fmt: skip
 
 

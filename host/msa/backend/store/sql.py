@@ -127,6 +127,12 @@ class SqlStore(ABC):
         """A connection for reads only; an engine may keep one that writes never hold."""
         return self._connection(urgent)
 
+    def _background_reading(self) -> AbstractAsyncContextManager[Connection]:
+        """A connection for a scheduled job's long reads (the sweep, the zones'
+        reports); an engine whose reads take turns keeps one apart, so that no
+        alarm's or heartbeat's read queues behind them."""
+        return self._reading()
+
     @abstractmethod
     async def _lock_migrations(self, conn: Connection) -> None:
         """Keep two processes from migrating the same database at once."""
@@ -771,6 +777,8 @@ def frame_values(frame: NewFrame, committed_at: int) -> tuple[object, ...]:
         *position,
         frame.battery_pct,
         frame.flags,
+        frame.waiting,
+        frame.waiting_alarms,
     )
 
 

@@ -1,15 +1,20 @@
 """The SQLite store: one file, nothing to install; the default engine.
 
-One connection writes (aiosqlite), in WAL mode with `synchronous=FULL` (a commit
-survives a power cut), foreign keys on. Its operations take turns through
-one-place `Lanes` (alarms first), which is also what makes a transaction: SQLite
-has one writer at a time anyway. A second connection, `query_only`, does the
-reads (alarms for the consoles, tokens): in WAL mode a reader neither waits for
-the writer nor holds it up, so an alarm's way to the consoles never queues
-behind commits. (`:memory:` is one database per connection: there the writer
-reads too.) The reader is a `SqliteReader`: a thread of its own, to which a
-whole read of alarms, seven statements, is one hop (aiosqlite makes each call
-a hop, and offers no public way to run several in one). The file is created
+One connection writes, in WAL mode with `synchronous=FULL` (a commit survives a
+power cut), foreign keys on. Its operations take turns through one-place `Lanes`
+(alarms first), which is also what makes a transaction: SQLite has one writer at
+a time anyway. A second connection, `query_only`, does the reads (alarms for the
+consoles, tokens): in WAL mode a reader neither waits for the writer nor holds it
+up, so an alarm's way to the consoles never queues behind commits. A third, also
+`query_only`, does the scheduled jobs' long reads (the supervision's sweep, the
+zones' reports: `_background_reading`), so that no alarm's read waits behind
+them. (`:memory:` is one database per connection: there the writer reads too.)
+
+Each connection is a `SqliteThread`: a thread of its own, to which each call is
+one hop, and to which `run(work)` makes several statements one hop: an alarm's
+whole transaction (BEGIN, its frame, its alarm, COMMIT) or a whole read of
+alarms, seven statements. Under a heartbeat flood every hop waits its turn on the
+event loop, so an alarm's commit takes one instead of four. The file is created
 mode 0600; SQLite gives its -wal and -shm files the same mode.
 """
 
@@ -25,15 +30,15 @@ from functools import lru_cache, partial
 from pathlib import Path
 from typing import TypeVar
 
-import aiosqlite
-
 from msa.backend.keys import Kek
+from msa.backend.store import queries
 from msa.backend.store.all_roles import AllRolesSql
-from msa.backend.store.base import StoreUnavailable
+from msa.backend.store.base import Commit, NewAlarm, NewFrame, StoreUnavailable
 from msa.backend.store.lanes import Lanes
 from msa.backend.store.queries import AlarmRows
-from msa.backend.store.sql import Connection, Row
+from msa.backend.store.sql import Connection, Row, frame_values
 from msa.private_files import create_private
+from msa.timefmt import now_ms
 
 Result = TypeVar("Result")
 
@@ -52,35 +57,8 @@ def _dict_row(cursor: sqlite3.Cursor, row: tuple[object, ...]) -> Row:
     return {column[0]: value for column, value in zip(cursor.description, row, strict=True)}
 
 
-class SqliteConnection:
-    def __init__(self, db: aiosqlite.Connection) -> None:
-        self._db = db
-
-    async def execute(self, sql: str, *args: object) -> None:
-        await self._db.execute_fetchall(_sqlite_sql(sql), args)
-
-    async def fetch(self, sql: str, *args: object) -> list[Row]:
-        cursor = await self._db.execute(_sqlite_sql(sql), args)
-        try:
-            return list(await cursor.fetchall())
-        except BaseException:
-            await cursor.close()  # see _rows
-            raise
-
-    async def run_script(self, script: str) -> None:
-        # Not executescript(): it would commit the transaction we are in.
-        statement = ""
-        for line in script.splitlines(keepends=True):
-            statement += line
-            if sqlite3.complete_statement(statement):
-                await self._db.execute(statement)
-                statement = ""
-        if statement.strip():
-            raise ValueError(f"unterminated SQL statement in script: {statement.strip()[:80]}")
-
-
-class SqliteReader:
-    """A `query_only` connection on a thread of its own (a `Connection` for reads)."""
+class SqliteThread:
+    """A sqlite3 connection on a thread of its own (a `Connection`)."""
 
     def __init__(self, db: sqlite3.Connection, thread: ThreadPoolExecutor) -> None:
         self._db = db
@@ -88,15 +66,16 @@ class SqliteReader:
         self._closed = False
 
     @classmethod
-    async def open(cls, path: str, busy_timeout_ms: int) -> SqliteReader:
-        thread = ThreadPoolExecutor(1, thread_name_prefix="msa-sqlite-reader")
+    async def open(cls, path: str, name: str, *pragmas: str) -> SqliteThread:
+        """Connect to `path` on a thread named after `name`, with `pragmas` set."""
+        thread = ThreadPoolExecutor(1, thread_name_prefix=f"msa-sqlite-{name}")
 
         def connect() -> sqlite3.Connection:
             db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             try:
                 db.row_factory = _dict_row
-                db.execute("PRAGMA query_only = ON")
-                db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+                for pragma in pragmas:
+                    db.execute(f"PRAGMA {pragma}").close()
             except BaseException:
                 db.close()
                 raise
@@ -109,26 +88,41 @@ class SqliteReader:
             raise
         return cls(db, thread)
 
-    async def run(self, read: Callable[[sqlite3.Connection], Result]) -> Result:
-        """`read(connection)`, on the reader's thread."""
+    async def run(self, work: Callable[[sqlite3.Connection], Result]) -> Result:
+        """`work(connection)`, on the connection's thread: one hop."""
         if self._closed:
-            raise ValueError("no active connection")  # as aiosqlite says it, once closed
-        return await asyncio.get_running_loop().run_in_executor(self._thread, read, self._db)
+            raise ValueError("no active connection")
+        return await asyncio.get_running_loop().run_in_executor(self._thread, work, self._db)
 
     async def fetch(self, sql: str, *args: object) -> list[Row]:
         return await self.run(partial(_rows, sql=sql, args=args))
 
     async def execute(self, sql: str, *args: object) -> None:
-        await self.fetch(sql, *args)  # query_only: SQLite refuses a write
+        await self.fetch(sql, *args)
 
     async def run_script(self, script: str) -> None:
-        raise sqlite3.ProgrammingError("the read connection runs no scripts")
+        await self.run(partial(_run_script, script=script))
+
+    async def in_transaction(self) -> bool:
+        return await self.run(lambda db: db.in_transaction)
 
     async def close(self) -> None:
         if not self._closed:
             await self.run(sqlite3.Connection.close)
             self._closed = True
             self._thread.shutdown()
+
+
+def _run_script(db: sqlite3.Connection, script: str) -> None:
+    # Not executescript(): it would commit the transaction we are in.
+    statement = ""
+    for line in script.splitlines(keepends=True):
+        statement += line
+        if sqlite3.complete_statement(statement):
+            db.execute(statement).close()
+            statement = ""
+    if statement.strip():
+        raise ValueError(f"unterminated SQL statement in script: {statement.strip()[:80]}")
 
 
 def _rows(db: sqlite3.Connection, sql: str, args: tuple[object, ...]) -> list[Row]:
@@ -158,17 +152,17 @@ class SqliteStore(AllRolesSql):
 
     def __init__(
         self,
-        db: aiosqlite.Connection,
+        writer: SqliteThread,
         path: str,
-        reader: SqliteReader | None = None,
+        readers: tuple[SqliteThread, SqliteThread] | None = None,
         kek: Kek | None = None,
     ) -> None:
         super().__init__(kek)
-        self._db = db
-        self._conn = SqliteConnection(db)
+        self._writer = writer
         self._lanes = Lanes(1)
-        self._reader = reader
+        self._reader, self._background = readers or (None, None)
         self._read_lanes = Lanes(1)
+        self._background_lanes = Lanes(1)
         self.path = path
 
     @classmethod
@@ -181,27 +175,32 @@ class SqliteStore(AllRolesSql):
         lock fails with StoreUnavailable. `kek` wraps and unwraps device keys.
         """
         busy = f"busy_timeout = {int(busy_timeout_ms)}"
-        db = reader = None
+        opened: list[SqliteThread] = []
         try:
             if path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
                 create_private(Path(path))
-            db = await _connect(path, "journal_mode = WAL", "synchronous = FULL", busy)
-            await db.execute("PRAGMA foreign_keys = ON")
+            write = ("journal_mode = WAL", "synchronous = FULL", busy, "foreign_keys = ON")
+            opened.append(await SqliteThread.open(path, "writer", *write))
             if path != ":memory:":
-                reader = await SqliteReader.open(path, busy_timeout_ms)
+                for name in ("reader", "background"):
+                    opened.append(await SqliteThread.open(path, name, "query_only = ON", busy))
         except (OSError, sqlite3.Error) as error:
-            if db is not None:
-                await db.close()
+            for connection in opened:
+                await connection.close()
             raise StoreUnavailable(f"cannot open SQLite database {path}: {error}") from error
-        return cls(db, path, reader, kek)
+        readers = (opened[1], opened[2]) if len(opened) == 3 else None
+        return cls(opened[0], path, readers, kek)
 
     async def _close(self) -> None:
         if self._reader is not None:
             async with self._read_lanes.enter():
                 await self._reader.close()
+        if self._background is not None:
+            async with self._background_lanes.enter():
+                await self._background.close()
         async with self._lanes.enter():
-            await self._db.close()
+            await self._writer.close()
 
     async def _lock_migrations(self, conn: Connection) -> None:
         pass  # BEGIN IMMEDIATE already holds the database's one write lock
@@ -214,10 +213,10 @@ class SqliteStore(AllRolesSql):
             await conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     @asynccontextmanager
-    async def _connection(self, urgent: bool = False) -> AsyncIterator[SqliteConnection]:
+    async def _connection(self, urgent: bool = False) -> AsyncIterator[SqliteThread]:
         async with self._lanes.enter(urgent):
             with _unavailable_on_failure(self.path):
-                yield self._conn
+                yield self._writer
 
     @asynccontextmanager
     async def _reading(self, urgent: bool = False) -> AsyncIterator[Connection]:
@@ -228,6 +227,16 @@ class SqliteStore(AllRolesSql):
         async with self._read_lanes.enter(urgent):
             with _unavailable_on_failure(self.path):
                 yield self._reader
+
+    @asynccontextmanager
+    async def _background_reading(self) -> AsyncIterator[Connection]:
+        if self._background is None:
+            async with self._reading() as conn:
+                yield conn
+            return
+        async with self._background_lanes.enter():
+            with _unavailable_on_failure(self.path):
+                yield self._background
 
     async def _alarm_rows(
         self, reads: list[tuple[str, tuple[object, ...]]], urgent: bool
@@ -241,33 +250,55 @@ class SqliteStore(AllRolesSql):
     @asynccontextmanager
     async def _transaction(
         self, urgent: bool = False, promote_after_s: float | None = None
-    ) -> AsyncIterator[SqliteConnection]:
+    ) -> AsyncIterator[SqliteThread]:
         async with self._lanes.enter(urgent, promote_after_s):
             with _unavailable_on_failure(self.path):
-                await self._db.execute("BEGIN IMMEDIATE")
+                await self._writer.execute("BEGIN IMMEDIATE")
                 try:
-                    yield self._conn
+                    yield self._writer
                 except BaseException:
-                    await self._db.execute("ROLLBACK")
+                    await self._writer.execute("ROLLBACK")
                     raise
                 try:
-                    await self._db.execute("COMMIT")
+                    await self._writer.execute("COMMIT")
                 except BaseException:
-                    if self._db.in_transaction:
-                        await self._db.execute("ROLLBACK")
+                    if await self._writer.in_transaction():
+                        await self._writer.execute("ROLLBACK")
                     raise
 
+    async def _commit_alarm_frame(self, frame: NewFrame, alarm: NewAlarm) -> Commit:
+        committed_at = now_ms()
+        values = frame_values(frame, committed_at)
+        alarm_values = (alarm.kind, alarm.person_id, alarm.case_id, alarm.pressed_at)
+        async with self._lanes.enter(urgent=True):
+            with _unavailable_on_failure(self.path):
+                ids = await self._writer.run(
+                    partial(_insert_alarm, frame=values, alarm=alarm_values)
+                )
+        if ids is None:  # the frame's (device, counter) was taken: a duplicate, or worse
+            return await super()._commit_alarm_frame(frame, alarm)
+        return Commit("committed", ids[0], committed_at, ids[1])
 
-async def _connect(path: str, *pragmas: str) -> aiosqlite.Connection:
-    db = await aiosqlite.connect(path, isolation_level=None)
-    db.row_factory = _dict_row
+
+def _insert_alarm(
+    db: sqlite3.Connection, frame: tuple[object, ...], alarm: tuple[object, ...]
+) -> tuple[int, int] | None:
+    """An alarm's frame and alarm rows in one transaction, on the writer's thread:
+    their ids, or None (nothing written) when the frame's (device, counter) is taken."""
+    db.execute("BEGIN IMMEDIATE").close()
     try:
-        for pragma in pragmas:
-            await db.execute(f"PRAGMA {pragma}")
+        inserted = _rows(db, queries.insert_frames(1), frame)
+        if not inserted:
+            db.execute("ROLLBACK").close()
+            return None
+        frame_id = int(inserted[0]["id"])
+        alarm_row = _rows(db, queries.INSERT_ALARM, (frame_id, *alarm))
+        db.execute("COMMIT").close()
     except BaseException:
-        await db.close()
+        if db.in_transaction:
+            db.execute("ROLLBACK").close()
         raise
-    return db
+    return frame_id, int(alarm_row[0]["id"])
 
 
 @contextmanager
@@ -279,7 +310,7 @@ def _unavailable_on_failure(path: str) -> Iterator[None]:
         if not _is_transient(error):
             raise
         raise StoreUnavailable(f"SQLite database {path}: {error}") from error
-    except ValueError as error:  # aiosqlite, once closed: "no active connection"
+    except ValueError as error:  # SqliteThread, once closed: "no active connection"
         if "no active connection" not in str(error):
             raise
         raise StoreUnavailable(f"SQLite database {path} is closed") from error

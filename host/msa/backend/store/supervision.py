@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import datetime as dt
 from abc import abstractmethod
-from collections.abc import Iterable
 from contextlib import AbstractAsyncContextManager
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -25,7 +24,6 @@ from typing import TYPE_CHECKING, Any
 from msa.backend.daily_report import BRUSSELS
 from msa.backend.store.base import AuditEntry
 from msa.backend.store.evidence import audit_as_evidence
-from msa.backend.store.queries import value_rows
 from msa.backend.store.sql import Connection, fetchrow
 from msa.backend.supervision import (
     FLAGGED,
@@ -40,19 +38,11 @@ from msa.backend.supervision import (
 from protocol import frame as wire
 
 SLICE = 2_000  # supervised buttons judged per transaction
-FOLD_BATCH = 20_000  # rows folded per read
+# Source rows (by id) folded per statement: one short transaction each, so that an
+# alarm's commit never waits long behind a fold of a national fleet's minute, and the
+# fold's work is the database's, not the event loop's (msa bench flood).
+FOLD_SPAN = 250
 
-_FOLD_DEVICE = """
-INSERT INTO device_liveness (device_id, last_frame_at, heartbeat_counter, heartbeat_at,
-    battery_pct, flags, waiting, waiting_alarms, battery_low_at)
-VALUES {rows}
-ON CONFLICT (device_id) DO UPDATE SET
-    last_frame_at = CASE WHEN excluded.last_frame_at > device_liveness.last_frame_at
-        THEN excluded.last_frame_at ELSE device_liveness.last_frame_at END,
-    {newer_heartbeat},
-    battery_low_at = CASE WHEN device_liveness.battery_low_at IS NULL
-            OR excluded.battery_low_at > device_liveness.battery_low_at
-        THEN excluded.battery_low_at ELSE device_liveness.battery_low_at END"""
 _HEARTBEAT_COLUMNS = (
     "heartbeat_counter", "heartbeat_at", "battery_pct", "flags", "waiting", "waiting_alarms"
 )  # fmt: skip
@@ -64,33 +54,53 @@ _NEWER_HEARTBEAT = ",\n    ".join(
     f"{c} = CASE WHEN {_NEWER} THEN excluded.{c} ELSE device_liveness.{c} END"
     for c in _HEARTBEAT_COLUMNS
 )
-_FOLD_PHONE = """
-INSERT INTO phone_liveness (phone_id, last_seen_at) VALUES {rows}
+# Each device's frames in the span: its latest, its newest heartbeat (by counter: the
+# newest built, whenever it arrived), its latest battery_low. `WHERE TRUE` lets
+# SQLite tell the upsert's ON from a join's.
+FOLD_DEVICES = f"""
+WITH span AS (
+    SELECT device_id, counter, type, committed_at, battery_pct, flags, waiting, waiting_alarms
+    FROM frames WHERE id > $1 AND id <= $2),
+heartbeats AS (
+    SELECT device_id, counter, committed_at, battery_pct, flags, waiting, waiting_alarms,
+           ROW_NUMBER() OVER (PARTITION BY device_id ORDER BY counter DESC) AS newest
+    FROM span WHERE type = {wire.HEARTBEAT}),
+devices AS (
+    SELECT device_id, max(committed_at) AS last_frame_at,
+           max(CASE WHEN type = {wire.BATTERY_LOW} THEN committed_at END) AS battery_low_at
+    FROM span GROUP BY device_id)
+INSERT INTO device_liveness (device_id, last_frame_at, heartbeat_counter, heartbeat_at,
+    battery_pct, flags, waiting, waiting_alarms, battery_low_at)
+SELECT d.device_id, d.last_frame_at, h.counter, h.committed_at, h.battery_pct, h.flags,
+       h.waiting, h.waiting_alarms, d.battery_low_at
+FROM devices d LEFT JOIN heartbeats h ON h.device_id = d.device_id AND h.newest = 1
+WHERE TRUE
+ON CONFLICT (device_id) DO UPDATE SET
+    last_frame_at = CASE WHEN excluded.last_frame_at > device_liveness.last_frame_at
+        THEN excluded.last_frame_at ELSE device_liveness.last_frame_at END,
+    {_NEWER_HEARTBEAT},
+    battery_low_at = CASE WHEN device_liveness.battery_low_at IS NULL
+            OR excluded.battery_low_at > device_liveness.battery_low_at
+        THEN excluded.battery_low_at ELSE device_liveness.battery_low_at END"""
+
+# source table → when each of its rows saw its phone
+SOURCES = {
+    "frames": "committed_at",
+    "check_ins": "received_at",
+    "link_reports": "received_at",
+}
+
+
+@lru_cache(maxsize=len(SOURCES))
+def fold_phones(source: str) -> str:
+    return f"""
+INSERT INTO phone_liveness (phone_id, last_seen_at)
+SELECT phone_id, max({SOURCES[source]}) FROM {source}
+WHERE id > $1 AND id <= $2 GROUP BY phone_id
 ON CONFLICT (phone_id) DO UPDATE SET last_seen_at = CASE
     WHEN excluded.last_seen_at > phone_liveness.last_seen_at
     THEN excluded.last_seen_at ELSE phone_liveness.last_seen_at END"""
-# Rows of devices (or phones) folded per write: one short transaction each, so that an
-# alarm's commit never waits long behind a fold of a national fleet's minute.
-FOLD_WRITE = 250
 
-
-@lru_cache(maxsize=16)
-def fold_devices(rows: int) -> str:
-    return _FOLD_DEVICE.format(rows=value_rows(rows, 9), newer_heartbeat=_NEWER_HEARTBEAT)
-
-
-@lru_cache(maxsize=16)
-def fold_phones(rows: int) -> str:
-    return _FOLD_PHONE.format(rows=value_rows(rows, 2))
-
-
-# source table → the read of its rows after a cursor (id, and what is folded)
-SOURCES = {
-    "frames": "SELECT id, device_id, counter, type, committed_at AS at, battery_pct, flags,"
-    " phone_id, CASE WHEN type = 3 THEN raw END AS raw FROM frames",
-    "check_ins": "SELECT id, phone_id, received_at AS at FROM check_ins",
-    "link_reports": "SELECT id, phone_id, received_at AS at FROM link_reports",
-}
 
 SUPERVISED = """
 SELECT d.device_id, d.heartbeat_s, d.created_at, p.id AS person_id, c.id AS case_id,
@@ -154,6 +164,8 @@ class SupervisionSql:
 
         def _reading(self, urgent: bool = False) -> AbstractAsyncContextManager[Connection]: ...
 
+        def _background_reading(self) -> AbstractAsyncContextManager[Connection]: ...
+
     async def sweep_supervision(self, now: int, rules: Rules) -> Sweep:
         folded = 0
         for source in SOURCES:
@@ -162,7 +174,7 @@ class SupervisionSql:
         after = -1
         today = dt.datetime.fromtimestamp(now / 1000, BRUSSELS).date().isoformat()
         while True:
-            async with self._reading() as conn:
+            async with self._background_reading() as conn:
                 rows = await conn.fetch(
                     SUPERVISED, after, SLICE, today, now, rules.check_in_s * 1000,
                     rules.battery_low_pct, FLAGGED,
@@ -188,33 +200,26 @@ class SupervisionSql:
             seen, start = (
                 (0, 0) if cursor is None else (int(cursor["seen_id"]), int(cursor["reread_from"]))
             )
-        folded, after = 0, start
-        while True:
-            async with self._reading() as conn:
-                rows = await conn.fetch(
-                    SOURCES[source] + " WHERE id > $1 ORDER BY id LIMIT $2", after, FOLD_BATCH
-                )
-            if rows:
-                await self._write_folded(*_folded(source, rows))
-                folded += len(rows)
-                after = int(rows[-1]["id"])
-            if len(rows) < FOLD_BATCH:
-                break
+        async with self._background_reading() as conn:
+            span = await fetchrow(
+                conn, f"SELECT count(*) AS n, max(id) AS top FROM {source} WHERE id > $1", start
+            )
+        assert span is not None  # an aggregate has its row
+        top = start if span["top"] is None else int(span["top"])
+        for after in range(start, top, FOLD_SPAN):
+            last = min(after + FOLD_SPAN, top)
+            async with self._transaction() as conn:
+                if source == "frames":
+                    await conn.execute(FOLD_DEVICES, after, last)
+                await conn.execute(fold_phones(source), after, last)
         async with self._transaction() as conn:
             await conn.execute(
                 "INSERT INTO supervision_cursors (source, seen_id, reread_from)"
                 " VALUES ($1, $2, $3) ON CONFLICT (source) DO UPDATE"
                 " SET seen_id = excluded.seen_id, reread_from = excluded.reread_from",
-                source, max(seen, after), seen,
+                source, max(seen, top), seen,
             )  # fmt: skip
-        return folded
-
-    async def _write_folded(self, devices: list[list[Any]], phones: list[list[Any]]) -> None:
-        for rows, statement in ((devices, fold_devices), (phones, fold_phones)):
-            for first in range(0, len(rows), FOLD_WRITE):
-                chunk = rows[first : first + FOLD_WRITE]
-                async with self._transaction() as conn:
-                    await conn.execute(statement(len(chunk)), *(v for row in chunk for v in row))
+        return int(span["n"])
 
     async def _settle(
         self,
@@ -301,44 +306,6 @@ class SupervisionSql:
                 reference, grace_s, cic_watch,
             )  # fmt: skip
         return row is not None
-
-
-def _folded(source: str, rows: Iterable[Any]) -> tuple[list[list[Any]], list[list[Any]]]:
-    """The rows of `source` as the values of fold_devices and fold_phones, a row each."""
-    devices: dict[int, list[Any]] = {}
-    phones: dict[int, int] = {}
-    for row in rows:
-        at = int(row["at"])
-        phone_id = int(row["phone_id"])
-        phones[phone_id] = max(at, phones.get(phone_id, at))
-        if source == "frames":
-            _fold_frame(devices, row, at)
-    return list(devices.values()), [[phone, at] for phone, at in phones.items()]
-
-
-def _fold_frame(devices: dict[int, list[Any]], row: Any, at: int) -> None:
-    """One frame into its device's values (those of fold_devices, in order)."""
-    device_id = int(row["device_id"])
-    values = devices.setdefault(
-        device_id, [device_id, at, None, None, None, None, None, None, None]
-    )
-    values[1] = max(values[1], at)
-    kind = int(row["type"])
-    if kind == wire.HEARTBEAT and (values[2] is None or int(row["counter"]) > values[2]):
-        fields = _heartbeat_fields(row["raw"])
-        values[2:8] = [
-            int(row["counter"]), at, row["battery_pct"], row["flags"],
-            fields.get("waiting"), fields.get("waiting_alarms"),
-        ]  # fmt: skip
-    elif kind == wire.BATTERY_LOW:
-        values[8] = max(at, values[8] or at)
-
-
-def _heartbeat_fields(raw: Any) -> dict[str, Any]:
-    try:
-        return wire.parse(bytes(raw)).fields()
-    except (wire.FrameError, TypeError, ValueError):
-        return {}  # committed frames parse; an unreadable one still counts as heard
 
 
 def _liveness(row: Any) -> Liveness:
