@@ -25,7 +25,7 @@ import re
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from functools import lru_cache, partial
 from pathlib import Path
 from typing import TypeVar
@@ -145,6 +145,11 @@ def _alarm_rows(
     return AlarmRows(rows, *(_rows(db, *read) for read in reads[1:]))
 
 
+# The read connections: one for the reads of alarms, heartbeats and pages, one for
+# the scheduled jobs' long reads (`_background_reading`).
+READERS = ("reader", "background")
+
+
 class SqliteStore(AllRolesSql):
     """A `Store` in one SQLite file (or `:memory:`)."""
 
@@ -154,15 +159,14 @@ class SqliteStore(AllRolesSql):
         self,
         writer: SqliteThread,
         path: str,
-        readers: tuple[SqliteThread, SqliteThread] | None = None,
+        readers: dict[str, SqliteThread] | None = None,
         kek: Kek | None = None,
     ) -> None:
         super().__init__(kek)
         self._writer = writer
         self._lanes = Lanes(1)
-        self._reader, self._background = readers or (None, None)
-        self._read_lanes = Lanes(1)
-        self._background_lanes = Lanes(1)
+        # READERS' connections, each taking turns of its own; none (`:memory:`): the writer reads
+        self._readers = {name: (reader, Lanes(1)) for name, reader in (readers or {}).items()}
         self.path = path
 
     @classmethod
@@ -183,22 +187,18 @@ class SqliteStore(AllRolesSql):
             write = ("journal_mode = WAL", "synchronous = FULL", busy, "foreign_keys = ON")
             opened.append(await SqliteThread.open(path, "writer", *write))
             if path != ":memory:":
-                for name in ("reader", "background"):
+                for name in READERS:
                     opened.append(await SqliteThread.open(path, name, "query_only = ON", busy))
         except (OSError, sqlite3.Error) as error:
             for connection in opened:
                 await connection.close()
             raise StoreUnavailable(f"cannot open SQLite database {path}: {error}") from error
-        readers = (opened[1], opened[2]) if len(opened) == 3 else None
-        return cls(opened[0], path, readers, kek)
+        return cls(opened[0], path, dict(zip(READERS, opened[1:], strict=False)), kek)
 
     async def _close(self) -> None:
-        if self._reader is not None:
-            async with self._read_lanes.enter():
-                await self._reader.close()
-        if self._background is not None:
-            async with self._background_lanes.enter():
-                await self._background.close()
+        for reader, lanes in self._readers.values():
+            async with lanes.enter():
+                await reader.close()
         async with self._lanes.enter():
             await self._writer.close()
 
@@ -219,33 +219,28 @@ class SqliteStore(AllRolesSql):
                 yield self._writer
 
     @asynccontextmanager
-    async def _reading(self, urgent: bool = False) -> AsyncIterator[Connection]:
-        if self._reader is None:
+    async def _read_on(self, reader: str, urgent: bool = False) -> AsyncIterator[SqliteThread]:
+        """The read connection `reader` (of READERS), in its turn."""
+        if not self._readers:
             async with self._connection(urgent) as conn:
                 yield conn
             return
-        async with self._read_lanes.enter(urgent):
+        connection, lanes = self._readers[reader]
+        async with lanes.enter(urgent):
             with _unavailable_on_failure(self.path):
-                yield self._reader
+                yield connection
 
-    @asynccontextmanager
-    async def _background_reading(self) -> AsyncIterator[Connection]:
-        if self._background is None:
-            async with self._reading() as conn:
-                yield conn
-            return
-        async with self._background_lanes.enter():
-            with _unavailable_on_failure(self.path):
-                yield self._background
+    def _reading(self, urgent: bool = False) -> AbstractAsyncContextManager[SqliteThread]:
+        return self._read_on("reader", urgent)
+
+    def _background_reading(self) -> AbstractAsyncContextManager[SqliteThread]:
+        return self._read_on("background")
 
     async def _alarm_rows(
         self, reads: list[tuple[str, tuple[object, ...]]], urgent: bool
     ) -> AlarmRows | None:
-        if self._reader is None:
-            return await super()._alarm_rows(reads, urgent)
-        async with self._read_lanes.enter(urgent):
-            with _unavailable_on_failure(self.path):
-                return await self._reader.run(partial(_alarm_rows, reads=reads))
+        async with self._reading(urgent) as conn:
+            return await conn.run(partial(_alarm_rows, reads=reads))
 
     @asynccontextmanager
     async def _transaction(
