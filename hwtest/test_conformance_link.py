@@ -9,6 +9,7 @@ indications are confirmed; the peripheral may start the MTU exchange."""
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -174,6 +175,28 @@ async def test_an_appending_value_is_one_database_for_the_program_and_the_centra
         await within(characteristic.write_value(part, with_response=True), 10)
     assert bytes(await within(characteristic.read_value(), 10)) == b"efghijkl"
     assert board.output.count("READ ") == 1  # the program read once, at the second write
+
+
+@pytest.mark.parametrize("board", ["slow_handler"], indirect=True)
+async def test_ctrl_c_during_an_irq_handler_stops_the_program(board, air: Air):
+    """Ctrl-C on the USB port interrupts the running program and gives the REPL
+    (MicroPython's docs), also while an IRQ handler runs: the ESP32 port runs those
+    in its BLE host task, which the interrupt does not reach. mpremote relies on it
+    for every command."""
+    connection = await Central(air).connect(board.board.address)
+    peer = Peer(connection)
+    await within(peer.discover_services(), 10)
+    [characteristic] = await within(peer.discover_characteristics([CHAR]), 10)
+    await characteristic.write_value(b"x", with_response=False)
+    await board.expect(r"HANDLING")
+    port = os.open(board.board.serial_port, os.O_RDWR | os.O_NOCTTY)
+    try:
+        os.write(port, b"\x03")
+    finally:
+        os.close(port)
+    # Well before the program's own end (WAITED, then the REPL of `micropython -i`).
+    await board.expect(r"KeyboardInterrupt[^>]*>>> ", timeout=5)
+    assert "WAITED" not in board.output
 
 
 @pytest.mark.parametrize("board", ["idle"], indirect=True)

@@ -267,6 +267,7 @@ async def test_the_alarm_path_cases_run_on_a_serial_target(tmp_path):
             logs=tmp_path / "hil",
         )
         out = await output_of(result, 200)
+        (tmp_path / "nested-pytest.log").write_text(out)  # kept with the HIL logs
     finally:
         await finish(board)
     assert re.search(r"^1 passed, 9 skipped", out.splitlines()[-1]), out[-3000:]

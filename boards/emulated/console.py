@@ -28,6 +28,7 @@ FRIENDLY_PROMPT = b">>> "
 SERIAL_BUFFER_BYTES = 64 * 1024
 
 SoftReset = Callable[[bool], Awaitable[None]]  # argument: into the raw REPL
+Interrupt = Callable[[], Awaitable[None]]  # stop main.py, keep the REPL
 
 
 def make_terminal() -> tuple[int, int]:
@@ -150,7 +151,10 @@ class Console(BoardOutput):
         self._line_empty = True
         self._after_cr = False  # the last byte to the port was "\r"
         self._swallow_until_prompt = False
+        self._program_runs = False  # main.py, not the REPL, has the interpreter
+        self._held: bytearray | None = None  # the user's bytes while it restarts
         self.on_soft_reset: SoftReset | None = None
+        self.on_interrupt: Interrupt | None = None
         loop = asyncio.get_running_loop()
         loop.add_reader(self._user, self._from_user)
 
@@ -166,13 +170,15 @@ class Console(BoardOutput):
 
     # -- the interpreter's side --------------------------------------------------
 
-    def attach(self, master: int, raw_repl: bool = False) -> None:
-        """Relay a newly started interpreter; with raw_repl, bring it to the raw REPL."""
+    def attach(self, master: int, raw_repl: bool = False, runs_program: bool = False) -> None:
+        """Relay a newly started interpreter; with raw_repl, bring it to the raw REPL;
+        `runs_program`: it runs main.py (until its REPL's prompt)."""
         self.detach()
         self._interp = master
         self._to_interp = Pipe(master)
         self._raw = raw_repl
         self._swallow_until_prompt = raw_repl
+        self._program_runs = runs_program
         asyncio.get_running_loop().add_reader(master, self._from_interpreter)
 
     def detach(self) -> None:
@@ -198,14 +204,20 @@ class Console(BoardOutput):
             return
         self.log.write(data)
         self._printed(data)
+        at_prompt = FRIENDLY_PROMPT in self.output[-len(data) - 4 :]
         if self._swallow_until_prompt:
             # After a soft reset into the raw REPL a real board prints nothing
             # of the friendly banner: wait for its prompt, then ask for raw.
-            if FRIENDLY_PROMPT in self.output[-len(data) - 4 :]:
+            if at_prompt:
                 self._swallow_until_prompt = False
                 self._to_interpreter(b"\r" + CTRL_A)
             return
         self._to_user(self._cooked(data))
+        if at_prompt:
+            self._program_runs = False
+            if self._held is not None:  # what came while it restarted, in order
+                held, self._held = self._held, None
+                self._take_from_user(bytes(held))
 
     def _cooked(self, data: bytes) -> bytes:
         """Newlines as a board's USB serial sends them (MicroPython's cooked
@@ -236,7 +248,17 @@ class Console(BoardOutput):
             data = os.read(self._user, 4096)
         except OSError:  # BlockingIOError included: nothing to read after all
             return
-        for byte in (data[i : i + 1] for i in range(len(data))):
+        self._take_from_user(data)
+
+    def _take_from_user(self, data: bytes) -> None:
+        for i in range(len(data)):
+            byte = data[i : i + 1]
+            if self._held is not None:
+                self._held += data[i:]
+                return
+            if byte == CTRL_C and self._program_runs and self.on_interrupt is not None:
+                self._interrupt()
+                continue
             if byte == CTRL_D and self._line_empty and self.on_soft_reset is not None:
                 self._soft_reset()
                 continue
@@ -256,6 +278,23 @@ class Console(BoardOutput):
             self._line_empty = self._line_empty or not self._raw
         else:
             self._line_empty = False
+
+    def _interrupt(self) -> None:
+        # The unix port raises KeyboardInterrupt from its signal handler, wherever
+        # the interpreter is: in the radio's reader (whose scheduler prints it and
+        # goes on: the program never stops) or inside the allocator (the heap stays
+        # locked). A board raises it between two bytecodes. So while main.py runs,
+        # the console stops it itself: the interpreter restarts into the REPL, and
+        # what the user sends meanwhile waits for its prompt.
+        self._program_runs = False
+        self._held = bytearray()
+        self._line_empty, self._raw = True, False
+        stopped = b"KeyboardInterrupt: \r\n"
+        self.log.write(stopped)
+        self._printed(stopped)
+        self._to_user(stopped)
+        assert self.on_interrupt is not None
+        asyncio.get_running_loop().create_task(self.on_interrupt())
 
     def _soft_reset(self) -> None:
         raw = self._raw

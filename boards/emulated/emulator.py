@@ -253,11 +253,12 @@ class EmulatedBoard:
     def powered(self) -> bool:
         return self.process is not None and self.process.returncode is None
 
-    async def power_on(self, raw_repl: bool = False) -> None:
+    async def power_on(self, raw_repl: bool = False, run_main: bool = True) -> None:
         if self.console is None:
             await self.hardware.start()
             self.console = Console(self.directory / "console.log")
             self.console.on_soft_reset = self._soft_reset
+            self.console.on_interrupt = self._interrupt
         if self.powered:
             return
         master, slave = make_terminal()
@@ -269,7 +270,7 @@ class EmulatedBoard:
             "HOME": str(self.directory),
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         }
-        if raw_repl:
+        if raw_repl or not run_main:
             env["MSA_BOOT_RAW"] = "1"
         if self.romfs.exists():
             env["MSA_ROMFS"] = str(self.romfs)
@@ -289,7 +290,7 @@ class EmulatedBoard:
             umask=0o077,
         )
         os.close(slave)
-        self.console.attach(master, raw_repl=raw_repl)
+        self.console.attach(master, raw_repl=raw_repl, runs_program=run_main and not raw_repl)
         self._watcher = asyncio.create_task(self._watch(self.process))
 
     async def _watch(self, process: asyncio.subprocess.Process) -> None:
@@ -330,6 +331,11 @@ class EmulatedBoard:
     async def _soft_reset(self, raw_repl: bool) -> None:
         await self.power_cut()
         await self.power_on(raw_repl=raw_repl)
+
+    async def _interrupt(self) -> None:
+        # Ctrl-C while main.py runs (boards/emulated/console.py says why this way).
+        await self.power_cut()
+        await self.power_on(run_main=False)
 
     async def close(self) -> None:
         """Power off and release the console and the hardware, whatever fails first."""

@@ -8,6 +8,7 @@
 #   mtu: start the MTU exchange itself, as a peripheral may
 #   append: the value appends what centrals write (gatts_set_buffer); the
 #     program reads it (twice) at the second write
+#   slow_handler: the write's IRQ handler takes HANDLER_MS, the program idles
 # Each IRQ is printed as "IRQ <event> <what the program was doing> <data>".
 import time
 
@@ -16,6 +17,7 @@ import machine
 
 _PASSKEY = 123456
 WAIT_MS = globals().get("WAIT_MS", 20000)  # the test may give it, like MODE
+HANDLER_MS = 3000
 ble = bluetooth.BLE()
 state = "setup"
 kept = None  # an IRQ's address memoryview, kept past the call (which a port forbids)
@@ -58,6 +60,12 @@ def irq(event, data):
             to_indicate.append((data[0], ble.gatts_read(data[1])))
         elif MODE == "append" and writes == 2:
             print("READ", ble.gatts_read(data[1]), ble.gatts_read(data[1]))
+        elif MODE == "slow_handler":
+            print("HANDLING")
+            begun = time.ticks_ms()
+            while time.ticks_diff(time.ticks_ms(), begun) < HANDLER_MS:
+                pass
+            print("HANDLED")
     elif event == 31:
         ble.gap_passkey(data[0], data[1], _PASSKEY)
         print("PASSKEY", data[1], _PASSKEY)
@@ -78,7 +86,7 @@ if MODE == "sleep_ms":
     time.sleep_ms(WAIT_MS)
 elif MODE == "sleep":
     time.sleep(WAIT_MS / 1000)
-elif MODE == "idle":
+elif MODE in ("idle", "slow_handler"):
     while time.ticks_diff(time.ticks_ms(), start) < WAIT_MS:
         machine.idle()
 elif MODE == "busy":

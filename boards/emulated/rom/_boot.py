@@ -1,6 +1,7 @@
 # What a port's C main() does at power-up: mount the flash, run boot.py, then
 # main.py, from the flash (the working directory). After a soft reset into the raw REPL the port
-# skips main.py; the emulator says so with MSA_BOOT_RAW=1.
+# skips main.py, and the emulator's Ctrl-C restarts here without it (boards/emulated/
+# console.py): the emulator says so with MSA_BOOT_RAW=1.
 import os
 import sys
 

@@ -25,9 +25,7 @@ def on_repl(port: str, work: Callable[[SerialTransport], T], reboot: bool = Fals
     the REPL, and with `reboot` soft-reboot into the firmware (also when `work`
     raised); BoardError, saying to run the command again, if the board stops
     answering on the way."""
-    from mpremote.transport import TransportError
-
-    from msa.firmware.deploy import connect, restart
+    from msa.firmware.deploy import connect, restart, transport_failures
 
     transport = connect(port)
     try:
@@ -39,7 +37,7 @@ def on_repl(port: str, work: Callable[[SerialTransport], T], reboot: bool = Fals
                 restart(transport)
             else:
                 transport.exit_raw_repl()
-    except TransportError as error:
+    except transport_failures() as error:
         raise BoardError(
             f"the board on {port} stopped answering: {str(error).strip() or error!r}; "
             "run the same command again (it goes on where it stopped)"

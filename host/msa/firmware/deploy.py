@@ -13,6 +13,7 @@ are never touched.
 from __future__ import annotations
 
 import os
+import struct
 from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
@@ -27,6 +28,7 @@ ON_DEVICE = Path(__file__).with_name("on_device.py")
 # The chip each board's build is for, as a port names it: "<board> with <MCU>".
 MCU = {"esp32": "ESP32", "esp32c3": "ESP32C3", "nrf52840": "NRF52840"}
 WRITE_CHUNK = 512
+READ_TIMEOUT_S = 10.0  # mpremote's own waits for a board's answer
 
 
 class DeployError(MsaError):
@@ -95,7 +97,9 @@ def _shadowed(build: Build) -> list[str]:
 
 
 def connect(port: str) -> SerialTransport:
-    """mpremote's transport to the board on `port`; NotAvailable says how to find it."""
+    """mpremote's transport to the board on `port`; NotAvailable says how to find it.
+    A read waits at most READ_TIMEOUT_S for the board's next byte: one that stops
+    answering fails the command (`transport_failures()`) instead of hanging it."""
     from mpremote.transport import TransportError
     from mpremote.transport_serial import SerialTransport
 
@@ -106,17 +110,23 @@ def connect(port: str) -> SerialTransport:
     if port.startswith("/dev/") and not os.path.exists(port):
         raise NotAvailable(f"no serial port {port}: {hint}")
     try:
-        return SerialTransport(port)
+        return SerialTransport(port, timeout=READ_TIMEOUT_S)
     except (TransportError, OSError) as error:
         raise NotAvailable(f"cannot open {port} ({error}): {hint}") from None
+
+
+def transport_failures() -> tuple[type[Exception], ...]:
+    """What mpremote raises when the board stops answering mid-command: its
+    TransportError, or struct.error where it unpacks a reply that never came."""
+    from mpremote.transport import TransportError
+
+    return (TransportError, struct.error)
 
 
 def deploy(
     port: str, build: Build, folder: Path, board: str | None = None, reboot: bool = True
 ) -> DeployReport:
     """Bring the board on `port` to exactly `build` (from `folder`) and verify it."""
-    from mpremote.transport import TransportError
-
     board = board or build.board
     if board != build.board:
         raise DeployError(
@@ -154,7 +164,7 @@ def deploy(
         else:
             transport.exit_raw_repl()
         return report
-    except TransportError as error:
+    except transport_failures() as error:
         raise DeployError(
             f"the board on {port} failed during the deploy: {str(error).strip()}; "
             "run the deploy again (it writes only what differs); if it fails again, "
