@@ -179,6 +179,8 @@ class Console(BoardOutput):
         self._raw = raw_repl
         self._swallow_until_prompt = raw_repl
         self._program_runs = runs_program
+        if runs_program:  # a boot, not the REPL the held bytes were typed for
+            self._held = None
         asyncio.get_running_loop().add_reader(master, self._from_interpreter)
 
     def detach(self) -> None:
