@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from msa.backend.nodes import Leases
+from msa.backend.nodes import LEASE_S, Leases
 from msa.backend.store import Store, open_store
 from msa.backend.supervision import Supervisor
 from msa.timefmt import now_ms
@@ -49,13 +49,13 @@ async def test_a_job_runs_on_one_node_and_moves_when_that_node_stops_renewing(st
             return 30.0
 
     a, b = Sweeper("a"), Sweeper("b")
-    assert await a._leased_round() == a.lease_s / 3  # holds it: sweeps, renews in 20 s
-    assert await b._leased_round() == b.lease_s / 3  # does not: asks again in 20 s
+    assert await a._leased_round() == LEASE_S / 3  # holds it: sweeps, renews in 20 s
+    assert await b._leased_round() == LEASE_S / 3  # does not: asks again in 20 s
     clock.now += 20_000
     await a._leased_round()
     await b._leased_round()
     assert sweeps == {"a": 2, "b": 0} and a.held and not b.held
-    clock.now += int(a.lease_s * 1000) + 1  # a died: no renewal
+    clock.now += int(LEASE_S * 1000) + 1  # a died: no renewal
     await b._leased_round()
     assert sweeps == {"a": 2, "b": 1} and b.held
 

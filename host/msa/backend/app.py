@@ -42,7 +42,7 @@ from msa.backend.deliveries import DeliveryAudit
 from msa.backend.errors import EXCEPTION_HANDLERS
 from msa.backend.failsafe import Failsafe
 from msa.backend.keys import Kek
-from msa.backend.nodes import AlarmFollower, Leases
+from msa.backend.nodes import LEASE_S, AlarmFollower, Leases
 from msa.backend.notify import Notifier, SmtpConfig
 from msa.backend.push import LocalHub
 from msa.backend.services import Services
@@ -62,6 +62,7 @@ def create_app(
     supervision: Rules | None = None,
     clock: Callable[[], int] = now_ms,
     tiles: str | None = None,
+    lease_s: float = LEASE_S,
 ) -> Starlette:
     """The backend on the database at `database_url` (see `msa.backend.store`), its
     device keys wrapped under `kek` (msa.backend.keys).
@@ -72,7 +73,9 @@ def create_app(
     `supervision` sets the sweep's rules (msa.backend.supervision), and `clock`
     (epoch ms) is the time its rules judge by. `tiles`
     (`https://tile.example/{z}/{x}/{y}.png`) is where the console's trail map takes
-    its tiles; without it the trail is drawn on a plain grid.
+    its tiles; without it the trail is drawn on a plain grid. `lease_s`: with other
+    nodes on the database, how long a scheduled job stays with a node that stopped
+    renewing its lease (msa/backend/nodes.py).
     `app.state.channel` is the push channel (a `LocalHub`); once started,
     `app.state.services` holds the store, channel, announcer, delivery audit and notifier.
     """
@@ -82,7 +85,7 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         store = await open_store(database_url, kek)
         several = store.dialect == "postgresql"  # nodes may share it (msa/backend/nodes.py)
-        leases = Leases(store) if several else None
+        leases = Leases(store, lease_s=lease_s) if several else None
         announcer = AlarmAnnouncer(store, channel, nodes=several)
         deliveries = DeliveryAudit(store)
         notifier = None

@@ -5,7 +5,7 @@ and a failed round (the database away) logged and tried again later.
 A job that must run on one backend node at a time (the supervision's sweep, the
 zones' reports) is given `Leases` (msa/backend/nodes.py): a round runs only while
 this node holds the job's lease, renewed at every round; when the node holding it
-dies, another takes the job within `lease_s`."""
+dies, another takes the job within the lease's length (`msa backend serve --lease-s`)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,6 @@ log = logging.getLogger(__name__)
 class WokenTask(ABC):
     name = "background task"
     retry_s = 1.0  # after a failed round
-    lease_s = 60.0  # with leases: how long a node holds the job without renewing it
 
     def __init__(self, leases: Leases | None = None) -> None:
         self._wake = asyncio.Event()
@@ -62,9 +61,9 @@ class WokenTask(ABC):
     async def _leased_round(self) -> float:
         if self._leases is None:
             return await self.round()
-        held = await self._leases.hold(self.name, self.lease_s)
+        held = await self._leases.hold(self.name)
         if held != self.held:
             log.info("%s: %s on this node", self.name, "runs" if held else "runs elsewhere")
             self.held = held
-        renew_s = self.lease_s / 3  # two renewals may fail before the lease lapses
+        renew_s = self._leases.lease_s / 3  # two renewals may fail before the lease lapses
         return min(await self.round(), renew_s) if held else renew_s

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING
 
 from msa.backend import daily_report_cli, supervision_cli, zones_cli
 from msa.backend.keys import load_kek, new_kek_file, require_kek
+from msa.backend.nodes import LEASE_S, MAX_LEASE_S, MIN_LEASE_S
 from msa.backend.notify import DEFAULT_SENDER
 from msa.backend.roles import BY_DISTRICT, BY_ZONE, ROLES
 from msa.backend.store import Store
@@ -114,6 +115,16 @@ def register(parser: argparse.ArgumentParser) -> None:
         default=os.environ.get("MSA_MAIL_FROM", DEFAULT_SENDER),
         metavar="ADDRESS",
         help="sender of the magistrate's mails ($MSA_MAIL_FROM, else %(default)s)",
+    )
+
+    serve.add_argument(
+        "--lease-s",
+        type=_lease_seconds,
+        default=LEASE_S,
+        metavar="SECONDS",
+        help="several nodes on PostgreSQL: how long a scheduled job (sweep, reports) stays "
+        "with a node that stopped renewing it, before another takes it (%(default)g; "
+        f"{MIN_LEASE_S:g} to {MAX_LEASE_S:g})",
     )
 
     migrate = actions.add_parser("migrate", help="apply the schema migrations not applied yet")
@@ -272,6 +283,18 @@ def _tiles(text: str) -> str:
             f"{text!r} is not a tile URL: give http(s)://HOST/…{{z}}…{{x}}…{{y}}…"
         )
     return text
+
+
+def _lease_seconds(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = float("nan")
+    if not MIN_LEASE_S <= seconds <= MAX_LEASE_S:  # also refuses nan and inf
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a lease length: give seconds, {MIN_LEASE_S:g} to {MAX_LEASE_S:g}"
+        )
+    return seconds
 
 
 def _public_url(text: str) -> str:
@@ -527,6 +550,7 @@ def _serve(args: argparse.Namespace) -> int:
         forwarded_allow_ips=args.forwarded_allow_ips,
         public_url=args.public_url,
         tiles=args.tiles,
+        lease_s=args.lease_s,
     )
     if not served:
         raise MsaError(f"could not listen on {args.host}:{args.port} (see the log above)")

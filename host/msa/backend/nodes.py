@@ -43,17 +43,32 @@ RELISTEN_S = 1.0
 MAX_PER_NOTIFY = 200  # alarms per NOTIFY: its payload stays far below PostgreSQL's 8000 bytes
 
 
-class Leases:
-    """The scheduled jobs' leases, held by this node (`holder`) while it is alive."""
+LEASE_S = 60.0  # how long a job stays with a node that stopped renewing its lease
+MIN_LEASE_S, MAX_LEASE_S = 3.0, 3600.0
 
-    def __init__(self, store: Store, holder: str = NODE, clock: Callable[[], int] = now_ms) -> None:
+
+class Leases:
+    """The scheduled jobs' leases, held by this node (`holder`) while it is alive,
+    each for `lease_s` from its last renewal."""
+
+    def __init__(
+        self,
+        store: Store,
+        holder: str = NODE,
+        clock: Callable[[], int] = now_ms,
+        lease_s: float = LEASE_S,
+    ) -> None:
+        if not MIN_LEASE_S <= lease_s <= MAX_LEASE_S:
+            raise ValueError(f"a lease of {lease_s} s: give {MIN_LEASE_S:g} to {MAX_LEASE_S:g} s")
         self._store = store
         self.holder = holder
         self._clock = clock  # the wall clock: a lease is about nodes, not the rules' time
+        self.lease_s = lease_s
 
-    async def hold(self, job: str, lease_s: float) -> bool:
-        """Take or renew `job`'s lease for `lease_s`; False while another node holds it."""
-        return await self._store.take_lease(job, self.holder, self._clock(), int(lease_s * 1000))
+    async def hold(self, job: str) -> bool:
+        """Take or renew `job`'s lease; False while another node holds it."""
+        lease_ms = int(self.lease_s * 1000)
+        return await self._store.take_lease(job, self.holder, self._clock(), lease_ms)
 
 
 def payloads(changes: list[tuple[int, str | None]], node: str = NODE) -> list[str]:

@@ -30,6 +30,7 @@ from msa.backend.access_log import LOGGER as ACCESS_LOGGER
 from msa.backend.access_log import AccessLog
 from msa.backend.app import create_app
 from msa.backend.keys import Kek
+from msa.backend.nodes import LEASE_S
 from msa.backend.notify import SmtpConfig
 from msa.backend.push import PushChannel
 
@@ -109,15 +110,18 @@ def serve(
     forwarded_allow_ips: str | None = None,
     public_url: str | None = None,
     tiles: str | None = None,
+    lease_s: float = LEASE_S,
 ) -> bool:
     """Serve until SIGTERM/SIGINT; False when the server could not start.
 
     `forwarded_allow_ips` (addresses of reverse proxies, comma-separated) turns
     on X-Forwarded-For/-Proto from those, and only those; without it they are
     ignored. `public_url` is the origin browsers see, `tiles` the console map's tile
-    URL (see `create_app`).
+    URL, `lease_s` the scheduled jobs' leases (see `create_app`).
     """
-    app = create_app(database_url, smtp=smtp, kek=kek, public_url=public_url, tiles=tiles)
+    app = create_app(
+        database_url, smtp=smtp, kek=kek, public_url=public_url, tiles=tiles, lease_s=lease_s
+    )
     config = uvicorn.Config(
         AccessLog(app) if access_log else app,
         host=host,
