@@ -1,5 +1,6 @@
 """Alarms first: an alarm waiting for the database goes before every heartbeat
-that waits with it, and routine traffic never takes the alarms' reserved places."""
+that waits with it, routine traffic never takes the alarms' reserved places, and
+routine frames step aside on the event loop while an alarm is on its way."""
 
 from __future__ import annotations
 
@@ -9,12 +10,15 @@ import time
 import pytest
 
 from bench._fleet import Fleet, seed
+from msa.backend import admission
+from msa.backend.admission import STEP_ASIDE_S, RoutineGate
 from msa.backend.auth import hash_token
 from msa.backend.keys import Kek
 from msa.backend.store import open_store
 from msa.backend.store.base import NewAlarm, NewFrame
 from msa.backend.store.group_commit import MAX_GROUP
 from msa.backend.store.lanes import Lanes
+from msa.waiting import wait_until, within
 from protocol import frame
 from tests.backend.util import DEVICE_ID, KEY, PHONE, PHONE_TOKEN, body, signed
 
@@ -205,6 +209,42 @@ async def test_a_busy_backend_turns_heartbeats_away_and_still_takes_alarms(backe
     again = await backend.client.post("/api/v1/frames", json=heartbeat, headers=PHONE)
     assert again.status_code == 200 and again.json()["status"] == "committed"
     assert gate.in_flight == 0 and gate.turned_away == 1
+
+
+async def test_routine_work_steps_aside_until_the_alarm_on_its_way_is_through():
+    gate = RoutineGate()
+    await within(gate.step_aside(), 1.0)  # no alarm: at once
+    with gate.alarm(), gate.alarm():  # two alarms on their way
+        waiting = asyncio.create_task(gate.step_aside())
+        with gate.alarm():
+            pass  # one of three through: still waiting
+        await asyncio.sleep(0)
+        assert not waiting.done()
+    await within(waiting, 1.0)
+
+
+async def test_routine_work_steps_aside_for_no_longer_than_its_bound():
+    gate = RoutineGate()
+    loop = asyncio.get_running_loop()
+    with gate.alarm():  # an alarm that never goes through must not starve heartbeats
+        started = loop.time()
+        await within(gate.step_aside(), 10 * STEP_ASIDE_S)
+        assert loop.time() - started >= STEP_ASIDE_S * 0.9
+
+
+async def test_a_heartbeat_waits_while_an_alarm_is_on_its_way(backend, monkeypatch):
+    monkeypatch.setattr(admission, "STEP_ASIDE_S", 30.0)
+    gate = backend.app.state.routine
+    heartbeat = body(signed(1, frame.HEARTBEAT))
+    with gate.alarm():
+        sent = asyncio.create_task(
+            backend.client.post("/api/v1/frames", json=heartbeat, headers=PHONE)
+        )
+        await wait_until(lambda: gate.aside == 1, 5.0, "the heartbeat stepping aside")
+        assert (await backend.store.counts())["frames"] == 0 and not sent.done()
+    answer = await within(sent, 5.0)
+    assert answer.status_code == 200 and answer.json()["status"] == "committed"
+    assert (gate.in_flight, gate.aside) == (0, 0)
 
 
 async def test_a_cached_context_never_refuses_a_good_frame(backend):

@@ -149,3 +149,80 @@ async def test_an_alarm_names_the_other_protected_persons_of_its_case(store):
             "national_register_number": None,
         },
     ]
+
+
+class Refused(Exception):
+    pass
+
+
+def admit_frame(frame_of, asked):
+    """An `admit` for commit_alarm that notes the context it was handed."""
+
+    def admit(context):
+        asked.append(context)
+        if context is None:
+            raise Refused("no phone")
+        return context, frame_of(context)
+
+    return admit
+
+
+def alarm_frame(counter, context, raw=None):
+    return NewFrame(
+        device_id=DEVICE_ID,
+        counter=counter,
+        type=frame.ALARM,
+        raw=raw or signed(counter),
+        time_s=0,
+        battery_mv=3000,
+        uptime_s=None,
+        phone_id=context.phone_id,
+        received_at=1,
+        location=None,
+        alarm=NewAlarm("alarm", context.person_id, context.case_id, None),
+    )
+
+
+async def test_commit_alarm_judges_the_phone_and_device_then_commits_once(store):
+    await seed(store)
+    token = hash_token(PHONE_TOKEN)
+    asked: list = []
+    context, first = await store.commit_alarm(
+        token, DEVICE_ID, admit_frame(lambda c: alarm_frame(3, c), asked)
+    )
+    assert asked == [await store.ingest_context(token, DEVICE_ID)] == [context]
+    assert first.outcome == "committed" and first.alarm_id is not None
+    if isinstance(store, SqliteStore):  # read in the commit's own step, as the announcer would
+        assert first.alarm == await store.alarm(first.alarm_id)
+    _, again = await store.commit_alarm(
+        token, DEVICE_ID, admit_frame(lambda c: alarm_frame(3, c), asked)
+    )
+    assert (again.outcome, again.alarm_id, again.alarm) == ("duplicate", first.alarm_id, None)
+    _, reused = await store.commit_alarm(
+        token, DEVICE_ID, admit_frame(lambda c: alarm_frame(3, c, signed(3, battery_mv=1)), asked)
+    )
+    assert reused.outcome == "counter_reused"
+    counts = await store.counts()
+    assert (counts["frames"], counts["alarms"]) == (1, 1)
+
+
+async def test_an_alarm_its_admit_refuses_stores_nothing(store):
+    await seed(store)
+    asked: list = []
+    with pytest.raises(Refused):  # an unknown phone: admit is handed None
+        await store.commit_alarm(
+            hash_token("nobody"), DEVICE_ID, admit_frame(lambda c: alarm_frame(4, c), asked)
+        )
+    assert asked == [None]
+
+    def refuse(context):
+        raise Refused("bad MAC")
+
+    with pytest.raises(Refused):
+        await store.commit_alarm(hash_token(PHONE_TOKEN), DEVICE_ID, refuse)
+    counts = await store.counts()
+    assert (counts["frames"], counts["alarms"]) == (0, 0)
+    _, later = await store.commit_alarm(  # and the store goes on: no transaction left open
+        hash_token(PHONE_TOKEN), DEVICE_ID, admit_frame(lambda c: alarm_frame(4, c), asked)
+    )
+    assert later.outcome == "committed"

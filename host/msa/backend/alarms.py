@@ -300,13 +300,24 @@ class AlarmAnnouncer:
         self._worker: asyncio.Task[None] | None = None
         self._teller: asyncio.Task[None] | None = None
 
-    def announce(self, alarm_id: int, change: str | None = None, tell: bool = True) -> None:
+    def announce(
+        self,
+        alarm_id: int,
+        change: str | None = None,
+        tell: bool = True,
+        loaded: Alarm | UnreadableAlarm | None = None,
+    ) -> None:
         """Publish the alarm: a new one (`change` None), or what changed on it
         (`acknowledge`, `location`, `magistrate.notified`, …), sent as an update;
-        and tell the other nodes, unless it is one of theirs (`tell` False)."""
-        new_and_waiting = alarm_id in self._waiting and self._waiting[alarm_id] is None
-        if not new_and_waiting:  # a new alarm not yet out goes out new, in its latest state
-            self._waiting[alarm_id] = change
+        and tell the other nodes, unless it is one of theirs (`tell` False).
+        `loaded`: the alarm as just read (with its commit), published at once
+        unless an announcement of it is already waiting to be read."""
+        if loaded is not None and alarm_id not in self._waiting:
+            self._publish(alarm_id, change, loaded)
+        else:
+            new_and_waiting = alarm_id in self._waiting and self._waiting[alarm_id] is None
+            if not new_and_waiting:  # a new alarm not yet out goes out new, in its latest state
+                self._waiting[alarm_id] = change
         if tell and self._nodes:
             self._to_tell.append((alarm_id, change))
         self._wake.set()
@@ -359,12 +370,15 @@ class AlarmAnnouncer:
             if alarm is None:
                 log.error("alarm %d committed but not found to announce", alarm_id)
                 continue
-            event = render(alarm)
-            self._channel.publish(event if change is None else {**event, "change": change})
-            if alarm.status == "closed" or alarm.revision is None:
-                self._shown.pop(alarm_id, None)
-            else:
-                self._shown[alarm_id] = alarm.revision
+            self._publish(alarm_id, change, alarm)
+
+    def _publish(self, alarm_id: int, change: str | None, alarm: Alarm | UnreadableAlarm) -> None:
+        event = render(alarm)
+        self._channel.publish(event if change is None else {**event, "change": change})
+        if alarm.status == "closed" or alarm.revision is None:
+            self._shown.pop(alarm_id, None)
+        else:
+            self._shown[alarm_id] = alarm.revision
 
     async def aclose(self) -> None:
         """Stop announcing (shutdown: the consoles are gone too)."""

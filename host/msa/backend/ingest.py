@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from starlette.requests import Request
@@ -19,6 +20,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from msa.backend import security
+from msa.backend.admission import RoutineGate
 from msa.backend.auth import hash_token, phone_token, unknown_phone
 from msa.backend.bodies import (
     in_window,
@@ -30,7 +32,7 @@ from msa.backend.bodies import (
 )
 from msa.backend.contexts import ContextCache
 from msa.backend.errors import ApiError, invalid
-from msa.backend.services import services
+from msa.backend.services import Services, services
 from msa.backend.store.base import Commit, Device, IngestContext, Location, NewAlarm, NewFrame
 from msa.timefmt import now_ms, to_iso
 from protocol import frame as wire
@@ -98,24 +100,59 @@ def _frame_bytes(value: object) -> bytes:
 async def post_frame(request: Request) -> JSONResponse:
     token = phone_token(request)
     req = parse_body(await read_body(request))
+    routine: RoutineGate = request.app.state.routine
     if req.frame.type in _ALARM_TYPES:
-        return await _ingest(request, token, req, urgent=True)
-    with request.app.state.routine.admit():
-        return await _ingest(request, token, req, urgent=False)
+        with routine.alarm():
+            return await _ingest(request, token, req, urgent=True)
+    with routine.admit():
+        await routine.step_aside()
+        response = await _ingest(request, token, req, urgent=False)
+        await routine.step_aside()
+        return response
 
 
 async def _ingest(request: Request, token: str, req: FrameRequest, urgent: bool) -> JSONResponse:
     """Check the frame against its phone and device, then commit it; `urgent`
-    (an alarm) goes before routine work waiting for the database."""
+    (an alarm) goes before routine work waiting for the database, checked and
+    committed in one step of the store's."""
     frame = req.frame
-    device_hex = f"{frame.device_id:08x}"
     backend = services(request)
     key = (hash_token(token), frame.device_id)
+    try:
+        if urgent:
+            context, commit = await backend.store.commit_alarm(*key, partial(_admit_alarm, req))
+        else:
+            context = await _routine_context(request, frame, key)
+            commit = await backend.store.commit_frame(_new_frame(req, context))
+    except KeyRevoked as revoked:
+        raise await _revoked(backend, frame, revoked.context) from None
+    return _answer(backend, frame, commit, context)
+
+
+async def _routine_context(
+    request: Request, frame: wire.Frame, key: tuple[str, int]
+) -> IngestContext:
+    """The context that lets a routine frame in: the cached one, or read and checked."""
     contexts: ContextCache = request.app.state.contexts
-    context = None if urgent else contexts.get(key)
-    if context is not None and _verified(frame, context):
-        return await _commit(request, req, context)
-    context = await backend.store.ingest_context(key[0], frame.device_id, urgent)
+    cached = contexts.get(key)
+    if cached is not None and _verified(frame, cached):
+        return cached
+    context = _checked(frame, await services(request).store.ingest_context(*key))
+    contexts.put(key, context)
+    return context
+
+
+class KeyRevoked(Exception):
+    """A frame that verified under a revoked key (a lost or stolen button)."""
+
+    def __init__(self, context: IngestContext) -> None:
+        super().__init__("key revoked")
+        self.context = context
+
+
+def _checked(frame: wire.Frame, context: IngestContext | None) -> IngestContext:
+    """`context`, if it lets `frame` in; else ApiError saying why, or KeyRevoked."""
+    device_hex = f"{frame.device_id:08x}"
     if context is None:
         raise unknown_phone()
     device = context.device
@@ -140,27 +177,32 @@ async def _ingest(request: Request, token: str, req: FrameRequest, urgent: bool)
             422, "bad_mac", f"The MAC does not verify with device {device_hex}'s key {epoch}."
         )
     if device.key_status == "revoked":
-        event = await backend.store.record_security_event(
-            frame.device_id, frame.counter, frame.type, context.phone_id
-        )
-        if event is not None:  # the first time for this frame: news for every console
-            backend.channel.publish(security.push_message(event))
-        log.warning(
-            "security: a %s from device %s under its revoked key %d (counter %d) was refused",
-            frame.name,
-            device_hex,
-            epoch,
-            frame.counter,
-        )
-        raise ApiError(
-            403,
-            "key_revoked",
-            f"Device {device_hex}'s key {epoch} was revoked (a lost or stolen button): "
-            "nothing stored; the CIC is told.",
-        )
-    if not urgent:
-        contexts.put(key, context)
-    return await _commit(request, req, context)
+        raise KeyRevoked(context)
+    return context
+
+
+async def _revoked(backend: Services, frame: wire.Frame, context: IngestContext) -> ApiError:
+    """Record a frame under a revoked key (news for every console, the first time)."""
+    device_hex = f"{frame.device_id:08x}"
+    event = await backend.store.record_security_event(
+        frame.device_id, frame.counter, frame.type, context.phone_id
+    )
+    if event is not None:  # the first time for this frame: news for every console
+        backend.channel.publish(security.push_message(event))
+    epoch = frame.counter >> 24
+    log.warning(
+        "security: a %s from device %s under its revoked key %d (counter %d) was refused",
+        frame.name,
+        device_hex,
+        epoch,
+        frame.counter,
+    )
+    return ApiError(
+        403,
+        "key_revoked",
+        f"Device {device_hex}'s key {epoch} was revoked (a lost or stolen button): "
+        "nothing stored; the CIC is told.",
+    )
 
 
 def _verified(frame: wire.Frame, context: IngestContext) -> bool:
@@ -174,48 +216,58 @@ def _verified(frame: wire.Frame, context: IngestContext) -> bool:
     )
 
 
-async def _commit(request: Request, req: FrameRequest, context: IngestContext) -> JSONResponse:
-    """Store a frame that verified; the answer only once it is committed."""
+def _admit_alarm(
+    req: FrameRequest, context: IngestContext | None
+) -> tuple[IngestContext, NewFrame]:
+    """The store's question for an alarm: does `context` let it in, and what to store."""
+    context = _checked(req.frame, context)
+    return context, _new_frame(req, context)
+
+
+def _new_frame(req: FrameRequest, context: IngestContext) -> NewFrame:
+    """The frame to store, once `context` let it in."""
     frame = req.frame
-    device_hex = f"{frame.device_id:08x}"
-    backend = services(request)
     fields = frame.fields()
     alarm = None
     if frame.type in _ALARM_TYPES:
         if context.person_id is None or context.case_id is None:  # phones always have a person
-            raise RuntimeError(f"device {device_hex} belongs to no person and no case")
+            raise RuntimeError(f"device {frame.device_id:08x} belongs to no person and no case")
         time_s = fields["time_s"]
         # 0: the button's clock was not set; out of the time rule: set wrong (SPEC §7.3)
         pressed_at = time_s * 1000 if time_s and in_window(time_s * 1000) else None
         alarm = NewAlarm(_ALARM_TYPES[frame.type], context.person_id, context.case_id, pressed_at)
-    commit = await backend.store.commit_frame(
-        NewFrame(
-            device_id=frame.device_id,
-            counter=frame.counter,
-            type=frame.type,
-            raw=req.raw,
-            time_s=fields["time_s"],
-            battery_mv=fields["battery_mv"],
-            uptime_s=fields.get("uptime_s"),
-            battery_pct=_percent(fields.get("battery_pct")),
-            flags=fields.get("flags"),
-            waiting=fields.get("waiting"),
-            waiting_alarms=fields.get("waiting_alarms"),
-            phone_id=context.phone_id,
-            received_at=req.received_at,
-            location=req.location,
-            alarm=alarm,
-        )
+    return NewFrame(
+        device_id=frame.device_id,
+        counter=frame.counter,
+        type=frame.type,
+        raw=req.raw,
+        time_s=fields["time_s"],
+        battery_mv=fields["battery_mv"],
+        uptime_s=fields.get("uptime_s"),
+        battery_pct=_percent(fields.get("battery_pct")),
+        flags=fields.get("flags"),
+        waiting=fields.get("waiting"),
+        waiting_alarms=fields.get("waiting_alarms"),
+        phone_id=context.phone_id,
+        received_at=req.received_at,
+        location=req.location,
+        alarm=alarm,
     )
+
+
+def _answer(
+    backend: Services, frame: wire.Frame, commit: Commit, context: IngestContext
+) -> JSONResponse:
+    """The receipt of a stored frame; an alarm committed now goes to the consoles."""
     if commit.outcome == "counter_reused":
         raise ApiError(
             409,
             "counter_reused",
-            f"Device {device_hex} already committed a different frame with counter "
+            f"Device {frame.device_id:08x} already committed a different frame with counter "
             f"{frame.counter} at {to_iso(commit.committed_at)}.",
         )
     if commit.outcome == "committed" and commit.alarm_id is not None:
-        backend.announcer.announce(commit.alarm_id)
+        backend.announcer.announce(commit.alarm_id, loaded=commit.alarm)
         if backend.chainer is not None:
             backend.chainer.wake()  # its evidence entry, after the push
     return JSONResponse(_receipt(frame, commit, context.device))

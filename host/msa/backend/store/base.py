@@ -158,12 +158,15 @@ class NewFrame:
 
 @dataclass(frozen=True, slots=True)
 class Commit:
-    """The outcome of `Store.commit_frame`; for a duplicate, the first commit's time."""
+    """The outcome of `Store.commit_frame`; for a duplicate, the first commit's time.
+    `alarm`: the alarm committed, as the consoles see it, where the store read it
+    in the commit's own step (SQLite); None: whoever announces it reads it."""
 
     outcome: Literal["committed", "duplicate", "counter_reused"]
     frame_id: int
     committed_at: int
     alarm_id: int | None
+    alarm: Alarm | UnreadableAlarm | None = None
 
 
 # --- what the CIC console sees ------------------------------------------------
@@ -416,6 +419,19 @@ class IngestStore(Protocol):
     async def commit_frame(self, frame: NewFrame) -> Commit:
         """Store a frame and its alarm atomically, unless its (device, counter) exists.
         A frame with an alarm goes before routine work waiting for the database."""
+        ...
+
+    async def commit_alarm(
+        self,
+        token_sha256: str,
+        device_id: int,
+        admit: Callable[[IngestContext | None], tuple[IngestContext, NewFrame]],
+    ) -> tuple[IngestContext, Commit]:
+        """An alarm's frame, ahead of routine work: `ingest_context(token_sha256,
+        device_id)` is handed to `admit`, which refuses the frame by raising (that
+        exception comes out, nothing stored) or gives the context that let it in
+        and the frame, committed as `commit_frame` does. Runs `admit` on whatever
+        thread reads the context: it must not touch the event loop."""
         ...
 
     async def phone_by_token(self, token_sha256: str) -> int | None:

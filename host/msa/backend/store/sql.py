@@ -16,7 +16,7 @@ import asyncio
 import itertools
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
@@ -230,6 +230,15 @@ class SqlStore(ABC):
         if frame.alarm is None:
             return await self._routine_frames.submit(frame)
         return await self._commit_alarm_frame(frame, frame.alarm)
+
+    async def commit_alarm(
+        self,
+        token_sha256: str,
+        device_id: int,
+        admit: Callable[[IngestContext | None], tuple[IngestContext, NewFrame]],
+    ) -> tuple[IngestContext, Commit]:
+        context, frame = admit(await self.ingest_context(token_sha256, device_id, urgent=True))
+        return context, await self.commit_frame(frame)
 
     async def _commit_alarm_frame(self, frame: NewFrame, alarm: NewAlarm) -> Commit:
         """The frame and its alarm, ahead of routine traffic, in one transaction."""

@@ -3,19 +3,21 @@
 One connection writes, in WAL mode with `synchronous=FULL` (a commit survives a
 power cut), foreign keys on. Its operations take turns through one-place `Lanes`
 (alarms first), which is also what makes a transaction: SQLite has one writer at
-a time anyway. A second connection, `query_only`, does the reads (alarms for the
-consoles, tokens): in WAL mode a reader neither waits for the writer nor holds it
-up, so an alarm's way to the consoles never queues behind commits. A third, also
+a time anyway. A second connection, `query_only`, does the reads (the consoles'
+alarms and pages, tokens, routine frames' phones and devices): in WAL mode a
+reader neither waits for the writer nor holds it up. A third, also
 `query_only`, does the scheduled jobs' long reads (the supervision's sweep, the
 zones' reports: `_background_reading`), so that no alarm's read waits behind
 them. (`:memory:` is one database per connection: there the writer reads too.)
 
 Each connection is a `SqliteThread`: a thread of its own, to which each call is
-one hop, and to which `run(work)` makes several statements one hop: an alarm's
-whole transaction (BEGIN, its frame, its alarm, COMMIT) or a whole read of
-alarms, seven statements. Under a heartbeat flood every hop waits its turn on the
-event loop, so an alarm's commit takes one instead of four. The file is created
-mode 0600; SQLite gives its -wal and -shm files the same mode.
+one hop, and to which `run(work)` makes several statements one hop. Under a
+heartbeat flood every hop waits its turn on the event loop, so an alarm's whole
+way is one hop on the writer (`commit_alarm`): its phone and device read and
+judged inside its transaction (a key revoked meanwhile cannot slip in), its frame
+and alarm written, and after COMMIT the alarm read as the consoles see it; and a
+read of alarms, seven statements, is one hop too. The file is created mode 0600;
+SQLite gives its -wal and -shm files the same mode.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
+from dataclasses import dataclass
 from functools import lru_cache, partial
 from pathlib import Path
 from typing import TypeVar
@@ -33,7 +36,14 @@ from typing import TypeVar
 from msa.backend.keys import Kek
 from msa.backend.store import queries
 from msa.backend.store.all_roles import AllRolesSql
-from msa.backend.store.base import Commit, NewAlarm, NewFrame, StoreUnavailable
+from msa.backend.store.base import (
+    Alarm,
+    Commit,
+    IngestContext,
+    NewFrame,
+    StoreUnavailable,
+    UnreadableAlarm,
+)
 from msa.backend.store.lanes import Lanes
 from msa.backend.store.queries import AlarmRows
 from msa.backend.store.sql import Connection, Row, frame_values
@@ -261,39 +271,75 @@ class SqliteStore(AllRolesSql):
                         await self._writer.execute("ROLLBACK")
                     raise
 
-    async def _commit_alarm_frame(self, frame: NewFrame, alarm: NewAlarm) -> Commit:
+    async def commit_alarm(
+        self,
+        token_sha256: str,
+        device_id: int,
+        admit: Callable[[IngestContext | None], tuple[IngestContext, NewFrame]],
+    ) -> tuple[IngestContext, Commit]:
+        # One turn on the writer's thread for the whole way: under a flood, each
+        # turn waits for the event loop, busy with heartbeats, to hand it back.
         committed_at = now_ms()
-        values = frame_values(frame, committed_at)
-        alarm_values = (alarm.kind, alarm.person_id, alarm.case_id, alarm.pressed_at)
+        work = partial(
+            _commit_alarm,
+            asked=(token_sha256, device_id),
+            context_of=lambda row: self._context(row, None),
+            admit=admit,
+            committed_at=committed_at,
+        )
         async with self._lanes.enter(urgent=True):
             with _unavailable_on_failure(self.path):
-                ids = await self._writer.run(
-                    partial(_insert_alarm, frame=values, alarm=alarm_values)
-                )
-        if ids is None:  # the frame's (device, counter) was taken: a duplicate, or worse
-            return await super()._commit_alarm_frame(frame, alarm)
-        return Commit("committed", ids[0], committed_at, ids[1])
+                done = await self._writer.run(work)
+        if done.alarm_id is None:  # the frame's (device, counter) was taken: a duplicate, or worse
+            return done.context, await self.commit_frame(done.frame)
+        commit = Commit("committed", done.frame_id, committed_at, done.alarm_id, done.alarm)
+        return done.context, commit
 
 
-def _insert_alarm(
-    db: sqlite3.Connection, frame: tuple[object, ...], alarm: tuple[object, ...]
-) -> tuple[int, int] | None:
-    """An alarm's frame and alarm rows in one transaction, on the writer's thread:
-    their ids, or None (nothing written) when the frame's (device, counter) is taken."""
+@dataclass(frozen=True, slots=True)
+class _AlarmDone:
+    context: IngestContext
+    frame: NewFrame
+    frame_id: int = 0
+    alarm_id: int | None = None  # None: nothing written, the (device, counter) is taken
+    alarm: Alarm | UnreadableAlarm | None = None
+
+
+def _commit_alarm(
+    db: sqlite3.Connection,
+    asked: tuple[str, int],
+    context_of: Callable[[Row], IngestContext],
+    admit: Callable[[IngestContext | None], tuple[IngestContext, NewFrame]],
+    committed_at: int,
+) -> _AlarmDone:
+    """An alarm, on the writer's thread, in one transaction: its context read
+    and `admit`ted, its frame and alarm rows written; then, after the commit and
+    in the same step, the alarm as the consoles see it."""
     db.execute("BEGIN IMMEDIATE").close()
     try:
-        inserted = _rows(db, queries.insert_frames(1), frame)
+        rows = _rows(db, queries.ingest_contexts(1), (0, *asked, None))
+        context, frame = admit(context_of(rows[0]) if rows else None)
+        if frame.alarm is None:
+            raise ValueError(f"commit_alarm was given a {frame.type:#x} frame without an alarm")
+        inserted = _rows(db, queries.insert_frames(1), frame_values(frame, committed_at))
         if not inserted:
             db.execute("ROLLBACK").close()
-            return None
+            return _AlarmDone(context, frame)
         frame_id = int(inserted[0]["id"])
-        alarm_row = _rows(db, queries.INSERT_ALARM, (frame_id, *alarm))
+        alarm = frame.alarm
+        alarm_values = (frame_id, alarm.kind, alarm.person_id, alarm.case_id, alarm.pressed_at)
+        alarm_id = int(_rows(db, queries.INSERT_ALARM, alarm_values)[0]["id"])
         db.execute("COMMIT").close()
     except BaseException:
         if db.in_transaction:
             db.execute("ROLLBACK").close()
         raise
-    return frame_id, int(alarm_row[0]["id"])
+    try:
+        found = _alarm_rows(db, queries.alarm_reads("a.id = $1", (alarm_id,)))
+        shown = queries.alarms_from_rows(found) if found is not None else []
+    except Exception:  # committed all the same: the announcer reads it its own way
+        shown = []
+    return _AlarmDone(context, frame, frame_id, alarm_id, shown[0] if shown else None)
 
 
 @contextmanager
