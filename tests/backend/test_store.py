@@ -19,6 +19,11 @@ from tests.backend.util import DEVICE_ID, PHONE_TOKEN, signed
 
 async def new_frame(store, counter, raw=None, alarm=True):
     context = await store.ingest_context(hash_token(PHONE_TOKEN), DEVICE_ID)
+    return alarm_frame(counter, context, raw, alarm)
+
+
+def alarm_frame(counter, context, raw=None, alarm=True):
+    """The frame `counter` of the seeded device, under its phone's `context`."""
     raw = raw or signed(counter)
     return NewFrame(
         device_id=DEVICE_ID,
@@ -165,22 +170,6 @@ def admit_frame(frame_of, asked):
         return context, frame_of(context)
 
     return admit
-
-
-def alarm_frame(counter, context, raw=None):
-    return NewFrame(
-        device_id=DEVICE_ID,
-        counter=counter,
-        type=frame.ALARM,
-        raw=raw or signed(counter),
-        time_s=0,
-        battery_mv=3000,
-        uptime_s=None,
-        phone_id=context.phone_id,
-        received_at=1,
-        location=None,
-        alarm=NewAlarm("alarm", context.person_id, context.case_id, None),
-    )
 
 
 async def test_commit_alarm_judges_the_phone_and_device_then_commits_once(store):

@@ -169,6 +169,11 @@ class Commit:
     alarm: Alarm | UnreadableAlarm | None = None
 
 
+# Judges an alarm for `commit_alarm`: given its phone and device (None: an unknown
+# phone), the context that lets it in and the frame to store, or it raises.
+Admit = Callable[[IngestContext | None], tuple[IngestContext, NewFrame]]
+
+
 # --- what the CIC console sees ------------------------------------------------
 
 
@@ -422,10 +427,7 @@ class IngestStore(Protocol):
         ...
 
     async def commit_alarm(
-        self,
-        token_sha256: str,
-        device_id: int,
-        admit: Callable[[IngestContext | None], tuple[IngestContext, NewFrame]],
+        self, token_sha256: str, device_id: int, admit: Admit
     ) -> tuple[IngestContext, Commit]:
         """An alarm's frame, ahead of routine work: `ingest_context(token_sha256,
         device_id)` is handed to `admit`, which refuses the frame by raising (that

@@ -16,7 +16,7 @@ import asyncio
 import itertools
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
@@ -24,6 +24,7 @@ from msa.backend.keys import Kek, KekError
 from msa.backend.store import device_keys, migrations, queries
 from msa.backend.store.base import (
     SINCE_LIMIT,
+    Admit,
     Alarm,
     AuditEntry,
     CaseDraft,
@@ -232,10 +233,7 @@ class SqlStore(ABC):
         return await self._commit_alarm_frame(frame, frame.alarm)
 
     async def commit_alarm(
-        self,
-        token_sha256: str,
-        device_id: int,
-        admit: Callable[[IngestContext | None], tuple[IngestContext, NewFrame]],
+        self, token_sha256: str, device_id: int, admit: Admit
     ) -> tuple[IngestContext, Commit]:
         context, frame = admit(await self.ingest_context(token_sha256, device_id, urgent=True))
         return context, await self.commit_frame(frame)

@@ -37,6 +37,7 @@ from msa.backend.keys import Kek
 from msa.backend.store import queries
 from msa.backend.store.all_roles import AllRolesSql
 from msa.backend.store.base import (
+    Admit,
     Alarm,
     Commit,
     IngestContext,
@@ -272,10 +273,7 @@ class SqliteStore(AllRolesSql):
                     raise
 
     async def commit_alarm(
-        self,
-        token_sha256: str,
-        device_id: int,
-        admit: Callable[[IngestContext | None], tuple[IngestContext, NewFrame]],
+        self, token_sha256: str, device_id: int, admit: Admit
     ) -> tuple[IngestContext, Commit]:
         # One turn on the writer's thread for the whole way: under a flood, each
         # turn waits for the event loop, busy with heartbeats, to hand it back.
@@ -309,7 +307,7 @@ def _commit_alarm(
     db: sqlite3.Connection,
     asked: tuple[str, int],
     context_of: Callable[[Row], IngestContext],
-    admit: Callable[[IngestContext | None], tuple[IngestContext, NewFrame]],
+    admit: Admit,
     committed_at: int,
 ) -> _AlarmDone:
     """An alarm, on the writer's thread, in one transaction: its context read
