@@ -158,10 +158,14 @@ async def test_an_alarm_commits_before_the_heartbeats_queued_ahead_of_it(
             for n in range(BEATS)
         ]
         alarm = _frame(fleet, 0, contexts[0].phone_id, frame.ALARM, person_case)
-        # The heartbeats ask for the database first, then the alarm.
-        commits = await asyncio.gather(
-            *(store.commit_frame(b) for b in beats), store.commit_frame(alarm)
+        # The heartbeats ask for the database first, then the alarm, as ingest does.
+        alarm_commit = store.commit_alarm(
+            hash_token(fleet.token(0)), fleet.device_id(0), lambda context: (context, alarm)
         )
+        *commits, (_, last) = await asyncio.gather(
+            *(store.commit_frame(b) for b in beats), alarm_commit
+        )
+        commits.append(last)
     finally:
         await store.close()
     ids = sorted(c.frame_id for c in commits)
@@ -211,7 +215,8 @@ async def test_a_busy_backend_turns_heartbeats_away_and_still_takes_alarms(backe
     assert gate.in_flight == 0 and gate.turned_away == 1
 
 
-async def test_routine_work_steps_aside_until_the_alarm_on_its_way_is_through():
+async def test_routine_work_steps_aside_until_the_alarm_on_its_way_is_through(monkeypatch):
+    monkeypatch.setattr(admission, "STEP_ASIDE_S", 30.0)  # the alarms end it, not its bound
     gate = RoutineGate()
     await within(gate.step_aside(), 1.0)  # no alarm: at once
     with gate.alarm(), gate.alarm():  # two alarms on their way
@@ -245,6 +250,48 @@ async def test_a_heartbeat_waits_while_an_alarm_is_on_its_way(backend, monkeypat
     answer = await within(sent, 5.0)
     assert answer.status_code == 200 and answer.json()["status"] == "committed"
     assert (gate.in_flight, gate.aside) == (0, 0)
+
+    # Committed, its answer waits too: the alarm's push goes first.
+    committed = asyncio.Event()
+    store_commit = backend.store.commit_frame
+
+    async def commit_then_an_alarm(new_frame):
+        commit = await store_commit(new_frame)
+        alarm.__enter__()  # an alarm arrives while the heartbeat is committed
+        committed.set()
+        return commit
+
+    alarm = gate.alarm()
+    monkeypatch.setattr(backend.store, "commit_frame", commit_then_an_alarm)
+    second = asyncio.create_task(
+        backend.client.post("/api/v1/frames", json=body(signed(2, frame.HEARTBEAT)), headers=PHONE)
+    )
+    await within(committed.wait(), 5.0)
+    await wait_until(lambda: gate.aside == 1, 5.0, "the answer stepping aside")
+    assert not second.done()
+    alarm.__exit__(None, None, None)
+    assert (await within(second, 5.0)).status_code == 200
+
+
+async def test_an_alarm_that_fails_its_checks_takes_no_writer_and_no_turn(backend, monkeypatch):
+    gate = backend.app.state.routine
+    steps = []
+    store_commit_alarm = backend.store.commit_alarm
+
+    async def commit_alarm(*args):
+        steps.append(gate.alarms)
+        return await store_commit_alarm(*args)
+
+    monkeypatch.setattr(backend.store, "commit_alarm", commit_alarm)
+    bad_token = {"Authorization": "Bearer not-a-phone"}
+    refused = await backend.client.post("/api/v1/frames", json=body(signed(1)), headers=bad_token)
+    assert refused.status_code == 401
+    forged = body(signed(2, key=bytes(32)))
+    bad_mac = await backend.client.post("/api/v1/frames", json=forged, headers=PHONE)
+    assert bad_mac.status_code == 422
+    assert steps == [] and gate.alarms == 0
+    good = await backend.client.post("/api/v1/frames", json=body(signed(3)), headers=PHONE)
+    assert good.json()["status"] == "committed" and steps == [1] and gate.alarms == 0
 
 
 async def test_a_cached_context_never_refuses_a_good_frame(backend):

@@ -9,10 +9,11 @@ Alarms are never turned away here.
 
 The event loop is what an alarm and the heartbeats share even then: every hop of
 the alarm's (its database step, its push) waits for the loop to finish what is
-ready, and for the GIL the loop holds meanwhile. So while an alarm is on its way
-(`alarm()`), the routine frames admitted wait (`step_aside`) before their work and
-before their answer: under the 1,700/s flood the alarm's p99 went from 6.7-10.6 ms
-to 6.3-7.3 ms (msa bench flood, docs/decisions.md).
+ready, and for the GIL the loop holds meanwhile. So while an alarm that passed its
+checks is on its way (`alarm()`), the routine frames admitted wait (`step_aside`)
+before their work and before their answer, up to STEP_ASIDE_S each time: under the
+1,700/s flood the alarm's p99 went from 6.7-10.6 ms to 5.7-8.6 ms, its ratio to idle
+from 3 in 5 runs under 1.5x to 5 in 5 (msa bench flood, docs/decisions.md).
 """
 
 from __future__ import annotations
@@ -39,20 +40,20 @@ class RoutineGate:
         self.in_flight = 0
         self.turned_away = 0
         self.aside = 0  # routine frames waiting for alarms to go through
-        self._alarms = 0
+        self.alarms = 0  # alarms on their way
         self._no_alarm = asyncio.Event()
         self._no_alarm.set()
 
     @contextmanager
     def alarm(self) -> Iterator[None]:
         """An alarm on its way: routine frames admitted step aside (`step_aside`)."""
-        self._alarms += 1
+        self.alarms += 1
         self._no_alarm.clear()
         try:
             yield
         finally:
-            self._alarms -= 1
-            if not self._alarms:
+            self.alarms -= 1
+            if not self.alarms:
                 self._no_alarm.set()
 
     async def step_aside(self) -> None:

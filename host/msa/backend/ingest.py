@@ -102,8 +102,7 @@ async def post_frame(request: Request) -> JSONResponse:
     req = parse_body(await read_body(request))
     routine: RoutineGate = request.app.state.routine
     if req.frame.type in _ALARM_TYPES:
-        with routine.alarm():
-            return await _ingest(request, token, req, urgent=True)
+        return await _ingest(request, token, req, urgent=True)
     with routine.admit():
         await routine.step_aside()
         response = await _ingest(request, token, req, urgent=False)
@@ -113,31 +112,37 @@ async def post_frame(request: Request) -> JSONResponse:
 
 async def _ingest(request: Request, token: str, req: FrameRequest, urgent: bool) -> JSONResponse:
     """Check the frame against its phone and device, then commit it; `urgent`
-    (an alarm) goes before routine work waiting for the database, checked and
-    committed in one step of the store's."""
+    (an alarm) goes before routine work waiting for the database, and is checked
+    again and committed in one step of the store's, while routine frames step aside."""
     frame = req.frame
     backend = services(request)
     key = (hash_token(token), frame.device_id)
     try:
         if urgent:
-            context, commit = await backend.store.commit_alarm(*key, partial(_admit_alarm, req))
+            # Judged first (a cached context, else an urgent read): a frame that
+            # fails takes neither the writer nor the routine frames' turn.
+            await _known_context(request, frame, key, urgent=True)
+            with request.app.state.routine.alarm():
+                admit = partial(_admit_alarm, req)  # judged again inside its transaction
+                context, commit = await backend.store.commit_alarm(*key, admit)
         else:
-            context = await _routine_context(request, frame, key)
+            context = await _known_context(request, frame, key)
             commit = await backend.store.commit_frame(_new_frame(req, context))
     except KeyRevoked as revoked:
         raise await _revoked(backend, frame, revoked.context) from None
     return _answer(backend, frame, commit, context)
 
 
-async def _routine_context(
-    request: Request, frame: wire.Frame, key: tuple[str, int]
+async def _known_context(
+    request: Request, frame: wire.Frame, key: tuple[str, int], urgent: bool = False
 ) -> IngestContext:
-    """The context that lets a routine frame in: the cached one, or read and checked."""
+    """The context that lets a frame in: the cached one, or read (`urgent`: ahead of
+    routine reads) and checked."""
     contexts: ContextCache = request.app.state.contexts
     cached = contexts.get(key)
     if cached is not None and _verified(frame, cached):
         return cached
-    context = _checked(frame, await services(request).store.ingest_context(*key))
+    context = _checked(frame, await services(request).store.ingest_context(*key, urgent))
     contexts.put(key, context)
     return context
 

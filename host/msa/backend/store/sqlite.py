@@ -12,17 +12,18 @@ them. (`:memory:` is one database per connection: there the writer reads too.)
 
 Each connection is a `SqliteThread`: a thread of its own, to which each call is
 one hop, and to which `run(work)` makes several statements one hop. Under a
-heartbeat flood every hop waits its turn on the event loop, so an alarm's whole
-way is one hop on the writer (`commit_alarm`): its phone and device read and
-judged inside its transaction (a key revoked meanwhile cannot slip in), its frame
-and alarm written, and after COMMIT the alarm read as the consoles see it; and a
-read of alarms, seven statements, is one hop too. The file is created mode 0600;
+heartbeat flood every hop waits its turn on the event loop, so an alarm's commit
+is one hop on the writer (`commit_alarm`): its phone and device read and judged
+again inside its transaction (a key revoked since ingest judged it cannot slip
+in), its frame and alarm written, and after COMMIT the alarm read as the consoles
+see it; and a read of alarms, seven statements, is one hop too. The file is created mode 0600;
 SQLite gives its -wal and -shm files the same mode.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -52,6 +53,7 @@ from msa.private_files import create_private
 from msa.timefmt import now_ms
 
 Result = TypeVar("Result")
+log = logging.getLogger(__name__)
 
 _PARAMETER = re.compile(r"\$(\d+)")
 
@@ -335,7 +337,8 @@ def _commit_alarm(
     try:
         found = _alarm_rows(db, queries.alarm_reads("a.id = $1", (alarm_id,)))
         shown = queries.alarms_from_rows(found) if found is not None else []
-    except Exception:  # committed all the same: the announcer reads it its own way
+    except Exception as error:  # committed all the same: the announcer reads it its own way
+        log.warning("alarm %d committed; its read for the consoles failed: %s", alarm_id, error)
         shown = []
     return _AlarmDone(context, frame, frame_id, alarm_id, shown[0] if shown else None)
 
