@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING
 
 from msa.backend import daily_report_cli, supervision_cli, zones_cli
 from msa.backend.keys import load_kek, new_kek_file, require_kek
-from msa.backend.nodes import LEASE_S, MAX_LEASE_S, MIN_LEASE_S
+from msa.backend.nodes import LEASE_S, MAX_LEASE_S, MIN_LEASE_S, lease_length
 from msa.backend.notify import DEFAULT_SENDER
 from msa.backend.roles import BY_DISTRICT, BY_ZONE, ROLES
 from msa.backend.store import Store
@@ -287,14 +287,11 @@ def _tiles(text: str) -> str:
 
 def _lease_seconds(text: str) -> float:
     try:
-        seconds = float(text)
+        return lease_length(float(text))
     except ValueError:
-        seconds = float("nan")
-    if not MIN_LEASE_S <= seconds <= MAX_LEASE_S:  # also refuses nan and inf
         raise argparse.ArgumentTypeError(
             f"{text!r} is not a lease length: give seconds, {MIN_LEASE_S:g} to {MAX_LEASE_S:g}"
-        )
-    return seconds
+        ) from None
 
 
 def _public_url(text: str) -> str:

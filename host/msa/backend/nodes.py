@@ -47,6 +47,13 @@ LEASE_S = 60.0  # how long a job stays with a node that stopped renewing its lea
 MIN_LEASE_S, MAX_LEASE_S = 3.0, 3600.0
 
 
+def lease_length(seconds: float) -> float:
+    """`seconds`, if a lease may be that long; else ValueError saying what may be."""
+    if not MIN_LEASE_S <= seconds <= MAX_LEASE_S:  # also refuses nan and inf
+        raise ValueError(f"a lease of {seconds:g} s: give {MIN_LEASE_S:g} to {MAX_LEASE_S:g} s")
+    return seconds
+
+
 class Leases:
     """The scheduled jobs' leases, held by this node (`holder`) while it is alive,
     each for `lease_s` from its last renewal."""
@@ -58,12 +65,10 @@ class Leases:
         clock: Callable[[], int] = now_ms,
         lease_s: float = LEASE_S,
     ) -> None:
-        if not MIN_LEASE_S <= lease_s <= MAX_LEASE_S:
-            raise ValueError(f"a lease of {lease_s} s: give {MIN_LEASE_S:g} to {MAX_LEASE_S:g} s")
         self._store = store
         self.holder = holder
         self._clock = clock  # the wall clock: a lease is about nodes, not the rules' time
-        self.lease_s = lease_s
+        self.lease_s = lease_length(lease_s)
 
     async def hold(self, job: str) -> bool:
         """Take or renew `job`'s lease; False while another node holds it."""

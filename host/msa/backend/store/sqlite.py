@@ -16,8 +16,8 @@ heartbeat flood every hop waits its turn on the event loop, so an alarm's commit
 is one hop on the writer (`commit_alarm`): its phone and device read and judged
 again inside its transaction (a key revoked since ingest judged it cannot slip
 in), its frame and alarm written, and after COMMIT the alarm read as the consoles
-see it; and a read of alarms, seven statements, is one hop too. The file is created mode 0600;
-SQLite gives its -wal and -shm files the same mode.
+see it; and a read of alarms, seven statements, is one hop too. The file is
+created mode 0600; SQLite gives its -wal and -shm files the same mode.
 """
 
 from __future__ import annotations
